@@ -1,0 +1,19 @@
+//! Canopy's pure logic: no I/O, no GDAL.
+//!
+//! Everything here works on plain numbers and `geo` geometries so that it can be
+//! tested exhaustively and fast. The I/O edge (`canopy-pipeline`) reads rasters and
+//! vectors, brings them onto a [`grid::Grid`], and hands them to these modules:
+//!
+//! - [`grid`]: north-up grids and windows;
+//! - [`coverage`]: exact fractional coverage of a polygon on a grid, as sparse spans;
+//! - [`forest`]: band values → observation state (unobserved / non-forest / forest);
+//! - [`pixel_area`]: the true area of each pixel in the area CRS;
+//! - [`zonal`]: coverage × states → forest and observed area;
+//! - [`stats`]: the per-commune figures (ha, cover %, observed %).
+
+pub mod coverage;
+pub mod forest;
+pub mod grid;
+pub mod pixel_area;
+pub mod stats;
+pub mod zonal;

@@ -1,0 +1,339 @@
+//! The region file (`region.toml`): a user-facing contract.
+//!
+//! Parsing is strict on purpose: an unknown key is an error naming the key (a typo
+//! such as `nir_bnad` must not silently fall back to a default), and every path is
+//! resolved relative to the region file so a region directory can be moved whole.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::PipelineError;
+
+/// A parsed and checked region file, with paths resolved against its directory.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// The region file itself.
+    pub file: PathBuf,
+    /// Display name, e.g. "Lạng Sơn" (NFC).
+    pub name: String,
+    /// CRS in which areas are computed (e.g. "EPSG:32648").
+    pub area_crs: String,
+    pub communes: CommunesConfig,
+    pub forest: ForestConfig,
+    pub epochs: Vec<EpochConfig>,
+}
+
+/// Where the commune polygons are and which fields hold code and name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunesConfig {
+    pub path: PathBuf,
+    /// Layer name inside a multi-layer source (GeoPackage); the first layer if absent.
+    #[serde(default)]
+    pub layer: Option<String>,
+    pub code_field: String,
+    pub name_field: String,
+}
+
+/// The forest rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForestConfig {
+    /// Spectral epochs: NDVI ≥ this is forest.
+    #[serde(default)]
+    pub ndvi_min: Option<f64>,
+    /// Class epochs: codes that count as forest.
+    #[serde(default)]
+    pub forest_classes: Vec<i64>,
+    /// Class epochs: codes that are natural forest (a subset of `forest_classes`).
+    #[serde(default)]
+    pub natural_classes: Vec<i64>,
+}
+
+/// How one epoch's tiles are read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EpochBands {
+    /// Red and NIR reflectance (1-based band numbers) and an optional cloud mask band.
+    Spectral { red: usize, nir: usize, mask: Option<usize> },
+    /// A land-cover class raster.
+    Classes { class: usize },
+}
+
+/// One epoch: an id, a date and its tiles in priority order.
+#[derive(Debug, Clone)]
+pub struct EpochConfig {
+    pub id: String,
+    pub date: String,
+    /// The tile patterns as written in the file (for messages and the runs table).
+    pub patterns: Vec<String>,
+    /// Every tile, globs expanded (each glob sorted by name), in priority order.
+    pub tiles: Vec<PathBuf>,
+    pub bands: EpochBands,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegion {
+    name: String,
+    area_crs: String,
+    communes: CommunesConfig,
+    forest: ForestConfig,
+    #[serde(default)]
+    epochs: Vec<RawEpoch>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEpoch {
+    id: String,
+    date: String,
+    tiles: Vec<String>,
+    red_band: Option<usize>,
+    nir_band: Option<usize>,
+    mask_band: Option<usize>,
+    class_band: Option<usize>,
+}
+
+impl Region {
+    /// Reads, parses and checks a region file. Globs are expanded here, so a
+    /// pattern that matches nothing is reported before any work starts.
+    pub fn load(path: &Path) -> Result<Region, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Config {
+            file: path.to_path_buf(),
+            msg: format!("cannot read the region file: {e}"),
+        })?;
+        Region::parse(&text, path)
+    }
+
+    /// Parses region-file text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Region, PipelineError> {
+        let cfg_err = |msg: String| PipelineError::Config { file: path.to_path_buf(), msg };
+        let raw: RawRegion = toml::from_str(text).map_err(|e| cfg_err(e.to_string()))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+
+        if raw.epochs.is_empty() {
+            return Err(cfg_err("no [[epochs]]: a region needs at least one epoch".into()));
+        }
+        if let Some(t) = raw.forest.ndvi_min {
+            if !(-1.0..=1.0).contains(&t) {
+                return Err(cfg_err(format!("forest.ndvi_min = {t} is outside [-1, 1]")));
+            }
+        }
+        for c in &raw.forest.natural_classes {
+            if !raw.forest.forest_classes.contains(c) {
+                return Err(cfg_err(format!(
+                    "forest.natural_classes has {c}, which is not in forest.forest_classes"
+                )));
+            }
+        }
+
+        let mut epochs = Vec::with_capacity(raw.epochs.len());
+        for (i, e) in raw.epochs.into_iter().enumerate() {
+            let ctx = format!("epochs[{i}] (id \"{}\")", e.id);
+            if e.id.trim().is_empty() {
+                return Err(cfg_err(format!("epochs[{i}].id is empty")));
+            }
+            if epochs.iter().any(|p: &EpochConfig| p.id == e.id) {
+                return Err(cfg_err(format!("{ctx}: duplicate epoch id")));
+            }
+            check_date(&e.date).map_err(|m| cfg_err(format!("{ctx}.date: {m}")))?;
+            let bands = match (e.red_band, e.nir_band, e.class_band) {
+                (Some(red), Some(nir), None) => EpochBands::Spectral { red, nir, mask: e.mask_band },
+                (None, None, Some(class)) if e.mask_band.is_none() => EpochBands::Classes { class },
+                (None, None, Some(_)) => {
+                    return Err(cfg_err(format!("{ctx}: mask_band only applies to red/NIR epochs")))
+                }
+                (_, _, Some(_)) => {
+                    return Err(cfg_err(format!(
+                        "{ctx}: give either red_band + nir_band or class_band, not both"
+                    )))
+                }
+                _ => {
+                    return Err(cfg_err(format!(
+                        "{ctx}: needs red_band and nir_band (spectral) or class_band (classes)"
+                    )))
+                }
+            };
+            for (key, b) in [
+                ("red_band", e.red_band),
+                ("nir_band", e.nir_band),
+                ("mask_band", e.mask_band),
+                ("class_band", e.class_band),
+            ] {
+                if b == Some(0) {
+                    return Err(cfg_err(format!("{ctx}.{key}: bands are numbered from 1")));
+                }
+            }
+            match bands {
+                EpochBands::Spectral { .. } if raw.forest.ndvi_min.is_none() => {
+                    return Err(cfg_err(format!("{ctx} is spectral but forest.ndvi_min is not set")))
+                }
+                EpochBands::Classes { .. } if raw.forest.forest_classes.is_empty() => {
+                    return Err(cfg_err(format!(
+                        "{ctx} reads classes but forest.forest_classes is empty"
+                    )))
+                }
+                _ => {}
+            }
+            if e.tiles.is_empty() {
+                return Err(cfg_err(format!("{ctx}.tiles is empty")));
+            }
+            let mut tiles = Vec::new();
+            for pat in &e.tiles {
+                let found = expand(&dir, pat).map_err(|m| cfg_err(format!("{ctx}.tiles: {m}")))?;
+                if found.is_empty() {
+                    return Err(cfg_err(format!(
+                        "{ctx}.tiles: \"{pat}\" matches no file (looked in {})",
+                        dir.display()
+                    )));
+                }
+                for f in found {
+                    if !tiles.contains(&f) {
+                        tiles.push(f);
+                    }
+                }
+            }
+            epochs.push(EpochConfig { id: e.id, date: e.date, patterns: e.tiles, tiles, bands });
+        }
+        for w in epochs.windows(2) {
+            if w[1].date < w[0].date {
+                return Err(cfg_err(format!(
+                    "epochs must be in date order: \"{}\" ({}) comes after \"{}\" ({})",
+                    w[1].id, w[1].date, w[0].id, w[0].date
+                )));
+            }
+        }
+
+        let mut communes = raw.communes;
+        communes.path = dir.join(&communes.path);
+        Ok(Region {
+            file: path.to_path_buf(),
+            name: crate::text::nfc(&raw.name),
+            area_crs: raw.area_crs,
+            communes,
+            forest: raw.forest,
+            epochs,
+        })
+    }
+}
+
+/// Expands one tile pattern relative to `dir`: a plain path must exist; a glob is
+/// expanded and sorted by name.
+fn expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let full = dir.join(pattern);
+    let is_glob = pattern.contains(['*', '?', '[']);
+    if !is_glob {
+        return Ok(if full.exists() { vec![full] } else { vec![] });
+    }
+    let s = full.to_str().ok_or_else(|| format!("\"{pattern}\" is not valid UTF-8"))?;
+    let mut out: Vec<PathBuf> = glob::glob(s)
+        .map_err(|e| format!("\"{pattern}\" is not a valid glob: {e}"))?
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Accepts `YYYY-MM-DD` with a plausible month and day.
+fn check_date(d: &str) -> Result<(), String> {
+    let parts: Vec<&str> = d.split('-').collect();
+    let ok = parts.len() == 3
+        && parts[0].len() == 4
+        && parts[1].len() == 2
+        && parts[2].len() == 2
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && (1..=12).contains(&parts[1].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&parts[2].parse::<u32>().unwrap_or(0));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("\"{d}\" is not a date of the form YYYY-MM-DD"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region_dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("tiles/2024")).unwrap();
+        std::fs::write(d.path().join("tiles/2024/b.tif"), b"x").unwrap();
+        std::fs::write(d.path().join("tiles/2024/a.tif"), b"x").unwrap();
+        d
+    }
+
+    const GOOD: &str = r#"
+name = "Lạng Sơn"
+area_crs = "EPSG:32648"
+[communes]
+path = "communes.geojson"
+code_field = "code"
+name_field = "name"
+[forest]
+ndvi_min = 0.55
+[[epochs]]
+id = "2024"
+date = "2024-12-31"
+tiles = ["tiles/2024/*.tif"]
+red_band = 3
+nir_band = 4
+mask_band = 5
+"#;
+
+    #[test]
+    fn parses_and_sorts_globs() {
+        let d = region_dir();
+        let r = Region::parse(GOOD, &d.path().join("region.toml")).unwrap();
+        assert_eq!(r.epochs.len(), 1);
+        let names: Vec<_> =
+            r.epochs[0].tiles.iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+        assert_eq!(names, ["a.tif", "b.tif"]);
+        assert_eq!(r.epochs[0].bands, EpochBands::Spectral { red: 3, nir: 4, mask: Some(5) });
+        assert_eq!(r.communes.path, d.path().join("communes.geojson"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let d = region_dir();
+        let text = GOOD.replace("nir_band = 4", "nir_bnad = 4");
+        let e = Region::parse(&text, &d.path().join("region.toml")).unwrap_err().to_string();
+        assert!(e.contains("nir_bnad"), "{e}");
+    }
+
+    #[test]
+    fn empty_glob_is_named() {
+        let d = region_dir();
+        let text = GOOD.replace("tiles/2024/*.tif", "tiles/2023/*.tif");
+        let e = Region::parse(&text, &d.path().join("region.toml")).unwrap_err().to_string();
+        assert!(e.contains("tiles/2023/*.tif") && e.contains("matches no file"), "{e}");
+    }
+
+    #[test]
+    fn band_zero_and_mixed_bands_are_rejected() {
+        let d = region_dir();
+        let p = d.path().join("region.toml");
+        let e = Region::parse(&GOOD.replace("red_band = 3", "red_band = 0"), &p).unwrap_err();
+        assert!(e.to_string().contains("red_band"), "{e}");
+        let e = Region::parse(&GOOD.replace("mask_band = 5", "class_band = 1"), &p).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn malformed_toml_is_reported() {
+        let d = region_dir();
+        let e = Region::parse("name = ", &d.path().join("region.toml")).unwrap_err();
+        assert!(e.to_string().contains("region.toml"), "{e}");
+    }
+
+    #[test]
+    fn bad_date_is_named() {
+        let d = region_dir();
+        let e = Region::parse(&GOOD.replace("2024-12-31", "2024-13-01"), &d.path().join("r.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("date"), "{e}");
+    }
+}

@@ -1,0 +1,252 @@
+//! The forest-cover job: per commune and epoch, exact forest and observed area.
+//!
+//! For each epoch: plan the working grid ([`crate::raster::mosaic`]), compute each
+//! commune's exact coverage on it once, then stream the grid in strips of whole
+//! rows, in parallel, each strip read once for all communes. Strip results are
+//! reduced in strip order, so the figures are bit-identical whatever the number
+//! of threads. The province is the union of the communes (their overlaps counted
+//! once), treated as one more polygon.
+
+use std::time::Instant;
+
+use canopy_core::coverage::{coverage, Coverage};
+use canopy_core::grid::Grid;
+use canopy_core::pixel_area::PixelArea;
+use canopy_core::stats::CoverFigures;
+use canopy_core::zonal::{accumulate, CoverSums, Strip};
+use geo::{Area, BoundingRect, MultiPolygon, Rect};
+use rayon::prelude::*;
+
+use crate::communes::{self, CommuneLayer};
+use crate::config::Region;
+use crate::crs::{Crs, Transformer};
+use crate::error::PipelineError;
+use crate::raster::mosaic::{self, Mosaic};
+use crate::raster::reader::{MosaicReader, Rules};
+
+/// Rows per strip: a multiple of the usual 256-row GeoTIFF block.
+pub const STRIP_ROWS: usize = 256;
+
+/// One commune of the results.
+#[derive(Debug, Clone)]
+pub struct CommuneOut {
+    pub code: String,
+    pub name: String,
+    /// Polygon in WGS84 (EPSG:4326, lon/lat), for the store and the web.
+    pub geom_wgs84: MultiPolygon<f64>,
+    pub natural_ha: f64,
+}
+
+/// Figures of one commune (or the province) in one epoch.
+#[derive(Debug, Clone)]
+pub struct CoverRow {
+    pub commune_code: String,
+    pub epoch: String,
+    pub figures: CoverFigures,
+}
+
+/// What the cover job produces.
+#[derive(Debug, Clone)]
+pub struct CoverResult {
+    pub communes: Vec<CommuneOut>,
+    /// One row per commune and epoch, communes in source order, epochs in order.
+    pub rows: Vec<CoverRow>,
+    /// Province (union of communes) figures per epoch.
+    pub province: Vec<CoverRow>,
+    /// Seconds spent per step (for the runs table).
+    pub timings: Vec<(String, f64)>,
+    /// Pixels of each epoch's working grid.
+    pub pixels: Vec<(String, u64)>,
+}
+
+/// The code under which province totals are reported.
+pub const PROVINCE_CODE: &str = "PROVINCE";
+
+/// Runs the cover job on a region.
+pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
+    let t0 = Instant::now();
+    let mut timings = Vec::new();
+    let layer = communes::read(&region.communes)?;
+    let area_crs = Crs::from_user(&region.area_crs)
+        .map_err(|e| PipelineError::Config { file: region.file.clone(), msg: format!("area_crs: {e}") })?;
+    if !area_crs.is_projected_metres() {
+        return Err(PipelineError::Config {
+            file: region.file.clone(),
+            msg: format!(
+                "area_crs = \"{}\" is not a projected CRS in metres; use an equal-area or local \
+                 projected CRS such as EPSG:32648 (UTM 48N)",
+                region.area_crs
+            ),
+        });
+    }
+    let wgs84 = Crs::from_user("EPSG:4326")?;
+    let to_area = Transformer::new(&layer.crs, &area_crs)?;
+    let to_wgs = Transformer::new(&layer.crs, &wgs84)?;
+
+    // Province = union of the communes, so overlaps between neighbours count once.
+    let union = geo::unary_union(layer.communes.iter().map(|c| &c.geom));
+    let mut polygons: Vec<&MultiPolygon<f64>> = layer.communes.iter().map(|c| &c.geom).collect();
+    polygons.push(&union);
+
+    let mut natural_m2 = Vec::with_capacity(polygons.len());
+    for p in &polygons {
+        natural_m2.push(to_area.multipolygon(p)?.unsigned_area());
+    }
+    let communes_out = layer
+        .communes
+        .iter()
+        .zip(&natural_m2)
+        .map(|(c, a)| {
+            Ok(CommuneOut {
+                code: c.code.clone(),
+                name: c.name.clone(),
+                geom_wgs84: to_wgs.multipolygon(&c.geom)?,
+                natural_ha: a / canopy_core::stats::M2_PER_HA,
+            })
+        })
+        .collect::<Result<Vec<_>, PipelineError>>()?;
+    timings.push(("communes".into(), t0.elapsed().as_secs_f64()));
+
+    let bbox = union
+        .bounding_rect()
+        .ok_or_else(|| PipelineError::Input("the communes have no extent".into()))?;
+    let rules = Rules {
+        ndvi_min: region.forest.ndvi_min.unwrap_or(f64::NAN),
+        forest_classes: region.forest.forest_classes.clone(),
+    };
+
+    let mut rows = Vec::new();
+    let mut province = Vec::new();
+    let mut pixels = Vec::new();
+    for epoch in &region.epochs {
+        let te = Instant::now();
+        let aoi = |crs: &Crs| -> Result<Rect<f64>, PipelineError> {
+            if crs.same_as(&layer.crs) {
+                Ok(bbox)
+            } else {
+                Transformer::new(&layer.crs, crs)?.rect_bounds(bbox)
+            }
+        };
+        let mosaic = mosaic::plan(epoch, &aoi)?;
+        tracing::info!(
+            epoch = %epoch.id,
+            crs = %mosaic.crs.label,
+            width = mosaic.grid.width,
+            height = mosaic.grid.height,
+            tiles = mosaic.tiles.len(),
+            warped = mosaic.tiles.iter().filter(|t| t.placement == mosaic::Placement::Warped).count(),
+            "working grid planned"
+        );
+        let covs = coverages(&layer, &union, &mosaic)?;
+        let area = pixel_areas(&mosaic, &area_crs)?;
+        let sums = zonal_sums(&mosaic, &rules, &covs, &area)?;
+        for (i, c) in layer.communes.iter().enumerate() {
+            rows.push(CoverRow {
+                commune_code: c.code.clone(),
+                epoch: epoch.id.clone(),
+                figures: CoverFigures::new(natural_m2[i], sums[i]),
+            });
+        }
+        let p = polygons.len() - 1;
+        province.push(CoverRow {
+            commune_code: PROVINCE_CODE.into(),
+            epoch: epoch.id.clone(),
+            figures: CoverFigures::new(natural_m2[p], sums[p]),
+        });
+        pixels.push((epoch.id.clone(), mosaic.grid.len() as u64));
+        timings.push((format!("epoch {}", epoch.id), te.elapsed().as_secs_f64()));
+    }
+    timings.push(("total".into(), t0.elapsed().as_secs_f64()));
+    Ok(CoverResult { communes: communes_out, rows, province, timings, pixels })
+}
+
+/// Coverage of every commune, then of the province union, on the working grid.
+fn coverages(layer: &CommuneLayer, union: &MultiPolygon<f64>, mosaic: &Mosaic) -> Result<Vec<Coverage>, PipelineError> {
+    let tr = Transformer::new(&layer.crs, &mosaic.crs)?;
+    let mut projected = Vec::with_capacity(layer.communes.len() + 1);
+    for c in &layer.communes {
+        projected.push(tr.multipolygon(&c.geom)?);
+    }
+    projected.push(tr.multipolygon(union)?);
+    let grid = mosaic.grid;
+    Ok(projected.par_iter().map(|p| coverage(p, &grid)).collect())
+}
+
+/// Lattice step (pixels) for pixel areas when the working grid is not in the area CRS.
+const AREA_STEP: usize = 64;
+
+/// The area of each working-grid pixel in the area CRS.
+fn pixel_areas(mosaic: &Mosaic, area_crs: &Crs) -> Result<PixelArea, PipelineError> {
+    let g: Grid = mosaic.grid;
+    if mosaic.crs.same_as(area_crs) {
+        return Ok(PixelArea::Constant(g.pixel_area()));
+    }
+    let tr = Transformer::new(&mosaic.crs, area_crs)?;
+    let (cols, rows) = PixelArea::lattice_points(g.width, g.height, AREA_STEP);
+    let mut values = Vec::with_capacity(cols * rows);
+    let mut pts = Vec::with_capacity(cols * 4);
+    for j in 0..rows {
+        pts.clear();
+        for i in 0..cols {
+            let x = g.x0 + (i * AREA_STEP) as f64 * g.dx;
+            let y = g.y0 - (j * AREA_STEP) as f64 * g.dy;
+            pts.extend([(x, y), (x + g.dx, y), (x + g.dx, y - g.dy), (x, y - g.dy)]);
+        }
+        tr.points(&mut pts)?;
+        for q in pts.chunks_exact(4) {
+            // Shoelace area of the pixel's image (a quadrilateral to first order).
+            let mut s = 0.0;
+            for k in 0..4 {
+                let (a, b) = (q[k], q[(k + 1) % 4]);
+                s += a.0 * b.1 - b.0 * a.1;
+            }
+            values.push(s.abs() / 2.0);
+        }
+    }
+    Ok(PixelArea::Lattice { step: AREA_STEP, cols, rows, values })
+}
+
+/// Streams the working grid in strips and reduces per-polygon sums in strip order.
+fn zonal_sums(
+    mosaic: &Mosaic,
+    rules: &Rules,
+    covs: &[Coverage],
+    area: &PixelArea,
+) -> Result<Vec<CoverSums>, PipelineError> {
+    let g = mosaic.grid;
+    let strips: Vec<(usize, usize)> =
+        (0..g.height).step_by(STRIP_ROWS).map(|r| (r, STRIP_ROWS.min(g.height - r))).collect();
+    let pb = crate::progress::bar(strips.len() as u64, format!("epoch {}", mosaic.epoch));
+    let per_strip: Vec<Result<Vec<CoverSums>, PipelineError>> = strips
+        .par_iter()
+        .map_init(
+            || (MosaicReader::new(mosaic, rules), Vec::new()),
+            |(reader, states), &(row0, rows)| {
+                let reader = reader.as_mut().map_err(|e| PipelineError::Input(e.to_string()))?;
+                reader.read_strip(row0, rows, states)?;
+                let strip = Strip { row0, width: g.width, states };
+                let sums = covs
+                    .iter()
+                    .map(|c| {
+                        let r = c.rows();
+                        if r.end <= row0 || r.start >= row0 + rows {
+                            CoverSums::default()
+                        } else {
+                            accumulate(c, strip, area)
+                        }
+                    })
+                    .collect();
+                pb.inc(1);
+                Ok(sums)
+            },
+        )
+        .collect();
+    pb.finish_and_clear();
+    let mut total = vec![CoverSums::default(); covs.len()];
+    for s in per_strip {
+        for (t, v) in total.iter_mut().zip(s?) {
+            *t += v;
+        }
+    }
+    Ok(total)
+}

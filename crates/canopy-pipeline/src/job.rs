@@ -1,0 +1,99 @@
+//! A whole `canopy run`: load the region, compute, write the store in one go.
+
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Region;
+use crate::cover::{self, CoverResult};
+use crate::error::PipelineError;
+use crate::store::{self, EpochRecord, RunRecord};
+
+/// Files larger than this are fingerprinted by size and modification time
+/// instead of hashed (hashing gigabytes of tiles would cost more than the run).
+const HASH_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// What a run did, for the CLI to print.
+pub struct RunOutcome {
+    pub region: Region,
+    pub cover: CoverResult,
+}
+
+/// Runs the region file at `region_path` and writes the store at `store_path`.
+pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, PipelineError> {
+    let started = chrono::Utc::now();
+    let region = Region::load(region_path)?;
+    tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
+    let cover = cover::run(&region)?;
+
+    let mut inputs = serde_json::Map::new();
+    inputs.insert(region.file.display().to_string(), fingerprint(&region.file).into());
+    inputs.insert(region.communes.path.display().to_string(), fingerprint(&region.communes.path).into());
+    for e in &region.epochs {
+        for t in &e.tiles {
+            inputs.insert(t.display().to_string(), fingerprint(t).into());
+        }
+    }
+    let settings = serde_json::json!({
+        "area_crs": region.area_crs,
+        "ndvi_min": region.forest.ndvi_min,
+        "forest_classes": region.forest.forest_classes,
+        "natural_classes": region.forest.natural_classes,
+        "threads": rayon::current_num_threads(),
+        "strip_rows": cover::STRIP_ROWS,
+    });
+    let timings: serde_json::Map<String, serde_json::Value> =
+        cover.timings.iter().map(|(k, v)| (k.clone(), (*v).into())).collect();
+    let epochs: Vec<EpochRecord> = region
+        .epochs
+        .iter()
+        .map(|e| EpochRecord {
+            id: e.id.clone(),
+            date: e.date.clone(),
+            tiles: e.tiles.len(),
+            pixels: cover.pixels.iter().find(|(id, _)| id == &e.id).map(|p| p.1).unwrap_or(0),
+        })
+        .collect();
+    let record = RunRecord {
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        canopy_version: env!("CARGO_PKG_VERSION").into(),
+        region_file: region.file.display().to_string(),
+        region_name: region.name.clone(),
+        settings: settings.to_string(),
+        inputs: serde_json::Value::Object(inputs).to_string(),
+        timings: serde_json::Value::Object(timings).to_string(),
+    };
+    store::write(store_path, &cover, &epochs, &record)?;
+    tracing::info!(store = %store_path.display(), "store written");
+    Ok(RunOutcome { region, cover })
+}
+
+/// `sha256:<hex>` of a file, or `size:<bytes>,mtime:<unix s>` for very large ones.
+pub fn fingerprint(path: &Path) -> String {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return format!("unreadable: {e}"),
+    };
+    if meta.len() > HASH_LIMIT {
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        return format!("size:{},mtime:{mtime}", meta.len());
+    }
+    let mut h = Sha256::new();
+    let Ok(mut f) = std::fs::File::open(path) else { return "unreadable".into() };
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) => return format!("unreadable: {e}"),
+        }
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}

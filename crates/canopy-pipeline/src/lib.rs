@@ -1,0 +1,26 @@
+//! Canopy's I/O edge and orchestration.
+//!
+//! - [`config`]: the region file;
+//! - [`communes`]: reading and checking the commune layer;
+//! - [`crs`]: CRSs and PROJ transforms;
+//! - [`raster`]: tiles, the per-epoch working grid, composite strip reads;
+//! - [`cover`]: the forest-cover job (coverage × strips, in parallel);
+//! - [`job`]: a whole run: checksums, cover job, store write;
+//! - [`store`]: the GeoPackage results store;
+//! - [`synth`]: the deterministic sample-region generator;
+//! - [`progress`]: progress bars.
+
+pub mod communes;
+pub mod config;
+pub mod cover;
+pub mod crs;
+pub mod error;
+pub mod job;
+pub mod progress;
+pub mod raster;
+pub mod store;
+pub mod synth;
+pub mod text;
+
+pub use error::PipelineError;
+pub use gdal;

@@ -1,0 +1,162 @@
+//! Planning an epoch: one working grid and where every tile lands on it.
+//!
+//! The rule (documented in the README):
+//! - The working grid takes the CRS, pixel size and pixel lattice of the epoch's
+//!   first tile (tiles in the order the region file lists them, each glob sorted
+//!   by name). Its extent is the union of the tiles' footprints, cut to the
+//!   bounding box of the communes and snapped outward to the lattice.
+//! - A tile on that lattice (same CRS, same pixel size, origin a whole number of
+//!   pixels away) is read directly, pixel for pixel.
+//! - Any other tile (another CRS, resolution or origin) is brought onto the
+//!   working grid by GDAL's warper, nearest neighbour (so classes and masks keep
+//!   their values), with an alpha band marking its true footprint.
+//! - Where tiles overlap, the first tile with a clear observation wins: a pixel
+//!   cloudy or nodata in one tile is filled from the next tile that sees it.
+
+use canopy_core::grid::Grid;
+use geo::{Coord, Rect};
+
+use crate::config::EpochConfig;
+use crate::crs::{Crs, Transformer};
+use crate::error::PipelineError;
+use crate::raster::tile::{self, TileInfo};
+
+/// A window of the working grid, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub col: usize,
+    pub row: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+/// How a tile is read onto the working grid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// Same lattice: working pixel `(c, r)` is tile pixel `(c − col_shift, r − row_shift)`.
+    Direct { col_shift: i64, row_shift: i64 },
+    /// Warped onto `window` of the working grid.
+    Warped,
+}
+
+/// One tile of a planned epoch.
+#[derive(Debug, Clone)]
+pub struct PlacedTile {
+    pub info: TileInfo,
+    /// The part of the working grid this tile can fill.
+    pub window: Window,
+    pub placement: Placement,
+}
+
+/// A planned epoch: its working grid and its tiles in priority order.
+#[derive(Debug, Clone)]
+pub struct Mosaic {
+    pub epoch: String,
+    pub crs: Crs,
+    pub grid: Grid,
+    pub tiles: Vec<PlacedTile>,
+}
+
+fn near_int(v: f64) -> Option<i64> {
+    let r = v.round();
+    ((v - r).abs() < 1e-6).then_some(r as i64)
+}
+
+fn same_size(a: f64, b: f64) -> bool {
+    ((a - b) / a).abs() < 1e-9
+}
+
+/// Plans an epoch. `aoi` gives the communes' bounding box in a CRS.
+pub fn plan(
+    epoch: &EpochConfig,
+    aoi: &dyn Fn(&Crs) -> Result<Rect<f64>, PipelineError>,
+) -> Result<Mosaic, PipelineError> {
+    let infos: Vec<TileInfo> =
+        epoch.tiles.iter().map(|p| tile::inspect(p, &epoch.bands)).collect::<Result<_, _>>()?;
+    let first = &infos[0];
+    let crs = first.crs.clone();
+    let lattice = first.grid;
+
+    // Footprints in the working CRS.
+    let mut footprints = Vec::with_capacity(infos.len());
+    let mut direct = Vec::with_capacity(infos.len());
+    for t in &infos {
+        let (x0, y0, x1, y1) = t.grid.bounds();
+        let rect = Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 });
+        let same_crs = t.crs.same_as(&crs);
+        let shift = if same_crs && same_size(t.grid.dx, lattice.dx) && same_size(t.grid.dy, lattice.dy) {
+            match (near_int((t.grid.x0 - lattice.x0) / lattice.dx), near_int((lattice.y0 - t.grid.y0) / lattice.dy)) {
+                (Some(c), Some(r)) => Some((c, r)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let fp = if same_crs {
+            rect
+        } else {
+            Transformer::new(&t.crs, &crs)
+                .and_then(|tr| tr.rect_bounds(rect))
+                .map_err(|e| PipelineError::raster(&t.path, e))?
+        };
+        footprints.push(fp);
+        direct.push(shift);
+    }
+
+    let area = aoi(&crs)?;
+    let (mut ux0, mut uy0, mut ux1, mut uy1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for f in &footprints {
+        ux0 = ux0.min(f.min().x);
+        uy0 = uy0.min(f.min().y);
+        ux1 = ux1.max(f.max().x);
+        uy1 = uy1.max(f.max().y);
+    }
+    let (x0, y0) = (ux0.max(area.min().x), uy0.max(area.min().y));
+    let (x1, y1) = (ux1.min(area.max().x), uy1.min(area.max().y));
+    if x0 >= x1 || y0 >= y1 {
+        return Err(PipelineError::Input(format!(
+            "epoch \"{}\": none of its {} tile(s) overlaps the communes (tiles cover x {ux0:.1}..{ux1:.1}, \
+             y {uy0:.1}..{uy1:.1}; communes x {:.1}..{:.1}, y {:.1}..{:.1}, in {}); first tile: {}",
+            epoch.id,
+            infos.len(),
+            area.min().x,
+            area.max().x,
+            area.min().y,
+            area.max().y,
+            crs.label,
+            infos[0].path.display()
+        )));
+    }
+    let c0 = ((x0 - lattice.x0) / lattice.dx).floor() as i64;
+    let c1 = ((x1 - lattice.x0) / lattice.dx).ceil() as i64;
+    let r0 = ((lattice.y0 - y1) / lattice.dy).floor() as i64;
+    let r1 = ((lattice.y0 - y0) / lattice.dy).ceil() as i64;
+    let grid = Grid {
+        x0: lattice.x0 + c0 as f64 * lattice.dx,
+        y0: lattice.y0 - r0 as f64 * lattice.dy,
+        dx: lattice.dx,
+        dy: lattice.dy,
+        width: (c1 - c0) as usize,
+        height: (r1 - r0) as usize,
+    };
+
+    let mut tiles = Vec::new();
+    for ((info, fp), shift) in infos.into_iter().zip(footprints).zip(direct) {
+        let wc0 = grid.col_of(fp.min().x).floor().max(0.0) as i64;
+        let wc1 = (grid.col_of(fp.max().x).ceil() as i64).min(grid.width as i64);
+        let wr0 = grid.row_of(fp.max().y).floor().max(0.0) as i64;
+        let wr1 = (grid.row_of(fp.min().y).ceil() as i64).min(grid.height as i64);
+        if wc0 >= wc1 || wr0 >= wr1 {
+            tracing::warn!(tile = %info.path.display(), epoch = %epoch.id, "tile overlaps no commune; skipped");
+            continue;
+        }
+        let window = Window { col: wc0 as usize, row: wr0 as usize, width: (wc1 - wc0) as usize, height: (wr1 - wr0) as usize };
+        let placement = match shift {
+            // Tile pixel (0,0) sits at lattice (c, r), i.e. working (c − c0, r − r0).
+            Some((c, r)) => Placement::Direct { col_shift: c - c0, row_shift: r - r0 },
+            None => Placement::Warped,
+        };
+        tiles.push(PlacedTile { info, window, placement });
+    }
+    Ok(Mosaic { epoch: epoch.id.clone(), crs, grid, tiles })
+}

@@ -1,0 +1,252 @@
+//! Reading strips of an epoch's working grid as observation states.
+//!
+//! A [`MosaicReader`] holds its own GDAL handles (GDAL datasets are not shared
+//! between threads), so each rayon worker makes one. A strip is filled tile by
+//! tile in priority order; a tile is only read where the strip still has
+//! unobserved pixels, so overlaps cost nothing once the first tile saw the land.
+
+use std::ffi::CString;
+use std::path::Path;
+
+use canopy_core::forest::{fill_unobserved, ClassRule, SpectralRule, UNOBSERVED};
+use gdal::Dataset;
+
+use crate::error::PipelineError;
+use crate::raster::mosaic::{Mosaic, PlacedTile, Placement, Window};
+use crate::raster::tile::{self, BandSet};
+
+/// The forest rules an epoch is read with.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub ndvi_min: f64,
+    pub forest_classes: Vec<i64>,
+}
+
+/// One tile opened for reading: the band numbers to read from `ds`.
+struct OpenTile {
+    /// Keeps the band-subset VRT alive under a warped VRT.
+    _base: Option<Dataset>,
+    ds: Dataset,
+    bands: Vec<usize>,
+    /// Alpha band of a warped tile (0 = outside the tile's footprint).
+    alpha: Option<usize>,
+}
+
+/// Reads strips of one epoch; one per thread.
+pub struct MosaicReader<'a> {
+    mosaic: &'a Mosaic,
+    rules: &'a Rules,
+    tiles: Vec<OpenTile>,
+    // scratch buffers reused across strips
+    buf_a: Vec<f32>,
+    buf_b: Vec<f32>,
+    buf_c: Vec<f32>,
+    buf_f64: Vec<f64>,
+    alpha: Vec<u8>,
+    states: Vec<u8>,
+}
+
+impl<'a> MosaicReader<'a> {
+    pub fn new(mosaic: &'a Mosaic, rules: &'a Rules) -> Result<MosaicReader<'a>, PipelineError> {
+        let tiles = mosaic.tiles.iter().map(|t| open_tile(mosaic, t)).collect::<Result<_, _>>()?;
+        Ok(MosaicReader {
+            mosaic,
+            rules,
+            tiles,
+            buf_a: Vec::new(),
+            buf_b: Vec::new(),
+            buf_c: Vec::new(),
+            buf_f64: Vec::new(),
+            alpha: Vec::new(),
+            states: Vec::new(),
+        })
+    }
+
+    /// Fills `out` (rows `row0 .. row0 + rows` of the working grid, full width)
+    /// with observation states.
+    pub fn read_strip(&mut self, row0: usize, rows: usize, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+        let width = self.mosaic.grid.width;
+        out.clear();
+        out.resize(width * rows, UNOBSERVED);
+        for i in 0..self.mosaic.tiles.len() {
+            let placed = &self.mosaic.tiles[i];
+            let w = placed.window;
+            let r0 = row0.max(w.row);
+            let r1 = (row0 + rows).min(w.row + w.height);
+            if r0 >= r1 {
+                continue;
+            }
+            let sub = Window { col: w.col, row: r0, width: w.width, height: r1 - r0 };
+            // Skip the read when every target pixel is already observed.
+            let pending = (sub.row..sub.row + sub.height).any(|r| {
+                let line = &out[(r - row0) * width..][..width];
+                line[sub.col..sub.col + sub.width].contains(&UNOBSERVED)
+            });
+            if !pending {
+                continue;
+            }
+            self.classify_window(i, sub).map_err(|e| match e {
+                PipelineError::Raster { .. } => e,
+                other => PipelineError::raster(&placed.info.path, other),
+            })?;
+            for r in 0..sub.height {
+                let dst = &mut out[(sub.row + r - row0) * width + sub.col..][..sub.width];
+                fill_unobserved(dst, &self.states[r * sub.width..][..sub.width]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Classifies `win` (working-grid pixels) of tile `i` into `self.states`.
+    fn classify_window(&mut self, i: usize, win: Window) -> Result<(), PipelineError> {
+        let placed = &self.mosaic.tiles[i];
+        let open = &self.tiles[i];
+        let path = &placed.info.path;
+        // Position of the window in the dataset we read from.
+        let (sx, sy) = match placed.placement {
+            Placement::Direct { col_shift, row_shift } => (win.col as i64 - col_shift, win.row as i64 - row_shift),
+            Placement::Warped => ((win.col - placed.window.col) as i64, (win.row - placed.window.row) as i64),
+        };
+        let n = win.width * win.height;
+        self.states.resize(n, UNOBSERVED);
+        let read_f32 = |band: usize, buf: &mut Vec<f32>| -> Result<(), PipelineError> {
+            buf.resize(n, 0.0);
+            let b = open.ds.rasterband(band).map_err(|e| PipelineError::raster(path, e))?;
+            b.read_into_slice::<f32>((sx as isize, sy as isize), (win.width, win.height), (win.width, win.height), buf, None)
+                .map_err(|e| {
+                    PipelineError::raster(path, format!("reading band {band} at pixel ({sx}, {sy}), {}×{}: {e}", win.width, win.height))
+                })
+        };
+        match &placed.info.bands {
+            BandSet::Spectral { red, nir, mask } => {
+                read_f32(open.bands[0], &mut self.buf_a)?;
+                read_f32(open.bands[1], &mut self.buf_b)?;
+                let mask_buf = if mask.is_some() {
+                    read_f32(open.bands[2], &mut self.buf_c)?;
+                    Some(&self.buf_c[..n])
+                } else {
+                    None
+                };
+                let rule = SpectralRule {
+                    ndvi_min: self.rules.ndvi_min,
+                    red: red.1,
+                    nir: nir.1,
+                    mask_nodata: mask.and_then(|m| m.1),
+                };
+                rule.classify_into(&self.buf_a[..n], &self.buf_b[..n], mask_buf, &mut self.states[..n]);
+            }
+            BandSet::Classes { class } => {
+                self.buf_f64.resize(n, 0.0);
+                let b = open.ds.rasterband(open.bands[0]).map_err(|e| PipelineError::raster(path, e))?;
+                b.read_into_slice::<f64>((sx as isize, sy as isize), (win.width, win.height), (win.width, win.height), &mut self.buf_f64, None)
+                    .map_err(|e| PipelineError::raster(path, format!("reading class band at ({sx}, {sy}): {e}")))?;
+                let rule = ClassRule { forest_classes: self.rules.forest_classes.clone(), nodata: class.1 };
+                rule.classify_into(&self.buf_f64[..n], &mut self.states[..n]);
+            }
+        }
+        if let Some(a) = open.alpha {
+            self.alpha.resize(n, 0);
+            let b = open.ds.rasterband(a).map_err(|e| PipelineError::raster(path, e))?;
+            b.read_into_slice::<u8>((sx as isize, sy as isize), (win.width, win.height), (win.width, win.height), &mut self.alpha, None)
+                .map_err(|e| PipelineError::raster(path, format!("reading warped footprint: {e}")))?;
+            for (s, &al) in self.states[..n].iter_mut().zip(&self.alpha) {
+                if al == 0 {
+                    *s = UNOBSERVED;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn used_bands(bands: &BandSet) -> Vec<usize> {
+    match bands {
+        BandSet::Spectral { red, nir, mask } => {
+            let mut v = vec![red.0, nir.0];
+            if let Some(m) = mask {
+                v.push(m.0);
+            }
+            v
+        }
+        BandSet::Classes { class } => vec![class.0],
+    }
+}
+
+fn open_tile(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError> {
+    let bands = used_bands(&t.info.bands);
+    match t.placement {
+        Placement::Direct { .. } => Ok(OpenTile { _base: None, ds: tile::open(&t.info.path)?, bands, alpha: None }),
+        Placement::Warped => {
+            let src = tile::open(&t.info.path)?;
+            // Keep only the bands we use (gdalwarp of GDAL 3.6 has no -b).
+            let mut targs: Vec<String> = vec!["-of".into(), "VRT".into()];
+            for b in &bands {
+                targs.extend(["-b".into(), b.to_string()]);
+            }
+            let subset = gdal_utility(&t.info.path, Utility::Translate, &src, &targs)?;
+            let g = mosaic.grid;
+            let w = t.window;
+            let (xmin, ymax) = (g.x0 + w.col as f64 * g.dx, g.y0 - w.row as f64 * g.dy);
+            let (xmax, ymin) = (xmin + w.width as f64 * g.dx, ymax - w.height as f64 * g.dy);
+            let wargs: Vec<String> = vec![
+                "-of".into(),
+                "VRT".into(),
+                "-t_srs".into(),
+                mosaic.crs.wkt.clone(),
+                "-te".into(),
+                format!("{xmin:.10}"),
+                format!("{ymin:.10}"),
+                format!("{xmax:.10}"),
+                format!("{ymax:.10}"),
+                "-ts".into(),
+                w.width.to_string(),
+                w.height.to_string(),
+                "-r".into(),
+                "near".into(),
+                "-dstalpha".into(),
+            ];
+            let warped = gdal_utility(&t.info.path, Utility::Warp, &subset, &wargs)?;
+            let k = bands.len();
+            Ok(OpenTile { _base: Some(subset), ds: warped, bands: (1..=k).collect(), alpha: Some(k + 1) })
+        }
+    }
+}
+
+enum Utility {
+    Translate,
+    Warp,
+}
+
+/// Runs gdal_translate or gdalwarp in memory (to a VRT) through GDAL's C API.
+fn gdal_utility(path: &Path, which: Utility, src: &Dataset, args: &[String]) -> Result<Dataset, PipelineError> {
+    let cargs: Vec<CString> = args.iter().map(|a| CString::new(a.as_str()).expect("no NUL in args")).collect();
+    let mut ptrs: Vec<*mut std::os::raw::c_char> = cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
+    ptrs.push(std::ptr::null_mut());
+    let empty = CString::new("").expect("empty");
+    let mut usage_error: std::os::raw::c_int = 0;
+    // SAFETY: the argument vector is NUL-terminated and outlives the calls; the
+    // options are freed right after use; the returned handle is owned by Dataset.
+    let handle = unsafe {
+        match which {
+            Utility::Translate => {
+                let opts = gdal_sys::GDALTranslateOptionsNew(ptrs.as_mut_ptr(), std::ptr::null_mut());
+                let h = gdal_sys::GDALTranslate(empty.as_ptr(), src.c_dataset(), opts, &mut usage_error);
+                gdal_sys::GDALTranslateOptionsFree(opts);
+                h
+            }
+            Utility::Warp => {
+                let opts = gdal_sys::GDALWarpAppOptionsNew(ptrs.as_mut_ptr(), std::ptr::null_mut());
+                let mut srcs = [src.c_dataset()];
+                let h = gdal_sys::GDALWarp(empty.as_ptr(), std::ptr::null_mut(), 1, srcs.as_mut_ptr(), opts, &mut usage_error);
+                gdal_sys::GDALWarpAppOptionsFree(opts);
+                h
+            }
+        }
+    };
+    if handle.is_null() {
+        let msg = gdal::errors::GdalError::NullPointer { method_name: "GDALWarp/GDALTranslate", msg: String::new() };
+        return Err(PipelineError::raster(path, format!("cannot bring the tile onto the working grid: {msg}")));
+    }
+    // SAFETY: non-null handle just created by GDAL and owned by nobody else.
+    Ok(unsafe { Dataset::from_c_dataset(handle) })
+}

@@ -1,0 +1,355 @@
+//! The results store: one GeoPackage per region.
+//!
+//! A run writes a complete new GeoPackage next to the old one, in one SQLite
+//! transaction, then renames it over the old file. A run that fails or is killed
+//! therefore leaves the previous store exactly as it was (at worst a stale
+//! `.tmp-*.gpkg` file, removed by the next run). The history of runs is carried
+//! over from the previous store into the new one.
+//!
+//! Layers (names are a contract; see the README):
+//! `communes` (MultiPolygon, EPSG:4326: code, name, natural_ha),
+//! `cover` (commune_code, epoch, forest_ha, observed_ha, unobserved_ha, cover_pct, observed_pct),
+//! `province_cover` (the same per epoch for the union of the communes),
+//! `epochs` (id, date, working grid), `runs` (one row per run).
+
+use std::path::{Path, PathBuf};
+
+use canopy_core::stats::CoverFigures;
+use gdal::spatial_ref::SpatialRef;
+use gdal::vector::{Feature, FieldValue, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+use gdal::{Dataset, DriverManager};
+
+use crate::cover::{CoverResult, CoverRow};
+use crate::error::PipelineError;
+
+/// One row of the `runs` table.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    pub started_at: String,
+    pub finished_at: String,
+    pub canopy_version: String,
+    pub region_file: String,
+    pub region_name: String,
+    /// JSON: rules, threads, strip size.
+    pub settings: String,
+    /// JSON: file → checksum.
+    pub inputs: String,
+    /// JSON: step → seconds.
+    pub timings: String,
+}
+
+/// An epoch as recorded in the store.
+#[derive(Debug, Clone)]
+pub struct EpochRecord {
+    pub id: String,
+    pub date: String,
+    pub tiles: usize,
+    pub pixels: u64,
+}
+
+/// Removes the temporary file unless the write succeeded.
+struct TempGuard(PathBuf, bool);
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if !self.1 {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+/// Writes a complete store to `path`, atomically replacing any previous one.
+pub fn write(path: &Path, result: &CoverResult, epochs: &[EpochRecord], run: &RunRecord) -> Result<(), PipelineError> {
+    let err = |m: String| PipelineError::store(path, m);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("store");
+    remove_stale_temps(&dir, stem);
+    let tmp = dir.join(format!(".{stem}.tmp-{}.gpkg", std::process::id()));
+    let mut guard = TempGuard(tmp.clone(), false);
+
+    let previous_runs = if path.exists() { read_runs(path).unwrap_or_default() } else { Vec::new() };
+
+    let driver = DriverManager::get_driver_by_name("GPKG").map_err(|e| err(format!("no GPKG driver: {e}")))?;
+    let mut ds = driver.create_vector_only(&tmp).map_err(|e| err(format!("cannot create {}: {e}", tmp.display())))?;
+    {
+        let mut txn = ds.start_transaction().map_err(|e| err(format!("cannot start a transaction: {e}")))?;
+        write_communes(&mut txn, result).map_err(|e| err(format!("layer communes: {e}")))?;
+        write_cover(&mut txn, "cover", &result.rows, true).map_err(|e| err(format!("layer cover: {e}")))?;
+        write_cover(&mut txn, "province_cover", &result.province, false)
+            .map_err(|e| err(format!("layer province_cover: {e}")))?;
+        write_epochs(&mut txn, epochs).map_err(|e| err(format!("layer epochs: {e}")))?;
+        let mut runs = previous_runs;
+        runs.push(run.clone());
+        write_runs(&mut txn, &runs).map_err(|e| err(format!("layer runs: {e}")))?;
+        txn.commit().map_err(|e| err(format!("commit failed: {e}")))?;
+    }
+    ds.close().map_err(|e| err(format!("closing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(format!("cannot replace the store: {e}")))?;
+    guard.1 = true;
+    Ok(())
+}
+
+fn remove_stale_temps(dir: &Path, stem: &str) {
+    let prefix = format!(".{stem}.tmp-");
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".gpkg") {
+                tracing::info!(file = %e.path().display(), "removing a temporary store left by an interrupted run");
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+type GResult<T> = gdal::errors::Result<T>;
+
+fn table<'a>(ds: &'a mut Dataset, name: &'a str, fields: &[(&str, OGRFieldType::Type)]) -> GResult<gdal::vector::Layer<'a>> {
+    let layer = ds.create_layer(LayerOptions { name, ty: OGRwkbGeometryType::wkbNone, ..Default::default() })?;
+    layer.create_defn_fields(fields)?;
+    Ok(layer)
+}
+
+fn set_opt(f: &mut Feature, idx: usize, v: Option<f64>) -> GResult<()> {
+    match v {
+        Some(x) => f.set_field_double(idx, x),
+        None => f.set_field_null(idx),
+    }
+}
+
+fn write_communes(ds: &mut Dataset, result: &CoverResult) -> GResult<()> {
+    let mut srs = SpatialRef::from_epsg(4326)?;
+    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    let layer = ds.create_layer(LayerOptions {
+        name: "communes",
+        srs: Some(&srs),
+        ty: OGRwkbGeometryType::wkbMultiPolygon,
+        options: Some(&["FID=fid", "GEOMETRY_NAME=geom"]),
+    })?;
+    layer.create_defn_fields(&[
+        ("code", OGRFieldType::OFTString),
+        ("name", OGRFieldType::OFTString),
+        ("natural_ha", OGRFieldType::OFTReal),
+    ])?;
+    for c in &result.communes {
+        let mut f = Feature::new(layer.defn())?;
+        f.set_field_string(0, &c.code)?;
+        f.set_field_string(1, &c.name)?;
+        f.set_field_double(2, c.natural_ha)?;
+        f.set_geometry(c.geom_wgs84.to_gdal()?)?;
+        f.create(&layer)?;
+    }
+    Ok(())
+}
+
+fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool) -> GResult<()> {
+    let mut fields = vec![];
+    if with_code {
+        fields.push(("commune_code", OGRFieldType::OFTString));
+    }
+    fields.extend([
+        ("epoch", OGRFieldType::OFTString),
+        ("natural_ha", OGRFieldType::OFTReal),
+        ("forest_ha", OGRFieldType::OFTReal),
+        ("observed_ha", OGRFieldType::OFTReal),
+        ("unobserved_ha", OGRFieldType::OFTReal),
+        ("cover_pct", OGRFieldType::OFTReal),
+        ("observed_pct", OGRFieldType::OFTReal),
+    ]);
+    let layer = table(ds, name, &fields)?;
+    for r in rows {
+        let mut f = Feature::new(layer.defn())?;
+        let mut i = 0;
+        if with_code {
+            f.set_field_string(0, &r.commune_code)?;
+            i = 1;
+        }
+        let x: &CoverFigures = &r.figures;
+        f.set_field_string(i, &r.epoch)?;
+        f.set_field_double(i + 1, x.natural_ha)?;
+        f.set_field_double(i + 2, x.forest_ha)?;
+        f.set_field_double(i + 3, x.observed_ha)?;
+        f.set_field_double(i + 4, x.unobserved_ha)?;
+        set_opt(&mut f, i + 5, x.cover_pct)?;
+        f.set_field_double(i + 6, x.observed_pct)?;
+        f.create(&layer)?;
+    }
+    Ok(())
+}
+
+fn write_epochs(ds: &mut Dataset, epochs: &[EpochRecord]) -> GResult<()> {
+    let layer = table(
+        ds,
+        "epochs",
+        &[
+            ("id", OGRFieldType::OFTString),
+            ("date", OGRFieldType::OFTString),
+            ("tiles", OGRFieldType::OFTInteger),
+            ("pixels", OGRFieldType::OFTInteger64),
+        ],
+    )?;
+    for e in epochs {
+        let mut f = Feature::new(layer.defn())?;
+        f.set_field_string(0, &e.id)?;
+        f.set_field_string(1, &e.date)?;
+        f.set_field_integer(2, e.tiles as i32)?;
+        f.set_field_integer64(3, e.pixels as i64)?;
+        f.create(&layer)?;
+    }
+    Ok(())
+}
+
+const RUN_FIELDS: [&str; 8] =
+    ["started_at", "finished_at", "canopy_version", "region_file", "region_name", "settings", "inputs", "timings"];
+
+fn run_values(r: &RunRecord) -> [&str; 8] {
+    [
+        &r.started_at,
+        &r.finished_at,
+        &r.canopy_version,
+        &r.region_file,
+        &r.region_name,
+        &r.settings,
+        &r.inputs,
+        &r.timings,
+    ]
+}
+
+fn write_runs(ds: &mut Dataset, runs: &[RunRecord]) -> GResult<()> {
+    let fields: Vec<(&str, OGRFieldType::Type)> = RUN_FIELDS.iter().map(|n| (*n, OGRFieldType::OFTString)).collect();
+    let layer = table(ds, "runs", &fields)?;
+    for r in runs {
+        let mut f = Feature::new(layer.defn())?;
+        for (i, v) in run_values(r).iter().enumerate() {
+            f.set_field_string(i, v)?;
+        }
+        f.create(&layer)?;
+    }
+    Ok(())
+}
+
+fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
+    if !path.exists() {
+        return Err(PipelineError::store(path, "not found; run `canopy run REGION.toml --store PATH` first"));
+    }
+    Dataset::open(path).map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))
+}
+
+fn string(f: &Feature, i: usize) -> String {
+    f.field_as_string(i).ok().flatten().unwrap_or_default()
+}
+
+fn idx(layer: &gdal::vector::Layer, name: &str, path: &Path) -> Result<usize, PipelineError> {
+    layer.defn().field_index(name).map_err(|_| PipelineError::store(path, format!("layer {} has no field {name}", layer.name())))
+}
+
+/// The runs recorded in a store, oldest first.
+pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, PipelineError> {
+    let ds = open_store(path)?;
+    let mut layer = ds.layer_by_name("runs").map_err(|_| PipelineError::store(path, "no runs layer"))?;
+    let ix: Vec<usize> = RUN_FIELDS.iter().map(|n| idx(&layer, n, path)).collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for f in layer.features() {
+        let v: Vec<String> = ix.iter().map(|&i| string(&f, i)).collect();
+        out.push(RunRecord {
+            started_at: v[0].clone(),
+            finished_at: v[1].clone(),
+            canopy_version: v[2].clone(),
+            region_file: v[3].clone(),
+            region_name: v[4].clone(),
+            settings: v[5].clone(),
+            inputs: v[6].clone(),
+            timings: v[7].clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// A commune's stored figures.
+#[derive(Debug, Clone)]
+pub struct StoredCommune {
+    pub code: String,
+    pub name: String,
+    pub natural_ha: f64,
+}
+
+/// What `canopy stats` prints: communes, their cover rows and the province rows.
+#[derive(Debug, Clone)]
+pub struct StoredCover {
+    pub region_name: String,
+    pub communes: Vec<StoredCommune>,
+    pub epochs: Vec<String>,
+    pub rows: Vec<CoverRow>,
+    pub province: Vec<CoverRow>,
+}
+
+fn read_figures(f: &Feature, ix: &[usize]) -> CoverFigures {
+    let d = |i: usize| f.field_as_double(ix[i]).ok().flatten();
+    CoverFigures {
+        natural_ha: d(0).unwrap_or(0.0),
+        forest_ha: d(1).unwrap_or(0.0),
+        observed_ha: d(2).unwrap_or(0.0),
+        unobserved_ha: d(3).unwrap_or(0.0),
+        cover_pct: d(4),
+        observed_pct: d(5).unwrap_or(0.0),
+    }
+}
+
+const FIGURE_FIELDS: [&str; 6] = ["natural_ha", "forest_ha", "observed_ha", "unobserved_ha", "cover_pct", "observed_pct"];
+
+/// Reads the cover figures back from a store.
+pub fn read_cover(path: &Path) -> Result<StoredCover, PipelineError> {
+    let ds = open_store(path)?;
+    let layer_of = |n: &str| ds.layer_by_name(n).map_err(|_| PipelineError::store(path, format!("no {n} layer")));
+    let mut communes = Vec::new();
+    {
+        let mut l = layer_of("communes")?;
+        let (c, n, a) = (idx(&l, "code", path)?, idx(&l, "name", path)?, idx(&l, "natural_ha", path)?);
+        for f in l.features() {
+            communes.push(StoredCommune {
+                code: string(&f, c),
+                name: string(&f, n),
+                natural_ha: f.field_as_double(a).ok().flatten().unwrap_or(0.0),
+            });
+        }
+    }
+    let read_rows = |name: &str, with_code: bool| -> Result<Vec<CoverRow>, PipelineError> {
+        let mut l = layer_of(name)?;
+        let ix: Vec<usize> = FIGURE_FIELDS.iter().map(|n| idx(&l, n, path)).collect::<Result<_, _>>()?;
+        let e = idx(&l, "epoch", path)?;
+        let c = if with_code { Some(idx(&l, "commune_code", path)?) } else { None };
+        let mut rows = Vec::new();
+        for f in l.features() {
+            rows.push(CoverRow {
+                commune_code: c.map(|c| string(&f, c)).unwrap_or_else(|| crate::cover::PROVINCE_CODE.into()),
+                epoch: string(&f, e),
+                figures: read_figures(&f, &ix),
+            });
+        }
+        Ok(rows)
+    };
+    let rows = read_rows("cover", true)?;
+    let province = read_rows("province_cover", false)?;
+    let mut epochs = Vec::new();
+    {
+        let mut l = layer_of("epochs")?;
+        let i = idx(&l, "id", path)?;
+        for f in l.features() {
+            epochs.push(string(&f, i));
+        }
+    }
+    let region_name = read_runs(path)?.last().map(|r| r.region_name.clone()).unwrap_or_default();
+    Ok(StoredCover { region_name, communes, epochs, rows, province })
+}
+
+/// Values of a field, for tests and tools.
+pub fn field_values(path: &Path, layer: &str, field: &str) -> Result<Vec<FieldValue>, PipelineError> {
+    let ds = open_store(path)?;
+    let mut l = ds.layer_by_name(layer).map_err(|_| PipelineError::store(path, format!("no {layer} layer")))?;
+    let i = idx(&l, field, path)?;
+    Ok(l.features().filter_map(|f| f.field(i).ok().flatten()).collect())
+}

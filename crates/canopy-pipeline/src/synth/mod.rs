@@ -1,0 +1,432 @@
+//! Deterministic generator of Sentinel-2-like tiles over a region's communes.
+//!
+//! No real imagery over the provinces exists offline, so [`generate`] writes a region
+//! directory the pipeline can run on, with a known answer:
+//!
+//! - `tiles/<epoch>/utm_r{i}_c{j}.tif` (i, j ∈ {0, 1}): four EPSG:32648 tiles on the
+//!   working grid's pixel lattice over the west ~85 % of the extent, each overlapping
+//!   its neighbours by ~5 % (≥ 16 px); `tiles/<epoch>/wgs84.tif`: one EPSG:4326 tile over
+//!   the east ~25 %. Bands (UInt16): 1 = red (B4), 2 = NIR (B8), both with scale 0.0001,
+//!   offset −0.1 and nodata 0 (Sentinel-2 L2A baseline 04.00); 3 = cloud mask (0 clear,
+//!   1 cloud). Clouds cover ~8 % of each tile, elsewhere in every tile and epoch. One
+//!   UTM tile has a nodata triangle in its outer corner.
+//! - `truth/forest_<epoch>.tif`: Byte 0/1 forest on the whole working grid, and
+//!   `truth/truth.json`: grid, epochs, forest fractions, tiles and planted changes.
+//! - `region.toml`, only when absent.
+//!
+//! Every value is a pure function of the seed and the working-grid pixel (integer-hash
+//! value noise), so the same options give byte-identical files on any machine and
+//! with any number of threads.
+
+mod communes;
+mod field;
+mod layout;
+mod plant;
+mod scene;
+mod tiles;
+mod truth;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use canopy_core::grid::Grid;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use communes::Communes;
+use field::{sample_points, CloudField, ForestField};
+use layout::{Corner, Layout, Triangle};
+use scene::{Epoch, Scene};
+
+/// Options of [`generate`].
+#[derive(Clone, Debug)]
+pub struct SynthOptions {
+    /// Region directory to write into.
+    pub out_dir: PathBuf,
+    /// OGR polygon layer of communes (any CRS).
+    pub communes: PathBuf,
+    /// Field holding the commune code (written into region.toml).
+    pub code_field: String,
+    /// Field holding the commune name (written into region.toml).
+    pub name_field: String,
+    /// Region name, e.g. "Lạng Sơn".
+    pub region_name: String,
+    /// Pixel size of the working grid, metres (default 30).
+    pub pixel_size: f64,
+    /// Seed of every random choice (default 7).
+    pub seed: u64,
+    /// Number of epochs, ≥ 2 (default 2). The last is 2025, the others the years
+    /// before it; dates are YYYY-12-31.
+    pub epochs: usize,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            out_dir: PathBuf::new(),
+            communes: PathBuf::new(),
+            code_field: "ma_xa".into(),
+            name_field: "ten_xa".into(),
+            region_name: "Lạng Sơn".into(),
+            pixel_size: 30.0,
+            seed: 7,
+            epochs: 2,
+        }
+    }
+}
+
+impl SynthOptions {
+    /// Default options writing into `out_dir` from the communes layer `communes`.
+    pub fn new(out_dir: impl Into<PathBuf>, communes: impl Into<PathBuf>) -> Self {
+        SynthOptions { out_dir: out_dir.into(), communes: communes.into(), ..Default::default() }
+    }
+}
+
+/// What [`generate`] wrote.
+#[derive(Clone, Debug)]
+pub struct SynthSummary {
+    /// Tile files written, over all epochs (5 per epoch).
+    pub tiles: usize,
+    /// Pixels per band over the tiles of one epoch.
+    pub pixels_per_band_per_epoch: u64,
+    /// The working grid (EPSG:32648) of the truth rasters.
+    pub grid: Grid,
+    /// Forest share per epoch over the working grid.
+    pub forest_fraction: Vec<f64>,
+    /// Planted changes (all epoch pairs).
+    pub changes: usize,
+}
+
+/// Why [`generate`] failed.
+#[derive(thiserror::Error, Debug)]
+pub enum SynthError {
+    #[error("synth: pixel_size must be a positive number of metres (got {0})")]
+    PixelSize(f64),
+    #[error("synth: epochs must be at least 2 (got {0})")]
+    Epochs(usize),
+    #[error("synth: cannot read communes layer {path}: {source}")]
+    CommunesRead { path: PathBuf, source: gdal::errors::GdalError },
+    #[error("synth: communes layer {path} has no field {field:?}")]
+    MissingField { path: PathBuf, field: String },
+    #[error("synth: communes layer {path} has no polygon features")]
+    NoPolygons { path: PathBuf },
+    #[error("synth: cannot reproject communes {path} to EPSG:32648: {msg}")]
+    Reproject { path: PathBuf, msg: String },
+    #[error(
+        "synth: working grid of {width} × {height} px at pixel_size {pixel_size} m is out of range \
+         (64 to 400000 px a side); change pixel_size"
+    )]
+    GridSize { width: f64, height: f64, pixel_size: f64 },
+    #[error("synth: PROJ failed on {what}: {msg}")]
+    Proj { what: String, msg: String },
+    #[error("synth: output directory {path} is not writable: {source}")]
+    OutDir { path: PathBuf, source: std::io::Error },
+    #[error("synth: cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("synth: GDAL failed on {path}: {source}")]
+    Gdal { path: PathBuf, source: gdal::errors::GdalError },
+}
+
+/// Points used to calibrate the forest threshold (inside the communes).
+const FOREST_SAMPLE: usize = 120_000;
+/// Points used to calibrate each cloud field.
+const CLOUD_SAMPLE: usize = 40_000;
+
+/// The epochs: ids and dates, the last in 2025.
+fn epoch_list(n: usize) -> Vec<Epoch> {
+    (0..n)
+        .map(|k| {
+            let year = 2025 - (n - 1 - k) as i64;
+            Epoch { id: year.to_string(), date: format!("{year}-12-31") }
+        })
+        .collect()
+}
+
+/// Calibrates the forest threshold on ≥ `FOREST_SAMPLE` points inside the communes
+/// (falls back to the whole grid when the communes are too small to sample).
+fn calibrate_forest(seed: u64, layout: &Layout, communes: &Communes) -> ForestField {
+    let mut forest = ForestField::new(seed);
+    let (x0, y0, x1, y1) = communes.bbox;
+    let mut inside: Vec<(f64, f64)> = Vec::new();
+    let mut stream = 0u64;
+    while inside.len() < FOREST_SAMPLE && stream < 32 {
+        let pts = sample_points(seed, 1000 + stream, FOREST_SAMPLE, (x0, y0, x1, y1));
+        let mut keep: Vec<(f64, f64)> =
+            pts.into_par_iter().filter(|&(x, y)| communes.locate(x, y).is_some()).collect();
+        inside.append(&mut keep);
+        stream += 1;
+    }
+    if inside.len() < 1000 {
+        inside = sample_points(seed, 999, FOREST_SAMPLE, layout.grid.bounds());
+    }
+    forest.calibrate(&inside);
+    forest
+}
+
+/// The cloud fields `[tile][epoch]`, each calibrated over its tile's area.
+fn cloud_fields(seed: u64, layout: &Layout, epochs: usize) -> Vec<Vec<CloudField>> {
+    let g = &layout.grid;
+    let mut areas: Vec<(f64, f64, f64, f64)> = layout
+        .utm
+        .iter()
+        .map(|t| {
+            let b = layout.rect_bounds(&t.window);
+            (b[0], b[1], b[2], b[3])
+        })
+        .collect();
+    let (_, ymin, xmax, ymax) = g.bounds();
+    areas.push((g.x0 + layout.wgs.col_from as f64 * g.dx, ymin, xmax, ymax));
+    areas
+        .par_iter()
+        .enumerate()
+        .map(|(t, &area)| {
+            (0..epochs)
+                .map(|e| {
+                    let mut f = CloudField::new(seed, t, e);
+                    let stream = 2000 + (t * 1000 + e) as u64;
+                    f.calibrate(&sample_points(seed, stream, CLOUD_SAMPLE, area));
+                    f
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Puts the nodata triangle in the outer corner of the UTM tile where it hides the
+/// most commune land (so the pipeline has unobserved land to report).
+fn place_triangle(layout: &mut Layout, communes: &Communes) {
+    let corners = [Corner::Nw, Corner::Ne, Corner::Sw, Corner::Se];
+    let mut best = (0usize, 0usize);
+    for (t, &corner) in corners.iter().enumerate() {
+        let tile = &layout.utm[t];
+        let legs = ((tile.width().min(tile.height()) as f64) * 0.3).round() as usize;
+        let tri = Triangle { corner, legs };
+        let (w, h) = (tile.width(), tile.height());
+        let mut score = 0usize;
+        let step = (legs / 40).max(1);
+        for j in (0..legs).step_by(step) {
+            for i in (0..legs).step_by(step) {
+                let (li, lj) = match corner {
+                    Corner::Nw => (i, j),
+                    Corner::Ne => (w - 1 - i, j),
+                    Corner::Sw => (i, h - 1 - j),
+                    Corner::Se => (w - 1 - i, h - 1 - j),
+                };
+                if tri.contains(li, lj, w, h) {
+                    let (x, y) = layout.centre(tile.window.c0 + li, tile.window.r0 + lj);
+                    score += communes.locate(x, y).is_some() as usize;
+                }
+            }
+        }
+        if score > best.1 || t == 0 {
+            best = (t, score.max(best.1));
+        }
+    }
+    let t = best.0;
+    let tile = &mut layout.utm[t];
+    let legs = ((tile.width().min(tile.height()) as f64) * 0.3).round() as usize;
+    tile.triangle = Some(Triangle { corner: corners[t], legs });
+}
+
+fn io_dir(path: &Path, source: std::io::Error) -> SynthError {
+    SynthError::OutDir { path: path.to_path_buf(), source }
+}
+
+/// Creates `out_dir` and its subdirectories and checks that they are writable.
+fn prepare_dirs(out_dir: &Path, epochs: &[Epoch]) -> Result<(), SynthError> {
+    std::fs::create_dir_all(out_dir).map_err(|e| io_dir(out_dir, e))?;
+    let probe = out_dir.join(".canopy-synth-probe");
+    std::fs::write(&probe, b"probe").map_err(|e| io_dir(out_dir, e))?;
+    let _ = std::fs::remove_file(&probe);
+    for e in epochs {
+        let d = out_dir.join("tiles").join(&e.id);
+        std::fs::create_dir_all(&d).map_err(|err| io_dir(&d, err))?;
+    }
+    let d = out_dir.join("truth");
+    std::fs::create_dir_all(&d).map_err(|err| io_dir(&d, err))?;
+    Ok(())
+}
+
+/// Generates a synthetic region into `opts.out_dir`. See the module documentation.
+pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
+    let started = Instant::now();
+    let p = opts.pixel_size;
+    if !(p.is_finite() && p > 0.0) {
+        return Err(SynthError::PixelSize(p));
+    }
+    if opts.epochs < 2 {
+        return Err(SynthError::Epochs(opts.epochs));
+    }
+    let communes = communes::read(
+        &opts.communes,
+        &opts.code_field,
+        &[opts.code_field.as_str(), opts.name_field.as_str()],
+    )?;
+    let grid = layout::working_grid(communes.bbox, p)?;
+    let mut layout = Layout::new(grid)?;
+    place_triangle(&mut layout, &communes);
+    let epochs = epoch_list(opts.epochs);
+    tracing::info!(
+        "synth: working grid EPSG:32648 {} × {} px at {p} m, {} communes, {} epochs",
+        grid.width,
+        grid.height,
+        communes.items.len(),
+        epochs.len()
+    );
+
+    let forest = calibrate_forest(opts.seed, &layout, &communes);
+    let clouds = cloud_fields(opts.seed, &layout, epochs.len());
+    let mut scene =
+        Scene { seed: opts.seed, layout, epochs, forest, clouds, changes: vec![], forced: vec![] };
+    let (changes, forced) = plant::plant(&scene, &communes);
+    scene.changes = changes;
+    scene.forced = forced;
+    tracing::info!("synth: planted {} changes", scene.changes.len());
+
+    prepare_dirs(&opts.out_dir, &scene.epochs)?;
+    let l = &scene.layout;
+    let ne = scene.epochs.len();
+    let per_epoch_strips: u64 = l.utm.iter().map(|t| tiles::strips(t.height())).sum::<u64>()
+        + tiles::strips(l.wgs.grid.height)
+        + tiles::strips(grid.height);
+    let pb = ProgressBar::new(per_epoch_strips * ne as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} strips, {elapsed} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+
+    let mut tile_json = Vec::new();
+    let mut forest_fraction = Vec::new();
+    for (e, ep) in scene.epochs.iter().enumerate() {
+        let dir = opts.out_dir.join("tiles").join(&ep.id);
+        for (t, tile) in l.utm.iter().enumerate() {
+            let path = dir.join(format!("{}.tif", tile.name));
+            pb.set_message(format!("{}/{}", ep.id, tile.name));
+            let k = tiles::write_utm_tile(&scene, t, e, &path, &pb)?;
+            tracing::info!("synth: wrote {} ({} × {} px)", path.display(), tile.width(), tile.height());
+            let tg = tile.grid(&grid);
+            let b = tg.bounds();
+            tile_json.push(truth::TileJson {
+                file: format!("tiles/{}/{}.tif", ep.id, tile.name),
+                epoch: ep.id.clone(),
+                crs: "EPSG:32648",
+                bounds: [b.0, b.1, b.2, b.3],
+                width: tile.width(),
+                height: tile.height(),
+                geotransform: tg.geotransform(),
+                window: Some([tile.window.c0, tile.window.r0, tile.width(), tile.height()]),
+                nodata_triangle: tile
+                    .triangle
+                    .map(|tr| truth::TriangleJson { corner: tr.corner, legs_px: tr.legs }),
+                nodata_pixels: k.nodata,
+                cloud_pixels: k.cloud,
+                cloud_fraction: k.cloud as f64 / k.pixels.max(1) as f64,
+            });
+        }
+        let path = dir.join(format!("{}.tif", l.wgs.name));
+        pb.set_message(format!("{}/{}", ep.id, l.wgs.name));
+        let k = tiles::write_wgs_tile(&scene, e, &path, &pb)?;
+        let wg = l.wgs.grid;
+        tracing::info!("synth: wrote {} ({} × {} px, EPSG:4326)", path.display(), wg.width, wg.height);
+        let b = wg.bounds();
+        tile_json.push(truth::TileJson {
+            file: format!("tiles/{}/{}.tif", ep.id, l.wgs.name),
+            epoch: ep.id.clone(),
+            crs: "EPSG:4326",
+            bounds: [b.0, b.1, b.2, b.3],
+            width: wg.width,
+            height: wg.height,
+            geotransform: wg.geotransform(),
+            window: None,
+            nodata_triangle: None,
+            nodata_pixels: k.nodata,
+            cloud_pixels: k.cloud,
+            cloud_fraction: k.cloud as f64 / (k.pixels - k.nodata).max(1) as f64,
+        });
+
+        let path = opts.out_dir.join("truth").join(format!("forest_{}.tif", ep.id));
+        pb.set_message(format!("truth {}", ep.id));
+        let k = tiles::write_truth(&scene, e, &path, &pb)?;
+        let frac = k.forest as f64 / k.pixels.max(1) as f64;
+        tracing::info!("synth: wrote {} (forest {:.1} %)", path.display(), 100.0 * frac);
+        forest_fraction.push(frac);
+    }
+    pb.finish_and_clear();
+
+    let g = grid;
+    let changes_json: Vec<truth::ChangeJson> = scene
+        .changes
+        .iter()
+        .map(|c| truth::ChangeJson {
+            id: c.id,
+            kind: c.kind.as_str(),
+            from: scene.epochs[c.from].id.clone(),
+            to: scene.epochs[c.from + 1].id.clone(),
+            rect: l.rect_bounds(&c.rect),
+            px: [c.rect.c0, c.rect.r0, c.rect.c1, c.rect.r1],
+            pixels: c.rect.pixels(),
+            area_ha: c.rect.pixels() as f64 * g.dx * g.dy / 10_000.0,
+            nominal_ha: c.nominal_ha,
+            commune: c.commune.clone(),
+            cloud_covered_in_to_epoch: c.cloud_covered,
+            straddles_tiles: c.straddles,
+        })
+        .collect();
+    let tj = truth::Truth {
+        generator: "canopy synth",
+        seed: opts.seed,
+        pixel_size: p,
+        crs: "EPSG:32648",
+        grid: truth::GridJson { x0: g.x0, y0: g.y0, dx: g.dx, dy: g.dy, width: g.width, height: g.height },
+        epochs: scene
+            .epochs
+            .iter()
+            .map(|e| truth::EpochJson {
+                id: e.id.clone(),
+                date: e.date.clone(),
+                truth: format!("truth/forest_{}.tif", e.id),
+            })
+            .collect(),
+        forest_fraction: forest_fraction.clone(),
+        forest_threshold: scene.forest.threshold,
+        tiles: tile_json,
+        changes: changes_json,
+    };
+    let truth_path = opts.out_dir.join("truth").join("truth.json");
+    truth::write_truth_json(&truth_path, &tj)?;
+    tracing::info!("synth: wrote {}", truth_path.display());
+
+    let region = opts.out_dir.join("region.toml");
+    let text = truth::region_toml(
+        &opts.region_name,
+        &truth::communes_path_for(&opts.out_dir, &opts.communes),
+        &opts.code_field,
+        &opts.name_field,
+        &scene.epochs.iter().map(|e| (e.id.clone(), e.date.clone())).collect::<Vec<_>>(),
+    );
+    if truth::write_region_toml_if_absent(&region, &text)? {
+        tracing::info!("synth: wrote {}", region.display());
+    } else {
+        tracing::info!("synth: kept the existing {}", region.display());
+    }
+
+    let pixels: u64 = l.utm.iter().map(|t| t.window.pixels() as u64).sum::<u64>()
+        + l.wgs.grid.len() as u64;
+    tracing::info!(
+        "synth: done in {:.1} s: {} tiles, {} px per band per epoch",
+        started.elapsed().as_secs_f64(),
+        (l.utm.len() + 1) * ne,
+        pixels
+    );
+    Ok(SynthSummary {
+        tiles: (l.utm.len() + 1) * ne,
+        pixels_per_band_per_epoch: pixels,
+        grid,
+        forest_fraction,
+        changes: scene.changes.len(),
+    })
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Canopy needs on Debian 12 (only what is missing) and builds it in
+# release mode. Safe to run again: it does nothing that is already done.
+#   scripts/setup.sh           system packages + cargo build --release
+#   scripts/setup.sh --python  also the Python venv (.venv) used by the oracle tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+need_pkgs=()
+for p in libgdal-dev gdal-bin libproj-dev proj-bin pkg-config libclang-dev python3-venv; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]} (apt-get)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--python" ]; then
+  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import exactextract, rasterio, shapely, pyproj, pytest" 2>/dev/null; then
+    log "preparing the Python venv for the oracle tests (.venv)"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -r tests/oracle/requirements.txt
+  fi
+fi
+
+log "building canopy (release)"
+cargo build --release --quiet

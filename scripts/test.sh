@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's second command: set everything up and run every test
+# (Rust unit/property/integration tests, then the Python oracle tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --python
+printf '\033[1m== cargo test\033[0m\n' >&2
+cargo test --release --workspace
+printf '\033[1m== oracle tests (exactextract, GDAL/OGR, real imagery)\033[0m\n' >&2
+.venv/bin/python -m pytest -q tests/oracle

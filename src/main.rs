@@ -1,0 +1,175 @@
+//! The `canopy` command: parse arguments, call the crates, print, exit.
+//!
+//! Every subcommand is a thin shell over `canopy-pipeline` (and later
+//! `canopy-server`); errors from the crates carry the file, layer, feature or key
+//! at fault and are printed as one line with a non-zero exit.
+
+mod print;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "canopy", version, about = "Forest cover, change and alerts per commune, from satellite tiles")]
+struct Cli {
+    /// Worker threads (default: all cores; RAYON_NUM_THREADS also works).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compute forest cover for a region and write the GeoPackage store.
+    Run {
+        /// The region file (region.toml).
+        region: PathBuf,
+        /// Where to write the store (default: out/<region directory name>.gpkg).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Print the figures of a store again.
+    Stats {
+        /// The GeoPackage written by `canopy run`.
+        #[arg(long)]
+        store: PathBuf,
+        /// Epoch to print (default: the latest).
+        #[arg(long)]
+        epoch: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Generate a deterministic Sentinel-2-like sample region over commune polygons.
+    Synth {
+        /// Region directory to write (tiles/, truth/, truth.json, region.toml if absent).
+        out_dir: PathBuf,
+        /// Commune polygons (any OGR layer).
+        #[arg(long)]
+        communes: PathBuf,
+        #[arg(long, default_value = "ma_xa")]
+        code_field: String,
+        #[arg(long, default_value = "ten_xa")]
+        name_field: String,
+        /// Region name written into a new region.toml.
+        #[arg(long, default_value = "Sample region")]
+        name: String,
+        /// Pixel size in metres (30 for the sample, 10 for a province-scale benchmark).
+        #[arg(long, default_value_t = 30.0)]
+        pixel_size: f64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Number of epochs (≥ 2).
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+            eprintln!("error: --threads {n}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    match dispatch(cli.cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CANOPY_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // GDAL's own warnings and errors go through tracing too.
+    canopy_pipeline::gdal::config::set_error_handler(|class, code, msg| {
+        use canopy_pipeline::gdal::errors::CplErrType;
+        match class {
+            CplErrType::Failure | CplErrType::Fatal => tracing::debug!(code, "GDAL: {msg}"),
+            CplErrType::Warning => tracing::warn!(code, "GDAL: {msg}"),
+            _ => tracing::debug!(code, "GDAL: {msg}"),
+        }
+    });
+}
+
+fn dispatch(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Run { region, store } => {
+            let store = store.unwrap_or_else(|| default_store(&region));
+            let out = canopy_pipeline::job::run(&region, &store)?;
+            let stored = canopy_pipeline::store::read_cover(&store)
+                .with_context(|| format!("reading back {}", store.display()))?;
+            print::cover_table(&stored, None, &mut std::io::stdout())?;
+            println!(
+                "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
+                store.display(),
+                out.cover.communes.len(),
+                out.region.epochs.len(),
+                store.display()
+            );
+            Ok(())
+        }
+        Command::Stats { store, epoch, format } => {
+            let stored = canopy_pipeline::store::read_cover(&store)?;
+            let mut w = std::io::stdout();
+            match format {
+                Format::Table => print::cover_table(&stored, epoch.as_deref(), &mut w)?,
+                Format::Csv => print::cover_csv(&stored, epoch.as_deref(), &mut w)?,
+                Format::Json => print::cover_json(&stored, epoch.as_deref(), &mut w)?,
+            }
+            Ok(())
+        }
+        Command::Synth { out_dir, communes, code_field, name_field, name, pixel_size, seed, epochs } => {
+            let opts = canopy_pipeline::synth::SynthOptions {
+                out_dir: out_dir.clone(),
+                communes,
+                code_field,
+                name_field,
+                region_name: name,
+                pixel_size,
+                seed,
+                epochs,
+            };
+            let s = canopy_pipeline::synth::generate(&opts)?;
+            println!(
+                "Generated {} tiles over a {}×{} working grid ({} px per band per epoch), {} planted changes, in {}",
+                s.tiles,
+                s.grid.width,
+                s.grid.height,
+                s.pixels_per_band_per_epoch,
+                s.changes,
+                out_dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `out/<name of the region's directory>.gpkg`.
+fn default_store(region: &Path) -> PathBuf {
+    let dir = region.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    let slug = dir
+        .as_ref()
+        .and_then(|d| d.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "region".into());
+    PathBuf::from("out").join(format!("{slug}.gpkg"))
+}
