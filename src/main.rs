@@ -13,7 +13,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "canopy", version, about = "Forest cover, change and alerts per commune, from satellite tiles")]
+#[command(
+    name = "canopy",
+    version,
+    about = "Forest cover, change and alerts per commune, from satellite tiles"
+)]
 struct Cli {
     /// Worker threads (default: all cores; RAYON_NUM_THREADS also works).
     #[arg(long, global = true)]
@@ -79,7 +83,10 @@ fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
             eprintln!("error: --threads {n}: {e}");
             return ExitCode::from(2);
         }
@@ -98,7 +105,11 @@ fn init_logging() {
     let filter = EnvFilter::try_from_env("CANOPY_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     // GDAL's own warnings and errors go through tracing too.
     canopy_pipeline::gdal::config::set_error_handler(|class, code, msg| {
         use canopy_pipeline::gdal::errors::CplErrType;
@@ -127,7 +138,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Stats { store, epoch, format } => {
+        Command::Stats {
+            store,
+            epoch,
+            format,
+        } => {
             let stored = canopy_pipeline::store::read_cover(&store)?;
             let mut w = std::io::stdout();
             match format {
@@ -137,7 +152,16 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Synth { out_dir, communes, code_field, name_field, name, pixel_size, seed, epochs } => {
+        Command::Synth {
+            out_dir,
+            communes,
+            code_field,
+            name_field,
+            name,
+            pixel_size,
+            seed,
+            epochs,
+        } => {
             let opts = canopy_pipeline::synth::SynthOptions {
                 out_dir: out_dir.clone(),
                 communes,
@@ -165,7 +189,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
 
 /// `out/<name of the region's directory>.gpkg`.
 fn default_store(region: &Path) -> PathBuf {
-    let dir = region.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+    let dir = region
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
     let slug = dir
         .as_ref()
         .and_then(|d| d.file_name())

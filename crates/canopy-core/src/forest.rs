@@ -23,7 +23,11 @@ pub struct BandScaling {
 
 impl Default for BandScaling {
     fn default() -> Self {
-        BandScaling { scale: 1.0, offset: 0.0, nodata: None }
+        BandScaling {
+            scale: 1.0,
+            offset: 0.0,
+            nodata: None,
+        }
     }
 }
 
@@ -44,8 +48,6 @@ pub struct SpectralRule {
     pub ndvi_min: f64,
     pub red: BandScaling,
     pub nir: BandScaling,
-    /// Nodata of the mask band, if any (a masked or mask-nodata pixel is unobserved).
-    pub mask_nodata: Option<f64>,
 }
 
 /// NDVI of one pixel from physical reflectances; `None` when red + NIR ≤ 0.
@@ -56,11 +58,15 @@ pub fn ndvi(red: f64, nir: f64) -> Option<f64> {
 }
 
 impl SpectralRule {
-    /// Classifies one pixel. `mask` is the cloud/QA value (non-zero = unusable).
+    /// Classifies one pixel. `mask` is the cloud/QA value: non-zero (or NaN) =
+    /// unusable. A mask band's own nodata declaration is ignored on purpose: a
+    /// GeoTIFF has one nodata value for all its bands, so a mask band stored beside
+    /// reflectance bands with nodata 0 would otherwise turn every clear pixel
+    /// (mask 0) into "no data".
     #[inline]
     pub fn classify(&self, red: f32, nir: f32, mask: Option<f32>) -> u8 {
         if let Some(m) = mask {
-            if m != 0.0 || m.is_nan() || self.mask_nodata.is_some_and(|nd| m as f64 == nd) {
+            if m != 0.0 || m.is_nan() {
                 return UNOBSERVED;
             }
         }
@@ -137,8 +143,16 @@ mod tests {
 
     /// Sentinel-2 L2A, processing baseline 04.00: reflectance = DN × 1e-4 − 0.1.
     fn l2a() -> SpectralRule {
-        let b = BandScaling { scale: 1e-4, offset: -0.1, nodata: Some(0.0) };
-        SpectralRule { ndvi_min: 0.55, red: b, nir: b, mask_nodata: None }
+        let b = BandScaling {
+            scale: 1e-4,
+            offset: -0.1,
+            nodata: Some(0.0),
+        };
+        SpectralRule {
+            ndvi_min: 0.55,
+            red: b,
+            nir: b,
+        }
     }
 
     #[test]
@@ -146,7 +160,11 @@ mod tests {
         // Forest: red 0.03, NIR 0.30 → DN 1300 / 4000. NDVI = 0.27 / 0.33 = 0.818.
         // On raw DN the NDVI would be 2700/5300 = 0.509 < 0.55: wrong answer.
         assert_eq!(l2a().classify(1300.0, 4000.0, None), FOREST);
-        let raw = SpectralRule { red: BandScaling::default(), nir: BandScaling::default(), ..l2a() };
+        let raw = SpectralRule {
+            red: BandScaling::default(),
+            nir: BandScaling::default(),
+            ..l2a()
+        };
         assert_eq!(raw.classify(1300.0, 4000.0, None), NON_FOREST);
     }
 
@@ -167,7 +185,6 @@ mod tests {
             ndvi_min: 0.5,
             red: BandScaling::default(),
             nir: BandScaling::default(),
-            mask_nodata: None,
         };
         assert_eq!(r.classify(1.0, 3.0, None), FOREST); // NDVI exactly 0.5
         assert_eq!(r.classify(1.0, 2.9, None), NON_FOREST);
@@ -175,7 +192,10 @@ mod tests {
 
     #[test]
     fn classes_and_compositing() {
-        let r = ClassRule { forest_classes: vec![2], nodata: Some(0.0) };
+        let r = ClassRule {
+            forest_classes: vec![2],
+            nodata: Some(0.0),
+        };
         let mut acc = vec![0u8; 4];
         r.classify_into(&[0.0, 2.0, 3.0, 0.0], &mut acc);
         assert_eq!(acc, [UNOBSERVED, FOREST, NON_FOREST, UNOBSERVED]);

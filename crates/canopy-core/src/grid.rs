@@ -29,7 +29,14 @@ impl Grid {
         if gt[2] != 0.0 || gt[4] != 0.0 || gt[1] <= 0.0 || gt[5] >= 0.0 {
             return None;
         }
-        Some(Grid { x0: gt[0], y0: gt[3], dx: gt[1], dy: -gt[5], width, height })
+        Some(Grid {
+            x0: gt[0],
+            y0: gt[3],
+            dx: gt[1],
+            dy: -gt[5],
+            width,
+            height,
+        })
     }
 
     /// The GDAL geotransform of this grid.
@@ -92,7 +99,14 @@ mod tests {
 
     #[test]
     fn window_shares_the_lattice() {
-        let g = Grid { x0: 100.0, y0: 50.0, dx: 2.0, dy: 3.0, width: 10, height: 10 };
+        let g = Grid {
+            x0: 100.0,
+            y0: 50.0,
+            dx: 2.0,
+            dy: 3.0,
+            width: 10,
+            height: 10,
+        };
         let w = g.window(3, 4, 2, 2);
         assert_eq!(w.x0, 106.0);
         assert_eq!(w.y0, 38.0);
@@ -102,9 +116,22 @@ mod tests {
 
     #[test]
     fn geotransform_round_trips_and_rejects_rotation() {
-        let g = Grid { x0: 1.0, y0: 2.0, dx: 0.5, dy: 0.25, width: 4, height: 3 };
+        let g = Grid {
+            x0: 1.0,
+            y0: 2.0,
+            dx: 0.5,
+            dy: 0.25,
+            width: 4,
+            height: 3,
+        };
         assert_eq!(Grid::from_geotransform(g.geotransform(), 4, 3), Some(g));
-        assert_eq!(Grid::from_geotransform([0.0, 1.0, 0.1, 0.0, 0.0, -1.0], 1, 1), None);
-        assert_eq!(Grid::from_geotransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 1, 1), None);
+        assert_eq!(
+            Grid::from_geotransform([0.0, 1.0, 0.1, 0.0, 0.0, -1.0], 1, 1),
+            None
+        );
+        assert_eq!(
+            Grid::from_geotransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 1, 1),
+            None
+        );
     }
 }

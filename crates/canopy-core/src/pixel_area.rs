@@ -14,7 +14,12 @@ pub enum PixelArea {
     Constant(f64),
     /// Areas sampled at pixel centres `(i·step + ½, j·step + ½)` for
     /// `i < cols`, `j < rows`, row-major; interpolated between them.
-    Lattice { step: usize, cols: usize, rows: usize, values: Vec<f64> },
+    Lattice {
+        step: usize,
+        cols: usize,
+        rows: usize,
+        values: Vec<f64>,
+    },
 }
 
 impl PixelArea {
@@ -22,7 +27,12 @@ impl PixelArea {
     pub fn at(&self, col: usize, row: usize) -> f64 {
         match self {
             PixelArea::Constant(a) => *a,
-            PixelArea::Lattice { step, cols, rows, values } => {
+            PixelArea::Lattice {
+                step,
+                cols,
+                rows,
+                values,
+            } => {
                 let fx = (col as f64 / *step as f64).min((*cols - 1) as f64);
                 let fy = (row as f64 / *step as f64).min((*rows - 1) as f64);
                 let (i, j) = (fx.floor() as usize, fy.floor() as usize);
@@ -50,9 +60,17 @@ mod tests {
     fn lattice_reproduces_a_linear_field_exactly() {
         // area = 100 + col + 2·row sampled every 4 pixels.
         let (cols, rows, step) = (4, 3, 4);
-        let values =
-            (0..rows).flat_map(|j| (0..cols).map(move |i| 100.0 + (i * step) as f64 + 2.0 * (j * step) as f64)).collect();
-        let a = PixelArea::Lattice { step, cols, rows, values };
+        let values = (0..rows)
+            .flat_map(|j| {
+                (0..cols).map(move |i| 100.0 + (i * step) as f64 + 2.0 * (j * step) as f64)
+            })
+            .collect();
+        let a = PixelArea::Lattice {
+            step,
+            cols,
+            rows,
+            values,
+        };
         for (c, r) in [(0, 0), (3, 5), (7, 2), (11, 7)] {
             assert!((a.at(c, r) - (100.0 + c as f64 + 2.0 * r as f64)).abs() < 1e-9);
         }

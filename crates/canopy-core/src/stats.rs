@@ -38,7 +38,11 @@ impl CoverFigures {
             observed_ha,
             unobserved_ha: (natural_ha - observed_ha).max(0.0),
             cover_pct: (observed_ha > 0.0).then(|| 100.0 * forest_ha / observed_ha),
-            observed_pct: if natural_ha > 0.0 { 100.0 * observed_ha / natural_ha } else { 0.0 },
+            observed_pct: if natural_ha > 0.0 {
+                100.0 * observed_ha / natural_ha
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -50,7 +54,13 @@ mod tests {
     #[test]
     fn figures_by_hand() {
         // 100 ha commune, 60 ha observed of which 45 ha forest.
-        let f = CoverFigures::new(1_000_000.0, CoverSums { forest: 450_000.0, observed: 600_000.0 });
+        let f = CoverFigures::new(
+            1_000_000.0,
+            CoverSums {
+                forest: 450_000.0,
+                observed: 600_000.0,
+            },
+        );
         assert_eq!(f.natural_ha, 100.0);
         assert_eq!(f.unobserved_ha, 40.0);
         assert_eq!(f.cover_pct, Some(75.0));

@@ -108,7 +108,14 @@ mod tests {
     fn half_pixel_offset_square_on_a_checkerboard() {
         // 4×4 grid of 10 m pixels, a 20 m square shifted by half a pixel: it covers
         // one whole pixel, four half pixels and four quarter pixels (4 px of area).
-        let g = Grid { x0: 0.0, y0: 40.0, dx: 10.0, dy: 10.0, width: 4, height: 4 };
+        let g = Grid {
+            x0: 0.0,
+            y0: 40.0,
+            dx: 10.0,
+            dy: 10.0,
+            width: 4,
+            height: 4,
+        };
         let sq: MultiPolygon<f64> = polygon![
             (x: 5.0, y: 35.0), (x: 25.0, y: 35.0), (x: 25.0, y: 15.0), (x: 5.0, y: 15.0)
         ]
@@ -119,15 +126,44 @@ mod tests {
         states.extend([NON_FOREST; 4]);
         states.extend([UNOBSERVED; 8]);
         // Split into two strips to check that strips add up.
-        let a = accumulate(&cov, Strip { row0: 0, width: 4, states: &states[..8] }, &PixelArea::Constant(100.0));
-        let b = accumulate(&cov, Strip { row0: 2, width: 4, states: &states[8..] }, &PixelArea::Constant(100.0));
+        let a = accumulate(
+            &cov,
+            Strip {
+                row0: 0,
+                width: 4,
+                states: &states[..8],
+            },
+            &PixelArea::Constant(100.0),
+        );
+        let b = accumulate(
+            &cov,
+            Strip {
+                row0: 2,
+                width: 4,
+                states: &states[8..],
+            },
+            &PixelArea::Constant(100.0),
+        );
         // Row 0 holds 0.25 + 0.5 + 0.25 = 1 px of the square; row 1 holds 2 px.
         assert!((a.forest - 100.0).abs() < 1e-9, "{a:?}");
         assert!((a.observed - 300.0).abs() < 1e-9, "{a:?}");
         assert_eq!(b, CoverSums::default());
         // The lattice path gives the same with a constant lattice.
-        let lat = PixelArea::Lattice { step: 2, cols: 3, rows: 3, values: vec![100.0; 9] };
-        let c = accumulate(&cov, Strip { row0: 0, width: 4, states: &states[..8] }, &lat);
+        let lat = PixelArea::Lattice {
+            step: 2,
+            cols: 3,
+            rows: 3,
+            values: vec![100.0; 9],
+        };
+        let c = accumulate(
+            &cov,
+            Strip {
+                row0: 0,
+                width: 4,
+                states: &states[..8],
+            },
+            &lat,
+        );
         assert!((c.forest - a.forest).abs() < 1e-9 && (c.observed - a.observed).abs() < 1e-9);
     }
 }

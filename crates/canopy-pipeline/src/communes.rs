@@ -9,6 +9,7 @@ use std::path::Path;
 
 use gdal::vector::LayerAccess;
 use gdal::Dataset;
+use geo::orient::{Direction, Orient};
 use geo::{MultiPolygon, Validation};
 
 use crate::config::CommunesConfig;
@@ -33,7 +34,12 @@ pub struct CommuneLayer {
 
 /// Reads and checks the commune layer described by the region file.
 pub fn read(cfg: &CommunesConfig) -> Result<CommuneLayer, PipelineError> {
-    read_polygons(&cfg.path, cfg.layer.as_deref(), &cfg.code_field, &cfg.name_field)
+    read_polygons(
+        &cfg.path,
+        cfg.layer.as_deref(),
+        &cfg.code_field,
+        &cfg.name_field,
+    )
 }
 
 /// Reads a polygon layer with a code and a name field, checking every feature.
@@ -47,44 +53,79 @@ pub fn read_polygons(
     if !path.exists() {
         return Err(err("file not found".into()));
     }
-    let ds = Dataset::open(path).map_err(|e| err(format!("cannot be opened as a vector layer: {e}")))?;
+    let ds =
+        Dataset::open(path).map_err(|e| err(format!("cannot be opened as a vector layer: {e}")))?;
     let mut layer = match layer_name {
-        Some(n) => ds.layer_by_name(n).map_err(|_| err(format!("has no layer \"{n}\"")))?,
+        Some(n) => ds
+            .layer_by_name(n)
+            .map_err(|_| err(format!("has no layer \"{n}\"")))?,
         None => ds.layer(0).map_err(|_| err("has no layer".into()))?,
     };
     let lname = layer.name();
-    let srs = layer
-        .spatial_ref()
-        .ok_or_else(|| err(format!("layer \"{lname}\" has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326)")))?;
+    let srs = layer.spatial_ref().ok_or_else(|| {
+        err(format!(
+            "layer \"{lname}\" has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326)"
+        ))
+    })?;
     let crs = Crs::from_srs(&srs).map_err(|e| err(e.to_string()))?;
     let fields: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
     for f in [code_field, name_field] {
         if !fields.iter().any(|x| x == f) {
-            return Err(err(format!("layer \"{lname}\" has no field \"{f}\" (fields: {})", fields.join(", "))));
+            return Err(err(format!(
+                "layer \"{lname}\" has no field \"{f}\" (fields: {})",
+                fields.join(", ")
+            )));
         }
     }
-    let code_idx = layer.defn().field_index(code_field).map_err(|e| err(e.to_string()))?;
-    let name_idx = layer.defn().field_index(name_field).map_err(|e| err(e.to_string()))?;
+    let code_idx = layer
+        .defn()
+        .field_index(code_field)
+        .map_err(|e| err(e.to_string()))?;
+    let name_idx = layer
+        .defn()
+        .field_index(name_field)
+        .map_err(|e| err(e.to_string()))?;
 
     let mut communes = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, f) in layer.features().enumerate() {
-        let code = f.field_as_string(code_idx).ok().flatten().map(|s| s.trim().to_string()).unwrap_or_default();
-        let name = nfc(f.field_as_string(name_idx).ok().flatten().unwrap_or_default().trim());
-        let who = format!("layer \"{lname}\", feature {i} ({code_field} \"{code}\", {name_field} \"{name}\")");
+        let code = f
+            .field_as_string(code_idx)
+            .ok()
+            .flatten()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        let name = nfc(f
+            .field_as_string(name_idx)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .trim());
+        let who = format!(
+            "layer \"{lname}\", feature {i} ({code_field} \"{code}\", {name_field} \"{name}\")"
+        );
         if code.is_empty() {
             return Err(err(format!("{who}: empty {code_field}")));
         }
         if let Some(j) = seen.insert(code.clone(), i) {
-            return Err(err(format!("{who}: duplicate {code_field} \"{code}\" (also feature {j})")));
+            return Err(err(format!(
+                "{who}: duplicate {code_field} \"{code}\" (also feature {j})"
+            )));
         }
-        let g = f.geometry().ok_or_else(|| err(format!("{who}: no geometry")))?;
-        let geom: geo::Geometry<f64> = g.to_geo().map_err(|e| err(format!("{who}: unreadable geometry: {e}")))?;
+        let g = f
+            .geometry()
+            .ok_or_else(|| err(format!("{who}: no geometry")))?;
+        let geom: geo::Geometry<f64> = g
+            .to_geo()
+            .map_err(|e| err(format!("{who}: unreadable geometry: {e}")))?;
         let mp: MultiPolygon<f64> = match geom {
             geo::Geometry::Polygon(p) => p.into(),
             geo::Geometry::MultiPolygon(m) => m,
             other => {
-                return Err(err(format!("{who}: is a {}, not a polygon", geometry_kind(&other))));
+                return Err(err(format!(
+                    "{who}: is a {}, not a polygon",
+                    geometry_kind(&other)
+                )));
             }
         };
         if mp.0.is_empty() {
@@ -97,7 +138,13 @@ pub fn read_polygons(
                 path.display()
             )));
         }
-        communes.push(Commune { code, name, geom: mp });
+        // Exterior rings counter-clockwise, holes clockwise: sources disagree (one
+        // real commune winds clockwise) and boolean operations need one convention.
+        communes.push(Commune {
+            code,
+            name,
+            geom: mp.orient(Direction::Default),
+        });
     }
     if communes.is_empty() {
         return Err(err(format!("layer \"{lname}\" has no features")));

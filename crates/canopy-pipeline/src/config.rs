@@ -55,7 +55,11 @@ pub struct ForestConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EpochBands {
     /// Red and NIR reflectance (1-based band numbers) and an optional cloud mask band.
-    Spectral { red: usize, nir: usize, mask: Option<usize> },
+    Spectral {
+        red: usize,
+        nir: usize,
+        mask: Option<usize>,
+    },
     /// A land-cover class raster.
     Classes { class: usize },
 }
@@ -108,13 +112,22 @@ impl Region {
 
     /// Parses region-file text; `path` is used for messages and to resolve relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Region, PipelineError> {
-        let cfg_err = |msg: String| PipelineError::Config { file: path.to_path_buf(), msg };
+        let cfg_err = |msg: String| PipelineError::Config {
+            file: path.to_path_buf(),
+            msg,
+        };
         let raw: RawRegion = toml::from_str(text).map_err(|e| cfg_err(e.to_string()))?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
 
         if raw.epochs.is_empty() {
-            return Err(cfg_err("no [[epochs]]: a region needs at least one epoch".into()));
+            return Err(cfg_err(
+                "no [[epochs]]: a region needs at least one epoch".into(),
+            ));
         }
         if let Some(t) = raw.forest.ndvi_min {
             if !(-1.0..=1.0).contains(&t) {
@@ -140,10 +153,16 @@ impl Region {
             }
             check_date(&e.date).map_err(|m| cfg_err(format!("{ctx}.date: {m}")))?;
             let bands = match (e.red_band, e.nir_band, e.class_band) {
-                (Some(red), Some(nir), None) => EpochBands::Spectral { red, nir, mask: e.mask_band },
+                (Some(red), Some(nir), None) => EpochBands::Spectral {
+                    red,
+                    nir,
+                    mask: e.mask_band,
+                },
                 (None, None, Some(class)) if e.mask_band.is_none() => EpochBands::Classes { class },
                 (None, None, Some(_)) => {
-                    return Err(cfg_err(format!("{ctx}: mask_band only applies to red/NIR epochs")))
+                    return Err(cfg_err(format!(
+                        "{ctx}: mask_band only applies to red/NIR epochs"
+                    )))
                 }
                 (_, _, Some(_)) => {
                     return Err(cfg_err(format!(
@@ -168,7 +187,9 @@ impl Region {
             }
             match bands {
                 EpochBands::Spectral { .. } if raw.forest.ndvi_min.is_none() => {
-                    return Err(cfg_err(format!("{ctx} is spectral but forest.ndvi_min is not set")))
+                    return Err(cfg_err(format!(
+                        "{ctx} is spectral but forest.ndvi_min is not set"
+                    )))
                 }
                 EpochBands::Classes { .. } if raw.forest.forest_classes.is_empty() => {
                     return Err(cfg_err(format!(
@@ -195,7 +216,13 @@ impl Region {
                     }
                 }
             }
-            epochs.push(EpochConfig { id: e.id, date: e.date, patterns: e.tiles, tiles, bands });
+            epochs.push(EpochConfig {
+                id: e.id,
+                date: e.date,
+                patterns: e.tiles,
+                tiles,
+                bands,
+            });
         }
         for w in epochs.windows(2) {
             if w[1].date < w[0].date {
@@ -227,7 +254,9 @@ fn expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     if !is_glob {
         return Ok(if full.exists() { vec![full] } else { vec![] });
     }
-    let s = full.to_str().ok_or_else(|| format!("\"{pattern}\" is not valid UTF-8"))?;
+    let s = full
+        .to_str()
+        .ok_or_else(|| format!("\"{pattern}\" is not valid UTF-8"))?;
     let mut out: Vec<PathBuf> = glob::glob(s)
         .map_err(|e| format!("\"{pattern}\" is not a valid glob: {e}"))?
         .filter_map(Result::ok)
@@ -289,10 +318,20 @@ mask_band = 5
         let d = region_dir();
         let r = Region::parse(GOOD, &d.path().join("region.toml")).unwrap();
         assert_eq!(r.epochs.len(), 1);
-        let names: Vec<_> =
-            r.epochs[0].tiles.iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+        let names: Vec<_> = r.epochs[0]
+            .tiles
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect();
         assert_eq!(names, ["a.tif", "b.tif"]);
-        assert_eq!(r.epochs[0].bands, EpochBands::Spectral { red: 3, nir: 4, mask: Some(5) });
+        assert_eq!(
+            r.epochs[0].bands,
+            EpochBands::Spectral {
+                red: 3,
+                nir: 4,
+                mask: Some(5)
+            }
+        );
         assert_eq!(r.communes.path, d.path().join("communes.geojson"));
     }
 
@@ -300,7 +339,9 @@ mask_band = 5
     fn unknown_key_is_named() {
         let d = region_dir();
         let text = GOOD.replace("nir_band = 4", "nir_bnad = 4");
-        let e = Region::parse(&text, &d.path().join("region.toml")).unwrap_err().to_string();
+        let e = Region::parse(&text, &d.path().join("region.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nir_bnad"), "{e}");
     }
 
@@ -308,8 +349,13 @@ mask_band = 5
     fn empty_glob_is_named() {
         let d = region_dir();
         let text = GOOD.replace("tiles/2024/*.tif", "tiles/2023/*.tif");
-        let e = Region::parse(&text, &d.path().join("region.toml")).unwrap_err().to_string();
-        assert!(e.contains("tiles/2023/*.tif") && e.contains("matches no file"), "{e}");
+        let e = Region::parse(&text, &d.path().join("region.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tiles/2023/*.tif") && e.contains("matches no file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -332,8 +378,11 @@ mask_band = 5
     #[test]
     fn bad_date_is_named() {
         let d = region_dir();
-        let e = Region::parse(&GOOD.replace("2024-12-31", "2024-13-01"), &d.path().join("r.toml"))
-            .unwrap_err();
+        let e = Region::parse(
+            &GOOD.replace("2024-12-31", "2024-13-01"),
+            &d.path().join("r.toml"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("date"), "{e}");
     }
 }

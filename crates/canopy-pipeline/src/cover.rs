@@ -67,8 +67,10 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
     let t0 = Instant::now();
     let mut timings = Vec::new();
     let layer = communes::read(&region.communes)?;
-    let area_crs = Crs::from_user(&region.area_crs)
-        .map_err(|e| PipelineError::Config { file: region.file.clone(), msg: format!("area_crs: {e}") })?;
+    let area_crs = Crs::from_user(&region.area_crs).map_err(|e| PipelineError::Config {
+        file: region.file.clone(),
+        msg: format!("area_crs: {e}"),
+    })?;
     if !area_crs.is_projected_metres() {
         return Err(PipelineError::Config {
             file: region.file.clone(),
@@ -157,11 +159,21 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
         timings.push((format!("epoch {}", epoch.id), te.elapsed().as_secs_f64()));
     }
     timings.push(("total".into(), t0.elapsed().as_secs_f64()));
-    Ok(CoverResult { communes: communes_out, rows, province, timings, pixels })
+    Ok(CoverResult {
+        communes: communes_out,
+        rows,
+        province,
+        timings,
+        pixels,
+    })
 }
 
 /// Coverage of every commune, then of the province union, on the working grid.
-fn coverages(layer: &CommuneLayer, union: &MultiPolygon<f64>, mosaic: &Mosaic) -> Result<Vec<Coverage>, PipelineError> {
+fn coverages(
+    layer: &CommuneLayer,
+    union: &MultiPolygon<f64>,
+    mosaic: &Mosaic,
+) -> Result<Vec<Coverage>, PipelineError> {
     let tr = Transformer::new(&layer.crs, &mosaic.crs)?;
     let mut projected = Vec::with_capacity(layer.communes.len() + 1);
     for c in &layer.communes {
@@ -203,7 +215,12 @@ fn pixel_areas(mosaic: &Mosaic, area_crs: &Crs) -> Result<PixelArea, PipelineErr
             values.push(s.abs() / 2.0);
         }
     }
-    Ok(PixelArea::Lattice { step: AREA_STEP, cols, rows, values })
+    Ok(PixelArea::Lattice {
+        step: AREA_STEP,
+        cols,
+        rows,
+        values,
+    })
 }
 
 /// Streams the working grid in strips and reduces per-polygon sums in strip order.
@@ -214,17 +231,25 @@ fn zonal_sums(
     area: &PixelArea,
 ) -> Result<Vec<CoverSums>, PipelineError> {
     let g = mosaic.grid;
-    let strips: Vec<(usize, usize)> =
-        (0..g.height).step_by(STRIP_ROWS).map(|r| (r, STRIP_ROWS.min(g.height - r))).collect();
+    let strips: Vec<(usize, usize)> = (0..g.height)
+        .step_by(STRIP_ROWS)
+        .map(|r| (r, STRIP_ROWS.min(g.height - r)))
+        .collect();
     let pb = crate::progress::bar(strips.len() as u64, format!("epoch {}", mosaic.epoch));
     let per_strip: Vec<Result<Vec<CoverSums>, PipelineError>> = strips
         .par_iter()
         .map_init(
             || (MosaicReader::new(mosaic, rules), Vec::new()),
             |(reader, states), &(row0, rows)| {
-                let reader = reader.as_mut().map_err(|e| PipelineError::Input(e.to_string()))?;
+                let reader = reader
+                    .as_mut()
+                    .map_err(|e| PipelineError::Input(e.to_string()))?;
                 reader.read_strip(row0, rows, states)?;
-                let strip = Strip { row0, width: g.width, states };
+                let strip = Strip {
+                    row0,
+                    width: g.width,
+                    states,
+                };
                 let sums = covs
                     .iter()
                     .map(|c| {

@@ -30,7 +30,9 @@ impl Crs {
 
     /// From a GDAL/OGR spatial reference.
     pub fn from_srs(srs: &SpatialRef) -> Result<Crs, PipelineError> {
-        let wkt = srs.to_wkt().map_err(|e| PipelineError::Crs(e.to_string()))?;
+        let wkt = srs
+            .to_wkt()
+            .map_err(|e| PipelineError::Crs(e.to_string()))?;
         let label = match (srs.auth_name(), srs.auth_code()) {
             (Some(a), Ok(c)) => format!("{a}:{c}"),
             _ => srs.name().unwrap_or_else(|| "custom CRS".into()),
@@ -39,7 +41,8 @@ impl Crs {
     }
 
     fn srs(&self) -> Result<SpatialRef, PipelineError> {
-        SpatialRef::from_wkt(&self.wkt).map_err(|e| PipelineError::Crs(format!("{}: {e}", self.label)))
+        SpatialRef::from_wkt(&self.wkt)
+            .map_err(|e| PipelineError::Crs(format!("{}: {e}", self.label)))
     }
 
     /// True when both describe the same CRS (OSRIsSame).
@@ -52,7 +55,9 @@ impl Crs {
 
     /// True for a projected CRS whose linear unit is the metre.
     pub fn is_projected_metres(&self) -> bool {
-        self.srs().map(|s| s.is_projected() && (s.linear_units() - 1.0).abs() < 1e-12).unwrap_or(false)
+        self.srs()
+            .map(|s| s.is_projected() && (s.linear_units() - 1.0).abs() < 1e-12)
+            .unwrap_or(false)
     }
 }
 
@@ -66,15 +71,25 @@ pub struct Transformer {
 impl Transformer {
     pub fn new(from: &Crs, to: &Crs) -> Result<Transformer, PipelineError> {
         let proj = proj::Proj::new_known_crs(&from.wkt, &to.wkt, None).map_err(|e| {
-            PipelineError::Crs(format!("no transformation from {} to {}: {e}", from.label, to.label))
+            PipelineError::Crs(format!(
+                "no transformation from {} to {}: {e}",
+                from.label, to.label
+            ))
         })?;
-        Ok(Transformer { proj, from: from.label.clone(), to: to.label.clone() })
+        Ok(Transformer {
+            proj,
+            from: from.label.clone(),
+            to: to.label.clone(),
+        })
     }
 
     /// Transforms points in place.
     pub fn points(&self, pts: &mut [(f64, f64)]) -> Result<(), PipelineError> {
         self.proj.convert_array(pts).map(|_| ()).map_err(|e| {
-            PipelineError::Crs(format!("transforming from {} to {}: {e}", self.from, self.to))
+            PipelineError::Crs(format!(
+                "transforming from {} to {}: {e}",
+                self.from, self.to
+            ))
         })?;
         if pts.iter().any(|p| !p.0.is_finite() || !p.1.is_finite()) {
             return Err(PipelineError::Crs(format!(
@@ -92,15 +107,18 @@ impl Transformer {
             self.points(&mut pts)?;
             Ok(LineString::from(pts))
         };
-        let polys = mp
-            .0
-            .iter()
-            .map(|p| {
-                let ext = ring(p.exterior())?;
-                let holes = p.interiors().iter().map(ring).collect::<Result<Vec<_>, _>>()?;
-                Ok(Polygon::new(ext, holes))
-            })
-            .collect::<Result<Vec<_>, PipelineError>>()?;
+        let polys =
+            mp.0.iter()
+                .map(|p| {
+                    let ext = ring(p.exterior())?;
+                    let holes = p
+                        .interiors()
+                        .iter()
+                        .map(ring)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(Polygon::new(ext, holes))
+                })
+                .collect::<Result<Vec<_>, PipelineError>>()?;
         Ok(MultiPolygon(polys))
     }
 

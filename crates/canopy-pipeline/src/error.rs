@@ -28,12 +28,21 @@ pub enum PipelineError {
 
 impl PipelineError {
     pub(crate) fn raster(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
-        PipelineError::Raster { path: path.into(), msg: msg.to_string() }
+        PipelineError::Raster {
+            path: path.into(),
+            msg: msg.to_string(),
+        }
     }
     pub(crate) fn vector(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
-        PipelineError::Vector { path: path.into(), msg: msg.to_string() }
+        PipelineError::Vector {
+            path: path.into(),
+            msg: msg.to_string(),
+        }
     }
     pub(crate) fn store(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
-        PipelineError::Store { path: path.into(), msg: msg.to_string() }
+        PipelineError::Store {
+            path: path.into(),
+            msg: msg.to_string(),
+        }
     }
 }

@@ -28,8 +28,14 @@ pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, Pipeline
     let cover = cover::run(&region)?;
 
     let mut inputs = serde_json::Map::new();
-    inputs.insert(region.file.display().to_string(), fingerprint(&region.file).into());
-    inputs.insert(region.communes.path.display().to_string(), fingerprint(&region.communes.path).into());
+    inputs.insert(
+        region.file.display().to_string(),
+        fingerprint(&region.file).into(),
+    );
+    inputs.insert(
+        region.communes.path.display().to_string(),
+        fingerprint(&region.communes.path).into(),
+    );
     for e in &region.epochs {
         for t in &e.tiles {
             inputs.insert(t.display().to_string(), fingerprint(t).into());
@@ -43,8 +49,11 @@ pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, Pipeline
         "threads": rayon::current_num_threads(),
         "strip_rows": cover::STRIP_ROWS,
     });
-    let timings: serde_json::Map<String, serde_json::Value> =
-        cover.timings.iter().map(|(k, v)| (k.clone(), (*v).into())).collect();
+    let timings: serde_json::Map<String, serde_json::Value> = cover
+        .timings
+        .iter()
+        .map(|(k, v)| (k.clone(), (*v).into()))
+        .collect();
     let epochs: Vec<EpochRecord> = region
         .epochs
         .iter()
@@ -52,7 +61,12 @@ pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, Pipeline
             id: e.id.clone(),
             date: e.date.clone(),
             tiles: e.tiles.len(),
-            pixels: cover.pixels.iter().find(|(id, _)| id == &e.id).map(|p| p.1).unwrap_or(0),
+            pixels: cover
+                .pixels
+                .iter()
+                .find(|(id, _)| id == &e.id)
+                .map(|p| p.1)
+                .unwrap_or(0),
         })
         .collect();
     let record = RunRecord {
@@ -86,7 +100,9 @@ pub fn fingerprint(path: &Path) -> String {
         return format!("size:{},mtime:{mtime}", meta.len());
     }
     let mut h = Sha256::new();
-    let Ok(mut f) = std::fs::File::open(path) else { return "unreadable".into() };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return "unreadable".into();
+    };
     let mut buf = vec![0u8; 1 << 20];
     loop {
         match f.read(&mut buf) {

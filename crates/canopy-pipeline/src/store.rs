@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use canopy_core::stats::CoverFigures;
 use gdal::spatial_ref::SpatialRef;
-use gdal::vector::{Feature, FieldValue, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+use gdal::vector::{
+    Feature, FieldValue, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal,
+};
 use gdal::{Dataset, DriverManager};
 
 use crate::cover::{CoverResult, CoverRow};
@@ -58,35 +60,53 @@ impl Drop for TempGuard {
 }
 
 /// Writes a complete store to `path`, atomically replacing any previous one.
-pub fn write(path: &Path, result: &CoverResult, epochs: &[EpochRecord], run: &RunRecord) -> Result<(), PipelineError> {
+pub fn write(
+    path: &Path,
+    result: &CoverResult,
+    epochs: &[EpochRecord],
+    run: &RunRecord,
+) -> Result<(), PipelineError> {
     let err = |m: String| PipelineError::store(path, m);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("store");
     remove_stale_temps(&dir, stem);
     let tmp = dir.join(format!(".{stem}.tmp-{}.gpkg", std::process::id()));
     let mut guard = TempGuard(tmp.clone(), false);
 
-    let previous_runs = if path.exists() { read_runs(path).unwrap_or_default() } else { Vec::new() };
+    let previous_runs = if path.exists() {
+        read_runs(path).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
 
-    let driver = DriverManager::get_driver_by_name("GPKG").map_err(|e| err(format!("no GPKG driver: {e}")))?;
-    let mut ds = driver.create_vector_only(&tmp).map_err(|e| err(format!("cannot create {}: {e}", tmp.display())))?;
+    let driver = DriverManager::get_driver_by_name("GPKG")
+        .map_err(|e| err(format!("no GPKG driver: {e}")))?;
+    let mut ds = driver
+        .create_vector_only(&tmp)
+        .map_err(|e| err(format!("cannot create {}: {e}", tmp.display())))?;
     {
-        let mut txn = ds.start_transaction().map_err(|e| err(format!("cannot start a transaction: {e}")))?;
+        let mut txn = ds
+            .start_transaction()
+            .map_err(|e| err(format!("cannot start a transaction: {e}")))?;
         write_communes(&mut txn, result).map_err(|e| err(format!("layer communes: {e}")))?;
-        write_cover(&mut txn, "cover", &result.rows, true).map_err(|e| err(format!("layer cover: {e}")))?;
+        write_cover(&mut txn, "cover", &result.rows, true)
+            .map_err(|e| err(format!("layer cover: {e}")))?;
         write_cover(&mut txn, "province_cover", &result.province, false)
             .map_err(|e| err(format!("layer province_cover: {e}")))?;
         write_epochs(&mut txn, epochs).map_err(|e| err(format!("layer epochs: {e}")))?;
         let mut runs = previous_runs;
         runs.push(run.clone());
         write_runs(&mut txn, &runs).map_err(|e| err(format!("layer runs: {e}")))?;
-        txn.commit().map_err(|e| err(format!("commit failed: {e}")))?;
+        txn.commit()
+            .map_err(|e| err(format!("commit failed: {e}")))?;
     }
-    ds.close().map_err(|e| err(format!("closing {}: {e}", tmp.display())))?;
+    ds.close()
+        .map_err(|e| err(format!("closing {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, path).map_err(|e| err(format!("cannot replace the store: {e}")))?;
     guard.1 = true;
     Ok(())
@@ -108,8 +128,16 @@ fn remove_stale_temps(dir: &Path, stem: &str) {
 
 type GResult<T> = gdal::errors::Result<T>;
 
-fn table<'a>(ds: &'a mut Dataset, name: &'a str, fields: &[(&str, OGRFieldType::Type)]) -> GResult<gdal::vector::Layer<'a>> {
-    let layer = ds.create_layer(LayerOptions { name, ty: OGRwkbGeometryType::wkbNone, ..Default::default() })?;
+fn table<'a>(
+    ds: &'a mut Dataset,
+    name: &'a str,
+    fields: &[(&str, OGRFieldType::Type)],
+) -> GResult<gdal::vector::Layer<'a>> {
+    let layer = ds.create_layer(LayerOptions {
+        name,
+        ty: OGRwkbGeometryType::wkbNone,
+        ..Default::default()
+    })?;
     layer.create_defn_fields(fields)?;
     Ok(layer)
 }
@@ -203,8 +231,16 @@ fn write_epochs(ds: &mut Dataset, epochs: &[EpochRecord]) -> GResult<()> {
     Ok(())
 }
 
-const RUN_FIELDS: [&str; 8] =
-    ["started_at", "finished_at", "canopy_version", "region_file", "region_name", "settings", "inputs", "timings"];
+const RUN_FIELDS: [&str; 8] = [
+    "started_at",
+    "finished_at",
+    "canopy_version",
+    "region_file",
+    "region_name",
+    "settings",
+    "inputs",
+    "timings",
+];
 
 fn run_values(r: &RunRecord) -> [&str; 8] {
     [
@@ -220,7 +256,10 @@ fn run_values(r: &RunRecord) -> [&str; 8] {
 }
 
 fn write_runs(ds: &mut Dataset, runs: &[RunRecord]) -> GResult<()> {
-    let fields: Vec<(&str, OGRFieldType::Type)> = RUN_FIELDS.iter().map(|n| (*n, OGRFieldType::OFTString)).collect();
+    let fields: Vec<(&str, OGRFieldType::Type)> = RUN_FIELDS
+        .iter()
+        .map(|n| (*n, OGRFieldType::OFTString))
+        .collect();
     let layer = table(ds, "runs", &fields)?;
     for r in runs {
         let mut f = Feature::new(layer.defn())?;
@@ -234,9 +273,13 @@ fn write_runs(ds: &mut Dataset, runs: &[RunRecord]) -> GResult<()> {
 
 fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
     if !path.exists() {
-        return Err(PipelineError::store(path, "not found; run `canopy run REGION.toml --store PATH` first"));
+        return Err(PipelineError::store(
+            path,
+            "not found; run `canopy run REGION.toml --store PATH` first",
+        ));
     }
-    Dataset::open(path).map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))
+    Dataset::open(path)
+        .map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))
 }
 
 fn string(f: &Feature, i: usize) -> String {
@@ -244,14 +287,21 @@ fn string(f: &Feature, i: usize) -> String {
 }
 
 fn idx(layer: &gdal::vector::Layer, name: &str, path: &Path) -> Result<usize, PipelineError> {
-    layer.defn().field_index(name).map_err(|_| PipelineError::store(path, format!("layer {} has no field {name}", layer.name())))
+    layer.defn().field_index(name).map_err(|_| {
+        PipelineError::store(path, format!("layer {} has no field {name}", layer.name()))
+    })
 }
 
 /// The runs recorded in a store, oldest first.
 pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, PipelineError> {
     let ds = open_store(path)?;
-    let mut layer = ds.layer_by_name("runs").map_err(|_| PipelineError::store(path, "no runs layer"))?;
-    let ix: Vec<usize> = RUN_FIELDS.iter().map(|n| idx(&layer, n, path)).collect::<Result<_, _>>()?;
+    let mut layer = ds
+        .layer_by_name("runs")
+        .map_err(|_| PipelineError::store(path, "no runs layer"))?;
+    let ix: Vec<usize> = RUN_FIELDS
+        .iter()
+        .map(|n| idx(&layer, n, path))
+        .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for f in layer.features() {
         let v: Vec<String> = ix.iter().map(|&i| string(&f, i)).collect();
@@ -299,16 +349,30 @@ fn read_figures(f: &Feature, ix: &[usize]) -> CoverFigures {
     }
 }
 
-const FIGURE_FIELDS: [&str; 6] = ["natural_ha", "forest_ha", "observed_ha", "unobserved_ha", "cover_pct", "observed_pct"];
+const FIGURE_FIELDS: [&str; 6] = [
+    "natural_ha",
+    "forest_ha",
+    "observed_ha",
+    "unobserved_ha",
+    "cover_pct",
+    "observed_pct",
+];
 
 /// Reads the cover figures back from a store.
 pub fn read_cover(path: &Path) -> Result<StoredCover, PipelineError> {
     let ds = open_store(path)?;
-    let layer_of = |n: &str| ds.layer_by_name(n).map_err(|_| PipelineError::store(path, format!("no {n} layer")));
+    let layer_of = |n: &str| {
+        ds.layer_by_name(n)
+            .map_err(|_| PipelineError::store(path, format!("no {n} layer")))
+    };
     let mut communes = Vec::new();
     {
         let mut l = layer_of("communes")?;
-        let (c, n, a) = (idx(&l, "code", path)?, idx(&l, "name", path)?, idx(&l, "natural_ha", path)?);
+        let (c, n, a) = (
+            idx(&l, "code", path)?,
+            idx(&l, "name", path)?,
+            idx(&l, "natural_ha", path)?,
+        );
         for f in l.features() {
             communes.push(StoredCommune {
                 code: string(&f, c),
@@ -319,13 +383,22 @@ pub fn read_cover(path: &Path) -> Result<StoredCover, PipelineError> {
     }
     let read_rows = |name: &str, with_code: bool| -> Result<Vec<CoverRow>, PipelineError> {
         let mut l = layer_of(name)?;
-        let ix: Vec<usize> = FIGURE_FIELDS.iter().map(|n| idx(&l, n, path)).collect::<Result<_, _>>()?;
+        let ix: Vec<usize> = FIGURE_FIELDS
+            .iter()
+            .map(|n| idx(&l, n, path))
+            .collect::<Result<_, _>>()?;
         let e = idx(&l, "epoch", path)?;
-        let c = if with_code { Some(idx(&l, "commune_code", path)?) } else { None };
+        let c = if with_code {
+            Some(idx(&l, "commune_code", path)?)
+        } else {
+            None
+        };
         let mut rows = Vec::new();
         for f in l.features() {
             rows.push(CoverRow {
-                commune_code: c.map(|c| string(&f, c)).unwrap_or_else(|| crate::cover::PROVINCE_CODE.into()),
+                commune_code: c
+                    .map(|c| string(&f, c))
+                    .unwrap_or_else(|| crate::cover::PROVINCE_CODE.into()),
                 epoch: string(&f, e),
                 figures: read_figures(&f, &ix),
             });
@@ -342,14 +415,31 @@ pub fn read_cover(path: &Path) -> Result<StoredCover, PipelineError> {
             epochs.push(string(&f, i));
         }
     }
-    let region_name = read_runs(path)?.last().map(|r| r.region_name.clone()).unwrap_or_default();
-    Ok(StoredCover { region_name, communes, epochs, rows, province })
+    let region_name = read_runs(path)?
+        .last()
+        .map(|r| r.region_name.clone())
+        .unwrap_or_default();
+    Ok(StoredCover {
+        region_name,
+        communes,
+        epochs,
+        rows,
+        province,
+    })
 }
 
 /// Values of a field, for tests and tools.
-pub fn field_values(path: &Path, layer: &str, field: &str) -> Result<Vec<FieldValue>, PipelineError> {
+pub fn field_values(
+    path: &Path,
+    layer: &str,
+    field: &str,
+) -> Result<Vec<FieldValue>, PipelineError> {
     let ds = open_store(path)?;
-    let mut l = ds.layer_by_name(layer).map_err(|_| PipelineError::store(path, format!("no {layer} layer")))?;
+    let mut l = ds
+        .layer_by_name(layer)
+        .map_err(|_| PipelineError::store(path, format!("no {layer} layer")))?;
     let i = idx(&l, field, path)?;
-    Ok(l.features().filter_map(|f| f.field(i).ok().flatten()).collect())
+    Ok(l.features()
+        .filter_map(|f| f.field(i).ok().flatten())
+        .collect())
 }

@@ -71,8 +71,11 @@ pub fn plan(
     epoch: &EpochConfig,
     aoi: &dyn Fn(&Crs) -> Result<Rect<f64>, PipelineError>,
 ) -> Result<Mosaic, PipelineError> {
-    let infos: Vec<TileInfo> =
-        epoch.tiles.iter().map(|p| tile::inspect(p, &epoch.bands)).collect::<Result<_, _>>()?;
+    let infos: Vec<TileInfo> = epoch
+        .tiles
+        .iter()
+        .map(|p| tile::inspect(p, &epoch.bands))
+        .collect::<Result<_, _>>()?;
     let first = &infos[0];
     let crs = first.crs.clone();
     let lattice = first.grid;
@@ -84,14 +87,18 @@ pub fn plan(
         let (x0, y0, x1, y1) = t.grid.bounds();
         let rect = Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 });
         let same_crs = t.crs.same_as(&crs);
-        let shift = if same_crs && same_size(t.grid.dx, lattice.dx) && same_size(t.grid.dy, lattice.dy) {
-            match (near_int((t.grid.x0 - lattice.x0) / lattice.dx), near_int((lattice.y0 - t.grid.y0) / lattice.dy)) {
-                (Some(c), Some(r)) => Some((c, r)),
-                _ => None,
-            }
-        } else {
-            None
-        };
+        let shift =
+            if same_crs && same_size(t.grid.dx, lattice.dx) && same_size(t.grid.dy, lattice.dy) {
+                match (
+                    near_int((t.grid.x0 - lattice.x0) / lattice.dx),
+                    near_int((lattice.y0 - t.grid.y0) / lattice.dy),
+                ) {
+                    (Some(c), Some(r)) => Some((c, r)),
+                    _ => None,
+                }
+            } else {
+                None
+            };
         let fp = if same_crs {
             rect
         } else {
@@ -150,13 +157,30 @@ pub fn plan(
             tracing::warn!(tile = %info.path.display(), epoch = %epoch.id, "tile overlaps no commune; skipped");
             continue;
         }
-        let window = Window { col: wc0 as usize, row: wr0 as usize, width: (wc1 - wc0) as usize, height: (wr1 - wr0) as usize };
+        let window = Window {
+            col: wc0 as usize,
+            row: wr0 as usize,
+            width: (wc1 - wc0) as usize,
+            height: (wr1 - wr0) as usize,
+        };
         let placement = match shift {
             // Tile pixel (0,0) sits at lattice (c, r), i.e. working (c − c0, r − r0).
-            Some((c, r)) => Placement::Direct { col_shift: c - c0, row_shift: r - r0 },
+            Some((c, r)) => Placement::Direct {
+                col_shift: c - c0,
+                row_shift: r - r0,
+            },
             None => Placement::Warped,
         };
-        tiles.push(PlacedTile { info, window, placement });
+        tiles.push(PlacedTile {
+            info,
+            window,
+            placement,
+        });
     }
-    Ok(Mosaic { epoch: epoch.id.clone(), crs, grid, tiles })
+    Ok(Mosaic {
+        epoch: epoch.id.clone(),
+        crs,
+        grid,
+        tiles,
+    })
 }

@@ -23,10 +23,14 @@ pub struct Rules {
 }
 
 /// One tile opened for reading: the band numbers to read from `ds`.
+/// Fields drop in declaration order: the warped VRT first, then the band subset
+/// it reads from, then the tile the subset points to.
 struct OpenTile {
-    /// Keeps the band-subset VRT alive under a warped VRT.
-    _base: Option<Dataset>,
     ds: Dataset,
+    /// The band-subset VRT under a warped VRT.
+    _subset: Option<Dataset>,
+    /// The tile itself under the subset VRT.
+    _src: Option<Dataset>,
     bands: Vec<usize>,
     /// Alpha band of a warped tile (0 = outside the tile's footprint).
     alpha: Option<usize>,
@@ -48,7 +52,11 @@ pub struct MosaicReader<'a> {
 
 impl<'a> MosaicReader<'a> {
     pub fn new(mosaic: &'a Mosaic, rules: &'a Rules) -> Result<MosaicReader<'a>, PipelineError> {
-        let tiles = mosaic.tiles.iter().map(|t| open_tile(mosaic, t)).collect::<Result<_, _>>()?;
+        let tiles = mosaic
+            .tiles
+            .iter()
+            .map(|t| open_tile(mosaic, t))
+            .collect::<Result<_, _>>()?;
         Ok(MosaicReader {
             mosaic,
             rules,
@@ -64,7 +72,12 @@ impl<'a> MosaicReader<'a> {
 
     /// Fills `out` (rows `row0 .. row0 + rows` of the working grid, full width)
     /// with observation states.
-    pub fn read_strip(&mut self, row0: usize, rows: usize, out: &mut Vec<u8>) -> Result<(), PipelineError> {
+    pub fn read_strip(
+        &mut self,
+        row0: usize,
+        rows: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), PipelineError> {
         let width = self.mosaic.grid.width;
         out.clear();
         out.resize(width * rows, UNOBSERVED);
@@ -76,7 +89,12 @@ impl<'a> MosaicReader<'a> {
             if r0 >= r1 {
                 continue;
             }
-            let sub = Window { col: w.col, row: r0, width: w.width, height: r1 - r0 };
+            let sub = Window {
+                col: w.col,
+                row: r0,
+                width: w.width,
+                height: r1 - r0,
+            };
             // Skip the read when every target pixel is already observed.
             let pending = (sub.row..sub.row + sub.height).any(|r| {
                 let line = &out[(r - row0) * width..][..width];
@@ -104,18 +122,39 @@ impl<'a> MosaicReader<'a> {
         let path = &placed.info.path;
         // Position of the window in the dataset we read from.
         let (sx, sy) = match placed.placement {
-            Placement::Direct { col_shift, row_shift } => (win.col as i64 - col_shift, win.row as i64 - row_shift),
-            Placement::Warped => ((win.col - placed.window.col) as i64, (win.row - placed.window.row) as i64),
+            Placement::Direct {
+                col_shift,
+                row_shift,
+            } => (win.col as i64 - col_shift, win.row as i64 - row_shift),
+            Placement::Warped => (
+                (win.col - placed.window.col) as i64,
+                (win.row - placed.window.row) as i64,
+            ),
         };
         let n = win.width * win.height;
         self.states.resize(n, UNOBSERVED);
         let read_f32 = |band: usize, buf: &mut Vec<f32>| -> Result<(), PipelineError> {
             buf.resize(n, 0.0);
-            let b = open.ds.rasterband(band).map_err(|e| PipelineError::raster(path, e))?;
-            b.read_into_slice::<f32>((sx as isize, sy as isize), (win.width, win.height), (win.width, win.height), buf, None)
-                .map_err(|e| {
-                    PipelineError::raster(path, format!("reading band {band} at pixel ({sx}, {sy}), {}×{}: {e}", win.width, win.height))
-                })
+            let b = open
+                .ds
+                .rasterband(band)
+                .map_err(|e| PipelineError::raster(path, e))?;
+            b.read_into_slice::<f32>(
+                (sx as isize, sy as isize),
+                (win.width, win.height),
+                (win.width, win.height),
+                buf,
+                None,
+            )
+            .map_err(|e| {
+                PipelineError::raster(
+                    path,
+                    format!(
+                        "reading band {band} at pixel ({sx}, {sy}), {}×{}: {e}",
+                        win.width, win.height
+                    ),
+                )
+            })
         };
         match &placed.info.bands {
             BandSet::Spectral { red, nir, mask } => {
@@ -131,24 +170,51 @@ impl<'a> MosaicReader<'a> {
                     ndvi_min: self.rules.ndvi_min,
                     red: red.1,
                     nir: nir.1,
-                    mask_nodata: mask.and_then(|m| m.1),
                 };
-                rule.classify_into(&self.buf_a[..n], &self.buf_b[..n], mask_buf, &mut self.states[..n]);
+                rule.classify_into(
+                    &self.buf_a[..n],
+                    &self.buf_b[..n],
+                    mask_buf,
+                    &mut self.states[..n],
+                );
             }
             BandSet::Classes { class } => {
                 self.buf_f64.resize(n, 0.0);
-                let b = open.ds.rasterband(open.bands[0]).map_err(|e| PipelineError::raster(path, e))?;
-                b.read_into_slice::<f64>((sx as isize, sy as isize), (win.width, win.height), (win.width, win.height), &mut self.buf_f64, None)
-                    .map_err(|e| PipelineError::raster(path, format!("reading class band at ({sx}, {sy}): {e}")))?;
-                let rule = ClassRule { forest_classes: self.rules.forest_classes.clone(), nodata: class.1 };
+                let b = open
+                    .ds
+                    .rasterband(open.bands[0])
+                    .map_err(|e| PipelineError::raster(path, e))?;
+                b.read_into_slice::<f64>(
+                    (sx as isize, sy as isize),
+                    (win.width, win.height),
+                    (win.width, win.height),
+                    &mut self.buf_f64,
+                    None,
+                )
+                .map_err(|e| {
+                    PipelineError::raster(path, format!("reading class band at ({sx}, {sy}): {e}"))
+                })?;
+                let rule = ClassRule {
+                    forest_classes: self.rules.forest_classes.clone(),
+                    nodata: class.1,
+                };
                 rule.classify_into(&self.buf_f64[..n], &mut self.states[..n]);
             }
         }
         if let Some(a) = open.alpha {
             self.alpha.resize(n, 0);
-            let b = open.ds.rasterband(a).map_err(|e| PipelineError::raster(path, e))?;
-            b.read_into_slice::<u8>((sx as isize, sy as isize), (win.width, win.height), (win.width, win.height), &mut self.alpha, None)
-                .map_err(|e| PipelineError::raster(path, format!("reading warped footprint: {e}")))?;
+            let b = open
+                .ds
+                .rasterband(a)
+                .map_err(|e| PipelineError::raster(path, e))?;
+            b.read_into_slice::<u8>(
+                (sx as isize, sy as isize),
+                (win.width, win.height),
+                (win.width, win.height),
+                &mut self.alpha,
+                None,
+            )
+            .map_err(|e| PipelineError::raster(path, format!("reading warped footprint: {e}")))?;
             for (s, &al) in self.states[..n].iter_mut().zip(&self.alpha) {
                 if al == 0 {
                     *s = UNOBSERVED;
@@ -164,7 +230,7 @@ fn used_bands(bands: &BandSet) -> Vec<usize> {
         BandSet::Spectral { red, nir, mask } => {
             let mut v = vec![red.0, nir.0];
             if let Some(m) = mask {
-                v.push(m.0);
+                v.push(*m);
             }
             v
         }
@@ -175,7 +241,13 @@ fn used_bands(bands: &BandSet) -> Vec<usize> {
 fn open_tile(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError> {
     let bands = used_bands(&t.info.bands);
     match t.placement {
-        Placement::Direct { .. } => Ok(OpenTile { _base: None, ds: tile::open(&t.info.path)?, bands, alpha: None }),
+        Placement::Direct { .. } => Ok(OpenTile {
+            ds: tile::open(&t.info.path)?,
+            _subset: None,
+            _src: None,
+            bands,
+            alpha: None,
+        }),
         Placement::Warped => {
             let src = tile::open(&t.info.path)?;
             // Keep only the bands we use (gdalwarp of GDAL 3.6 has no -b).
@@ -207,7 +279,13 @@ fn open_tile(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError>
             ];
             let warped = gdal_utility(&t.info.path, Utility::Warp, &subset, &wargs)?;
             let k = bands.len();
-            Ok(OpenTile { _base: Some(subset), ds: warped, bands: (1..=k).collect(), alpha: Some(k + 1) })
+            Ok(OpenTile {
+                ds: warped,
+                _subset: Some(subset),
+                _src: Some(src),
+                bands: (1..=k).collect(),
+                alpha: Some(k + 1),
+            })
         }
     }
 }
@@ -218,9 +296,18 @@ enum Utility {
 }
 
 /// Runs gdal_translate or gdalwarp in memory (to a VRT) through GDAL's C API.
-fn gdal_utility(path: &Path, which: Utility, src: &Dataset, args: &[String]) -> Result<Dataset, PipelineError> {
-    let cargs: Vec<CString> = args.iter().map(|a| CString::new(a.as_str()).expect("no NUL in args")).collect();
-    let mut ptrs: Vec<*mut std::os::raw::c_char> = cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
+fn gdal_utility(
+    path: &Path,
+    which: Utility,
+    src: &Dataset,
+    args: &[String],
+) -> Result<Dataset, PipelineError> {
+    let cargs: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_str()).expect("no NUL in args"))
+        .collect();
+    let mut ptrs: Vec<*mut std::os::raw::c_char> =
+        cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
     ptrs.push(std::ptr::null_mut());
     let empty = CString::new("").expect("empty");
     let mut usage_error: std::os::raw::c_int = 0;
@@ -229,23 +316,42 @@ fn gdal_utility(path: &Path, which: Utility, src: &Dataset, args: &[String]) -> 
     let handle = unsafe {
         match which {
             Utility::Translate => {
-                let opts = gdal_sys::GDALTranslateOptionsNew(ptrs.as_mut_ptr(), std::ptr::null_mut());
-                let h = gdal_sys::GDALTranslate(empty.as_ptr(), src.c_dataset(), opts, &mut usage_error);
+                let opts =
+                    gdal_sys::GDALTranslateOptionsNew(ptrs.as_mut_ptr(), std::ptr::null_mut());
+                let h = gdal_sys::GDALTranslate(
+                    empty.as_ptr(),
+                    src.c_dataset(),
+                    opts,
+                    &mut usage_error,
+                );
                 gdal_sys::GDALTranslateOptionsFree(opts);
                 h
             }
             Utility::Warp => {
                 let opts = gdal_sys::GDALWarpAppOptionsNew(ptrs.as_mut_ptr(), std::ptr::null_mut());
                 let mut srcs = [src.c_dataset()];
-                let h = gdal_sys::GDALWarp(empty.as_ptr(), std::ptr::null_mut(), 1, srcs.as_mut_ptr(), opts, &mut usage_error);
+                let h = gdal_sys::GDALWarp(
+                    empty.as_ptr(),
+                    std::ptr::null_mut(),
+                    1,
+                    srcs.as_mut_ptr(),
+                    opts,
+                    &mut usage_error,
+                );
                 gdal_sys::GDALWarpAppOptionsFree(opts);
                 h
             }
         }
     };
     if handle.is_null() {
-        let msg = gdal::errors::GdalError::NullPointer { method_name: "GDALWarp/GDALTranslate", msg: String::new() };
-        return Err(PipelineError::raster(path, format!("cannot bring the tile onto the working grid: {msg}")));
+        let msg = gdal::errors::GdalError::NullPointer {
+            method_name: "GDALWarp/GDALTranslate",
+            msg: String::new(),
+        };
+        return Err(PipelineError::raster(
+            path,
+            format!("cannot bring the tile onto the working grid: {msg}"),
+        ));
     }
     // SAFETY: non-null handle just created by GDAL and owned by nobody else.
     Ok(unsafe { Dataset::from_c_dataset(handle) })

@@ -28,8 +28,14 @@ pub struct TileInfo {
 /// The bands an epoch reads from a tile, with their scaling.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BandSet {
-    Spectral { red: (usize, BandScaling), nir: (usize, BandScaling), mask: Option<(usize, Option<f64>)> },
-    Classes { class: (usize, Option<f64>) },
+    Spectral {
+        red: (usize, BandScaling),
+        nir: (usize, BandScaling),
+        mask: Option<usize>,
+    },
+    Classes {
+        class: (usize, Option<f64>),
+    },
 }
 
 /// Opens a tile read-only, with an error that names it.
@@ -37,7 +43,8 @@ pub fn open(path: &Path) -> Result<Dataset, PipelineError> {
     if !path.exists() {
         return Err(PipelineError::raster(path, "file not found"));
     }
-    Dataset::open(path).map_err(|e| PipelineError::raster(path, format!("cannot be opened as a raster: {e}")))
+    Dataset::open(path)
+        .map_err(|e| PipelineError::raster(path, format!("cannot be opened as a raster: {e}")))
 }
 
 /// Opens and describes a tile for an epoch's band layout.
@@ -51,23 +58,35 @@ pub fn inspect(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineErro
              assign one, e.g. gdal_edit.py -a_srs EPSG:32648",
         ));
     }
-    let srs = ds.spatial_ref().map_err(|e| PipelineError::raster(path, format!("unreadable CRS: {e}")))?;
+    let srs = ds
+        .spatial_ref()
+        .map_err(|e| PipelineError::raster(path, format!("unreadable CRS: {e}")))?;
     let crs = Crs::from_srs(&srs).map_err(|e| PipelineError::raster(path, e))?;
-    let gt = ds.geo_transform().map_err(|e| PipelineError::raster(path, format!("no geotransform: {e}")))?;
+    let gt = ds
+        .geo_transform()
+        .map_err(|e| PipelineError::raster(path, format!("no geotransform: {e}")))?;
     let (w, h) = ds.raster_size();
     let grid = Grid::from_geotransform(gt, w, h).ok_or_else(|| {
-        PipelineError::raster(path, format!("geotransform {gt:?} is rotated or south-up; warp it north-up first"))
+        PipelineError::raster(
+            path,
+            format!("geotransform {gt:?} is rotated or south-up; warp it north-up first"),
+        )
     })?;
     let count = ds.raster_count();
     let check = |name: &str, b: usize| -> Result<(), PipelineError> {
         if b == 0 || b > count {
-            Err(PipelineError::raster(path, format!("{name} = {b}, but the file has {count} band(s)")))
+            Err(PipelineError::raster(
+                path,
+                format!("{name} = {b}, but the file has {count} band(s)"),
+            ))
         } else {
             Ok(())
         }
     };
     let scaling = |b: usize| -> Result<BandScaling, PipelineError> {
-        let band = ds.rasterband(b).map_err(|e| PipelineError::raster(path, format!("band {b}: {e}")))?;
+        let band = ds
+            .rasterband(b)
+            .map_err(|e| PipelineError::raster(path, format!("band {b}: {e}")))?;
         Ok(BandScaling {
             scale: band.scale().unwrap_or(1.0),
             offset: band.offset().unwrap_or(0.0),
@@ -84,21 +103,29 @@ pub fn inspect(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineErro
             BandSet::Spectral {
                 red: (red, scaling(red)?),
                 nir: (nir, scaling(nir)?),
-                mask: match mask {
-                    Some(m) => Some((m, scaling(m)?.nodata)),
-                    None => None,
-                },
+                mask,
             }
         }
         EpochBands::Classes { class } => {
             check("class_band", class)?;
-            BandSet::Classes { class: (class, scaling(class)?.nodata) }
+            BandSet::Classes {
+                class: (class, scaling(class)?.nodata),
+            }
         }
     };
     let first = match &bandset {
         BandSet::Spectral { red, .. } => red.0,
         BandSet::Classes { class } => class.0,
     };
-    let block = ds.rasterband(first).map(|b| b.block_size()).unwrap_or((256, 256));
-    Ok(TileInfo { path: path.to_path_buf(), crs, grid, block, bands: bandset })
+    let block = ds
+        .rasterband(first)
+        .map(|b| b.block_size())
+        .unwrap_or((256, 256));
+    Ok(TileInfo {
+        path: path.to_path_buf(),
+        crs,
+        grid,
+        block,
+        bands: bandset,
+    })
 }

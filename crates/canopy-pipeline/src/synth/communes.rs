@@ -29,7 +29,10 @@ pub(crate) struct Communes {
 const INDEX_CELLS: usize = 48;
 
 fn read_err(path: &Path, source: gdal::errors::GdalError) -> SynthError {
-    SynthError::CommunesRead { path: path.to_path_buf(), source }
+    SynthError::CommunesRead {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Reads every polygon of the first layer of `path`, checks that `fields` exist, and
@@ -39,13 +42,19 @@ pub(crate) fn read(path: &Path, code_field: &str, fields: &[&str]) -> Result<Com
     let mut layer = ds.layer(0).map_err(|e| read_err(path, e))?;
     for f in fields {
         if layer.defn().field_index(f).is_err() {
-            return Err(SynthError::MissingField { path: path.to_path_buf(), field: f.to_string() });
+            return Err(SynthError::MissingField {
+                path: path.to_path_buf(),
+                field: f.to_string(),
+            });
         }
     }
     let mut src = match layer.spatial_ref() {
         Some(s) => s,
         None => {
-            tracing::warn!("{} has no CRS; assuming EPSG:4326 (lon, lat)", path.display());
+            tracing::warn!(
+                "{} has no CRS; assuming EPSG:4326 (lon, lat)",
+                path.display()
+            );
             SpatialRef::from_epsg(4326).map_err(|e| read_err(path, e))?
         }
     };
@@ -60,7 +69,9 @@ pub(crate) fn read(path: &Path, code_field: &str, fields: &[&str]) -> Result<Com
 
     let mut items = Vec::new();
     for feature in layer.features() {
-        let Some(g) = feature.geometry() else { continue };
+        let Some(g) = feature.geometry() else {
+            continue;
+        };
         let t = g.transform(&ct).map_err(|e| SynthError::Reproject {
             path: path.to_path_buf(),
             msg: e.to_string(),
@@ -79,14 +90,22 @@ pub(crate) fn read(path: &Path, code_field: &str, fields: &[&str]) -> Result<Com
             ),
             _ => continue,
         };
-        let Some(r) = geom.bounding_rect() else { continue };
+        let Some(r) = geom.bounding_rect() else {
+            continue;
+        };
         let code = code_idx
             .and_then(|i| feature.field_as_string(i).ok().flatten())
             .unwrap_or_default();
-        items.push(Commune { code, bbox: (r.min().x, r.min().y, r.max().x, r.max().y), geom });
+        items.push(Commune {
+            code,
+            bbox: (r.min().x, r.min().y, r.max().x, r.max().y),
+            geom,
+        });
     }
     if items.is_empty() {
-        return Err(SynthError::NoPolygons { path: path.to_path_buf() });
+        return Err(SynthError::NoPolygons {
+            path: path.to_path_buf(),
+        });
     }
     Ok(Communes::new(items))
 }
@@ -94,7 +113,12 @@ pub(crate) fn read(path: &Path, code_field: &str, fields: &[&str]) -> Result<Com
 impl Communes {
     /// Indexes `items` (non-empty).
     pub fn new(items: Vec<Commune>) -> Communes {
-        let mut bbox = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+        let mut bbox = (
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        );
         for c in &items {
             bbox.0 = bbox.0.min(c.bbox.0);
             bbox.1 = bbox.1.min(c.bbox.1);
@@ -102,7 +126,12 @@ impl Communes {
             bbox.3 = bbox.3.max(c.bbox.3);
         }
         let cells = INDEX_CELLS;
-        let mut me = Communes { items, bbox, cells, buckets: vec![Vec::new(); cells * cells] };
+        let mut me = Communes {
+            items,
+            bbox,
+            cells,
+            buckets: vec![Vec::new(); cells * cells],
+        };
         for (i, c) in me.items.iter().enumerate() {
             let (i0, j0) = me.cell(c.bbox.0, c.bbox.1);
             let (i1, j1) = me.cell(c.bbox.2, c.bbox.3);

@@ -41,29 +41,98 @@ pub(crate) fn unit(h: u64) -> f64 {
 /// Lattice value at integer point `(ix, iy)` for `key`, in `[0, 1)`.
 #[inline]
 fn lattice(key: u64, ix: i64, iy: i64) -> f64 {
-    unit(mix(mix(key ^ ix as u64) ^ (iy as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+    unit(mix(
+        mix(key ^ ix as u64) ^ (iy as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    ))
 }
 
-/// One octave of value noise with lattice spacing `1 / inv_scale` metres:
-/// smoothstep-interpolated lattice values, in `[0, 1)`.
+/// `floor` for |x| < 2^53, exact and without a libm call.
 #[inline]
-pub(crate) fn value_noise(key: u64, x: f64, y: f64, inv_scale: f64) -> f64 {
-    let fx = x * inv_scale;
-    let fy = y * inv_scale;
-    let x0 = fx.floor();
-    let y0 = fy.floor();
-    let tx = fx - x0;
-    let ty = fy - y0;
-    let sx = tx * tx * (3.0 - 2.0 * tx);
-    let sy = ty * ty * (3.0 - 2.0 * ty);
-    let (ix, iy) = (x0 as i64, y0 as i64);
-    let v00 = lattice(key, ix, iy);
-    let v10 = lattice(key, ix + 1, iy);
-    let v01 = lattice(key, ix, iy + 1);
-    let v11 = lattice(key, ix + 1, iy + 1);
-    let a = v00 + (v10 - v00) * sx;
-    let b = v01 + (v11 - v01) * sx;
-    a + (b - a) * sy
+fn floor(x: f64) -> f64 {
+    let t = x as i64 as f64;
+    if t > x {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+/// Rotations by Pythagorean triples `(a, b, c)` (cos = a/c, sin = b/c): exact rational
+/// rotations that keep the lattices of different octaves from lining up with the
+/// pixel grid or with each other, without any trigonometry.
+const ROTATIONS: [(f64, f64, f64); 6] = [
+    (3.0, 4.0, 5.0),
+    (5.0, 12.0, 13.0),
+    (8.0, 15.0, 17.0),
+    (7.0, 24.0, 25.0),
+    (20.0, 21.0, 29.0),
+    (12.0, 35.0, 37.0),
+];
+
+/// One octave of value noise with lattice spacing `1 / inv` metres on a rotated
+/// lattice: smoothstep-interpolated lattice values in `[0, 1)`. It remembers the last
+/// lattice cell, so sampling along a row mostly skips the hashing; the result never
+/// depends on what was sampled before.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Octave {
+    key: u64,
+    /// `cos · inv` and `sin · inv`.
+    ca: f64,
+    sb: f64,
+    ix: i64,
+    iy: i64,
+    v: [f64; 4],
+}
+
+impl Octave {
+    /// An octave of spacing `1 / inv` metres, lattice rotated by `ROTATIONS[rot % 6]`.
+    pub fn new(key: u64, inv: f64, rot: usize) -> Octave {
+        let (a, b, c) = ROTATIONS[rot % ROTATIONS.len()];
+        Octave {
+            key,
+            ca: a / c * inv,
+            sb: b / c * inv,
+            ix: i64::MIN,
+            iy: i64::MIN,
+            v: [0.0; 4],
+        }
+    }
+
+    #[inline]
+    pub fn sample(&mut self, x: f64, y: f64) -> f64 {
+        let fx = x * self.ca - y * self.sb;
+        let fy = x * self.sb + y * self.ca;
+        let x0 = floor(fx);
+        let y0 = floor(fy);
+        let (ix, iy) = (x0 as i64, y0 as i64);
+        if iy != self.iy || ix != self.ix {
+            if iy == self.iy && ix == self.ix.wrapping_add(1) {
+                self.v[0] = self.v[1];
+                self.v[2] = self.v[3];
+            } else {
+                self.v[0] = lattice(self.key, ix, iy);
+                self.v[2] = lattice(self.key, ix, iy + 1);
+            }
+            self.v[1] = lattice(self.key, ix + 1, iy);
+            self.v[3] = lattice(self.key, ix + 1, iy + 1);
+            self.ix = ix;
+            self.iy = iy;
+        }
+        let tx = fx - x0;
+        let ty = fy - y0;
+        let sx = tx * tx * (3.0 - 2.0 * tx);
+        let sy = ty * ty * (3.0 - 2.0 * ty);
+        let [v00, v10, v01, v11] = self.v;
+        let a = v00 + (v10 - v00) * sx;
+        let b = v01 + (v11 - v01) * sx;
+        a + (b - a) * sy
+    }
+}
+
+/// One octave of value noise at one point (see [`Octave`]).
+#[cfg(test)]
+pub(crate) fn value_noise(key: u64, x: f64, y: f64, inv: f64) -> f64 {
+    Octave::new(key, inv, 0).sample(x, y)
 }
 
 /// `q`-quantile of `values` (sorts them).
@@ -82,7 +151,7 @@ pub(crate) const FOREST_SHARE: f64 = 0.62;
 /// ridges and cleared valleys. Forest where the field exceeds `threshold`.
 #[derive(Clone, Debug)]
 pub(crate) struct ForestField {
-    keys: [u64; 5],
+    octaves: [Octave; 5],
     pub threshold: f64,
 }
 
@@ -90,24 +159,40 @@ impl ForestField {
     /// A field for `seed` with a threshold still to be calibrated.
     pub fn new(seed: u64) -> ForestField {
         let k = |i: u64| hash(seed, &[salt::FOREST, i]);
-        ForestField { keys: [k(0), k(1), k(2), k(3), k(4)], threshold: 0.5 }
+        let o = |i: u64, metres: f64| Octave::new(k(i), 1.0 / metres, i as usize);
+        ForestField {
+            octaves: [
+                o(0, 3000.0),
+                o(1, 800.0),
+                o(2, 200.0),
+                o(3, 70.0),
+                o(4, 9000.0),
+            ],
+            threshold: 0.5,
+        }
+    }
+
+    /// A sampler: the same field, faster along rows. Keep one per row / thread.
+    pub fn sampler(&self) -> ForestField {
+        self.clone()
     }
 
     /// The continuous field at UTM point `(x, y)` (metres).
     #[inline]
-    pub fn value(&self, x: f64, y: f64) -> f64 {
-        let n1 = value_noise(self.keys[0], x, y, 1.0 / 3000.0);
-        let n2 = value_noise(self.keys[1], x, y, 1.0 / 800.0);
-        let n3 = value_noise(self.keys[2], x, y, 1.0 / 200.0);
-        let n4 = value_noise(self.keys[3], x, y, 1.0 / 70.0);
-        let e = value_noise(self.keys[4], x, y, 1.0 / 9000.0);
+    pub fn value(&mut self, x: f64, y: f64) -> f64 {
+        let [o1, o2, o3, o4, o5] = &mut self.octaves;
+        let n1 = o1.sample(x, y);
+        let n2 = o2.sample(x, y);
+        let n3 = o3.sample(x, y);
+        let n4 = o4.sample(x, y);
+        let e = o5.sample(x, y);
         let ridge = 1.0 - (2.0 * e - 1.0).abs();
         0.40 * n1 + 0.22 * n2 + 0.12 * n3 + 0.04 * n4 + 0.35 * ridge
     }
 
     /// Forest at UTM point `(x, y)`.
     #[inline]
-    pub fn is_forest(&self, x: f64, y: f64) -> bool {
+    pub fn is_forest(&mut self, x: f64, y: f64) -> bool {
         self.value(x, y) > self.threshold
     }
 
@@ -124,7 +209,7 @@ pub(crate) const CLOUD_SHARE: f64 = 0.08;
 /// One tile's clouds in one epoch: blobs where a smooth noise field is in its top 8 %.
 #[derive(Clone, Debug)]
 pub(crate) struct CloudField {
-    keys: [u64; 3],
+    octaves: [Octave; 3],
     pub threshold: f64,
 }
 
@@ -132,19 +217,27 @@ impl CloudField {
     /// A cloud field for tile `tile` in epoch `epoch`; each pair gets its own blobs.
     pub fn new(seed: u64, tile: usize, epoch: usize) -> CloudField {
         let k = |i: u64| hash(seed, &[salt::CLOUD, tile as u64, epoch as u64, i]);
-        CloudField { keys: [k(0), k(1), k(2)], threshold: 1.0 }
+        let o = |i: u64, metres: f64| Octave::new(k(i), 1.0 / metres, i as usize + 3);
+        CloudField {
+            octaves: [o(0, 2500.0), o(1, 700.0), o(2, 180.0)],
+            threshold: 1.0,
+        }
+    }
+
+    /// A sampler: the same field, faster along rows.
+    pub fn sampler(&self) -> CloudField {
+        self.clone()
     }
 
     #[inline]
-    fn value(&self, x: f64, y: f64) -> f64 {
-        0.62 * value_noise(self.keys[0], x, y, 1.0 / 2500.0)
-            + 0.28 * value_noise(self.keys[1], x, y, 1.0 / 700.0)
-            + 0.10 * value_noise(self.keys[2], x, y, 1.0 / 180.0)
+    fn value(&mut self, x: f64, y: f64) -> f64 {
+        let [o1, o2, o3] = &mut self.octaves;
+        0.62 * o1.sample(x, y) + 0.28 * o2.sample(x, y) + 0.10 * o3.sample(x, y)
     }
 
     /// Cloud at UTM point `(x, y)`.
     #[inline]
-    pub fn is_cloud(&self, x: f64, y: f64) -> bool {
+    pub fn is_cloud(&mut self, x: f64, y: f64) -> bool {
         self.value(x, y) > self.threshold
     }
 
@@ -175,11 +268,13 @@ pub(crate) fn sample_points(
 /// Sentinel-2 L2A digital number of a reflectance (processing baseline 04.00:
 /// `DN = (reflectance + 0.1) × 10000`). Only used for documentation and tests; the
 /// generator draws DNs directly as integers.
+#[cfg(test)]
 pub(crate) fn dn_of(reflectance: f64) -> u16 {
     ((reflectance + 0.1) * 10000.0).round() as u16
 }
 
 /// Reflectance of a DN.
+#[cfg(test)]
 pub(crate) fn reflectance_of(dn: u16) -> f64 {
     dn as f64 * 0.0001 - 0.1
 }
@@ -233,6 +328,29 @@ mod tests {
             assert!(r > 0 && n > 0);
         }
         assert_eq!(dn_of(0.03), 1300);
+    }
+
+    #[test]
+    fn synth_cached_octaves_match_fresh_ones() {
+        let mut f = ForestField::new(7);
+        let mut o = Octave::new(hash(7, &[9]), 1.0 / 200.0, 0);
+        for i in 0..20_000 {
+            let (x, y) = (
+                612_000.0 + 30.0 * (i % 4000) as f64,
+                2_480_000.0 - 30.0 * (i / 4000) as f64,
+            );
+            assert_eq!(
+                o.sample(x, y).to_bits(),
+                value_noise(hash(7, &[9]), x, y, 1.0 / 200.0).to_bits()
+            );
+            assert_eq!(
+                f.value(x, y).to_bits(),
+                ForestField::new(7).value(x, y).to_bits()
+            );
+        }
+        assert_eq!(floor(-0.5), -1.0);
+        assert_eq!(floor(2.0), 2.0);
+        assert_eq!(floor(-3.0), -3.0);
     }
 
     #[test]

@@ -36,12 +36,27 @@ pub(crate) fn working_grid(
     let height = ((y0 - y1) / pixel).round();
     let (w, h) = (width as usize, height as usize);
     if !(width.is_finite() && height.is_finite()) || w > MAX_GRID_PX || h > MAX_GRID_PX {
-        return Err(SynthError::GridSize { width, height, pixel_size: pixel });
+        return Err(SynthError::GridSize {
+            width,
+            height,
+            pixel_size: pixel,
+        });
     }
     if w < MIN_GRID_PX || h < MIN_GRID_PX {
-        return Err(SynthError::GridSize { width, height, pixel_size: pixel });
+        return Err(SynthError::GridSize {
+            width,
+            height,
+            pixel_size: pixel,
+        });
     }
-    Ok(Grid { x0, y0, dx: pixel, dy: pixel, width: w, height: h })
+    Ok(Grid {
+        x0,
+        y0,
+        dx: pixel,
+        dy: pixel,
+        width: w,
+        height: h,
+    })
 }
 
 /// A corner of a tile.
@@ -133,10 +148,30 @@ impl UtmTile {
         let w = &self.window;
         let l = t.legs;
         Some(match t.corner {
-            Corner::Nw => PxRect { c0: w.c0, r0: w.r0, c1: w.c0 + l, r1: w.r0 + l },
-            Corner::Ne => PxRect { c0: w.c1 - l, r0: w.r0, c1: w.c1, r1: w.r0 + l },
-            Corner::Sw => PxRect { c0: w.c0, r0: w.r1 - l, c1: w.c0 + l, r1: w.r1 },
-            Corner::Se => PxRect { c0: w.c1 - l, r0: w.r1 - l, c1: w.c1, r1: w.r1 },
+            Corner::Nw => PxRect {
+                c0: w.c0,
+                r0: w.r0,
+                c1: w.c0 + l,
+                r1: w.r0 + l,
+            },
+            Corner::Ne => PxRect {
+                c0: w.c1 - l,
+                r0: w.r0,
+                c1: w.c1,
+                r1: w.r0 + l,
+            },
+            Corner::Sw => PxRect {
+                c0: w.c0,
+                r0: w.r1 - l,
+                c1: w.c0 + l,
+                r1: w.r1,
+            },
+            Corner::Se => PxRect {
+                c0: w.c1 - l,
+                r0: w.r1 - l,
+                c1: w.c1,
+                r1: w.r1,
+            },
         })
     }
 }
@@ -163,8 +198,6 @@ pub(crate) struct Layout {
     pub wgs: WgsTile,
     /// The columns shared by the west and east UTM tiles, `[a, b)`.
     pub col_seam: (usize, usize),
-    /// The rows shared by the north and south UTM tiles, `[a, b)`.
-    pub row_seam: (usize, usize),
 }
 
 /// Splits `[0, n)` into two ranges overlapping by ~5 % of a half (≥ 16 px).
@@ -194,19 +227,33 @@ impl Layout {
         }
         let col_from = (grid.width as f64 * (1.0 - WGS_SHARE)).round() as usize;
         let wgs = wgs_tile(&grid, col_from)?;
-        Ok(Layout { grid, utm_cols, utm, wgs, col_seam: (ce.0, cw.1), row_seam: (rs.0, rn.1) })
+        Ok(Layout {
+            grid,
+            utm_cols,
+            utm,
+            wgs,
+            col_seam: (ce.0, cw.1),
+        })
     }
 
     /// The area the UTM tiles cover.
     pub fn utm_area(&self) -> PxRect {
-        PxRect { c0: 0, r0: 0, c1: self.utm_cols, r1: self.grid.height }
+        PxRect {
+            c0: 0,
+            r0: 0,
+            c1: self.utm_cols,
+            r1: self.grid.height,
+        }
     }
 
     /// Centre of working pixel `(c, r)` in EPSG:32648.
     #[inline]
     pub fn centre(&self, c: usize, r: usize) -> (f64, f64) {
         let g = &self.grid;
-        (g.x0 + (c as f64 + 0.5) * g.dx, g.y0 - (r as f64 + 0.5) * g.dy)
+        (
+            g.x0 + (c as f64 + 0.5) * g.dx,
+            g.y0 - (r as f64 + 0.5) * g.dy,
+        )
     }
 
     /// Bounds of a pixel rectangle in EPSG:32648, `[xmin, ymin, xmax, ymax]`.
@@ -241,7 +288,10 @@ impl Layout {
 }
 
 fn proj_err(what: &str, e: impl std::fmt::Display) -> SynthError {
-    SynthError::Proj { what: what.to_string(), msg: e.to_string() }
+    SynthError::Proj {
+        what: what.to_string(),
+        msg: e.to_string(),
+    }
 }
 
 /// Points along the boundary of a rectangle, `n` per edge.
@@ -263,7 +313,9 @@ fn wgs_tile(grid: &Grid, col_from: usize) -> Result<WgsTile, SynthError> {
     let (_, ymin, xmax, ymax) = grid.bounds();
     let xmin = grid.x0 + col_from as f64 * grid.dx;
     let mut pts = densified(xmin, ymin, xmax, ymax, 256);
-    to_ll.convert_array(&mut pts).map_err(|e| proj_err("WGS84 tile bounds", e))?;
+    to_ll
+        .convert_array(&mut pts)
+        .map_err(|e| proj_err("WGS84 tile bounds", e))?;
     let (mut lon0, mut lat0, mut lon1, mut lat1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     for &(lon, lat) in &pts {
         lon0 = lon0.min(lon);
@@ -277,12 +329,24 @@ fn wgs_tile(grid: &Grid, col_from: usize) -> Result<WgsTile, SynthError> {
     let dx = p / (111_320.0 * lat_c.to_radians().cos());
     let width = ((lon1 - lon0) / dx).ceil() as usize;
     let height = ((lat1 - lat0) / dy).ceil() as usize;
-    let g = Grid { x0: lon0, y0: lat1, dx, dy, width, height };
+    let g = Grid {
+        x0: lon0,
+        y0: lat1,
+        dx,
+        dy,
+        width,
+        height,
+    };
     let (gx0, gy0, gx1, gy1) = g.bounds();
     let mut foot = densified(gx0, gy0, gx1, gy1, 256);
     lonlat_to_utm(&mut foot).map_err(|e| proj_err("WGS84 tile footprint", e))?;
     let min_x_utm = foot.iter().map(|p| p.0).fold(f64::MAX, f64::min);
-    Ok(WgsTile { name: "wgs84".into(), grid: g, col_from, min_x_utm })
+    Ok(WgsTile {
+        name: "wgs84".into(),
+        grid: g,
+        col_from,
+        min_x_utm,
+    })
 }
 
 thread_local! {
@@ -294,11 +358,14 @@ pub(crate) fn lonlat_to_utm(points: &mut [(f64, f64)]) -> Result<(), String> {
     TO_UTM.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
-            let p = Proj::new_known_crs("EPSG:4326", "EPSG:32648", None).map_err(|e| e.to_string())?;
+            let p =
+                Proj::new_known_crs("EPSG:4326", "EPSG:32648", None).map_err(|e| e.to_string())?;
             *slot = Some(p);
         }
         let proj = slot.as_ref().expect("just set");
-        proj.convert_array(points).map(|_| ()).map_err(|e| e.to_string())
+        proj.convert_array(points)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -319,7 +386,10 @@ mod tests {
 
     #[test]
     fn synth_triangle_corners() {
-        let t = Triangle { corner: Corner::Se, legs: 3 };
+        let t = Triangle {
+            corner: Corner::Se,
+            legs: 3,
+        };
         assert!(t.contains(9, 9, 10, 10));
         assert!(t.contains(7, 9, 10, 10));
         assert!(!t.contains(6, 9, 10, 10));

@@ -81,7 +81,11 @@ impl Default for SynthOptions {
 impl SynthOptions {
     /// Default options writing into `out_dir` from the communes layer `communes`.
     pub fn new(out_dir: impl Into<PathBuf>, communes: impl Into<PathBuf>) -> Self {
-        SynthOptions { out_dir: out_dir.into(), communes: communes.into(), ..Default::default() }
+        SynthOptions {
+            out_dir: out_dir.into(),
+            communes: communes.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -108,7 +112,10 @@ pub enum SynthError {
     #[error("synth: epochs must be at least 2 (got {0})")]
     Epochs(usize),
     #[error("synth: cannot read communes layer {path}: {source}")]
-    CommunesRead { path: PathBuf, source: gdal::errors::GdalError },
+    CommunesRead {
+        path: PathBuf,
+        source: gdal::errors::GdalError,
+    },
     #[error("synth: communes layer {path} has no field {field:?}")]
     MissingField { path: PathBuf, field: String },
     #[error("synth: communes layer {path} has no polygon features")]
@@ -119,15 +126,28 @@ pub enum SynthError {
         "synth: working grid of {width} × {height} px at pixel_size {pixel_size} m is out of range \
          (64 to 400000 px a side); change pixel_size"
     )]
-    GridSize { width: f64, height: f64, pixel_size: f64 },
+    GridSize {
+        width: f64,
+        height: f64,
+        pixel_size: f64,
+    },
     #[error("synth: PROJ failed on {what}: {msg}")]
     Proj { what: String, msg: String },
     #[error("synth: output directory {path} is not writable: {source}")]
-    OutDir { path: PathBuf, source: std::io::Error },
+    OutDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("synth: cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("synth: GDAL failed on {path}: {source}")]
-    Gdal { path: PathBuf, source: gdal::errors::GdalError },
+    Gdal {
+        path: PathBuf,
+        source: gdal::errors::GdalError,
+    },
 }
 
 /// Points used to calibrate the forest threshold (inside the communes).
@@ -140,7 +160,10 @@ fn epoch_list(n: usize) -> Vec<Epoch> {
     (0..n)
         .map(|k| {
             let year = 2025 - (n - 1 - k) as i64;
-            Epoch { id: year.to_string(), date: format!("{year}-12-31") }
+            Epoch {
+                id: year.to_string(),
+                date: format!("{year}-12-31"),
+            }
         })
         .collect()
 }
@@ -154,8 +177,10 @@ fn calibrate_forest(seed: u64, layout: &Layout, communes: &Communes) -> ForestFi
     let mut stream = 0u64;
     while inside.len() < FOREST_SAMPLE && stream < 32 {
         let pts = sample_points(seed, 1000 + stream, FOREST_SAMPLE, (x0, y0, x1, y1));
-        let mut keep: Vec<(f64, f64)> =
-            pts.into_par_iter().filter(|&(x, y)| communes.locate(x, y).is_some()).collect();
+        let mut keep: Vec<(f64, f64)> = pts
+            .into_par_iter()
+            .filter(|&(x, y)| communes.locate(x, y).is_some())
+            .collect();
         inside.append(&mut keep);
         stream += 1;
     }
@@ -228,11 +253,17 @@ fn place_triangle(layout: &mut Layout, communes: &Communes) {
     let t = best.0;
     let tile = &mut layout.utm[t];
     let legs = ((tile.width().min(tile.height()) as f64) * 0.3).round() as usize;
-    tile.triangle = Some(Triangle { corner: corners[t], legs });
+    tile.triangle = Some(Triangle {
+        corner: corners[t],
+        legs,
+    });
 }
 
 fn io_dir(path: &Path, source: std::io::Error) -> SynthError {
-    SynthError::OutDir { path: path.to_path_buf(), source }
+    SynthError::OutDir {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Creates `out_dir` and its subdirectories and checks that they are writable.
@@ -279,11 +310,20 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
 
     let forest = calibrate_forest(opts.seed, &layout, &communes);
     let clouds = cloud_fields(opts.seed, &layout, epochs.len());
-    let mut scene =
-        Scene { seed: opts.seed, layout, epochs, forest, clouds, changes: vec![], forced: vec![] };
-    let (changes, forced) = plant::plant(&scene, &communes);
-    scene.changes = changes;
-    scene.forced = forced;
+    let mut scene = Scene {
+        seed: opts.seed,
+        layout,
+        epochs,
+        forest,
+        clouds,
+        changes: vec![],
+        forced: vec![],
+        cleared: vec![],
+    };
+    let planted = plant::plant(&scene, &communes);
+    scene.changes = planted.changes;
+    scene.forced = planted.forced;
+    scene.cleared = planted.cleared;
     tracing::info!("synth: planted {} changes", scene.changes.len());
 
     prepare_dirs(&opts.out_dir, &scene.epochs)?;
@@ -294,9 +334,11 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         + tiles::strips(grid.height);
     let pb = ProgressBar::new(per_epoch_strips * ne as u64);
     pb.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} strips, {elapsed} (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>24} [{bar:40}] {pos}/{len} strips, {elapsed} (eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
 
     let mut tile_json = Vec::new();
@@ -307,7 +349,12 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
             let path = dir.join(format!("{}.tif", tile.name));
             pb.set_message(format!("{}/{}", ep.id, tile.name));
             let k = tiles::write_utm_tile(&scene, t, e, &path, &pb)?;
-            tracing::info!("synth: wrote {} ({} × {} px)", path.display(), tile.width(), tile.height());
+            tracing::info!(
+                "synth: wrote {} ({} × {} px)",
+                path.display(),
+                tile.width(),
+                tile.height()
+            );
             let tg = tile.grid(&grid);
             let b = tg.bounds();
             tile_json.push(truth::TileJson {
@@ -319,9 +366,10 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
                 height: tile.height(),
                 geotransform: tg.geotransform(),
                 window: Some([tile.window.c0, tile.window.r0, tile.width(), tile.height()]),
-                nodata_triangle: tile
-                    .triangle
-                    .map(|tr| truth::TriangleJson { corner: tr.corner, legs_px: tr.legs }),
+                nodata_triangle: tile.triangle.map(|tr| truth::TriangleJson {
+                    corner: tr.corner,
+                    legs_px: tr.legs,
+                }),
                 nodata_pixels: k.nodata,
                 cloud_pixels: k.cloud,
                 cloud_fraction: k.cloud as f64 / k.pixels.max(1) as f64,
@@ -331,7 +379,12 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         pb.set_message(format!("{}/{}", ep.id, l.wgs.name));
         let k = tiles::write_wgs_tile(&scene, e, &path, &pb)?;
         let wg = l.wgs.grid;
-        tracing::info!("synth: wrote {} ({} × {} px, EPSG:4326)", path.display(), wg.width, wg.height);
+        tracing::info!(
+            "synth: wrote {} ({} × {} px, EPSG:4326)",
+            path.display(),
+            wg.width,
+            wg.height
+        );
         let b = wg.bounds();
         tile_json.push(truth::TileJson {
             file: format!("tiles/{}/{}.tif", ep.id, l.wgs.name),
@@ -348,11 +401,18 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
             cloud_fraction: k.cloud as f64 / (k.pixels - k.nodata).max(1) as f64,
         });
 
-        let path = opts.out_dir.join("truth").join(format!("forest_{}.tif", ep.id));
+        let path = opts
+            .out_dir
+            .join("truth")
+            .join(format!("forest_{}.tif", ep.id));
         pb.set_message(format!("truth {}", ep.id));
         let k = tiles::write_truth(&scene, e, &path, &pb)?;
         let frac = k.forest as f64 / k.pixels.max(1) as f64;
-        tracing::info!("synth: wrote {} (forest {:.1} %)", path.display(), 100.0 * frac);
+        tracing::info!(
+            "synth: wrote {} (forest {:.1} %)",
+            path.display(),
+            100.0 * frac
+        );
         forest_fraction.push(frac);
     }
     pb.finish_and_clear();
@@ -381,7 +441,14 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         seed: opts.seed,
         pixel_size: p,
         crs: "EPSG:32648",
-        grid: truth::GridJson { x0: g.x0, y0: g.y0, dx: g.dx, dy: g.dy, width: g.width, height: g.height },
+        grid: truth::GridJson {
+            x0: g.x0,
+            y0: g.y0,
+            dx: g.dx,
+            dy: g.dy,
+            width: g.width,
+            height: g.height,
+        },
         epochs: scene
             .epochs
             .iter()
@@ -406,7 +473,11 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         &truth::communes_path_for(&opts.out_dir, &opts.communes),
         &opts.code_field,
         &opts.name_field,
-        &scene.epochs.iter().map(|e| (e.id.clone(), e.date.clone())).collect::<Vec<_>>(),
+        &scene
+            .epochs
+            .iter()
+            .map(|e| (e.id.clone(), e.date.clone()))
+            .collect::<Vec<_>>(),
     );
     if truth::write_region_toml_if_absent(&region, &text)? {
         tracing::info!("synth: wrote {}", region.display());
@@ -414,8 +485,8 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         tracing::info!("synth: kept the existing {}", region.display());
     }
 
-    let pixels: u64 = l.utm.iter().map(|t| t.window.pixels() as u64).sum::<u64>()
-        + l.wgs.grid.len() as u64;
+    let pixels: u64 =
+        l.utm.iter().map(|t| t.window.pixels() as u64).sum::<u64>() + l.wgs.grid.len() as u64;
     tracing::info!(
         "synth: done in {:.1} s: {} tiles, {} px per band per epoch",
         started.elapsed().as_secs_f64(),

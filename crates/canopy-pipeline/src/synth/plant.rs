@@ -34,7 +34,7 @@ pub(crate) fn shape(ha: f64, pixel: f64) -> (usize, usize) {
     let n = ((ha * 10_000.0 / (pixel * pixel)).round() as usize).max(1);
     let mut best: Option<(usize, usize)> = None;
     for w in 1..=n {
-        if n % w == 0 {
+        if (n / w) * w == n {
             let h = n / w;
             if w >= h {
                 let better = match best {
@@ -68,7 +68,37 @@ struct Planter<'a> {
     occupied: Vec<PxRect>,
     changes: Vec<Change>,
     forced: Vec<ForcedCloud>,
+    cleared: Vec<ForcedCloud>,
     stream: u64,
+}
+
+/// The planted changes and the cloud edits they need.
+pub(crate) struct Planted {
+    pub changes: Vec<Change>,
+    /// Clouds forced over the clouded clearings in their later epoch.
+    pub forced: Vec<ForcedCloud>,
+    /// Zones kept clear for changes that found no naturally clear place.
+    pub cleared: Vec<ForcedCloud>,
+}
+
+/// How hard a candidate is checked: the first third of the attempts wants the right
+/// base cover (forest for a clearing, non-forest for a regrowth), the second third
+/// takes any cover, the last third also ignores natural clouds and clears them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Strict,
+    AnyCover,
+    ClearClouds,
+}
+
+fn phase(attempt: u64) -> Phase {
+    if attempt < ATTEMPTS / 3 {
+        Phase::Strict
+    } else if attempt < 2 * ATTEMPTS / 3 {
+        Phase::AnyCover
+    } else {
+        Phase::ClearClouds
+    }
 }
 
 /// What a candidate must satisfy.
@@ -90,7 +120,12 @@ impl Planter<'_> {
         let k = hash(self.scene.seed, &[salt::PLANT, self.stream, attempt]);
         let c0 = a.c0 + (k % (a.c1 - a.c0 - w + 1) as u64) as usize;
         let r0 = a.r0 + ((k >> 32) % (a.r1 - a.r0 - h + 1) as u64) as usize;
-        Some(PxRect { c0, r0, c1: c0 + w, r1: r0 + h })
+        Some(PxRect {
+            c0,
+            r0,
+            c1: c0 + w,
+            r1: r0 + h,
+        })
     }
 
     fn forest_share(&self, rect: &PxRect) -> f64 {
@@ -106,20 +141,38 @@ impl Planter<'_> {
     fn clear(&self, rect: &PxRect, epochs: &[usize]) -> bool {
         let l = &self.scene.layout;
         let g = rect.grow(1);
-        let g = PxRect { c0: g.c0, r0: g.r0, c1: g.c1.min(l.grid.width), r1: g.r1.min(l.grid.height) };
-        let mut tiles: Vec<usize> =
-            (0..l.utm.len()).filter(|&t| l.utm[t].window.intersects(&g)).collect();
+        let g = PxRect {
+            c0: g.c0,
+            r0: g.r0,
+            c1: g.c1.min(l.grid.width),
+            r1: g.r1.min(l.grid.height),
+        };
+        let mut tiles: Vec<usize> = (0..l.utm.len())
+            .filter(|&t| l.utm[t].window.intersects(&g))
+            .collect();
         if l.wgs_may_cover(&g) {
             tiles.push(WGS_TILE);
         }
         for &e in epochs {
-            if self.forced.iter().any(|f| f.epoch == e && f.rect.intersects(&g)) {
+            if self
+                .forced
+                .iter()
+                .any(|f| f.epoch == e && f.rect.intersects(&g))
+            {
                 return false;
             }
+            let cleared: Vec<&PxRect> = self
+                .cleared
+                .iter()
+                .filter(|f| f.epoch == e && f.rect.intersects(&g))
+                .map(|f| &f.rect)
+                .collect();
             for &t in &tiles {
                 for r in g.r0..g.r1 {
                     for c in g.c0..g.c1 {
-                        if self.scene.natural_cloud(t, e, c, r) {
+                        if !cleared.iter().any(|z| z.contains(c, r))
+                            && self.scene.natural_cloud(t, e, c, r)
+                        {
                             return false;
                         }
                     }
@@ -130,7 +183,7 @@ impl Planter<'_> {
     }
 
     /// Checks a candidate; returns the commune it is in.
-    fn check(&self, rect: &PxRect, want: &Want, strict: bool) -> Option<usize> {
+    fn check(&self, rect: &PxRect, want: &Want, phase: Phase) -> Option<usize> {
         if !self.allowed.contains_rect(rect) {
             return None;
         }
@@ -149,7 +202,7 @@ impl Planter<'_> {
         let cx = g.x0 + 0.5 * (rect.c0 + rect.c1) as f64 * g.dx;
         let cy = g.y0 - 0.5 * (rect.r0 + rect.r1) as f64 * g.dy;
         let commune = self.communes.locate(cx, cy)?;
-        if strict {
+        if phase == Phase::Strict {
             let share = self.forest_share(rect);
             let ok = match want.kind {
                 Kind::Clearing => share >= 0.75,
@@ -159,15 +212,36 @@ impl Planter<'_> {
                 return None;
             }
         }
-        if !self.clear(rect, &want.clear_epochs) {
+        if phase != Phase::ClearClouds && !self.clear(rect, &want.clear_epochs) {
             return None;
         }
         Some(commune)
     }
 
-    fn accept(&mut self, rect: PxRect, want: &Want, nominal_ha: f64, commune: usize) -> u32 {
+    /// Accepts a candidate found in `phase`.
+    fn accept(
+        &mut self,
+        rect: PxRect,
+        want: &Want,
+        nominal_ha: f64,
+        commune: usize,
+        phase: Phase,
+    ) -> u32 {
+        if phase == Phase::ClearClouds {
+            for &e in &want.clear_epochs {
+                self.cleared.push(ForcedCloud {
+                    epoch: e,
+                    rect: rect.grow(1),
+                });
+            }
+        }
         let id = self.changes.len() as u32 + 1;
-        let straddles = !self.scene.layout.utm.iter().any(|t| t.window.contains_rect(&rect));
+        let straddles = !self
+            .scene
+            .layout
+            .utm
+            .iter()
+            .any(|t| t.window.contains_rect(&rect));
         self.occupied.push(rect.grow(GAP_PX));
         self.changes.push(Change {
             id,
@@ -183,21 +257,29 @@ impl Planter<'_> {
     }
 
     /// Places a `w × h` patch by random search; `None` when nothing fits.
-    fn place(&mut self, w: usize, h: usize, want: &Want, extra: usize) -> Option<(PxRect, usize)> {
+    fn place(
+        &mut self,
+        w: usize,
+        h: usize,
+        want: &Want,
+        extra: usize,
+    ) -> Option<(PxRect, usize, Phase)> {
         self.stream += 1;
         for attempt in 0..ATTEMPTS {
-            let strict = attempt < ATTEMPTS / 2;
-            let Some(rect) = self.candidate(attempt, w, h) else { return None };
+            let phase = phase(attempt);
+            let rect = self.candidate(attempt, w, h)?;
             // Room for an extra margin (the forced cloud) around the rectangle.
             if extra > 0 {
                 let big = rect.grow(extra);
-                if rect.c0 < extra || rect.r0 < extra || self.occupied.iter().any(|o| o.intersects(&big))
+                if rect.c0 < extra
+                    || rect.r0 < extra
+                    || self.occupied.iter().any(|o| o.intersects(&big))
                 {
                     continue;
                 }
             }
-            if let Some(c) = self.check(&rect, want, strict) {
-                return Some((rect, c));
+            if let Some(c) = self.check(&rect, want, phase) {
+                return Some((rect, c, phase));
             }
         }
         None
@@ -224,10 +306,16 @@ impl Planter<'_> {
         for attempt in 0..ATTEMPTS {
             let k = hash(self.scene.seed, &[salt::PLANT, self.stream, attempt]);
             let r0 = (k % (height - h) as u64) as usize;
-            let rect = PxRect { c0, r0, c1, r1: r0 + h };
-            if let Some(c) = self.check(&rect, &want, attempt < ATTEMPTS / 2) {
+            let rect = PxRect {
+                c0,
+                r0,
+                c1,
+                r1: r0 + h,
+            };
+            let phase = phase(attempt);
+            if let Some(c) = self.check(&rect, &want, phase) {
                 let nominal = rect.pixels() as f64 * p * p / 10_000.0;
-                self.accept(rect, &want, nominal, c);
+                self.accept(rect, &want, nominal, c, phase);
                 return;
             }
         }
@@ -235,9 +323,8 @@ impl Planter<'_> {
     }
 }
 
-/// Places every planted change for every consecutive epoch pair. Returns the changes
-/// and the clouds forced over the clouded clearings.
-pub(crate) fn plant(scene: &Scene, communes: &Communes) -> (Vec<Change>, Vec<ForcedCloud>) {
+/// Places every planted change for every consecutive epoch pair.
+pub(crate) fn plant(scene: &Scene, communes: &Communes) -> Planted {
     let l = &scene.layout;
     let p = l.grid.dx;
     let forbidden = l.utm.iter().filter_map(|t| t.triangle_box()).collect();
@@ -249,21 +336,29 @@ pub(crate) fn plant(scene: &Scene, communes: &Communes) -> (Vec<Change>, Vec<For
         occupied: Vec::new(),
         changes: Vec::new(),
         forced: Vec::new(),
+        cleared: Vec::new(),
         stream: 0,
     };
     let cloud_margin = ((200.0 / p).ceil() as usize).max(2);
     for from in 0..scene.epochs.len() - 1 {
         let both = vec![from, from + 1];
         // 1. A clearing fully under a cloud of the later epoch in every tile.
-        let want =
-            Want { kind: Kind::Clearing, from, clear_epochs: vec![from], in_one_tile: true };
+        let want = Want {
+            kind: Kind::Clearing,
+            from,
+            clear_epochs: vec![from],
+            in_one_tile: true,
+        };
         let (w, h) = shape(CLOUDED_HA, p);
         match pl.place(w, h, &want, cloud_margin) {
-            Some((rect, c)) => {
-                let id = pl.accept(rect, &want, CLOUDED_HA, c);
+            Some((rect, c, phase)) => {
+                let id = pl.accept(rect, &want, CLOUDED_HA, c, phase);
                 pl.changes[id as usize - 1].cloud_covered = true;
                 let cloud = rect.grow(cloud_margin);
-                pl.forced.push(ForcedCloud { epoch: from + 1, rect: cloud });
+                pl.forced.push(ForcedCloud {
+                    epoch: from + 1,
+                    rect: cloud,
+                });
                 pl.occupied.push(cloud.grow(GAP_PX));
             }
             None => tracing::warn!("synth: found no place for the clouded clearing"),
@@ -277,17 +372,32 @@ pub(crate) fn plant(scene: &Scene, communes: &Communes) -> (Vec<Change>, Vec<For
         }
         todo.extend(REGROWTH.iter().map(|&ha| (Kind::Regrowth, ha)));
         for (kind, ha) in todo {
-            let want = Want { kind, from, clear_epochs: both.clone(), in_one_tile: true };
+            let want = Want {
+                kind,
+                from,
+                clear_epochs: both.clone(),
+                in_one_tile: true,
+            };
             let (w, h) = shape(ha, p);
             match pl.place(w, h, &want, 0) {
-                Some((rect, c)) => {
-                    pl.accept(rect, &want, ha, c);
+                Some((rect, c, phase)) => {
+                    pl.accept(rect, &want, ha, c, phase);
                 }
                 None => tracing::warn!("synth: found no place for a {ha} ha {}", kind.as_str()),
             }
         }
     }
-    (pl.changes, pl.forced)
+    if !pl.cleared.is_empty() {
+        tracing::debug!(
+            "synth: {} zones kept cloud-free for planted changes",
+            pl.cleared.len()
+        );
+    }
+    Planted {
+        changes: pl.changes,
+        forced: pl.forced,
+        cleared: pl.cleared,
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,14 @@ pub(crate) struct ForcedCloud {
     pub rect: PxRect,
 }
 
+/// The per-row context of a pixel computation: the changes, forced clouds and
+/// cleared zones that may touch the rows at hand.
+pub(crate) struct RowCtx<'a> {
+    pub changes: Vec<&'a Change>,
+    pub forced: Vec<&'a PxRect>,
+    pub cleared: Vec<&'a PxRect>,
+}
+
 /// Index of the WGS84 tile among the tiles (after the four UTM tiles).
 pub(crate) const WGS_TILE: usize = 4;
 
@@ -62,35 +70,62 @@ pub(crate) struct Scene {
     /// `clouds[tile][epoch]`, tiles 0..4 the UTM tiles, `WGS_TILE` the WGS84 tile.
     pub clouds: Vec<Vec<CloudField>>,
     pub changes: Vec<Change>,
+    /// Clouds forced over a rectangle in one epoch, in every tile.
     pub forced: Vec<ForcedCloud>,
+    /// Rectangles kept cloud-free in one epoch, in every tile (where a planted change
+    /// found no naturally clear place).
+    pub cleared: Vec<ForcedCloud>,
 }
 
 impl Scene {
-    /// Forest in the base field at working pixel `(c, r)`.
-    #[inline]
+    /// Forest in the base field at working pixel `(c, r)` (one-off; rows use
+    /// [`Scene::forest_at`] with a sampler).
     pub fn base_forest(&self, c: usize, r: usize) -> bool {
         let (x, y) = self.layout.centre(c, r);
-        self.forest.is_forest(x, y)
+        self.forest.sampler().is_forest(x, y)
     }
 
     /// The changes whose rectangle meets rows `[r0, r1)`.
     pub fn changes_in_rows(&self, r0: usize, r1: usize) -> Vec<&Change> {
-        self.changes.iter().filter(|c| c.rect.r0 < r1 && r0 < c.rect.r1).collect()
-    }
-
-    /// The forced clouds of epoch `e` that meet rows `[r0, r1)`.
-    pub fn forced_in_rows(&self, e: usize, r0: usize, r1: usize) -> Vec<&PxRect> {
-        self.forced
+        self.changes
             .iter()
-            .filter(|f| f.epoch == e && f.rect.r0 < r1 && r0 < f.rect.r1)
-            .map(|f| &f.rect)
+            .filter(|c| c.rect.r0 < r1 && r0 < c.rect.r1)
             .collect()
     }
 
+    /// Everything of epoch `e` that may touch rows `[r0, r1)`.
+    pub fn row_ctx(&self, e: usize, r0: usize, r1: usize) -> RowCtx<'_> {
+        let pick = |v: &'_ [ForcedCloud]| -> Vec<usize> {
+            v.iter()
+                .enumerate()
+                .filter(|(_, f)| f.epoch == e && f.rect.r0 < r1 && r0 < f.rect.r1)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        RowCtx {
+            changes: self.changes_in_rows(r0, r1),
+            forced: pick(&self.forced)
+                .into_iter()
+                .map(|i| &self.forced[i].rect)
+                .collect(),
+            cleared: pick(&self.cleared)
+                .into_iter()
+                .map(|i| &self.cleared[i].rect)
+                .collect(),
+        }
+    }
+
     /// Forest truth at working pixel `(c, r)` in epoch `e`; `active` must hold every
-    /// change that may contain the pixel.
+    /// change that may contain the pixel, `fs` is a sampler of `self.forest`.
     #[inline]
-    pub fn forest_at(&self, c: usize, r: usize, e: usize, active: &[&Change]) -> bool {
+    pub fn forest_at(
+        &self,
+        c: usize,
+        r: usize,
+        e: usize,
+        active: &[&Change],
+        fs: &mut ForestField,
+    ) -> bool {
         for ch in active {
             if ch.rect.contains(c, r) {
                 return match ch.kind {
@@ -99,37 +134,51 @@ impl Scene {
                 };
             }
         }
-        self.base_forest(c, r)
+        let (x, y) = self.layout.centre(c, r);
+        fs.is_forest(x, y)
     }
 
-    /// Natural cloud of `tile` in epoch `e` at working pixel `(c, r)`.
-    #[inline]
+    /// Natural cloud of `tile` in epoch `e` at working pixel `(c, r)` (one-off).
     pub fn natural_cloud(&self, tile: usize, e: usize, c: usize, r: usize) -> bool {
         let (x, y) = self.layout.centre(c, r);
-        self.clouds[tile][e].is_cloud(x, y)
+        self.clouds[tile][e].sampler().is_cloud(x, y)
     }
 
-    /// Cloud of `tile` in epoch `e` at working pixel `(c, r)`; `forced` must hold every
-    /// forced cloud of `e` that may contain the pixel.
+    /// Cloud of `tile` in epoch `e` at working pixel `(c, r)`; `ctx` must come from
+    /// `row_ctx(e, ..)` over rows that include `r`.
+    /// `cs` is a sampler of `self.clouds[tile][e]`.
     #[inline]
-    pub fn cloud_at(&self, tile: usize, e: usize, c: usize, r: usize, forced: &[&PxRect]) -> bool {
-        forced.iter().any(|f| f.contains(c, r)) || self.natural_cloud(tile, e, c, r)
+    pub fn cloud_at(&self, c: usize, r: usize, ctx: &RowCtx, cs: &mut CloudField) -> bool {
+        if ctx.forced.iter().any(|f| f.contains(c, r)) {
+            return true;
+        }
+        if ctx.cleared.iter().any(|f| f.contains(c, r)) {
+            return false;
+        }
+        let (x, y) = self.layout.centre(c, r);
+        cs.is_cloud(x, y)
     }
 
-    /// `(red, nir, mask)` DNs of working pixel `(c, r)` seen by `tile` in epoch `e`.
+    /// `(red, nir, mask)` DNs of working pixel `(c, r)` seen by `tile` in epoch `e`;
+    /// `fs` and `cs` are samplers of the forest and of this tile's clouds in `e`.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub fn pixel(
         &self,
         tile: usize,
         e: usize,
         c: usize,
         r: usize,
-        active: &[&Change],
-        forced: &[&PxRect],
+        ctx: &RowCtx,
+        fs: &mut ForestField,
+        cs: &mut CloudField,
     ) -> (u16, u16, u16) {
-        let forest = self.forest_at(c, r, e, active);
-        let cloud = self.cloud_at(tile, e, c, r, forced);
-        let h = hash(self.seed, &[salt::REFLECTANCE, tile as u64, e as u64, c as u64, r as u64]);
+        let forest = self.forest_at(c, r, e, &ctx.changes, fs);
+        let cloud = self.cloud_at(c, r, ctx, cs);
+        let h = hash(
+            self.seed,
+            &[salt::REFLECTANCE, tile as u64, e as u64, c as u64, r as u64],
+        );
         let (red, nir) = pixel_dn(h, forest, cloud);
         (red, nir, cloud as u16)
     }

@@ -10,8 +10,8 @@ use gdal::{Dataset, DriverManager, GeoTransform, Metadata};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use super::layout::{lonlat_to_utm, PxRect};
-use super::scene::{Change, Scene, WGS_TILE};
+use super::layout::lonlat_to_utm;
+use super::scene::{Scene, WGS_TILE};
 use super::SynthError;
 
 /// Rows per strip (= the GeoTIFF block height).
@@ -41,7 +41,10 @@ impl Counts {
 }
 
 fn gdal_err(path: &Path, source: gdal::errors::GdalError) -> SynthError {
-    SynthError::Gdal { path: path.to_path_buf(), source }
+    SynthError::Gdal {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The temporary name a file is written under before it is renamed to `path`.
@@ -98,11 +101,18 @@ fn create<T: GdalType>(
 fn finish(ds: Dataset, path: &Path) -> Result<(), SynthError> {
     let tmp = partial_path(path);
     ds.close().map_err(|e| gdal_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|source| SynthError::Io { path: path.to_path_buf(), source })
+    std::fs::rename(&tmp, path).map_err(|source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Sets the band metadata of a spectral tile: descriptions, L2A scale/offset, nodata.
-fn describe_spectral(ds: &mut Dataset, path: &Path, meta: &[(&str, String)]) -> Result<(), SynthError> {
+fn describe_spectral(
+    ds: &mut Dataset,
+    path: &Path,
+    meta: &[(&str, String)],
+) -> Result<(), SynthError> {
     let tmp = partial_path(path);
     let e = |err| gdal_err(&tmp, err);
     for (k, v) in meta {
@@ -155,10 +165,10 @@ where
                 let ds = ds_w;
                 let Some(strip) = to_write else { return Ok(()) };
                 for (i, data) in strip.bands.into_iter().enumerate() {
-                    let mut band = ds.rasterband(i + 1).map_err(|e| gdal_err(&tmp, e))?;
+                    let mut band = ds.rasterband(i + 1).map_err(|e| gdal_err(tmp, e))?;
                     let mut buf = Buffer::new((width, strip.rows), data);
                     band.write((0, strip.row0 as isize), (width, strip.rows), &mut buf)
-                        .map_err(|e| gdal_err(&tmp, e))?;
+                        .map_err(|e| gdal_err(tmp, e))?;
                 }
                 pb.inc(1);
                 Ok(())
@@ -231,16 +241,20 @@ pub(crate) fn write_utm_tile(
         three_band_strip(w, rows, |j, red, nir, mask| {
             let lr = row0 + j;
             let r = win.r0 + lr;
-            let active = scene.changes_in_rows(r, r + 1);
-            let forced = scene.forced_in_rows(e, r, r + 1);
-            let mut k = Counts { pixels: w as u64, ..Counts::default() };
+            let ctx = scene.row_ctx(e, r, r + 1);
+            let mut fs = scene.forest.sampler();
+            let mut cs = scene.clouds[t][e].sampler();
+            let mut k = Counts {
+                pixels: w as u64,
+                ..Counts::default()
+            };
             for i in 0..w {
                 if tile.triangle.is_some_and(|tr| tr.contains(i, lr, w, h)) {
                     k.nodata += 1;
                     continue; // red = nir = 0, mask 0
                 }
                 let c = win.c0 + i;
-                let (rd, ni, m) = scene.pixel(t, e, c, r, &active, &forced);
+                let (rd, ni, m) = scene.pixel(t, e, c, r, &ctx, &mut fs, &mut cs);
                 red[i] = rd;
                 nir[i] = ni;
                 mask[i] = m;
@@ -271,26 +285,33 @@ pub(crate) fn write_wgs_tile(
     let k = stream(&mut ds, path, w, h, pb, |row0, rows| {
         three_band_strip(w, rows, |j, red, nir, mask| {
             let lat = g.y0 - ((row0 + j) as f64 + 0.5) * g.dy;
-            let mut pts: Vec<(f64, f64)> =
-                (0..w).map(|i| (g.x0 + (i as f64 + 0.5) * g.dx, lat)).collect();
-            let mut k = Counts { pixels: w as u64, ..Counts::default() };
+            let mut pts: Vec<(f64, f64)> = (0..w)
+                .map(|i| (g.x0 + (i as f64 + 0.5) * g.dx, lat))
+                .collect();
+            let mut k = Counts {
+                pixels: w as u64,
+                ..Counts::default()
+            };
             if let Err(msg) = lonlat_to_utm(&mut pts) {
                 *failure.lock().expect("poisoned") = Some(msg);
                 return k;
             }
-            let cells: Vec<Option<(usize, usize)>> =
-                pts.iter().map(|&(x, y)| scene.layout.pixel_of(x, y)).collect();
+            let cells: Vec<Option<(usize, usize)>> = pts
+                .iter()
+                .map(|&(x, y)| scene.layout.pixel_of(x, y))
+                .collect();
             let (rmin, rmax) = cells
                 .iter()
                 .flatten()
                 .fold((usize::MAX, 0), |(a, b), &(_, r)| (a.min(r), b.max(r)));
-            let active: Vec<&Change> = scene.changes_in_rows(rmin, rmax + 1);
-            let forced: Vec<&PxRect> = scene.forced_in_rows(e, rmin, rmax + 1);
+            let ctx = scene.row_ctx(e, rmin, rmax + 1);
+            let mut fs = scene.forest.sampler();
+            let mut cs = scene.clouds[WGS_TILE][e].sampler();
             for (i, cell) in cells.iter().enumerate() {
                 match cell {
                     None => k.nodata += 1,
                     Some((c, r)) => {
-                        let (rd, ni, m) = scene.pixel(WGS_TILE, e, *c, *r, &active, &forced);
+                        let (rd, ni, m) = scene.pixel(WGS_TILE, e, *c, *r, &ctx, &mut fs, &mut cs);
                         red[i] = rd;
                         nir[i] = ni;
                         mask[i] = m;
@@ -302,7 +323,10 @@ pub(crate) fn write_wgs_tile(
         })
     })?;
     if let Some(msg) = failure.into_inner().expect("poisoned") {
-        return Err(SynthError::Proj { what: format!("pixel centres of {}", path.display()), msg });
+        return Err(SynthError::Proj {
+            what: format!("pixel centres of {}", path.display()),
+            msg,
+        });
     }
     finish(ds, path)?;
     Ok(k)
@@ -320,9 +344,11 @@ pub(crate) fn write_truth(
     let mut ds = create::<u8>(path, w, h, 1, g.geotransform(), 32648, false)?;
     {
         let tmp = partial_path(path);
-        ds.set_metadata_item("EPOCH", &scene.epochs[e].id, "").map_err(|err| gdal_err(&tmp, err))?;
+        ds.set_metadata_item("EPOCH", &scene.epochs[e].id, "")
+            .map_err(|err| gdal_err(&tmp, err))?;
         let mut b = ds.rasterband(1).map_err(|err| gdal_err(&tmp, err))?;
-        b.set_description("forest").map_err(|err| gdal_err(&tmp, err))?;
+        b.set_description("forest")
+            .map_err(|err| gdal_err(&tmp, err))?;
     }
     let k = stream(&mut ds, path, w, h, pb, |row0, rows| {
         let mut out = vec![0u8; w * rows];
@@ -332,9 +358,13 @@ pub(crate) fn write_truth(
             .map(|(j, row)| {
                 let r = row0 + j;
                 let active = scene.changes_in_rows(r, r + 1);
-                let mut k = Counts { pixels: w as u64, ..Counts::default() };
+                let mut fs = scene.forest.sampler();
+                let mut k = Counts {
+                    pixels: w as u64,
+                    ..Counts::default()
+                };
                 for (c, v) in row.iter_mut().enumerate() {
-                    let f = scene.forest_at(c, r, e, &active);
+                    let f = scene.forest_at(c, r, e, &active, &mut fs);
                     *v = f as u8;
                     k.forest += f as u64;
                 }

@@ -89,7 +89,10 @@ pub(crate) struct ChangeJson {
 /// Writes `contents` to `path` through a temporary name.
 pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), SynthError> {
     let tmp = super::tiles::partial_path(path);
-    let io = |source| SynthError::Io { path: path.to_path_buf(), source };
+    let io = |source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::write(&tmp, contents).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
@@ -112,7 +115,9 @@ fn toml_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -140,7 +145,10 @@ fn relative_to(target: &Path, base: &Path) -> Option<PathBuf> {
 
 /// The communes path as written in region.toml: relative to `out_dir` when possible.
 pub(crate) fn communes_path_for(out_dir: &Path, communes: &Path) -> String {
-    let rel = match (std::fs::canonicalize(communes), std::fs::canonicalize(out_dir)) {
+    let rel = match (
+        std::fs::canonicalize(communes),
+        std::fs::canonicalize(out_dir),
+    ) {
         (Ok(c), Ok(o)) => relative_to(&c, &o).unwrap_or(c),
         _ => communes.to_path_buf(),
     };
@@ -167,7 +175,10 @@ pub(crate) fn region_toml(
         s.push_str("\n[[epochs]]\n");
         s.push_str(&format!("id = {}\n", toml_str(id)));
         s.push_str(&format!("date = {}\n", toml_str(date)));
-        s.push_str(&format!("tiles = [{}]\n", toml_str(&format!("tiles/{id}/*.tif"))));
+        s.push_str(&format!(
+            "tiles = [{}]\n",
+            toml_str(&format!("tiles/{id}/*.tif"))
+        ));
         s.push_str("red_band = 1\nnir_band = 2\nmask_band = 3\n");
     }
     s
@@ -176,14 +187,24 @@ pub(crate) fn region_toml(
 /// Writes region.toml unless a file is already there. Returns whether it wrote.
 pub(crate) fn write_region_toml_if_absent(path: &Path, text: &str) -> Result<bool, SynthError> {
     use std::io::Write;
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
         Ok(mut f) => {
             f.write_all(text.as_bytes())
-                .map_err(|source| SynthError::Io { path: path.to_path_buf(), source })?;
+                .map_err(|source| SynthError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(source) => Err(SynthError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(SynthError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -206,13 +227,21 @@ mod tests {
             "communes.geojson",
             "ma_xa",
             "ten_xa",
-            &[("2024".into(), "2024-12-31".into()), ("2025".into(), "2025-12-31".into())],
+            &[
+                ("2024".into(), "2024-12-31".into()),
+                ("2025".into(), "2025-12-31".into()),
+            ],
         );
         let v: toml::Table = t.parse().unwrap();
         assert_eq!(v["name"].as_str(), Some("Lạng \"Sơn\""));
         assert_eq!(v["epochs"].as_array().unwrap().len(), 2);
-        assert_eq!(v["epochs"][1]["tiles"][0].as_str(), Some("tiles/2025/*.tif"));
+        assert_eq!(
+            v["epochs"][1]["tiles"][0].as_str(),
+            Some("tiles/2025/*.tif")
+        );
         assert_eq!(v["forest"]["ndvi_min"].as_float(), Some(0.55));
-        assert!(t.starts_with("name = \"Lạng \\\"Sơn\\\"\"\narea_crs = \"EPSG:32648\"\n\n[communes]\n"));
+        assert!(
+            t.starts_with("name = \"Lạng \\\"Sơn\\\"\"\narea_crs = \"EPSG:32648\"\n\n[communes]\n")
+        );
     }
 }
