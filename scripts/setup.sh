@@ -9,9 +9,13 @@ cd "$(dirname "$0")/.."
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
 need_pkgs=()
-for p in libgdal-dev gdal-bin libproj-dev proj-bin pkg-config libclang-dev python3-venv; do
+for p in libgdal-dev gdal-bin libproj-dev proj-bin pkg-config libclang-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
+# The oracle tests need a Python with venv (Debian's python3 lacks it without python3-venv).
+if [ "${1:-}" = "--python" ] && ! python3 -m venv --help >/dev/null 2>&1; then
+  need_pkgs+=(python3-venv)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]} (apt-get)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

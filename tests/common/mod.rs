@@ -23,7 +23,7 @@ pub fn dn(reflectance: f64) -> u16 {
 
 /// The planted truth: forest on a checkerboard of 20-pixel squares.
 pub fn is_forest(col: usize, row: usize) -> bool {
-    (col / 20 + row / 20) % 2 == 0
+    (col / 20 + row / 20).is_multiple_of(2)
 }
 
 /// Cloud over pixels with col in 150..170 and row in 30..50.

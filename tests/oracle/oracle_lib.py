@@ -68,18 +68,14 @@ M2_PER_HA = 10_000.0
 
 
 def ensure_binary() -> Path:
-    """Builds the release binary if it is missing (other engineers may be mid-edit:
-    a failed build is retried once after a minute)."""
+    """The release binary, built if it is missing (scripts/test.sh builds it first)."""
     if BINARY.exists():
         return BINARY
     if BINARY != _DEFAULT_BINARY:
         raise RuntimeError(f"CANOPY_BIN={BINARY} does not exist")
-    for attempt in range(2):
-        r = subprocess.run(["cargo", "build", "--release"], cwd=REPO, capture_output=True, text=True)
-        if r.returncode == 0 and BINARY.exists():
-            return BINARY
-        if attempt == 0:
-            time.sleep(60)
+    r = subprocess.run(["cargo", "build", "--release"], cwd=REPO, capture_output=True, text=True)
+    if r.returncode == 0 and BINARY.exists():
+        return BINARY
     raise RuntimeError(f"cargo build --release failed:\n{r.stderr[-4000:]}")
 
 

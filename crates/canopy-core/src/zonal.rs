@@ -66,8 +66,8 @@ pub fn accumulate(cov: &Coverage, strip: Strip<'_>, area: &PixelArea) -> CoverSu
             for r in lo..hi {
                 let line = &strip.states[(r - strip.row0) * strip.width..][..strip.width];
                 for s in cov.row(r) {
-                    for c in s.start as usize..(s.end as usize).min(strip.width) {
-                        let st = line[c];
+                    let (c0, c1) = (s.start as usize, (s.end as usize).min(strip.width));
+                    for (c, &st) in (c0..c1).zip(&line[c0..c1]) {
                         if st != UNOBSERVED {
                             let w = s.frac * lattice.at(c, r);
                             sums.observed += w;
