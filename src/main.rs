@@ -35,6 +35,43 @@ enum Command {
         /// Where to write the store (default: out/<region directory name>.gpkg).
         #[arg(long)]
         store: Option<PathBuf>,
+        /// Also compare these epochs (FROM:TO), besides every consecutive pair.
+        #[arg(long = "pair", value_name = "FROM:TO")]
+        pairs: Vec<String>,
+    },
+    /// List forest-loss alerts of a region's store.
+    Alerts {
+        /// The region file (its default store is read) …
+        region: Option<PathBuf>,
+        /// … or the store itself.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Only alerts of changes since this epoch (pairs starting at it or later).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only alerts touching this commune (code).
+        #[arg(long)]
+        commune: Option<String>,
+        /// Only alerts at least this severe.
+        #[arg(long, value_enum)]
+        min_severity: Option<SeverityArg>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: AlertFormat,
+    },
+    /// Record a ranger's check of an alert (kept in the store's triage history).
+    Triage {
+        /// The store written by `canopy run`.
+        #[arg(long)]
+        store: PathBuf,
+        /// The alert id (see `canopy alerts`).
+        alert_id: String,
+        #[arg(long, value_parser = ["new", "confirmed", "dismissed"])]
+        status: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who checked it.
+        #[arg(long)]
+        by: String,
     },
     /// Print the figures of a store again.
     Stats {
@@ -69,7 +106,25 @@ enum Command {
         /// Number of epochs (≥ 2).
         #[arg(long, default_value_t = 2)]
         epochs: usize,
+        /// Targets file naming the communes of each species zone: zones are
+        /// generated there (zones.geojson), with harvest blocks inside them.
+        #[arg(long)]
+        targets: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SeverityArg {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AlertFormat {
+    Table,
+    Geojson,
+    Csv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,18 +178,81 @@ fn init_logging() {
 
 fn dispatch(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Run { region, store } => {
+        Command::Run {
+            region,
+            store,
+            pairs,
+        } => {
             let store = store.unwrap_or_else(|| default_store(&region));
-            let out = canopy_pipeline::job::run(&region, &store)?;
+            let pairs = pairs
+                .iter()
+                .map(|p| match p.split_once(':') {
+                    Some((a, b)) if !a.is_empty() && !b.is_empty() => {
+                        Ok((a.to_string(), b.to_string()))
+                    }
+                    _ => Err(anyhow::anyhow!(
+                        "--pair {p}: expected FROM:TO, e.g. --pair 2020:2025"
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let out = canopy_pipeline::job::run(&region, &store, &pairs)?;
             let stored = canopy_pipeline::store::read_cover(&store)
                 .with_context(|| format!("reading back {}", store.display()))?;
-            print::cover_table(&stored, None, &mut std::io::stdout())?;
+            let mut w = std::io::stdout();
+            print::cover_table(&stored, None, &mut w)?;
+            print::change_summary(&stored, &out.change, &mut w)?;
             println!(
                 "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
                 store.display(),
                 out.cover.communes.len(),
                 out.region.epochs.len(),
                 store.display()
+            );
+            Ok(())
+        }
+        Command::Alerts {
+            region,
+            store,
+            since,
+            commune,
+            min_severity,
+            format,
+        } => {
+            let store = match (store, region) {
+                (Some(s), _) => s,
+                (None, Some(r)) => default_store(&r),
+                (None, None) => anyhow::bail!("give a region file or --store"),
+            };
+            let min = min_severity.map(|s| match s {
+                SeverityArg::Low => "low",
+                SeverityArg::Medium => "medium",
+                SeverityArg::High => "high",
+            });
+            let filter = print::AlertFilter {
+                since,
+                commune,
+                min_severity: min,
+            };
+            print::alerts(&store, &filter, format, &mut std::io::stdout())
+        }
+        Command::Triage {
+            store,
+            alert_id,
+            status,
+            note,
+            by,
+        } => {
+            let event = canopy_pipeline::store::TriageEvent {
+                alert_id,
+                status,
+                note,
+                by,
+                at: canopy_pipeline::job::now(),
+            };
+            canopy_pipeline::store::append_triage(&store, &event)?;
+            println!(
+                "{}: {} by {} at {}",
+                event.alert_id, event.status, event.by, event.at
             );
             Ok(())
         }
@@ -161,6 +279,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             pixel_size,
             seed,
             epochs,
+            targets,
         } => {
             let opts = canopy_pipeline::synth::SynthOptions {
                 out_dir: out_dir.clone(),
@@ -171,6 +290,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 pixel_size,
                 seed,
                 epochs,
+                targets,
             };
             let s = canopy_pipeline::synth::generate(&opts)?;
             println!(

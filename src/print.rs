@@ -2,8 +2,11 @@
 
 use std::io::Write;
 
+use canopy_pipeline::change::ChangeResult;
 use canopy_pipeline::cover::CoverRow;
-use canopy_pipeline::store::StoredCover;
+use canopy_pipeline::store::{StoredAlert, StoredCover};
+
+use crate::AlertFormat;
 
 fn pick_epoch<'a>(s: &'a StoredCover, epoch: Option<&'a str>) -> anyhow::Result<&'a str> {
     match epoch {
@@ -149,5 +152,226 @@ pub fn cover_json(s: &StoredCover, epoch: Option<&str>, w: &mut impl Write) -> a
         &serde_json::json!({"region": s.region_name, "cover": rows, "province": province}),
     )?;
     writeln!(w)?;
+    Ok(())
+}
+
+const SEVERITIES: [&str; 3] = ["high", "medium", "low"];
+
+fn rank(s: &str) -> usize {
+    match s {
+        "low" => 0,
+        "medium" => 1,
+        _ => 2,
+    }
+}
+
+/// The change of each pair (province totals and the communes that lost most)
+/// and the number of alerts by severity.
+pub fn change_summary(
+    s: &StoredCover,
+    change: &ChangeResult,
+    w: &mut impl Write,
+) -> anyhow::Result<()> {
+    if change.province.is_empty() {
+        writeln!(w, "\nNo change computed: the region has a single epoch.")?;
+        return Ok(());
+    }
+    let name = |code: &str| {
+        s.communes
+            .iter()
+            .find(|c| c.code == code)
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    };
+    for p in &change.province {
+        writeln!(
+            w,
+            "\nChange {} → {} (province): loss {:.2} ha, gain {:.2} ha, net {:+.2} ha; unobserved in either epoch {:.2} ha",
+            p.from_epoch, p.to_epoch, p.loss_ha, p.gain_ha, p.net_ha, p.unobserved_ha
+        )?;
+        let mut rows: Vec<_> = change
+            .rows
+            .iter()
+            .filter(|r| r.from_epoch == p.from_epoch && r.to_epoch == p.to_epoch && r.loss_ha > 0.0)
+            .collect();
+        rows.sort_by(|a, b| b.loss_ha.total_cmp(&a.loss_ha));
+        for r in rows.iter().take(5) {
+            writeln!(
+                w,
+                "  {:<8} {:<18} loss {:>9.2} ha  gain {:>9.2} ha",
+                r.commune_code,
+                name(&r.commune_code),
+                r.loss_ha,
+                r.gain_ha
+            )?;
+        }
+        let alerts: Vec<_> = change
+            .alerts
+            .iter()
+            .filter(|a| a.from_epoch == p.from_epoch && a.to_epoch == p.to_epoch)
+            .collect();
+        let count = |sev: &str| alerts.iter().filter(|a| a.severity.as_str() == sev).count();
+        writeln!(
+            w,
+            "  alerts: {} ({} high, {} medium, {} low)",
+            alerts.len(),
+            count("high"),
+            count("medium"),
+            count("low")
+        )?;
+    }
+    Ok(())
+}
+
+/// Which alerts `canopy alerts` lists.
+pub struct AlertFilter {
+    pub since: Option<String>,
+    pub commune: Option<String>,
+    pub min_severity: Option<&'static str>,
+}
+
+/// Lists the alerts of a store as a table, GeoJSON or CSV.
+pub fn alerts(
+    store: &std::path::Path,
+    f: &AlertFilter,
+    format: AlertFormat,
+    w: &mut impl Write,
+) -> anyhow::Result<()> {
+    let cover = canopy_pipeline::store::read_cover(store)?;
+    if cover.epochs.len() < 2 {
+        anyhow::bail!(
+            "{}: alerts need two epochs, and this store has {}",
+            store.display(),
+            cover.epochs.len()
+        );
+    }
+    let mut list = canopy_pipeline::store::read_alerts(store)?;
+    if let Some(since) = &f.since {
+        let pos = cover
+            .epochs
+            .iter()
+            .position(|e| e == since)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--since {since}: no such epoch (epochs: {})",
+                    cover.epochs.join(", ")
+                )
+            })?;
+        list.retain(|a| {
+            cover
+                .epochs
+                .iter()
+                .position(|e| e == &a.from_epoch)
+                .is_some_and(|i| i >= pos)
+        });
+    }
+    if let Some(c) = &f.commune {
+        if !cover.communes.iter().any(|x| &x.code == c) {
+            anyhow::bail!(
+                "--commune {c}: no commune with that code in {}",
+                store.display()
+            );
+        }
+        let touching = |a: &StoredAlert| a.communes.iter().any(|x| x == c);
+        list.retain(touching);
+    }
+    if let Some(min) = f.min_severity {
+        list.retain(|a| rank(&a.severity) >= rank(min));
+    }
+    list.sort_by(|a, b| {
+        rank(&b.severity)
+            .cmp(&rank(&a.severity))
+            .then(b.area_ha.total_cmp(&a.area_ha))
+    });
+    let name = |code: &str| {
+        cover
+            .communes
+            .iter()
+            .find(|c| c.code == code)
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    };
+    match format {
+        AlertFormat::Table => {
+            writeln!(
+                w,
+                "{:<26} {:<8} {:>9} {:<7} {:<18} {:<9} {:<10} {:>10} {:>9}",
+                "alert", "severity", "ha", "commune", "name", "zone", "status", "lon", "lat"
+            )?;
+            for a in &list {
+                writeln!(
+                    w,
+                    "{:<26} {:<8} {:>9.2} {:<7} {:<18} {:<9} {:<10} {:>10.5} {:>9.5}",
+                    a.id,
+                    a.severity,
+                    a.area_ha,
+                    a.commune_code,
+                    name(&a.commune_code),
+                    a.zone_species.as_deref().unwrap_or("–"),
+                    a.status,
+                    a.centroid.0,
+                    a.centroid.1
+                )?;
+            }
+            let n = |s: &str| list.iter().filter(|a| a.severity == s).count();
+            writeln!(
+                w,
+                "{} alerts: {} high, {} medium, {} low",
+                list.len(),
+                n(SEVERITIES[0]),
+                n(SEVERITIES[1]),
+                n(SEVERITIES[2])
+            )?;
+        }
+        AlertFormat::Csv => {
+            writeln!(w, "alert_id,severity,area_ha,commune_code,commune_name,from_epoch,to_epoch,zone_species,zone_code,natural_lost,status,lon,lat")?;
+            for a in &list {
+                writeln!(
+                    w,
+                    "{},{},{},{},\"{}\",{},{},{},{},{},{},{},{}",
+                    a.id,
+                    a.severity,
+                    a.area_ha,
+                    a.commune_code,
+                    name(&a.commune_code).replace('"', "\"\""),
+                    a.from_epoch,
+                    a.to_epoch,
+                    a.zone_species.as_deref().unwrap_or(""),
+                    a.zone_code.as_deref().unwrap_or(""),
+                    a.natural_lost.map(|b| b.to_string()).unwrap_or_default(),
+                    a.status,
+                    a.centroid.0,
+                    a.centroid.1
+                )?;
+            }
+        }
+        AlertFormat::Geojson => {
+            let features: Vec<serde_json::Value> = list
+                .iter()
+                .map(|a| {
+                    let geometry: serde_json::Value =
+                        serde_json::from_str(&a.geometry).unwrap_or(serde_json::Value::Null);
+                    serde_json::json!({
+                        "type": "Feature",
+                        "id": a.id,
+                        "geometry": geometry,
+                        "properties": {
+                            "alert_id": a.id, "severity": a.severity, "area_ha": a.area_ha,
+                            "commune_code": a.commune_code, "commune_name": name(&a.commune_code),
+                            "from_epoch": a.from_epoch, "to_epoch": a.to_epoch,
+                            "from_date": a.from_date, "to_date": a.to_date,
+                            "zone_species": a.zone_species, "zone_code": a.zone_code,
+                            "natural_lost": a.natural_lost, "status": a.status,
+                        }
+                    })
+                })
+                .collect();
+            serde_json::to_writer(
+                &mut *w,
+                &serde_json::json!({"type": "FeatureCollection", "features": features}),
+            )?;
+            writeln!(w)?;
+        }
+    }
     Ok(())
 }

@@ -53,6 +53,19 @@ pub fn write_tile(
     h: usize,
     cloud: &dyn Fn(usize, usize) -> bool,
 ) {
+    write_tile_with(path, c0, r0, w, h, cloud, &is_forest)
+}
+
+/// [`write_tile`] with another forest pattern.
+pub fn write_tile_with(
+    path: &Path,
+    c0: usize,
+    r0: usize,
+    w: usize,
+    h: usize,
+    cloud: &dyn Fn(usize, usize) -> bool,
+    forest: &dyn Fn(usize, usize) -> bool,
+) {
     let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
     let mut ds = driver
         .create_with_band_type::<u16, _>(path, w, h, 3)
@@ -69,7 +82,7 @@ pub fn write_tile(
             let cl = cloud(c, r);
             let (rr, nn) = if cl {
                 (0.35, 0.38)
-            } else if is_forest(c, r) {
+            } else if forest(c, r) {
                 (0.03, 0.30)
             } else {
                 (0.08, 0.20)
@@ -142,6 +155,36 @@ red_band = 1
 nir_band = 2
 mask_band = 3
 "#;
+
+/// A clearing planted between the fixture's two epochs: pixels with col in
+/// 60..80 and row in 20..30 (20 × 10 px = 2 ha), forest in 2024 (checkerboard
+/// square (3, 1) is forest) and cleared in 2025; plus a 2-px clearing (0.02 ha,
+/// below the alert minimum) at col 0..2, row 0.
+pub fn is_forest_2025(col: usize, row: usize) -> bool {
+    let cleared = ((60..80).contains(&col) && (20..30).contains(&row)) || (col < 2 && row == 0);
+    is_forest(col, row) && !cleared
+}
+
+/// The fixture region with a second epoch (2025) with the planted clearings.
+pub fn region_two_epochs() -> tempfile::TempDir {
+    let d = region();
+    std::fs::create_dir_all(d.path().join("tiles2025")).unwrap();
+    write_tile_with(
+        &d.path().join("tiles2025/a.tif"),
+        0,
+        0,
+        N,
+        N,
+        &|_, _| false,
+        &is_forest_2025,
+    );
+    let mut text = std::fs::read_to_string(d.path().join("region.toml")).unwrap();
+    text.push_str(
+        "\n[[epochs]]\nid = \"2025\"\ndate = \"2025-12-31\"\ntiles = [\"tiles2025/*.tif\"]\nred_band = 1\nnir_band = 2\nmask_band = 3\n",
+    );
+    std::fs::write(d.path().join("region.toml"), text).unwrap();
+    d
+}
 
 /// A fixture region: one 200×200 tile, two communes. Returns its directory.
 pub fn region() -> tempfile::TempDir {

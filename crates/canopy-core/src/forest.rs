@@ -80,21 +80,33 @@ impl SpectralRule {
         }
     }
 
-    /// Classifies slices of equal length into `out`.
-    pub fn classify_into(&self, red: &[f32], nir: &[f32], mask: Option<&[f32]>, out: &mut [u8]) {
-        assert!(red.len() == out.len() && nir.len() == out.len());
-        match mask {
-            Some(m) => {
-                assert_eq!(m.len(), out.len());
-                for i in 0..out.len() {
-                    out[i] = self.classify(red[i], nir[i], Some(m[i]));
-                }
-            }
-            None => {
-                for i in 0..out.len() {
-                    out[i] = self.classify(red[i], nir[i], None);
-                }
-            }
+    /// NDVI of an observed pixel (NaN when unobserved), for change alerts.
+    #[inline]
+    pub fn ndvi_of(&self, red: f32, nir: f32) -> f32 {
+        ndvi(self.red.value(red), self.nir.value(nir))
+            .map(|v| v as f32)
+            .unwrap_or(f32::NAN)
+    }
+
+    /// Classifies slices of equal length into `out`, and writes each pixel's NDVI
+    /// (NaN where unobserved) into `ndvi`.
+    pub fn classify_into(
+        &self,
+        red: &[f32],
+        nir: &[f32],
+        mask: Option<&[f32]>,
+        out: &mut [u8],
+        ndvi: &mut [f32],
+    ) {
+        assert!(red.len() == out.len() && nir.len() == out.len() && ndvi.len() == out.len());
+        for i in 0..out.len() {
+            let s = self.classify(red[i], nir[i], mask.map(|m| m[i]));
+            out[i] = s;
+            ndvi[i] = if s == UNOBSERVED {
+                f32::NAN
+            } else {
+                self.ndvi_of(red[i], nir[i])
+            };
         }
     }
 }
@@ -133,6 +145,17 @@ pub fn fill_unobserved(acc: &mut [u8], next: &[u8]) {
     for (a, &n) in acc.iter_mut().zip(next) {
         if *a == UNOBSERVED {
             *a = n;
+        }
+    }
+}
+
+/// Like [`fill_unobserved`], carrying a per-pixel value (NDVI or class code)
+/// along with the state it belongs to.
+pub fn fill_unobserved_with<T: Copy>(acc: &mut [u8], acc_v: &mut [T], next: &[u8], next_v: &[T]) {
+    for i in 0..acc.len() {
+        if acc[i] == UNOBSERVED && next[i] != UNOBSERVED {
+            acc[i] = next[i];
+            acc_v[i] = next_v[i];
         }
     }
 }

@@ -9,11 +9,17 @@
 //! - [`forest`]: band values → observation state (unobserved / non-forest / forest);
 //! - [`pixel_area`]: the true area of each pixel in the area CRS;
 //! - [`zonal`]: coverage × states → forest and observed area;
-//! - [`stats`]: the per-commune figures (ha, cover %, observed %).
+//! - [`stats`]: the per-commune figures (ha, cover %, observed %);
+//! - [`change`]: change codes between two epochs, the loss mask, the alert severity rule;
+//! - [`components`]: streaming 8-connected labelling of pixel runs (alert patches);
+//! - [`outline`]: the exact outline of a pixel set as a valid polygon.
 
+pub mod change;
+pub mod components;
 pub mod coverage;
 pub mod forest;
 pub mod grid;
+pub mod outline;
 pub mod pixel_area;
 pub mod stats;
 pub mod zonal;

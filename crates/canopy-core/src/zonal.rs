@@ -167,3 +167,122 @@ mod tests {
         assert!((c.forest - a.forest).abs() < 1e-9 && (c.observed - a.observed).abs() < 1e-9);
     }
 }
+
+/// Coverage-weighted area of each category of a strip of category codes
+/// (`codes[i] < out.len()`), added into `out`.
+pub fn accumulate_categories(cov: &Coverage, strip: Strip<'_>, area: &PixelArea, out: &mut [f64]) {
+    let rows = cov.rows();
+    let lo = rows.start.max(strip.row0);
+    let hi = rows.end.min(strip.rows().end);
+    for r in lo..hi {
+        let line = &strip.states[(r - strip.row0) * strip.width..][..strip.width];
+        for s in cov.row(r) {
+            let (c0, c1) = (s.start as usize, (s.end as usize).min(strip.width));
+            match area {
+                PixelArea::Constant(a) => {
+                    let w = s.frac * a;
+                    for &code in &line[c0..c1] {
+                        out[code as usize] += w;
+                    }
+                }
+                lattice => {
+                    for (c, &code) in (c0..c1).zip(&line[c0..c1]) {
+                        out[code as usize] += s.frac * lattice.at(c, r);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Area of the part of a set of pixel runs that a polygon covers.
+pub fn runs_overlap(cov: &Coverage, runs: &[crate::components::Run], area: &PixelArea) -> f64 {
+    let rows = cov.rows();
+    let mut total = 0.0;
+    for run in runs {
+        let r = run.row as usize;
+        if r < rows.start || r >= rows.end {
+            continue;
+        }
+        for s in cov.row(r) {
+            let c0 = s.start.max(run.c0);
+            let c1 = s.end.min(run.c1);
+            if c0 < c1 {
+                total += match area {
+                    PixelArea::Constant(a) => s.frac * (c1 - c0) as f64 * a,
+                    lattice => (c0..c1).map(|c| s.frac * lattice.at(c as usize, r)).sum(),
+                };
+            }
+        }
+    }
+    total
+}
+
+/// Area of a set of pixel runs.
+pub fn runs_area(runs: &[crate::components::Run], area: &PixelArea) -> f64 {
+    runs.iter()
+        .map(|run| match area {
+            PixelArea::Constant(a) => (run.c1 - run.c0) as f64 * a,
+            lattice => (run.c0..run.c1)
+                .map(|c| lattice.at(c as usize, run.row as usize))
+                .sum(),
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod category_tests {
+    use super::*;
+    use crate::components::Run;
+    use crate::coverage::coverage;
+    use crate::grid::Grid;
+    use geo::{polygon, MultiPolygon};
+
+    #[test]
+    fn categories_and_run_overlaps_by_hand() {
+        // 4×2 grid of 10 m pixels; polygon covers columns 1..3 fully and half of column 3.
+        let g = Grid {
+            x0: 0.0,
+            y0: 20.0,
+            dx: 10.0,
+            dy: 10.0,
+            width: 4,
+            height: 2,
+        };
+        let p: MultiPolygon<f64> =
+            polygon![(x: 10.0, y: 0.0), (x: 35.0, y: 0.0), (x: 35.0, y: 20.0), (x: 10.0, y: 20.0)]
+                .into();
+        let cov = coverage(&p, &g);
+        let codes = [0u8, 1, 2, 3, 0, 4, 4, 1];
+        let mut out = [0.0; 5];
+        accumulate_categories(
+            &cov,
+            Strip {
+                row0: 0,
+                width: 4,
+                states: &codes,
+            },
+            &PixelArea::Constant(100.0),
+            &mut out,
+        );
+        // Row 0: codes 1 and 2 fully, code 3 half; row 1: code 4 twice, code 1 half.
+        assert_eq!(out, [0.0, 150.0, 100.0, 50.0, 200.0]);
+        let runs = [
+            Run {
+                row: 0,
+                c0: 0,
+                c1: 4,
+            },
+            Run {
+                row: 1,
+                c0: 3,
+                c1: 4,
+            },
+        ];
+        assert_eq!(
+            runs_overlap(&cov, &runs, &PixelArea::Constant(100.0)),
+            250.0 + 50.0
+        );
+        assert_eq!(runs_area(&runs, &PixelArea::Constant(100.0)), 500.0);
+    }
+}

@@ -1,4 +1,5 @@
-//! Reading the commune layer: any OGR-readable polygon layer.
+//! Reading polygon layers: the communes, and (through [`read_features`]) the
+//! planting zones.
 //!
 //! Every problem names the file, the layer and the feature (its index, code and
 //! name when known), because the fix is always in that file: a missing field, a
@@ -32,6 +33,15 @@ pub struct CommuneLayer {
     pub communes: Vec<Commune>,
 }
 
+/// One feature of a polygon layer: the requested field values (NFC, trimmed;
+/// empty when null) and its checked geometry.
+#[derive(Debug, Clone)]
+pub struct PolygonFeature {
+    pub index: usize,
+    pub values: Vec<String>,
+    pub geom: MultiPolygon<f64>,
+}
+
 /// Reads and checks the commune layer described by the region file.
 pub fn read(cfg: &CommunesConfig) -> Result<CommuneLayer, PipelineError> {
     read_polygons(
@@ -42,13 +52,47 @@ pub fn read(cfg: &CommunesConfig) -> Result<CommuneLayer, PipelineError> {
     )
 }
 
-/// Reads a polygon layer with a code and a name field, checking every feature.
+/// Reads a polygon layer with a code and a name field; codes must be unique.
 pub fn read_polygons(
     path: &Path,
     layer_name: Option<&str>,
     code_field: &str,
     name_field: &str,
 ) -> Result<CommuneLayer, PipelineError> {
+    let (crs, lname, feats) = read_features(path, layer_name, &[code_field, name_field])?;
+    let err = |msg: String| PipelineError::vector(path, msg);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut communes = Vec::with_capacity(feats.len());
+    for f in feats {
+        let (code, name) = (f.values[0].clone(), f.values[1].clone());
+        let who = format!(
+            "layer \"{lname}\", feature {} ({code_field} \"{code}\", {name_field} \"{name}\")",
+            f.index
+        );
+        if code.is_empty() {
+            return Err(err(format!("{who}: empty {code_field}")));
+        }
+        if let Some(j) = seen.insert(code.clone(), f.index) {
+            return Err(err(format!(
+                "{who}: duplicate {code_field} \"{code}\" (also feature {j})"
+            )));
+        }
+        communes.push(Commune {
+            code,
+            name,
+            geom: f.geom,
+        });
+    }
+    Ok(CommuneLayer { crs, communes })
+}
+
+/// Reads every feature of a polygon layer with the given fields (which must
+/// exist), checking each geometry. Returns the layer's CRS and name too.
+pub fn read_features(
+    path: &Path,
+    layer_name: Option<&str>,
+    fields: &[&str],
+) -> Result<(Crs, String, Vec<PolygonFeature>), PipelineError> {
     let err = |msg: String| PipelineError::vector(path, msg);
     if !path.exists() {
         return Err(err("file not found".into()));
@@ -68,88 +112,95 @@ pub fn read_polygons(
         ))
     })?;
     let crs = Crs::from_srs(&srs).map_err(|e| err(e.to_string()))?;
-    let fields: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-    for f in [code_field, name_field] {
-        if !fields.iter().any(|x| x == f) {
-            return Err(err(format!(
-                "layer \"{lname}\" has no field \"{f}\" (fields: {})",
-                fields.join(", ")
-            )));
+    let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    let mut idx = Vec::with_capacity(fields.len());
+    for f in fields {
+        match names.iter().position(|x| x == f) {
+            Some(i) => idx.push(i),
+            None => {
+                return Err(err(format!(
+                    "layer \"{lname}\" has no field \"{f}\" (fields: {})",
+                    names.join(", ")
+                )))
+            }
         }
     }
-    let code_idx = layer
-        .defn()
-        .field_index(code_field)
-        .map_err(|e| err(e.to_string()))?;
-    let name_idx = layer
-        .defn()
-        .field_index(name_field)
-        .map_err(|e| err(e.to_string()))?;
-
-    let mut communes = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
     for (i, f) in layer.features().enumerate() {
-        let code = f
-            .field_as_string(code_idx)
-            .ok()
-            .flatten()
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default();
-        let name = nfc(f
-            .field_as_string(name_idx)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .trim());
+        let values: Vec<String> = idx
+            .iter()
+            .map(|&k| {
+                nfc(f
+                    .field_as_string(k)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+                    .trim())
+            })
+            .collect();
         let who = format!(
-            "layer \"{lname}\", feature {i} ({code_field} \"{code}\", {name_field} \"{name}\")"
+            "layer \"{lname}\", feature {i} ({})",
+            describe(fields, &values)
         );
-        if code.is_empty() {
-            return Err(err(format!("{who}: empty {code_field}")));
-        }
-        if let Some(j) = seen.insert(code.clone(), i) {
-            return Err(err(format!(
-                "{who}: duplicate {code_field} \"{code}\" (also feature {j})"
-            )));
-        }
-        let g = f
-            .geometry()
-            .ok_or_else(|| err(format!("{who}: no geometry")))?;
-        let geom: geo::Geometry<f64> = g
-            .to_geo()
-            .map_err(|e| err(format!("{who}: unreadable geometry: {e}")))?;
-        let mp: MultiPolygon<f64> = match geom {
-            geo::Geometry::Polygon(p) => p.into(),
-            geo::Geometry::MultiPolygon(m) => m,
-            other => {
-                return Err(err(format!(
-                    "{who}: is a {}, not a polygon",
-                    geometry_kind(&other)
-                )));
-            }
-        };
-        if mp.0.is_empty() {
-            return Err(err(format!("{who}: empty geometry")));
-        }
-        if let Err(problem) = mp.check_validation() {
-            return Err(err(format!(
-                "{who}: invalid polygon: {problem}. Repair the layer first, e.g. \
-                 ogr2ogr -makevalid fixed.gpkg {}",
-                path.display()
-            )));
-        }
-        // Exterior rings counter-clockwise, holes clockwise: sources disagree (one
-        // real commune winds clockwise) and boolean operations need one convention.
-        communes.push(Commune {
-            code,
-            name,
-            geom: mp.orient(Direction::Default),
+        let geom = polygon_of(&f, &who, path)?;
+        out.push(PolygonFeature {
+            index: i,
+            values,
+            geom,
         });
     }
-    if communes.is_empty() {
+    if out.is_empty() {
         return Err(err(format!("layer \"{lname}\" has no features")));
     }
-    Ok(CommuneLayer { crs, communes })
+    Ok((crs, lname, out))
+}
+
+fn describe(fields: &[&str], values: &[String]) -> String {
+    fields
+        .iter()
+        .zip(values)
+        .map(|(f, v)| format!("{f} \"{v}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A feature's geometry as a valid, consistently oriented multipolygon, or an
+/// error naming the feature (`who`).
+fn polygon_of(
+    f: &gdal::vector::Feature,
+    who: &str,
+    path: &Path,
+) -> Result<MultiPolygon<f64>, PipelineError> {
+    let err = |msg: String| PipelineError::vector(path, msg);
+    let g = f
+        .geometry()
+        .ok_or_else(|| err(format!("{who}: no geometry")))?;
+    let geom: geo::Geometry<f64> = g
+        .to_geo()
+        .map_err(|e| err(format!("{who}: unreadable geometry: {e}")))?;
+    let mp: MultiPolygon<f64> = match geom {
+        geo::Geometry::Polygon(p) => p.into(),
+        geo::Geometry::MultiPolygon(m) => m,
+        other => {
+            return Err(err(format!(
+                "{who}: is a {}, not a polygon",
+                geometry_kind(&other)
+            )));
+        }
+    };
+    if mp.0.is_empty() {
+        return Err(err(format!("{who}: empty geometry")));
+    }
+    if let Err(problem) = mp.check_validation() {
+        return Err(err(format!(
+            "{who}: invalid polygon: {problem}. Repair the layer first, e.g. \
+             ogr2ogr -makevalid fixed.gpkg {}",
+            path.display()
+        )));
+    }
+    // Exterior rings counter-clockwise, holes clockwise: sources disagree (one
+    // real commune winds clockwise) and boolean operations need one convention.
+    Ok(mp.orient(Direction::Default))
 }
 
 fn geometry_kind(g: &geo::Geometry<f64>) -> &'static str {

@@ -22,6 +22,58 @@ pub struct Region {
     pub communes: CommunesConfig,
     pub forest: ForestConfig,
     pub epochs: Vec<EpochConfig>,
+    /// Planting zones, if the region has any.
+    pub zones: Option<ZonesConfig>,
+    pub alerts: AlertsConfig,
+    /// Class epochs: the name of every class code (empty = not checked).
+    pub legend: std::collections::BTreeMap<i64, String>,
+}
+
+/// Planting zones: a polygon layer with a species field and an optional zone code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZonesConfig {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub layer: Option<String>,
+    pub species_field: String,
+    /// The planting-zone code (mã số vùng trồng), if the layer has one.
+    #[serde(default)]
+    pub code_field: Option<String>,
+}
+
+/// Change alerts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Smallest patch reported, in ha (0.3 ha: the legal minimum size of a forest).
+    #[serde(default = "default_min_area")]
+    pub min_area_ha: f64,
+    /// Spectral epochs: a loss pixel must also lose at least this much NDVI.
+    #[serde(default)]
+    pub min_ndvi_drop: Option<f64>,
+    /// Species whose plantations are harvested by clear-cut: loss inside their
+    /// zones is expected harvest (low severity).
+    #[serde(default = "default_harvested")]
+    pub harvested_species: Vec<String>,
+}
+
+fn default_min_area() -> f64 {
+    0.3
+}
+
+fn default_harvested() -> Vec<String> {
+    vec!["acacia".into(), "pine".into()]
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            min_area_ha: default_min_area(),
+            min_ndvi_drop: None,
+            harvested_species: default_harvested(),
+        }
+    }
 }
 
 /// Where the commune polygons are and which fields hold code and name.
@@ -85,6 +137,12 @@ struct RawRegion {
     forest: ForestConfig,
     #[serde(default)]
     epochs: Vec<RawEpoch>,
+    #[serde(default)]
+    zones: Option<ZonesConfig>,
+    #[serde(default)]
+    alerts: Option<AlertsConfig>,
+    #[serde(default)]
+    legend: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,9 +291,45 @@ impl Region {
             }
         }
 
+        let alerts = raw.alerts.unwrap_or_default();
+        if !(alerts.min_area_ha >= 0.0) {
+            return Err(cfg_err(format!(
+                "alerts.min_area_ha = {} must be ≥ 0",
+                alerts.min_area_ha
+            )));
+        }
+        if let Some(d) = alerts.min_ndvi_drop {
+            if !(0.0..=2.0).contains(&d) {
+                return Err(cfg_err(format!(
+                    "alerts.min_ndvi_drop = {d} must be within [0, 2]"
+                )));
+            }
+        }
+        let mut legend = std::collections::BTreeMap::new();
+        for (k, v) in raw.legend {
+            let code: i64 = k
+                .trim()
+                .parse()
+                .map_err(|_| cfg_err(format!("legend key \"{k}\" is not an integer class code")))?;
+            legend.insert(code, v);
+        }
+        for c in raw.forest.forest_classes.iter() {
+            if !legend.is_empty() && !legend.contains_key(c) {
+                return Err(cfg_err(format!(
+                    "forest.forest_classes has {c}, which [legend] does not name"
+                )));
+            }
+        }
+        let mut zones = raw.zones;
+        if let Some(z) = zones.as_mut() {
+            z.path = dir.join(&z.path);
+        }
         let mut communes = raw.communes;
         communes.path = dir.join(&communes.path);
         Ok(Region {
+            zones,
+            alerts,
+            legend,
             file: path.to_path_buf(),
             name: crate::text::nfc(&raw.name),
             area_crs: raw.area_crs,
@@ -373,6 +467,29 @@ mask_band = 5
         let d = region_dir();
         let e = Region::parse("name = ", &d.path().join("region.toml")).unwrap_err();
         assert!(e.to_string().contains("region.toml"), "{e}");
+    }
+
+    #[test]
+    fn zones_alerts_and_legend() {
+        let d = region_dir();
+        let p = d.path().join("region.toml");
+        let text = format!(
+            "{GOOD}\n[zones]\npath = \"zones.geojson\"\nspecies_field = \"species\"\n\n[alerts]\nmin_area_ha = 0.5\n\n[legend]\n1 = \"natural forest\"\n10 = \"cropland\"\n"
+        );
+        let r = Region::parse(&text, &p).unwrap();
+        assert_eq!(
+            r.zones.as_ref().unwrap().path,
+            d.path().join("zones.geojson")
+        );
+        assert_eq!(r.alerts.min_area_ha, 0.5);
+        assert_eq!(r.alerts.harvested_species, ["acacia", "pine"]);
+        assert_eq!(r.legend.get(&10).map(String::as_str), Some("cropland"));
+        let defaults = Region::parse(GOOD, &p).unwrap();
+        assert_eq!(defaults.alerts.min_area_ha, 0.3);
+        let e = Region::parse(&format!("{GOOD}\n[legend]\nforest = \"x\"\n"), &p).unwrap_err();
+        assert!(e.to_string().contains("legend key \"forest\""), "{e}");
+        let e = Region::parse(&format!("{GOOD}\n[alerts]\nmin_area = 1\n"), &p).unwrap_err();
+        assert!(e.to_string().contains("min_area"), "{e}");
     }
 
     #[test]

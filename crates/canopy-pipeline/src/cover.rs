@@ -62,10 +62,33 @@ pub struct CoverResult {
 /// The code under which province totals are reported.
 pub const PROVINCE_CODE: &str = "PROVINCE";
 
-/// Runs the cover job on a region.
-pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
-    let t0 = Instant::now();
-    let mut timings = Vec::new();
+/// A region read and checked once, shared by the cover and change jobs.
+pub struct Prepared {
+    pub layer: CommuneLayer,
+    /// The union of the communes (the province), in the layer's CRS.
+    pub union: MultiPolygon<f64>,
+    /// Areas in `area_crs` (m²): every commune, then the union.
+    pub natural_m2: Vec<f64>,
+    pub area_crs: Crs,
+    /// Bounding box of the communes in the layer's CRS.
+    pub bbox: Rect<f64>,
+    pub rules: Rules,
+    pub communes_out: Vec<CommuneOut>,
+}
+
+impl Prepared {
+    /// The communes' bounding box in another CRS.
+    pub fn aoi(&self, crs: &Crs) -> Result<Rect<f64>, PipelineError> {
+        if crs.same_as(&self.layer.crs) {
+            Ok(self.bbox)
+        } else {
+            Transformer::new(&self.layer.crs, crs)?.rect_bounds(self.bbox)
+        }
+    }
+}
+
+/// Reads the communes, builds the province union and the areas.
+pub fn prepare(region: &Region) -> Result<Prepared, PipelineError> {
     let layer = communes::read(&region.communes)?;
     let area_crs = Crs::from_user(&region.area_crs).map_err(|e| PipelineError::Config {
         file: region.file.clone(),
@@ -87,11 +110,13 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
 
     // Province = union of the communes, so overlaps between neighbours count once.
     let union = geo::unary_union(layer.communes.iter().map(|c| &c.geom));
-    let mut polygons: Vec<&MultiPolygon<f64>> = layer.communes.iter().map(|c| &c.geom).collect();
-    polygons.push(&union);
-
-    let mut natural_m2 = Vec::with_capacity(polygons.len());
-    for p in &polygons {
+    let mut natural_m2 = Vec::with_capacity(layer.communes.len() + 1);
+    for p in layer
+        .communes
+        .iter()
+        .map(|c| &c.geom)
+        .chain(std::iter::once(&union))
+    {
         natural_m2.push(to_area.multipolygon(p)?.unsigned_area());
     }
     let communes_out = layer
@@ -107,29 +132,44 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
             })
         })
         .collect::<Result<Vec<_>, PipelineError>>()?;
-    timings.push(("communes".into(), t0.elapsed().as_secs_f64()));
-
     let bbox = union
         .bounding_rect()
         .ok_or_else(|| PipelineError::Input("the communes have no extent".into()))?;
     let rules = Rules {
         ndvi_min: region.forest.ndvi_min.unwrap_or(f64::NAN),
         forest_classes: region.forest.forest_classes.clone(),
+        legend: region.legend.keys().copied().collect(),
     };
+    Ok(Prepared {
+        layer,
+        union,
+        natural_m2,
+        area_crs,
+        bbox,
+        rules,
+        communes_out,
+    })
+}
+
+/// Runs the cover job on a prepared region.
+pub fn run(region: &Region, prep: &Prepared) -> Result<CoverResult, PipelineError> {
+    let t0 = Instant::now();
+    let mut timings = Vec::new();
+    let (layer, union, natural_m2, area_crs, rules) = (
+        &prep.layer,
+        &prep.union,
+        &prep.natural_m2,
+        &prep.area_crs,
+        &prep.rules,
+    );
+    let n_polygons = natural_m2.len();
 
     let mut rows = Vec::new();
     let mut province = Vec::new();
     let mut pixels = Vec::new();
     for epoch in &region.epochs {
         let te = Instant::now();
-        let aoi = |crs: &Crs| -> Result<Rect<f64>, PipelineError> {
-            if crs.same_as(&layer.crs) {
-                Ok(bbox)
-            } else {
-                Transformer::new(&layer.crs, crs)?.rect_bounds(bbox)
-            }
-        };
-        let mosaic = mosaic::plan(epoch, &aoi)?;
+        let mosaic = mosaic::plan(epoch, &|crs: &Crs| prep.aoi(crs))?;
         tracing::info!(
             epoch = %epoch.id,
             crs = %mosaic.crs.label,
@@ -139,9 +179,9 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
             warped = mosaic.tiles.iter().filter(|t| t.placement == mosaic::Placement::Warped).count(),
             "working grid planned"
         );
-        let covs = coverages(&layer, &union, &mosaic)?;
-        let area = pixel_areas(&mosaic, &area_crs)?;
-        let sums = zonal_sums(&mosaic, &rules, &covs, &area)?;
+        let covs = coverages(layer, union, &mosaic)?;
+        let area = pixel_areas(&mosaic, area_crs)?;
+        let sums = zonal_sums(&mosaic, rules, &covs, &area)?;
         for (i, c) in layer.communes.iter().enumerate() {
             rows.push(CoverRow {
                 commune_code: c.code.clone(),
@@ -149,7 +189,7 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
                 figures: CoverFigures::new(natural_m2[i], sums[i]),
             });
         }
-        let p = polygons.len() - 1;
+        let p = n_polygons - 1;
         province.push(CoverRow {
             commune_code: PROVINCE_CODE.into(),
             epoch: epoch.id.clone(),
@@ -160,7 +200,7 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
     }
     timings.push(("total".into(), t0.elapsed().as_secs_f64()));
     Ok(CoverResult {
-        communes: communes_out,
+        communes: prep.communes_out.clone(),
         rows,
         province,
         timings,
@@ -169,7 +209,7 @@ pub fn run(region: &Region) -> Result<CoverResult, PipelineError> {
 }
 
 /// Coverage of every commune, then of the province union, on the working grid.
-fn coverages(
+pub(crate) fn coverages(
     layer: &CommuneLayer,
     union: &MultiPolygon<f64>,
     mosaic: &Mosaic,
@@ -188,7 +228,7 @@ fn coverages(
 const AREA_STEP: usize = 64;
 
 /// The area of each working-grid pixel in the area CRS.
-fn pixel_areas(mosaic: &Mosaic, area_crs: &Crs) -> Result<PixelArea, PipelineError> {
+pub(crate) fn pixel_areas(mosaic: &Mosaic, area_crs: &Crs) -> Result<PixelArea, PipelineError> {
     let g: Grid = mosaic.grid;
     if mosaic.crs.same_as(area_crs) {
         return Ok(PixelArea::Constant(g.pixel_area()));

@@ -5,10 +5,12 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::change::{self, ChangeResult};
 use crate::config::Region;
 use crate::cover::{self, CoverResult};
 use crate::error::PipelineError;
 use crate::store::{self, EpochRecord, RunRecord};
+use crate::zones;
 
 /// Files larger than this are fingerprinted by size and modification time
 /// instead of hashed (hashing gigabytes of tiles would cost more than the run).
@@ -18,14 +20,25 @@ const HASH_LIMIT: u64 = 256 * 1024 * 1024;
 pub struct RunOutcome {
     pub region: Region,
     pub cover: CoverResult,
+    pub change: ChangeResult,
 }
 
 /// Runs the region file at `region_path` and writes the store at `store_path`.
-pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, PipelineError> {
+/// `extra_pairs` are epoch pairs (from, to) compared besides consecutive ones.
+pub fn run(
+    region_path: &Path,
+    store_path: &Path,
+    extra_pairs: &[(String, String)],
+) -> Result<RunOutcome, PipelineError> {
     let started = chrono::Utc::now();
     let region = Region::load(region_path)?;
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
-    let cover = cover::run(&region)?;
+    let pairs = change::pairs(&region, extra_pairs)?;
+    let zones = region.zones.as_ref().map(zones::read).transpose()?;
+    let prep = cover::prepare(&region)?;
+    let mut cover = cover::run(&region, &prep)?;
+    let change = change::run(&region, &prep, zones.as_ref(), &pairs)?;
+    cover.timings.extend(change.timings.iter().cloned());
 
     let mut inputs = serde_json::Map::new();
     inputs.insert(
@@ -36,6 +49,9 @@ pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, Pipeline
         region.communes.path.display().to_string(),
         fingerprint(&region.communes.path).into(),
     );
+    if let Some(z) = &region.zones {
+        inputs.insert(z.path.display().to_string(), fingerprint(&z.path).into());
+    }
     for e in &region.epochs {
         for t in &e.tiles {
             inputs.insert(t.display().to_string(), fingerprint(t).into());
@@ -48,6 +64,10 @@ pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, Pipeline
         "natural_classes": region.forest.natural_classes,
         "threads": rayon::current_num_threads(),
         "strip_rows": cover::STRIP_ROWS,
+        "min_area_ha": region.alerts.min_area_ha,
+        "min_ndvi_drop": region.alerts.min_ndvi_drop,
+        "harvested_species": region.alerts.harvested_species,
+        "pairs": pairs.iter().map(|&(i, j)| format!("{}:{}", region.epochs[i].id, region.epochs[j].id)).collect::<Vec<_>>(),
     });
     let timings: serde_json::Map<String, serde_json::Value> = cover
         .timings
@@ -79,9 +99,13 @@ pub fn run(region_path: &Path, store_path: &Path) -> Result<RunOutcome, Pipeline
         inputs: serde_json::Value::Object(inputs).to_string(),
         timings: serde_json::Value::Object(timings).to_string(),
     };
-    store::write(store_path, &cover, &epochs, &record)?;
+    store::write(store_path, &cover, &change, &epochs, &record)?;
     tracing::info!(store = %store_path.display(), "store written");
-    Ok(RunOutcome { region, cover })
+    Ok(RunOutcome {
+        region,
+        cover,
+        change,
+    })
 }
 
 /// `sha256:<hex>` of a file, or `size:<bytes>,mtime:<unix s>` for very large ones.
@@ -112,4 +136,9 @@ pub fn fingerprint(path: &Path) -> String {
         }
     }
     format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// The current time, RFC 3339 UTC, to the second.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -10,6 +10,7 @@
 //! - [`synth`]: the deterministic sample-region generator;
 //! - [`progress`]: progress bars.
 
+pub mod change;
 pub mod communes;
 pub mod config;
 pub mod cover;
@@ -21,6 +22,7 @@ pub mod raster;
 pub mod store;
 pub mod synth;
 pub mod text;
+pub mod zones;
 
 pub use error::PipelineError;
 pub use gdal;

@@ -21,6 +21,7 @@ use gdal::vector::{
 };
 use gdal::{Dataset, DriverManager};
 
+use crate::change::{Alert, ChangeResult, ChangeRow};
 use crate::cover::{CoverResult, CoverRow};
 use crate::error::PipelineError;
 
@@ -63,6 +64,7 @@ impl Drop for TempGuard {
 pub fn write(
     path: &Path,
     result: &CoverResult,
+    change: &ChangeResult,
     epochs: &[EpochRecord],
     run: &RunRecord,
 ) -> Result<(), PipelineError> {
@@ -78,8 +80,16 @@ pub fn write(
     let tmp = dir.join(format!(".{stem}.tmp-{}.gpkg", std::process::id()));
     let mut guard = TempGuard(tmp.clone(), false);
 
+    // Held until the new store has replaced the old one, so a triage written
+    // meanwhile (`canopy triage`, the server) is neither lost nor half-copied.
+    let _lock = lock(path)?;
     let previous_runs = if path.exists() {
         read_runs(path).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let previous_triage = if path.exists() {
+        read_triage(path).unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -99,6 +109,13 @@ pub fn write(
         write_cover(&mut txn, "province_cover", &result.province, false)
             .map_err(|e| err(format!("layer province_cover: {e}")))?;
         write_epochs(&mut txn, epochs).map_err(|e| err(format!("layer epochs: {e}")))?;
+        write_change(&mut txn, "change", &change.rows, true)
+            .map_err(|e| err(format!("layer change: {e}")))?;
+        write_change(&mut txn, "province_change", &change.province, false)
+            .map_err(|e| err(format!("layer province_change: {e}")))?;
+        write_alerts(&mut txn, &change.alerts).map_err(|e| err(format!("layer alerts: {e}")))?;
+        write_triage(&mut txn, &previous_triage)
+            .map_err(|e| err(format!("layer alert_triage: {e}")))?;
         let mut runs = previous_runs;
         runs.push(run.clone());
         write_runs(&mut txn, &runs).map_err(|e| err(format!("layer runs: {e}")))?;
@@ -442,4 +459,356 @@ pub fn field_values(
     Ok(l.features()
         .filter_map(|f| f.field(i).ok().flatten())
         .collect())
+}
+
+/// An exclusive lock on the store (a `.lock` file beside it), for writers.
+pub fn lock(path: &Path) -> Result<std::fs::File, PipelineError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let lock_path = path.with_file_name(name);
+    if let Some(d) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).map_err(|e| {
+            PipelineError::store(path, format!("cannot create {}: {e}", d.display()))
+        })?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            PipelineError::store(path, format!("cannot open {}: {e}", lock_path.display()))
+        })?;
+    f.lock().map_err(|e| {
+        PipelineError::store(path, format!("cannot lock {}: {e}", lock_path.display()))
+    })?;
+    Ok(f)
+}
+
+fn write_change(ds: &mut Dataset, name: &str, rows: &[ChangeRow], with_code: bool) -> GResult<()> {
+    let mut fields = vec![];
+    if with_code {
+        fields.push(("commune_code", OGRFieldType::OFTString));
+    }
+    fields.extend([
+        ("from_epoch", OGRFieldType::OFTString),
+        ("to_epoch", OGRFieldType::OFTString),
+        ("loss_ha", OGRFieldType::OFTReal),
+        ("gain_ha", OGRFieldType::OFTReal),
+        ("net_ha", OGRFieldType::OFTReal),
+        ("unobserved_ha", OGRFieldType::OFTReal),
+        ("transitions", OGRFieldType::OFTString),
+    ]);
+    let layer = table(ds, name, &fields)?;
+    for r in rows {
+        let mut f = Feature::new(layer.defn())?;
+        let mut i = 0;
+        if with_code {
+            f.set_field_string(0, &r.commune_code)?;
+            i = 1;
+        }
+        f.set_field_string(i, &r.from_epoch)?;
+        f.set_field_string(i + 1, &r.to_epoch)?;
+        f.set_field_double(i + 2, r.loss_ha)?;
+        f.set_field_double(i + 3, r.gain_ha)?;
+        f.set_field_double(i + 4, r.net_ha)?;
+        f.set_field_double(i + 5, r.unobserved_ha)?;
+        if r.transitions.is_empty() {
+            f.set_field_null(i + 6)?;
+        } else {
+            let t: Vec<serde_json::Value> = r
+                .transitions
+                .iter()
+                .map(|(a, b, ha)| serde_json::json!({"from": a, "to": b, "ha": ha}))
+                .collect();
+            f.set_field_string(i + 6, &serde_json::Value::Array(t).to_string())?;
+        }
+        f.create(&layer)?;
+    }
+    Ok(())
+}
+
+const ALERT_FIELDS: [(&str, OGRFieldType::Type); 16] = [
+    ("alert_id", OGRFieldType::OFTString),
+    ("from_epoch", OGRFieldType::OFTString),
+    ("to_epoch", OGRFieldType::OFTString),
+    ("from_date", OGRFieldType::OFTString),
+    ("to_date", OGRFieldType::OFTString),
+    ("area_ha", OGRFieldType::OFTReal),
+    ("pixels", OGRFieldType::OFTInteger64),
+    ("centroid_lon", OGRFieldType::OFTReal),
+    ("centroid_lat", OGRFieldType::OFTReal),
+    ("commune_code", OGRFieldType::OFTString),
+    ("communes", OGRFieldType::OFTString),
+    ("zone_species", OGRFieldType::OFTString),
+    ("zone_code", OGRFieldType::OFTString),
+    ("natural_lost", OGRFieldType::OFTInteger),
+    ("natural_lost_ha", OGRFieldType::OFTReal),
+    ("severity", OGRFieldType::OFTString),
+];
+
+fn write_alerts(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
+    let mut srs = SpatialRef::from_epsg(4326)?;
+    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    let layer = ds.create_layer(LayerOptions {
+        name: "alerts",
+        srs: Some(&srs),
+        ty: OGRwkbGeometryType::wkbMultiPolygon,
+        options: Some(&["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"]),
+    })?;
+    layer.create_defn_fields(&ALERT_FIELDS)?;
+    for a in alerts {
+        let mut f = Feature::new(layer.defn())?;
+        f.set_field_string(0, &a.id)?;
+        f.set_field_string(1, &a.from_epoch)?;
+        f.set_field_string(2, &a.to_epoch)?;
+        f.set_field_string(3, &a.from_date)?;
+        f.set_field_string(4, &a.to_date)?;
+        f.set_field_double(5, a.area_ha)?;
+        f.set_field_integer64(6, a.pixels as i64)?;
+        f.set_field_double(7, a.centroid.0)?;
+        f.set_field_double(8, a.centroid.1)?;
+        f.set_field_string(9, &a.commune_code)?;
+        let shares: Vec<serde_json::Value> = a
+            .communes
+            .iter()
+            .map(|(c, ha)| serde_json::json!({"code": c, "ha": ha}))
+            .collect();
+        f.set_field_string(10, &serde_json::Value::Array(shares).to_string())?;
+        match &a.zone_species {
+            Some(s) => f.set_field_string(11, s)?,
+            None => f.set_field_null(11)?,
+        }
+        match &a.zone_code {
+            Some(s) => f.set_field_string(12, s)?,
+            None => f.set_field_null(12)?,
+        }
+        match a.natural_lost {
+            Some(b) => f.set_field_integer(13, b as i32)?,
+            None => f.set_field_null(13)?,
+        }
+        f.set_field_double(14, a.natural_lost_ha)?;
+        f.set_field_string(15, a.severity.as_str())?;
+        f.set_geometry(a.geom_wgs84.to_gdal()?)?;
+        f.create(&layer)?;
+    }
+    Ok(())
+}
+
+/// One triage event of an alert (the table keeps the full history).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriageEvent {
+    pub alert_id: String,
+    /// new, confirmed or dismissed.
+    pub status: String,
+    pub note: String,
+    pub by: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// Triage statuses.
+pub const TRIAGE_STATUSES: [&str; 3] = ["new", "confirmed", "dismissed"];
+
+const TRIAGE_FIELDS: [&str; 5] = ["alert_id", "status", "note", "by", "at"];
+
+fn write_triage(ds: &mut Dataset, events: &[TriageEvent]) -> GResult<()> {
+    let fields: Vec<(&str, OGRFieldType::Type)> = TRIAGE_FIELDS
+        .iter()
+        .map(|n| (*n, OGRFieldType::OFTString))
+        .collect();
+    let layer = table(ds, "alert_triage", &fields)?;
+    for e in events {
+        add_triage(&layer, e)?;
+    }
+    Ok(())
+}
+
+fn add_triage(layer: &gdal::vector::Layer, e: &TriageEvent) -> GResult<()> {
+    let mut f = Feature::new(layer.defn())?;
+    for (i, v) in [&e.alert_id, &e.status, &e.note, &e.by, &e.at]
+        .iter()
+        .enumerate()
+    {
+        f.set_field_string(i, v)?;
+    }
+    f.create(layer)
+}
+
+/// The triage history of a store, oldest first (empty for stores without one).
+pub fn read_triage(path: &Path) -> Result<Vec<TriageEvent>, PipelineError> {
+    let ds = open_store(path)?;
+    let Ok(mut layer) = ds.layer_by_name("alert_triage") else {
+        return Ok(Vec::new());
+    };
+    let ix: Vec<usize> = TRIAGE_FIELDS
+        .iter()
+        .map(|n| idx(&layer, n, path))
+        .collect::<Result<_, _>>()?;
+    Ok(layer
+        .features()
+        .map(|f| TriageEvent {
+            alert_id: string(&f, ix[0]),
+            status: string(&f, ix[1]),
+            note: string(&f, ix[2]),
+            by: string(&f, ix[3]),
+            at: string(&f, ix[4]),
+        })
+        .collect())
+}
+
+/// Appends a triage event to the store, under the store's lock. The alert must
+/// exist and the status be one of [`TRIAGE_STATUSES`].
+pub fn append_triage(path: &Path, e: &TriageEvent) -> Result<(), PipelineError> {
+    if !TRIAGE_STATUSES.contains(&e.status.as_str()) {
+        return Err(PipelineError::Input(format!(
+            "status \"{}\" is not one of {}",
+            e.status,
+            TRIAGE_STATUSES.join(", ")
+        )));
+    }
+    let _lock = lock(path)?;
+    if !read_alerts(path)?.iter().any(|a| a.id == e.alert_id) {
+        return Err(PipelineError::store(
+            path,
+            format!("has no alert \"{}\"", e.alert_id),
+        ));
+    }
+    let ds = Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_VECTOR,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| PipelineError::store(path, format!("cannot open for update: {e}")))?;
+    let layer = ds.layer_by_name("alert_triage").map_err(|_| {
+        PipelineError::store(path, "has no alert_triage table; re-run `canopy run`")
+    })?;
+    add_triage(&layer, e)
+        .map_err(|err| PipelineError::store(path, format!("writing triage: {err}")))?;
+    Ok(())
+}
+
+/// An alert as stored, with its current triage status.
+#[derive(Debug, Clone)]
+pub struct StoredAlert {
+    pub id: String,
+    pub from_epoch: String,
+    pub to_epoch: String,
+    pub from_date: String,
+    pub to_date: String,
+    pub area_ha: f64,
+    pub centroid: (f64, f64),
+    pub commune_code: String,
+    /// Every commune the alert touches (largest share first).
+    pub communes: Vec<String>,
+    pub zone_species: Option<String>,
+    pub zone_code: Option<String>,
+    pub natural_lost: Option<bool>,
+    pub severity: String,
+    /// Latest triage status ("new" when never triaged).
+    pub status: String,
+    /// GeoJSON geometry.
+    pub geometry: String,
+}
+
+/// The alerts of a store, in stored order, with their latest triage status.
+pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
+    let ds = open_store(path)?;
+    let mut layer = ds.layer_by_name("alerts").map_err(|_| {
+        PipelineError::store(
+            path,
+            "has no alerts layer (written by canopy run with two epochs or more)",
+        )
+    })?;
+    let ix: Vec<usize> = ALERT_FIELDS
+        .iter()
+        .map(|(n, _)| idx(&layer, n, path))
+        .collect::<Result<_, _>>()?;
+    let mut status: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for e in read_triage(path)? {
+        status.insert(e.alert_id, e.status);
+    }
+    let opt = |f: &Feature, i: usize| {
+        f.field_as_string(i)
+            .ok()
+            .flatten()
+            .filter(|s| !s.is_empty())
+    };
+    let mut out = Vec::new();
+    for f in layer.features() {
+        let id = string(&f, ix[0]);
+        out.push(StoredAlert {
+            status: status.get(&id).cloned().unwrap_or_else(|| "new".into()),
+            id,
+            from_epoch: string(&f, ix[1]),
+            to_epoch: string(&f, ix[2]),
+            from_date: string(&f, ix[3]),
+            to_date: string(&f, ix[4]),
+            area_ha: f.field_as_double(ix[5]).ok().flatten().unwrap_or(0.0),
+            centroid: (
+                f.field_as_double(ix[7]).ok().flatten().unwrap_or(0.0),
+                f.field_as_double(ix[8]).ok().flatten().unwrap_or(0.0),
+            ),
+            commune_code: string(&f, ix[9]),
+            communes: serde_json::from_str::<Vec<serde_json::Value>>(&string(&f, ix[10]))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v["code"].as_str().map(String::from))
+                .collect(),
+            zone_species: opt(&f, ix[11]),
+            zone_code: opt(&f, ix[12]),
+            natural_lost: f.field_as_integer(ix[13]).ok().flatten().map(|v| v != 0),
+            severity: string(&f, ix[15]),
+            geometry: f
+                .geometry()
+                .and_then(|g| g.json().ok())
+                .unwrap_or_else(|| "null".into()),
+        });
+    }
+    Ok(out)
+}
+
+/// The change rows of a store (communes, then the province under `PROVINCE`).
+pub fn read_change(path: &Path) -> Result<(Vec<ChangeRow>, Vec<ChangeRow>), PipelineError> {
+    let ds = open_store(path)?;
+    let read = |name: &str, with_code: bool| -> Result<Vec<ChangeRow>, PipelineError> {
+        let Ok(mut l) = ds.layer_by_name(name) else {
+            return Ok(Vec::new());
+        };
+        let names = [
+            "from_epoch",
+            "to_epoch",
+            "loss_ha",
+            "gain_ha",
+            "net_ha",
+            "unobserved_ha",
+        ];
+        let ix: Vec<usize> = names
+            .iter()
+            .map(|n| idx(&l, n, path))
+            .collect::<Result<_, _>>()?;
+        let c = if with_code {
+            Some(idx(&l, "commune_code", path)?)
+        } else {
+            None
+        };
+        let d = |f: &Feature, i: usize| f.field_as_double(i).ok().flatten().unwrap_or(0.0);
+        Ok(l.features()
+            .map(|f| ChangeRow {
+                commune_code: c
+                    .map(|c| string(&f, c))
+                    .unwrap_or_else(|| crate::cover::PROVINCE_CODE.into()),
+                from_epoch: string(&f, ix[0]),
+                to_epoch: string(&f, ix[1]),
+                loss_ha: d(&f, ix[2]),
+                gain_ha: d(&f, ix[3]),
+                net_ha: d(&f, ix[4]),
+                unobserved_ha: d(&f, ix[5]),
+                transitions: Vec::new(),
+            })
+            .collect())
+    };
+    Ok((read("change", true)?, read("province_change", false)?))
 }

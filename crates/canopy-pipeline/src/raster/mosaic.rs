@@ -66,57 +66,68 @@ fn same_size(a: f64, b: f64) -> bool {
     ((a - b) / a).abs() < 1e-9
 }
 
-/// Plans an epoch. `aoi` gives the communes' bounding box in a CRS.
+/// A tile's footprint in the working CRS and, when it sits on the working
+/// lattice, its whole-pixel shift from the lattice origin.
+struct Footprint {
+    rect: Rect<f64>,
+    shift: Option<(i64, i64)>,
+}
+
+fn footprint(t: &TileInfo, crs: &Crs, lattice: &Grid) -> Result<Footprint, PipelineError> {
+    let (x0, y0, x1, y1) = t.grid.bounds();
+    let rect = Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 });
+    let same_crs = t.crs.same_as(crs);
+    let shift = if same_crs && same_size(t.grid.dx, lattice.dx) && same_size(t.grid.dy, lattice.dy)
+    {
+        match (
+            near_int((t.grid.x0 - lattice.x0) / lattice.dx),
+            near_int((lattice.y0 - t.grid.y0) / lattice.dy),
+        ) {
+            (Some(c), Some(r)) => Some((c, r)),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let rect = if same_crs {
+        rect
+    } else {
+        Transformer::new(&t.crs, crs)
+            .and_then(|tr| tr.rect_bounds(rect))
+            .map_err(|e| PipelineError::raster(&t.path, e))?
+    };
+    Ok(Footprint { rect, shift })
+}
+
+fn inspect_all(epoch: &EpochConfig) -> Result<Vec<TileInfo>, PipelineError> {
+    epoch
+        .tiles
+        .iter()
+        .map(|p| tile::inspect(p, &epoch.bands))
+        .collect()
+}
+
+/// Plans an epoch on its own working grid. `aoi` gives the communes' bounding
+/// box in a CRS.
 pub fn plan(
     epoch: &EpochConfig,
     aoi: &dyn Fn(&Crs) -> Result<Rect<f64>, PipelineError>,
 ) -> Result<Mosaic, PipelineError> {
-    let infos: Vec<TileInfo> = epoch
-        .tiles
+    let infos = inspect_all(epoch)?;
+    let crs = infos[0].crs.clone();
+    let lattice = infos[0].grid;
+    let prints: Vec<Footprint> = infos
         .iter()
-        .map(|p| tile::inspect(p, &epoch.bands))
+        .map(|t| footprint(t, &crs, &lattice))
         .collect::<Result<_, _>>()?;
-    let first = &infos[0];
-    let crs = first.crs.clone();
-    let lattice = first.grid;
-
-    // Footprints in the working CRS.
-    let mut footprints = Vec::with_capacity(infos.len());
-    let mut direct = Vec::with_capacity(infos.len());
-    for t in &infos {
-        let (x0, y0, x1, y1) = t.grid.bounds();
-        let rect = Rect::new(Coord { x: x0, y: y0 }, Coord { x: x1, y: y1 });
-        let same_crs = t.crs.same_as(&crs);
-        let shift =
-            if same_crs && same_size(t.grid.dx, lattice.dx) && same_size(t.grid.dy, lattice.dy) {
-                match (
-                    near_int((t.grid.x0 - lattice.x0) / lattice.dx),
-                    near_int((lattice.y0 - t.grid.y0) / lattice.dy),
-                ) {
-                    (Some(c), Some(r)) => Some((c, r)),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-        let fp = if same_crs {
-            rect
-        } else {
-            Transformer::new(&t.crs, &crs)
-                .and_then(|tr| tr.rect_bounds(rect))
-                .map_err(|e| PipelineError::raster(&t.path, e))?
-        };
-        footprints.push(fp);
-        direct.push(shift);
-    }
 
     let area = aoi(&crs)?;
     let (mut ux0, mut uy0, mut ux1, mut uy1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for f in &footprints {
-        ux0 = ux0.min(f.min().x);
-        uy0 = uy0.min(f.min().y);
-        ux1 = ux1.max(f.max().x);
-        uy1 = uy1.max(f.max().y);
+    for f in &prints {
+        ux0 = ux0.min(f.rect.min().x);
+        uy0 = uy0.min(f.rect.min().y);
+        ux1 = ux1.max(f.rect.max().x);
+        uy1 = uy1.max(f.rect.max().y);
     }
     let (x0, y0) = (ux0.max(area.min().x), uy0.max(area.min().y));
     let (x1, y1) = (ux1.min(area.max().x), uy1.min(area.max().y));
@@ -146,13 +157,58 @@ pub fn plan(
         width: (c1 - c0) as usize,
         height: (r1 - r0) as usize,
     };
+    // Shifts are measured from the final grid's origin.
+    let prints: Vec<Footprint> = infos
+        .iter()
+        .map(|t| footprint(t, &crs, &grid))
+        .collect::<Result<_, _>>()?;
+    let tiles = place(epoch, infos, prints, &grid);
+    Ok(Mosaic {
+        epoch: epoch.id.clone(),
+        crs,
+        grid,
+        tiles,
+    })
+}
 
+/// Plans an epoch on a grid chosen elsewhere (another epoch's, for change
+/// detection): tiles on its lattice are read directly, the others warped.
+/// Fails when no tile reaches the grid.
+pub fn plan_on(epoch: &EpochConfig, crs: &Crs, grid: Grid) -> Result<Mosaic, PipelineError> {
+    let infos = inspect_all(epoch)?;
+    let prints: Vec<Footprint> = infos
+        .iter()
+        .map(|t| footprint(t, crs, &grid))
+        .collect::<Result<_, _>>()?;
+    let n = infos.len();
+    let tiles = place(epoch, infos, prints, &grid);
+    if tiles.is_empty() {
+        return Err(PipelineError::Input(format!(
+            "epoch \"{}\": none of its {n} tile(s) overlaps the grid of the epoch it is compared with",
+            epoch.id
+        )));
+    }
+    Ok(Mosaic {
+        epoch: epoch.id.clone(),
+        crs: crs.clone(),
+        grid,
+        tiles,
+    })
+}
+
+fn place(
+    epoch: &EpochConfig,
+    infos: Vec<TileInfo>,
+    prints: Vec<Footprint>,
+    grid: &Grid,
+) -> Vec<PlacedTile> {
     let mut tiles = Vec::new();
-    for ((info, fp), shift) in infos.into_iter().zip(footprints).zip(direct) {
-        let wc0 = grid.col_of(fp.min().x).floor().max(0.0) as i64;
-        let wc1 = (grid.col_of(fp.max().x).ceil() as i64).min(grid.width as i64);
-        let wr0 = grid.row_of(fp.max().y).floor().max(0.0) as i64;
-        let wr1 = (grid.row_of(fp.min().y).ceil() as i64).min(grid.height as i64);
+    for (info, fp) in infos.into_iter().zip(prints) {
+        let r = fp.rect;
+        let wc0 = grid.col_of(r.min().x).floor().max(0.0) as i64;
+        let wc1 = (grid.col_of(r.max().x).ceil() as i64).min(grid.width as i64);
+        let wr0 = grid.row_of(r.max().y).floor().max(0.0) as i64;
+        let wr1 = (grid.row_of(r.min().y).ceil() as i64).min(grid.height as i64);
         if wc0 >= wc1 || wr0 >= wr1 {
             tracing::warn!(tile = %info.path.display(), epoch = %epoch.id, "tile overlaps no commune; skipped");
             continue;
@@ -163,11 +219,11 @@ pub fn plan(
             width: (wc1 - wc0) as usize,
             height: (wr1 - wr0) as usize,
         };
-        let placement = match shift {
-            // Tile pixel (0,0) sits at lattice (c, r), i.e. working (c − c0, r − r0).
+        // `footprint` measured the shift from the grid's own origin here.
+        let placement = match fp.shift {
             Some((c, r)) => Placement::Direct {
-                col_shift: c - c0,
-                row_shift: r - r0,
+                col_shift: c,
+                row_shift: r,
             },
             None => Placement::Warped,
         };
@@ -177,10 +233,5 @@ pub fn plan(
             placement,
         });
     }
-    Ok(Mosaic {
-        epoch: epoch.id.clone(),
-        crs,
-        grid,
-        tiles,
-    })
+    tiles
 }

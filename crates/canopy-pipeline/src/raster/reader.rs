@@ -8,7 +8,9 @@
 use std::ffi::CString;
 use std::path::Path;
 
-use canopy_core::forest::{fill_unobserved, ClassRule, SpectralRule, UNOBSERVED};
+use canopy_core::forest::{
+    fill_unobserved, fill_unobserved_with, ClassRule, SpectralRule, UNOBSERVED,
+};
 use gdal::Dataset;
 
 use crate::error::PipelineError;
@@ -20,7 +22,24 @@ use crate::raster::tile::{self, BandSet};
 pub struct Rules {
     pub ndvi_min: f64,
     pub forest_classes: Vec<i64>,
+    /// Known class codes; a code outside it is an error (empty: not checked).
+    pub legend: Vec<i64>,
 }
+
+/// One strip of an epoch on the working grid: the observation state of each
+/// pixel and, for change alerts, its NDVI (spectral epochs) or class code
+/// (class epochs); the other vector stays empty.
+#[derive(Debug, Default, Clone)]
+pub struct StripData {
+    pub states: Vec<u8>,
+    /// NaN where unobserved.
+    pub ndvi: Vec<f32>,
+    /// `i32::MIN` where unobserved.
+    pub classes: Vec<i32>,
+}
+
+/// Class code of an unobserved pixel in [`StripData::classes`].
+pub const NO_CLASS: i32 = i32::MIN;
 
 /// One tile opened for reading: the band numbers to read from `ds`.
 /// Fields drop in declaration order: the warped VRT first, then the band subset
@@ -47,7 +66,7 @@ pub struct MosaicReader<'a> {
     buf_c: Vec<f32>,
     buf_f64: Vec<f64>,
     alpha: Vec<u8>,
-    states: Vec<u8>,
+    tile: StripData,
 }
 
 impl<'a> MosaicReader<'a> {
@@ -66,21 +85,49 @@ impl<'a> MosaicReader<'a> {
             buf_c: Vec::new(),
             buf_f64: Vec::new(),
             alpha: Vec::new(),
-            states: Vec::new(),
+            tile: StripData::default(),
         })
     }
 
     /// Fills `out` (rows `row0 .. row0 + rows` of the working grid, full width)
-    /// with observation states.
+    /// with observation states only.
     pub fn read_strip(
         &mut self,
         row0: usize,
         rows: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), PipelineError> {
+        let mut data = StripData {
+            states: std::mem::take(out),
+            ..Default::default()
+        };
+        self.read(row0, rows, &mut data, false)?;
+        *out = data.states;
+        Ok(())
+    }
+
+    /// Fills `out` with states and, with `values`, the NDVI or class code of each pixel.
+    pub fn read(
+        &mut self,
+        row0: usize,
+        rows: usize,
+        out: &mut StripData,
+        values: bool,
+    ) -> Result<(), PipelineError> {
         let width = self.mosaic.grid.width;
-        out.clear();
-        out.resize(width * rows, UNOBSERVED);
+        let spectral = matches!(
+            self.mosaic.tiles.first().map(|t| &t.info.bands),
+            Some(BandSet::Spectral { .. })
+        );
+        out.states.clear();
+        out.states.resize(width * rows, UNOBSERVED);
+        out.ndvi.clear();
+        out.classes.clear();
+        if values && spectral {
+            out.ndvi.resize(width * rows, f32::NAN);
+        } else if values {
+            out.classes.resize(width * rows, NO_CLASS);
+        }
         for i in 0..self.mosaic.tiles.len() {
             let placed = &self.mosaic.tiles[i];
             let w = placed.window;
@@ -97,7 +144,7 @@ impl<'a> MosaicReader<'a> {
             };
             // Skip the read when every target pixel is already observed.
             let pending = (sub.row..sub.row + sub.height).any(|r| {
-                let line = &out[(r - row0) * width..][..width];
+                let line = &out.states[(r - row0) * width..][..width];
                 line[sub.col..sub.col + sub.width].contains(&UNOBSERVED)
             });
             if !pending {
@@ -107,9 +154,28 @@ impl<'a> MosaicReader<'a> {
                 PipelineError::Raster { .. } => e,
                 other => PipelineError::raster(&placed.info.path, other),
             })?;
+            let t = &self.tile;
             for r in 0..sub.height {
-                let dst = &mut out[(sub.row + r - row0) * width + sub.col..][..sub.width];
-                fill_unobserved(dst, &self.states[r * sub.width..][..sub.width]);
+                let at = (sub.row + r - row0) * width + sub.col;
+                let src = r * sub.width..(r + 1) * sub.width;
+                let dst = at..at + sub.width;
+                if !out.ndvi.is_empty() {
+                    fill_unobserved_with(
+                        &mut out.states[dst.clone()],
+                        &mut out.ndvi[dst],
+                        &t.states[src.clone()],
+                        &t.ndvi[src],
+                    );
+                } else if !out.classes.is_empty() {
+                    fill_unobserved_with(
+                        &mut out.states[dst.clone()],
+                        &mut out.classes[dst],
+                        &t.states[src.clone()],
+                        &t.classes[src],
+                    );
+                } else {
+                    fill_unobserved(&mut out.states[dst], &t.states[src]);
+                }
             }
         }
         Ok(())
@@ -132,7 +198,7 @@ impl<'a> MosaicReader<'a> {
             ),
         };
         let n = win.width * win.height;
-        self.states.resize(n, UNOBSERVED);
+        self.tile.states.resize(n, UNOBSERVED);
         let read_f32 = |band: usize, buf: &mut Vec<f32>| -> Result<(), PipelineError> {
             buf.resize(n, 0.0);
             let b = open
@@ -171,11 +237,13 @@ impl<'a> MosaicReader<'a> {
                     red: red.1,
                     nir: nir.1,
                 };
+                self.tile.ndvi.resize(n, f32::NAN);
                 rule.classify_into(
                     &self.buf_a[..n],
                     &self.buf_b[..n],
                     mask_buf,
-                    &mut self.states[..n],
+                    &mut self.tile.states[..n],
+                    &mut self.tile.ndvi[..n],
                 );
             }
             BandSet::Classes { class } => {
@@ -198,7 +266,29 @@ impl<'a> MosaicReader<'a> {
                     forest_classes: self.rules.forest_classes.clone(),
                     nodata: class.1,
                 };
-                rule.classify_into(&self.buf_f64[..n], &mut self.states[..n]);
+                rule.classify_into(&self.buf_f64[..n], &mut self.tile.states[..n]);
+                self.tile.classes.resize(n, NO_CLASS);
+                let legend = &self.rules.legend;
+                let codes = self.buf_f64[..n].iter().zip(&self.tile.states[..n]);
+                for (k, (&code, &st)) in codes.enumerate() {
+                    if st == UNOBSERVED {
+                        self.tile.classes[k] = NO_CLASS;
+                        continue;
+                    }
+                    let c = code as i64;
+                    if !legend.is_empty() && legend.binary_search(&c).is_err() {
+                        return Err(PipelineError::raster(
+                            path,
+                            format!(
+                                "class code {c} (working-grid pixel {}, {}) has no [legend] \
+                                 entry; add it to the region file",
+                                win.col + k % win.width,
+                                win.row + k / win.width
+                            ),
+                        ));
+                    }
+                    self.tile.classes[k] = c as i32;
+                }
             }
         }
         if let Some(a) = open.alpha {
@@ -215,7 +305,7 @@ impl<'a> MosaicReader<'a> {
                 None,
             )
             .map_err(|e| PipelineError::raster(path, format!("reading warped footprint: {e}")))?;
-            for (s, &al) in self.states[..n].iter_mut().zip(&self.alpha) {
+            for (s, &al) in self.tile.states[..n].iter_mut().zip(&self.alpha) {
                 if al == 0 {
                     *s = UNOBSERVED;
                 }

@@ -1,0 +1,525 @@
+//! Change between epochs and forest-loss alerts.
+//!
+//! For each pair of epochs (every consecutive pair, plus any asked for), the
+//! later epoch is read onto the earlier epoch's working grid, so both are
+//! compared pixel for pixel. In one parallel pass over strips it computes, per
+//! commune and for the province: loss, gain and the area unobserved in either
+//! epoch (never counted as change), the class-to-class transition matrix when
+//! both epochs are class rasters, and the runs of loss pixels. The runs are then
+//! labelled into 8-connected patches across strip and tile borders (in strip
+//! order, so the result does not depend on the thread count); each patch of at
+//! least `[alerts] min_area_ha` becomes an alert with its exact outline.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use canopy_core::change::{
+    change_strip, severity, Severity, CH_CODES, CH_GAIN, CH_LOSS, CH_UNOBSERVED,
+};
+use canopy_core::components::{row_runs, Component, Labeller, Run};
+use canopy_core::coverage::{coverage, Coverage};
+use canopy_core::outline::outline;
+use canopy_core::pixel_area::PixelArea;
+use canopy_core::stats::M2_PER_HA;
+use canopy_core::zonal::{accumulate_categories, runs_area, runs_overlap, Strip};
+use geo::{Centroid, MultiPolygon};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::config::{EpochBands, Region};
+use crate::cover::{coverages, pixel_areas, Prepared, STRIP_ROWS};
+use crate::crs::{Crs, Transformer};
+use crate::error::PipelineError;
+use crate::raster::mosaic::{self, Mosaic};
+use crate::raster::reader::{MosaicReader, StripData, NO_CLASS};
+use crate::zones::ZoneLayer;
+
+/// Change of one commune (or the province) between two epochs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    pub commune_code: String,
+    pub from_epoch: String,
+    pub to_epoch: String,
+    pub loss_ha: f64,
+    pub gain_ha: f64,
+    /// `gain_ha − loss_ha`.
+    pub net_ha: f64,
+    /// Unobserved in either epoch.
+    pub unobserved_ha: f64,
+    /// Class epochs: (from class, to class, ha), observed in both, sorted.
+    pub transitions: Vec<(i64, i64, f64)>,
+}
+
+/// One forest-loss alert.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub id: String,
+    pub from_epoch: String,
+    pub to_epoch: String,
+    pub from_date: String,
+    pub to_date: String,
+    /// Exact outline of the patch's pixels, EPSG:4326 (lon/lat).
+    pub geom_wgs84: MultiPolygon<f64>,
+    pub area_ha: f64,
+    pub pixels: u64,
+    pub centroid: (f64, f64),
+    /// Commune with the largest share.
+    pub commune_code: String,
+    /// Every commune the patch touches, with its share in ha, largest first.
+    pub communes: Vec<(String, f64)>,
+    pub zone_species: Option<String>,
+    pub zone_code: Option<String>,
+    /// Class epochs: whether natural forest was lost; `None` for spectral epochs.
+    pub natural_lost: Option<bool>,
+    pub natural_lost_ha: f64,
+    pub severity: Severity,
+}
+
+/// What the change job produces.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeResult {
+    pub rows: Vec<ChangeRow>,
+    pub province: Vec<ChangeRow>,
+    pub alerts: Vec<Alert>,
+    pub timings: Vec<(String, f64)>,
+}
+
+/// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
+/// without repeats. Unknown ids and backward pairs are errors naming them.
+pub fn pairs(
+    region: &Region,
+    extra: &[(String, String)],
+) -> Result<Vec<(usize, usize)>, PipelineError> {
+    let idx = |id: &str| {
+        region
+            .epochs
+            .iter()
+            .position(|e| e.id == id)
+            .ok_or_else(|| {
+                let ids: Vec<&str> = region.epochs.iter().map(|e| e.id.as_str()).collect();
+                PipelineError::Input(format!(
+                    "no epoch \"{id}\" in {} (epochs: {})",
+                    region.file.display(),
+                    ids.join(", ")
+                ))
+            })
+    };
+    let mut out: Vec<(usize, usize)> = (1..region.epochs.len()).map(|i| (i - 1, i)).collect();
+    if !extra.is_empty() && region.epochs.len() < 2 {
+        return Err(PipelineError::Input(format!(
+            "change needs two epochs, and {} has only one",
+            region.file.display()
+        )));
+    }
+    for (a, b) in extra {
+        let (i, j) = (idx(a)?, idx(b)?);
+        if i >= j {
+            return Err(PipelineError::Input(format!(
+                "change pair {a}:{b}: \"{a}\" must come before \"{b}\""
+            )));
+        }
+        if !out.contains(&(i, j)) {
+            out.push((i, j));
+        }
+    }
+    Ok(out)
+}
+
+/// What one strip contributes.
+struct StripOut {
+    /// Per polygon: area per change code.
+    sums: Vec<[f64; CH_CODES]>,
+    /// Per polygon: class transitions (class epochs only).
+    trans: Vec<BTreeMap<(i32, i32), f64>>,
+    /// Loss runs, by row.
+    runs: Vec<Run>,
+    /// Loss runs of natural forest (class epochs), by row.
+    natural: Vec<Run>,
+}
+
+/// Runs the change job for every pair.
+pub fn run(
+    region: &Region,
+    prep: &Prepared,
+    zones: Option<&ZoneLayer>,
+    pairs: &[(usize, usize)],
+) -> Result<ChangeResult, PipelineError> {
+    let mut result = ChangeResult::default();
+    for &(i, j) in pairs {
+        let t0 = Instant::now();
+        let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
+        let ma = mosaic::plan(ea, &|crs: &Crs| prep.aoi(crs))?;
+        let mb = mosaic::plan_on(eb, &ma.crs, ma.grid).map_err(|e| match e {
+            PipelineError::Input(m) => PipelineError::Input(format!(
+                "{m}: epochs \"{}\" and \"{}\" do not overlap",
+                ea.id, eb.id
+            )),
+            other => other,
+        })?;
+        let covs = coverages(&prep.layer, &prep.union, &ma)?;
+        let zone_covs = match zones {
+            Some(z) => {
+                let tr = Transformer::new(&z.crs, &ma.crs)?;
+                let projected = z
+                    .zones
+                    .iter()
+                    .map(|z| tr.multipolygon(&z.geom))
+                    .collect::<Result<Vec<_>, _>>()?;
+                projected
+                    .par_iter()
+                    .map(|p| coverage(p, &ma.grid))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let area = pixel_areas(&ma, &prep.area_crs)?;
+        let classes = matches!(ea.bands, EpochBands::Classes { .. })
+            && matches!(eb.bands, EpochBands::Classes { .. });
+        let natural: Vec<i32> = region
+            .forest
+            .natural_classes
+            .iter()
+            .map(|&c| c as i32)
+            .collect();
+        let outs = strips(&ma, &mb, prep, region, &covs, &area, classes, &natural)?;
+
+        // Ordered reduction: identical whatever the thread count.
+        let n = covs.len();
+        let mut sums = vec![[0.0; CH_CODES]; n];
+        let mut trans: Vec<BTreeMap<(i32, i32), f64>> = vec![BTreeMap::new(); n];
+        let mut labeller = Labeller::new();
+        let mut natural_runs: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
+        for o in outs {
+            for (t, s) in sums.iter_mut().zip(&o.sums) {
+                for k in 0..CH_CODES {
+                    t[k] += s[k];
+                }
+            }
+            for (t, s) in trans.iter_mut().zip(o.trans) {
+                for (k, v) in s {
+                    *t.entry(k).or_insert(0.0) += v;
+                }
+            }
+            for row in o.runs.chunk_by(|a, b| a.row == b.row) {
+                labeller.push_row(row);
+            }
+            for r in o.natural {
+                natural_runs.entry(r.row).or_default().push(r);
+            }
+        }
+        let row_of = |k: usize, code: &str| {
+            let s = &sums[k];
+            let mut t: Vec<(i64, i64, f64)> = trans[k]
+                .iter()
+                .map(|(&(a, b), &v)| (a as i64, b as i64, v / M2_PER_HA))
+                .collect();
+            t.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+            ChangeRow {
+                commune_code: code.to_string(),
+                from_epoch: ea.id.clone(),
+                to_epoch: eb.id.clone(),
+                loss_ha: s[CH_LOSS as usize] / M2_PER_HA,
+                gain_ha: s[CH_GAIN as usize] / M2_PER_HA,
+                net_ha: (s[CH_GAIN as usize] - s[CH_LOSS as usize]) / M2_PER_HA,
+                unobserved_ha: s[CH_UNOBSERVED as usize] / M2_PER_HA,
+                transitions: t,
+            }
+        };
+        for (k, c) in prep.layer.communes.iter().enumerate() {
+            result.rows.push(row_of(k, &c.code));
+        }
+        result
+            .province
+            .push(row_of(n - 1, crate::cover::PROVINCE_CODE));
+
+        let comps = labeller.finish();
+        let alerts = alerts_of(
+            comps,
+            &ma,
+            prep,
+            region,
+            zones,
+            &covs,
+            &zone_covs,
+            &area,
+            &natural_runs,
+            classes,
+            (i, j),
+        )?;
+        tracing::info!(from = %ea.id, to = %eb.id, alerts = alerts.len(), "change computed");
+        result.alerts.extend(alerts);
+        result.timings.push((
+            format!("change {}→{}", ea.id, eb.id),
+            t0.elapsed().as_secs_f64(),
+        ));
+    }
+    Ok(result)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn strips(
+    ma: &Mosaic,
+    mb: &Mosaic,
+    prep: &Prepared,
+    region: &Region,
+    covs: &[Coverage],
+    area: &PixelArea,
+    classes: bool,
+    natural: &[i32],
+) -> Result<Vec<StripOut>, PipelineError> {
+    let g = ma.grid;
+    let rows: Vec<(usize, usize)> = (0..g.height)
+        .step_by(STRIP_ROWS)
+        .map(|r| (r, STRIP_ROWS.min(g.height - r)))
+        .collect();
+    let pb = crate::progress::bar(
+        rows.len() as u64,
+        format!("change {}→{}", ma.epoch, mb.epoch),
+    );
+    let min_drop = region.alerts.min_ndvi_drop;
+    let rules = &prep.rules;
+    let outs: Vec<Result<StripOut, PipelineError>> = rows
+        .par_iter()
+        .map_init(
+            || {
+                let readers = MosaicReader::new(ma, rules)
+                    .and_then(|a| Ok((a, MosaicReader::new(mb, rules)?)));
+                (
+                    readers,
+                    StripData::default(),
+                    StripData::default(),
+                    Vec::new(),
+                    Vec::new(),
+                )
+            },
+            |(readers, da, db, codes, mask), &(row0, nrows)| {
+                let (ra, rb) = readers
+                    .as_mut()
+                    .map_err(|e| PipelineError::Input(e.to_string()))?;
+                ra.read(row0, nrows, da, true)?;
+                rb.read(row0, nrows, db, true)?;
+                let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
+                    .then(|| (&da.ndvi[..], &db.ndvi[..]));
+                change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
+                let strip = Strip {
+                    row0,
+                    width: g.width,
+                    states: codes,
+                };
+                let mut sums = Vec::with_capacity(covs.len());
+                let mut trans = Vec::with_capacity(covs.len());
+                for c in covs {
+                    let mut s = [0.0; CH_CODES];
+                    let r = c.rows();
+                    let mut t = BTreeMap::new();
+                    if r.start < row0 + nrows && r.end > row0 {
+                        accumulate_categories(c, strip, area, &mut s);
+                        if classes {
+                            transitions(
+                                c,
+                                row0,
+                                nrows,
+                                g.width,
+                                &da.classes,
+                                &db.classes,
+                                area,
+                                &mut t,
+                            );
+                        }
+                    }
+                    sums.push(s);
+                    trans.push(t);
+                }
+                let mut runs = Vec::new();
+                let mut nat = Vec::new();
+                let mut nat_mask = Vec::new();
+                for r in 0..nrows {
+                    let line = &mask[r * g.width..][..g.width];
+                    row_runs((row0 + r) as u32, line, &mut runs);
+                    if classes && !natural.is_empty() {
+                        nat_mask.clear();
+                        nat_mask.extend(
+                            line.iter()
+                                .zip(&da.classes[r * g.width..][..g.width])
+                                .map(|(&m, c)| (m == 1 && natural.contains(c)) as u8),
+                        );
+                        row_runs((row0 + r) as u32, &nat_mask, &mut nat);
+                    }
+                }
+                pb.inc(1);
+                Ok(StripOut {
+                    sums,
+                    trans,
+                    runs,
+                    natural: nat,
+                })
+            },
+        )
+        .collect();
+    pb.finish_and_clear();
+    outs.into_iter().collect()
+}
+
+/// Adds the class transitions of one polygon over a strip.
+#[allow(clippy::too_many_arguments)]
+fn transitions(
+    cov: &Coverage,
+    row0: usize,
+    nrows: usize,
+    width: usize,
+    ca: &[i32],
+    cb: &[i32],
+    area: &PixelArea,
+    out: &mut BTreeMap<(i32, i32), f64>,
+) {
+    let rows = cov.rows();
+    for r in rows.start.max(row0)..rows.end.min(row0 + nrows) {
+        let base = (r - row0) * width;
+        for s in cov.row(r) {
+            for c in s.start as usize..(s.end as usize).min(width) {
+                let (a, b) = (ca[base + c], cb[base + c]);
+                if a != NO_CLASS && b != NO_CLASS {
+                    *out.entry((a, b)).or_insert(0.0) += s.frac * area.at(c, r);
+                }
+            }
+        }
+    }
+}
+
+fn bbox_overlaps(cov: &Coverage, bbox: [u32; 4]) -> bool {
+    let rows = cov.rows();
+    match cov.cols() {
+        Some(cols) => {
+            (rows.start as u32) < bbox[3]
+                && (rows.end as u32) > bbox[1]
+                && cols.start < bbox[2]
+                && cols.end > bbox[0]
+        }
+        None => false,
+    }
+}
+
+/// The stable id of a patch: the same inputs give the same id, so triage
+/// survives re-runs. Built from the pair, the CRS, the map position of the
+/// patch's first pixel and its pixel count.
+fn alert_id(
+    from: &str,
+    to: &str,
+    crs: &Crs,
+    grid: &canopy_core::grid::Grid,
+    first: &Run,
+    pixels: u64,
+) -> String {
+    let x = grid.x0 + first.c0 as f64 * grid.dx;
+    let y = grid.y0 - first.row as f64 * grid.dy;
+    let key = format!("{from}|{to}|{}|{x:.3}|{y:.3}|{pixels}", crs.label);
+    let h = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("{from}-{to}-{}", &h[..12])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn alerts_of(
+    comps: Vec<Component>,
+    ma: &Mosaic,
+    prep: &Prepared,
+    region: &Region,
+    zones: Option<&ZoneLayer>,
+    covs: &[Coverage],
+    zone_covs: &[Coverage],
+    area: &PixelArea,
+    natural_runs: &BTreeMap<u32, Vec<Run>>,
+    classes: bool,
+    (i, j): (usize, usize),
+) -> Result<Vec<Alert>, PipelineError> {
+    let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
+    let min_m2 = region.alerts.min_area_ha * M2_PER_HA;
+    let province = covs.len() - 1;
+    let big: Vec<Component> = comps
+        .into_iter()
+        .filter(|c| runs_area(&c.runs, area) >= min_m2 - 1e-9)
+        .filter(|c| {
+            bbox_overlaps(&covs[province], c.bbox)
+                && runs_overlap(&covs[province], &c.runs, area) > 0.0
+        })
+        .collect();
+    // Outlines in parallel (pure), transforms sequentially (PROJ handles are not shared).
+    let outlines: Vec<MultiPolygon<f64>> =
+        big.par_iter().map(|c| outline(&c.runs, &ma.grid)).collect();
+    let to_wgs = Transformer::new(&ma.crs, &Crs::from_user("EPSG:4326")?)?;
+    let mut out = Vec::with_capacity(big.len());
+    for (comp, shape) in big.iter().zip(outlines) {
+        let area_m2 = runs_area(&comp.runs, area);
+        let mut communes: Vec<(String, f64)> = prep
+            .layer
+            .communes
+            .iter()
+            .zip(covs)
+            .filter(|(_, cov)| bbox_overlaps(cov, comp.bbox))
+            .map(|(c, cov)| {
+                (
+                    c.code.clone(),
+                    runs_overlap(cov, &comp.runs, area) / M2_PER_HA,
+                )
+            })
+            .filter(|(_, ha)| *ha > 0.0)
+            .collect();
+        communes.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let commune_code = communes.first().map(|c| c.0.clone()).unwrap_or_default();
+        // The zone holding at least half of the patch, if any.
+        let mut zone: Option<(usize, f64)> = None;
+        for (k, cov) in zone_covs.iter().enumerate() {
+            if bbox_overlaps(cov, comp.bbox) {
+                let ov = runs_overlap(cov, &comp.runs, area);
+                if ov >= 0.5 * area_m2 && zone.is_none_or(|(_, best)| ov > best) {
+                    zone = Some((k, ov));
+                }
+            }
+        }
+        let zone = zone.and_then(|(k, _)| zones.map(|z| &z.zones[k]));
+        let natural_m2: f64 = comp
+            .runs
+            .iter()
+            .filter_map(|r| natural_runs.get(&r.row).map(|nr| (r, nr)))
+            .flat_map(|(r, nr)| nr.iter().filter(move |n| n.c0 < r.c1 && n.c1 > r.c0))
+            .map(|n| runs_area(std::slice::from_ref(n), area))
+            .sum();
+        let natural_lost = classes.then_some(natural_m2 > 0.0);
+        let sev = severity(
+            natural_lost == Some(true),
+            zone.map(|z| z.species.as_str()),
+            &region.alerts.harvested_species,
+        );
+        let centroid = shape
+            .centroid()
+            .map(|p| (p.x(), p.y()))
+            .unwrap_or((0.0, 0.0));
+        let mut c = [centroid];
+        to_wgs.points(&mut c)?;
+        out.push(Alert {
+            id: alert_id(
+                &ea.id,
+                &eb.id,
+                &ma.crs,
+                &ma.grid,
+                &comp.runs[0],
+                comp.pixels,
+            ),
+            from_epoch: ea.id.clone(),
+            to_epoch: eb.id.clone(),
+            from_date: ea.date.clone(),
+            to_date: eb.date.clone(),
+            geom_wgs84: to_wgs.multipolygon(&shape)?,
+            area_ha: area_m2 / M2_PER_HA,
+            pixels: comp.pixels,
+            centroid: c[0],
+            commune_code,
+            communes,
+            zone_species: zone.map(|z| z.species.clone()),
+            zone_code: zone.map(|z| z.code.clone()),
+            natural_lost,
+            natural_lost_ha: natural_m2 / M2_PER_HA,
+            severity: sev,
+        });
+    }
+    Ok(out)
+}

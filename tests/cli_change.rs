@@ -1,0 +1,250 @@
+//! End-to-end: change, alerts and triage on the hand-built two-epoch region.
+
+mod common;
+use common::*;
+
+fn run_ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn alerts_json(store: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&run_ok(&[
+        "alerts",
+        "--store",
+        &path_str(store),
+        "--format",
+        "geojson",
+    ]))
+    .unwrap()
+}
+
+#[test]
+fn planted_clearing_gives_one_alert_and_the_loss_by_hand() {
+    let d = region_two_epochs();
+    let store = store_in(d.path());
+    let out = run_ok(&[
+        "run",
+        &path_str(&d.path().join("region.toml")),
+        "--store",
+        &path_str(&store),
+    ]);
+    assert!(out.contains("Change 2024 → 2025"), "{out}");
+    assert!(out.contains("alerts: 1 (1 high, 0 medium, 0 low)"), "{out}");
+
+    // Commune A is x 55..1003 m, y 97..1505 m below the top: the clearing
+    // (cols 60..80 → x 600..800, rows 20..30 → y 200..300) lies fully inside it.
+    // Loss = 2 ha − the part under 2024's cloud (none: cloud is cols 150..170).
+    // The 2-pixel clearing at the grid corner is outside both communes.
+    let v = alerts_json(&store);
+    let feats = v["features"].as_array().unwrap();
+    assert_eq!(feats.len(), 1, "{v}");
+    let a = &feats[0]["properties"];
+    assert!((a["area_ha"].as_f64().unwrap() - 2.0).abs() < 1e-9, "{a}");
+    assert_eq!(a["commune_code"], "00001");
+    assert_eq!(a["severity"], "high", "loss outside every zone is high");
+    // The outline is the 200 m × 100 m rectangle: 4 corners (+ closing point).
+    let ring = &feats[0]["geometry"]["coordinates"][0][0];
+    assert_eq!(ring.as_array().unwrap().len(), 5, "{ring}");
+
+    // The change table: loss of commune A is exactly the clearing (2 ha); B has none.
+    let db = store.clone();
+    let rows = canopy_pipeline::store::read_change(&db).unwrap().0;
+    let a_row = rows.iter().find(|r| r.commune_code == "00001").unwrap();
+    assert!((a_row.loss_ha - 2.0).abs() < 1e-9, "{a_row:?}");
+    assert_eq!(a_row.gain_ha, 0.0);
+    assert!((a_row.net_ha + 2.0).abs() < 1e-9);
+    // Unobserved in either epoch = the 2024 cloud's share of A (none) → 0.
+    assert_eq!(a_row.unobserved_ha, 0.0);
+    let b_row = rows.iter().find(|r| r.commune_code == "00002").unwrap();
+    assert_eq!(b_row.loss_ha, 0.0);
+    // B lies under the 2024 cloud for cols 150..170, rows 30..50: by hand.
+    let cloud_in_b = expected(B, &|c, r| is_cloud(c, r)).1;
+    assert!(
+        (b_row.unobserved_ha - cloud_in_b).abs() < 1e-9,
+        "{b_row:?} vs {cloud_in_b}"
+    );
+}
+
+#[test]
+fn alert_ids_are_stable_and_triage_survives_a_rerun() {
+    let d = region_two_epochs();
+    let store = store_in(d.path());
+    let region = path_str(&d.path().join("region.toml"));
+    run_ok(&["run", &region, "--store", &path_str(&store)]);
+    let id = alerts_json(&store)["features"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run_ok(&[
+        "triage",
+        "--store",
+        &path_str(&store),
+        &id,
+        "--status",
+        "confirmed",
+        "--note",
+        "chặt phá, đã lập biên bản",
+        "--by",
+        "Nông Văn A",
+    ]);
+    assert!(out.contains("confirmed"), "{out}");
+    run_ok(&["run", &region, "--store", &path_str(&store)]);
+    let v = alerts_json(&store);
+    assert_eq!(
+        v["features"][0]["id"].as_str().unwrap(),
+        id,
+        "same inputs, same id"
+    );
+    assert_eq!(v["features"][0]["properties"]["status"], "confirmed");
+    let history = canopy_pipeline::store::read_triage(&store).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].by, "Nông Văn A");
+    assert_eq!(history[0].note, "chặt phá, đã lập biên bản");
+    // Unknown alert and unknown status are refused.
+    let o = run(&[
+        "triage",
+        "--store",
+        &path_str(&store),
+        "nope",
+        "--status",
+        "confirmed",
+        "--by",
+        "x",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no alert \"nope\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "triage",
+        "--store",
+        &path_str(&store),
+        &id,
+        "--status",
+        "maybe",
+        "--by",
+        "x",
+    ]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn alerts_cli_filters() {
+    let d = region_two_epochs();
+    let store = store_in(d.path());
+    run_ok(&[
+        "run",
+        &path_str(&d.path().join("region.toml")),
+        "--store",
+        &path_str(&store),
+    ]);
+    let table = run_ok(&["alerts", "--store", &path_str(&store)]);
+    assert!(table.contains("1 alerts: 1 high"), "{table}");
+    let csv = run_ok(&[
+        "alerts",
+        "--store",
+        &path_str(&store),
+        "--format",
+        "csv",
+        "--commune",
+        "00002",
+    ]);
+    assert_eq!(
+        csv.lines().count(),
+        1,
+        "only the header: the alert is in 00001\n{csv}"
+    );
+    let csv = run_ok(&[
+        "alerts",
+        "--store",
+        &path_str(&store),
+        "--format",
+        "csv",
+        "--since",
+        "2024",
+        "--min-severity",
+        "high",
+    ]);
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    let o = run(&["alerts", "--store", &path_str(&store), "--since", "1999"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("1999"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn min_area_keeps_small_clearings_out() {
+    let d = region_two_epochs();
+    let p = d.path().join("region.toml");
+    let mut t = std::fs::read_to_string(&p).unwrap();
+    t.push_str("\n[alerts]\nmin_area_ha = 2.5\n");
+    std::fs::write(&p, t).unwrap();
+    let store = store_in(d.path());
+    let out = run_ok(&["run", &path_str(&p), "--store", &path_str(&store)]);
+    assert!(out.contains("alerts: 0 (0 high"), "{out}");
+}
+
+#[test]
+fn bad_pairs_and_single_epoch() {
+    let d = region_two_epochs();
+    let two = path_str(&d.path().join("region.toml"));
+    let store = path_str(&store_in(d.path()));
+    let o = run(&["run", &two, "--store", &store, "--pair", "2024:2031"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no epoch \"2031\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["run", &two, "--store", &store, "--pair", "2025:2024"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("must come before"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["run", &two, "--store", &store, "--pair", "2024-2025"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("FROM:TO"),
+        "{}",
+        stderr(&o)
+    );
+
+    let single = region();
+    let r1 = path_str(&single.path().join("region.toml"));
+    let s1 = path_str(&store_in(single.path()));
+    let o = run(&["run", &r1, "--store", &s1, "--pair", "2024:2024"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("only one"),
+        "{}",
+        stderr(&o)
+    );
+    let out = run_ok(&["run", &r1, "--store", &s1]);
+    assert!(out.contains("single epoch"), "{out}");
+    let o = run(&["alerts", "--store", &s1]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("two epochs"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn epochs_that_do_not_overlap() {
+    let d = region_two_epochs();
+    // The 2025 tile moves 50 km east: nothing to compare with 2024.
+    let p = d.path().join("tiles2025/a.tif");
+    std::fs::remove_file(&p).unwrap();
+    write_tile(&p, 5000, 0, 100, 100, &|_, _| false);
+    let o = run(&[
+        "run",
+        &path_str(&d.path().join("region.toml")),
+        "--store",
+        &path_str(&store_in(d.path())),
+    ]);
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("2025"), "{}", stderr(&o));
+}
