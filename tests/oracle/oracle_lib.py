@@ -105,13 +105,14 @@ def sample_is_generated(region_dir: Path = SAMPLE_DIR) -> bool:
     the current synth writes it) and at least one tile per epoch directory."""
     has_truth = (region_dir / "truth.json").exists() or (region_dir / "truth" / "truth.json").exists()
     tiles = list((region_dir / "tiles").glob("*/*.tif"))
-    return has_truth and len(tiles) > 0
+    return has_truth and len(tiles) > 0 and (region_dir / "zones.geojson").exists()
 
 
 def generate_sample(region_dir: Path = SAMPLE_DIR) -> None:
     run_canopy(
         "synth", region_dir, "--communes", region_dir / "communes.geojson",
         "--name", "Lạng Sơn", "--pixel-size", "30", "--seed", "7",
+        "--targets", region_dir / "targets.toml",
     )
 
 

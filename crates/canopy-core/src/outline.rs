@@ -795,7 +795,8 @@ mod tests {
         }
 
         /// The whole mask at once (many components, runs in any order) is
-        /// also exact and valid, and the CRS version has the right-hand rule.
+        /// also exact and valid (strict check), shuffled runs give the same
+        /// result, and the CRS version has the right-hand rule.
         #[test]
         fn prop_whole_mask_outline_and_crs(m in any_mask(), shuffle in any::<u64>()) {
             let mut runs = m.runs();

@@ -13,6 +13,8 @@ use super::SynthError;
 /// One commune polygon in EPSG:32648.
 pub(crate) struct Commune {
     pub code: String,
+    /// The name (NFC), empty when no name field was asked for.
+    pub name: String,
     pub bbox: (f64, f64, f64, f64),
     pub geom: MultiPolygon<f64>,
 }
@@ -36,8 +38,13 @@ fn read_err(path: &Path, source: gdal::errors::GdalError) -> SynthError {
 }
 
 /// Reads every polygon of the first layer of `path`, checks that `fields` exist, and
-/// reprojects the polygons to EPSG:32648.
-pub(crate) fn read(path: &Path, code_field: &str, fields: &[&str]) -> Result<Communes, SynthError> {
+/// reprojects the polygons to EPSG:32648; `name_field`, if given, fills the names.
+pub(crate) fn read(
+    path: &Path,
+    code_field: &str,
+    name_field: Option<&str>,
+    fields: &[&str],
+) -> Result<Communes, SynthError> {
     let ds = Dataset::open(path).map_err(|e| read_err(path, e))?;
     let mut layer = ds.layer(0).map_err(|e| read_err(path, e))?;
     for f in fields {
@@ -66,6 +73,7 @@ pub(crate) fn read(path: &Path, code_field: &str, fields: &[&str]) -> Result<Com
         msg: e.to_string(),
     })?;
     let code_idx = layer.defn().field_index(code_field).ok();
+    let name_idx = name_field.and_then(|f| layer.defn().field_index(f).ok());
 
     let mut items = Vec::new();
     for feature in layer.features() {
@@ -96,8 +104,13 @@ pub(crate) fn read(path: &Path, code_field: &str, fields: &[&str]) -> Result<Com
         let code = code_idx
             .and_then(|i| feature.field_as_string(i).ok().flatten())
             .unwrap_or_default();
+        let name = name_idx
+            .and_then(|i| feature.field_as_string(i).ok().flatten())
+            .map(|n| crate::text::nfc(&n))
+            .unwrap_or_default();
         items.push(Commune {
             code,
+            name,
             bbox: (r.min().x, r.min().y, r.max().x, r.max().y),
             geom,
         });

@@ -12,6 +12,8 @@ pub(crate) mod salt {
     pub const REFLECTANCE: u64 = 0x5265_666c_0000_0003;
     pub const SAMPLE: u64 = 0x5361_6d70_6c65_0004;
     pub const PLANT: u64 = 0x506c_616e_7400_0005;
+    pub const ZONE: u64 = 0x5a6f_6e65_0000_0006;
+    pub const GAP: u64 = 0x4761_7000_0000_0007;
 }
 
 /// splitmix64's finaliser: a bijective, well-mixing 64-bit hash step.

@@ -323,7 +323,12 @@ fn wgs_tile(grid: &Grid, col_from: usize) -> Result<WgsTile, SynthError> {
         lat0 = lat0.min(lat);
         lat1 = lat1.max(lat);
     }
-    let p = grid.dx;
+    // Half the working pixel size: a WGS84 pixel then never straddles two working
+    // pixels' centres, so nearest-neighbour warping back onto the working grid
+    // reproduces the truth exactly. At the same size, a pixel seen through this
+    // tile in one epoch and natively in the other can differ at forest edges,
+    // which shows up as spurious 1–4 pixel "changes" (resampling noise).
+    let p = grid.dx / 2.0;
     let lat_c = 0.5 * (lat0 + lat1);
     let dy = p / 110_574.0;
     let dx = p / (111_320.0 * lat_c.to_radians().cos());

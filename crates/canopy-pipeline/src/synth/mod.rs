@@ -5,14 +5,53 @@
 //!
 //! - `tiles/<epoch>/utm_r{i}_c{j}.tif` (i, j ∈ {0, 1}): four EPSG:32648 tiles on the
 //!   working grid's pixel lattice over the west ~85 % of the extent, each overlapping
-//!   its neighbours by ~5 % (≥ 16 px); `tiles/<epoch>/wgs84.tif`: one EPSG:4326 tile over
+//!   its neighbours by ~5 % (≥ 16 px); `tiles/<epoch>/wgs84.tif`: one EPSG:4326 tile (pixels
+//!   half the working pixel size, so warping it back is exact) over
 //!   the east ~25 %. Bands (UInt16): 1 = red (B4), 2 = NIR (B8), both with scale 0.0001,
 //!   offset −0.1 and nodata 0 (Sentinel-2 L2A baseline 04.00); 3 = cloud mask (0 clear,
 //!   1 cloud). Clouds cover ~8 % of each tile, elsewhere in every tile and epoch. One
 //!   UTM tile has a nodata triangle in its outer corner.
 //! - `truth/forest_<epoch>.tif`: Byte 0/1 forest on the whole working grid, and
-//!   `truth/truth.json`: grid, epochs, forest fractions, tiles and planted changes.
-//! - `region.toml`, only when absent.
+//!   `truth/truth.json`: grid, epochs, forest fractions, tiles, planted changes, the
+//!   alert rule they assume and the planting zones.
+//! - `zones.geojson`, when [`SynthOptions::targets`] is given: planting zones (see
+//!   below), EPSG:4326 like the communes, properties `zone_code`, `species`,
+//!   `commune_code`, `commune_name`.
+//! - `region.toml`, only when absent; with `[zones]` when zones were made, and
+//!   `[alerts] min_area_ha = 0.3`.
+//!
+//! # Planting zones
+//!
+//! The `[zone_target.<species>]` tables of the targets file (species key, `communes`
+//! list) are matched to the layer's `name_field` up to case, Unicode form and
+//! tone-mark placement ("Thụy" = "Thuỵ", "Hòa" = "Hoà"), then, failing that, on a
+//! unique diacritic-free match (the plan's "Lợi Bắc" is "Lợi Bác"). A table whose
+//! `province` is not the region is skipped (names repeat across provinces); names not
+//! found are warned about and listed in truth.json (`zones.unmatched`). Each species
+//! gets 2–4 zones in each named commune: blobs or rotated rectangles of 50–600 ha,
+//! ≥ 400 m inside the commune and ≥ 150 m from every other zone, except exactly two
+//! pairs of zones of different species that overlap partly (listed in
+//! `zones.overlaps`). Zones are numbered `<region initials>-<SPECIES>-<nnnn>`
+//! ("LS-ACACIA-0007"). Inside zones the base field is forest except in ~8 % of 120 m
+//! cells, where the ordinary field decides.
+//!
+//! # Planted changes
+//!
+//! Per consecutive epoch pair, in this order, each at least 3 px from any other:
+//!
+//! 1. a 1 ha clearing under a cloud of the later epoch in every tile (no alert
+//!    expected);
+//! 2. a clearing across the seam of the west and east UTM tiles ("high");
+//! 3. with zones: harvests (kind "harvest") of 1–10 ha in acacia and pine zones
+//!    (expected severity "low") and clearings of 0.5–2 ha in anise and cinnamon
+//!    zones ("medium"), each ≥ 2 px inside one zone and ≥ 2 px away from all others;
+//! 4. clearings of natural forest from 20 ha down to 0.1 ha ("high" from 0.3 ha, no
+//!    alert below);
+//! 5. three regrowth patches (no alert).
+//!
+//! Every change but those of step 3 lies ≥ 2 px outside every zone. Each change is
+//! one rectangle of exactly `pixels` pixels that changes and nothing around it does,
+//! so it should give exactly one alert patch of `pixels × pixel area`.
 //!
 //! Every value is a pure function of the seed and the working-grid pixel (integer-hash
 //! value noise), so the same options give byte-identical files on any machine and
@@ -21,10 +60,12 @@
 mod communes;
 mod field;
 mod layout;
+mod names;
 mod plant;
 mod scene;
 mod tiles;
 mod truth;
+mod zones;
 
 #[cfg(test)]
 mod tests;
@@ -40,6 +81,7 @@ use communes::Communes;
 use field::{sample_points, CloudField, ForestField};
 use layout::{Corner, Layout, Triangle};
 use scene::{Epoch, Scene};
+use zones::{ZoneMask, Zones};
 
 /// Options of [`generate`].
 #[derive(Clone, Debug)]
@@ -61,6 +103,11 @@ pub struct SynthOptions {
     /// Number of epochs, ≥ 2 (default 2). The last is 2025, the others the years
     /// before it; dates are YYYY-12-31.
     pub epochs: usize,
+    /// Targets file (e.g. `data/regions/lang-son/targets.toml`) whose
+    /// `[zone_target.<species>]` tables name the communes of each species' planting
+    /// zones; when given, zones are made and written to `zones.geojson` (default
+    /// none: no zones, no zone changes).
+    pub targets: Option<PathBuf>,
 }
 
 impl Default for SynthOptions {
@@ -74,6 +121,7 @@ impl Default for SynthOptions {
             pixel_size: 30.0,
             seed: 7,
             epochs: 2,
+            targets: None,
         }
     }
 }
@@ -102,6 +150,8 @@ pub struct SynthSummary {
     pub forest_fraction: Vec<f64>,
     /// Planted changes (all epoch pairs).
     pub changes: usize,
+    /// Planting zones written to zones.geojson (0 without targets).
+    pub zones: usize,
 }
 
 /// Why [`generate`] failed.
@@ -111,6 +161,8 @@ pub enum SynthError {
     PixelSize(f64),
     #[error("synth: epochs must be at least 2 (got {0})")]
     Epochs(usize),
+    #[error("synth: cannot read targets file {path}: {msg}")]
+    Targets { path: PathBuf, msg: String },
     #[error("synth: cannot read communes layer {path}: {source}")]
     CommunesRead {
         path: PathBuf,
@@ -294,6 +346,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     let communes = communes::read(
         &opts.communes,
         &opts.code_field,
+        Some(&opts.name_field),
         &[opts.code_field.as_str(), opts.name_field.as_str()],
     )?;
     let grid = layout::working_grid(communes.bbox, p)?;
@@ -308,6 +361,12 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         epochs.len()
     );
 
+    let zones = match &opts.targets {
+        None => Zones::default(),
+        Some(path) => make_zones(opts, path, &communes)?,
+    };
+    let zone_forest = ZoneMask::new(opts.seed, &zones, &grid);
+
     let forest = calibrate_forest(opts.seed, &layout, &communes);
     let clouds = cloud_fields(opts.seed, &layout, epochs.len());
     let mut scene = Scene {
@@ -319,14 +378,23 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         changes: vec![],
         forced: vec![],
         cleared: vec![],
+        zone_forest,
     };
-    let planted = plant::plant(&scene, &communes);
+    let planted = plant::plant(&scene, &communes, &zones);
     scene.changes = planted.changes;
     scene.forced = planted.forced;
     scene.cleared = planted.cleared;
     tracing::info!("synth: planted {} changes", scene.changes.len());
 
     prepare_dirs(&opts.out_dir, &scene.epochs)?;
+    if opts.targets.is_some() {
+        let path = zones::write(&opts.out_dir, &zones, &communes)?;
+        tracing::info!(
+            "synth: wrote {} ({} zones)",
+            path.display(),
+            zones.items.len()
+        );
+    }
     let l = &scene.layout;
     let ne = scene.epochs.len();
     let per_epoch_strips: u64 = l.utm.iter().map(|t| tiles::strips(t.height())).sum::<u64>()
@@ -421,21 +489,63 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     let changes_json: Vec<truth::ChangeJson> = scene
         .changes
         .iter()
-        .map(|c| truth::ChangeJson {
-            id: c.id,
-            kind: c.kind.as_str(),
-            from: scene.epochs[c.from].id.clone(),
-            to: scene.epochs[c.from + 1].id.clone(),
-            rect: l.rect_bounds(&c.rect),
-            px: [c.rect.c0, c.rect.r0, c.rect.c1, c.rect.r1],
-            pixels: c.rect.pixels(),
-            area_ha: c.rect.pixels() as f64 * g.dx * g.dy / 10_000.0,
-            nominal_ha: c.nominal_ha,
-            commune: c.commune.clone(),
-            cloud_covered_in_to_epoch: c.cloud_covered,
-            straddles_tiles: c.straddles,
+        .map(|c| {
+            let area_ha = c.rect.pixels() as f64 * g.dx * g.dy / 10_000.0;
+            let zone_species = c
+                .zone
+                .map(|z| zones.species[zones.items[z].species].clone());
+            truth::ChangeJson {
+                id: c.id,
+                kind: c.kind.as_str(),
+                from: scene.epochs[c.from].id.clone(),
+                to: scene.epochs[c.from + 1].id.clone(),
+                rect: l.rect_bounds(&c.rect),
+                px: [c.rect.c0, c.rect.r0, c.rect.c1, c.rect.r1],
+                pixels: c.rect.pixels(),
+                area_ha,
+                nominal_ha: c.nominal_ha,
+                commune: c.commune.clone(),
+                cloud_covered_in_to_epoch: c.cloud_covered,
+                straddles_tiles: c.straddles,
+                expected_severity: truth::expected_severity(
+                    c.kind.is_loss(),
+                    c.cloud_covered,
+                    area_ha,
+                    zone_species.as_deref(),
+                ),
+                zone_code: c.zone.map(|z| zones.items[z].code.clone()),
+                zone_species,
+            }
         })
         .collect();
+    let alerts = truth::AlertsJson {
+        min_area_ha: truth::MIN_ALERT_HA,
+        harvested_species: truth::HARVESTED.to_vec(),
+        expected: scene
+            .epochs
+            .windows(2)
+            .map(|w| {
+                let of = |sev: Option<&str>| {
+                    changes_json
+                        .iter()
+                        .filter(|c| c.from == w[0].id && c.expected_severity == sev)
+                        .count()
+                };
+                truth::ExpectedJson {
+                    from: w[0].id.clone(),
+                    to: w[1].id.clone(),
+                    high: of(Some("high")),
+                    medium: of(Some("medium")),
+                    low: of(Some("low")),
+                    none: of(None),
+                }
+            })
+            .collect(),
+    };
+    let zones_json = opts
+        .targets
+        .as_ref()
+        .map(|t| zones_json(&zones, &communes, t, &scene.zone_forest));
     let tj = truth::Truth {
         generator: "canopy synth",
         seed: opts.seed,
@@ -462,6 +572,8 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         forest_threshold: scene.forest.threshold,
         tiles: tile_json,
         changes: changes_json,
+        alerts,
+        zones: zones_json,
     };
     let truth_path = opts.out_dir.join("truth").join("truth.json");
     truth::write_truth_json(&truth_path, &tj)?;
@@ -478,6 +590,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
             .iter()
             .map(|e| (e.id.clone(), e.date.clone()))
             .collect::<Vec<_>>(),
+        opts.targets.is_some(),
     );
     if truth::write_region_toml_if_absent(&region, &text)? {
         tracing::info!("synth: wrote {}", region.display());
@@ -499,5 +612,122 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         grid,
         forest_fraction,
         changes: scene.changes.len(),
+        zones: zones.items.len(),
     })
+}
+
+/// Reads the targets, matches their communes and places the zones.
+fn make_zones(opts: &SynthOptions, path: &Path, communes: &Communes) -> Result<Zones, SynthError> {
+    let t0 = Instant::now();
+    let targets = zones::read_targets(path)?;
+    let matched = zones::match_targets(&targets, communes, &opts.region_name);
+    let mut prefix = names::initials(&opts.region_name);
+    if prefix.is_empty() {
+        prefix = "Z".into();
+    }
+    let z = zones::place(opts.seed, matched, communes, &prefix)?;
+    if z.items.is_empty() {
+        tracing::warn!(
+            "synth: {} names no zone commune of this layer; zones.geojson will be empty",
+            path.display()
+        );
+    }
+    tracing::info!(
+        "synth: {} planting zones of {} species ({} unmatched communes) in {:.1} s",
+        z.items.len(),
+        z.species.len(),
+        z.matched.unmatched.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(z)
+}
+
+/// The `zones` section of truth.json.
+fn zones_json(z: &Zones, communes: &Communes, targets: &Path, mask: &ZoneMask) -> truth::ZonesJson {
+    let mut species = std::collections::BTreeMap::new();
+    for (si, key) in z.species.iter().enumerate() {
+        let of: Vec<&zones::Zone> = z.items.iter().filter(|x| x.species == si).collect();
+        let used = z
+            .matched
+            .entries
+            .iter()
+            .filter(|e| e.species == si)
+            .map(|e| {
+                let mine: Vec<&&zones::Zone> =
+                    of.iter().filter(|x| x.commune == e.commune).collect();
+                let c = &communes.items[e.commune];
+                truth::CommuneUseJson {
+                    code: c.code.clone(),
+                    name: c.name.clone(),
+                    plan_name: e.plan_name.clone(),
+                    zones: mine.len(),
+                    area_ha: mine.iter().map(|x| x.area_ha).sum(),
+                }
+            })
+            .collect();
+        species.insert(
+            key.clone(),
+            truth::SpeciesJson {
+                zones: of.len(),
+                area_ha: of.iter().map(|x| x.area_ha).sum(),
+                communes: used,
+            },
+        );
+    }
+    let total: f64 = z.items.iter().map(|x| x.area_ha).sum();
+    let overlap: f64 = z.overlaps.iter().map(|o| o.area_ha).sum();
+    truth::ZonesJson {
+        file: "zones.geojson",
+        crs: "EPSG:4326",
+        area_crs: "EPSG:32648",
+        targets: targets.to_string_lossy().into_owned(),
+        margin_m: zones::ZONE_MARGIN_M,
+        gap_m: zones::ZONE_GAP_M,
+        gap_cell_m: zones::GAP_CELL_M,
+        gap_share: zones::GAP_SHARE,
+        pixels_inside: mask.inside,
+        pixels_forced: mask.forced,
+        species,
+        union_area_ha: total - overlap,
+        overlaps: z
+            .overlaps
+            .iter()
+            .map(|o| {
+                let (a, b) = (&z.items[o.a], &z.items[o.b]);
+                truth::OverlapJson {
+                    zone_a: a.code.clone(),
+                    species_a: z.species[a.species].clone(),
+                    zone_b: b.code.clone(),
+                    species_b: z.species[b.species].clone(),
+                    commune: communes.items[a.commune].code.clone(),
+                    area_ha: o.area_ha,
+                }
+            })
+            .collect(),
+        unmatched: z.matched.unmatched.clone(),
+        matched_by_fallback: z.matched.fallbacks.clone(),
+        skipped: z.matched.skipped.clone(),
+        shortfalls: z
+            .short
+            .iter()
+            .map(|&(sp, c, n)| truth::ShortfallJson {
+                species: z.species[sp].clone(),
+                commune_code: communes.items[c].code.clone(),
+                zones: n,
+            })
+            .collect(),
+        items: z
+            .items
+            .iter()
+            .map(|x| truth::ZoneJson {
+                zone_code: x.code.clone(),
+                species: z.species[x.species].clone(),
+                commune_code: communes.items[x.commune].code.clone(),
+                commune_name: communes.items[x.commune].name.clone(),
+                shape: x.shape,
+                area_ha: x.area_ha,
+                bbox: [x.bbox.0, x.bbox.1, x.bbox.2, x.bbox.3],
+            })
+            .collect(),
+    }
 }

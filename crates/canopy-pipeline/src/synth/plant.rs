@@ -1,13 +1,32 @@
-//! Planted changes: clearings and regrowth patches of known size and place, one set
-//! per consecutive epoch pair, placed deterministically from the seed.
+//! Planted changes: clearings, harvests and regrowth patches of known size and place,
+//! one set per consecutive epoch pair, placed deterministically from the seed.
+//!
+//! Harvests (in acacia and pine zones) and zone clearings (in anise and cinnamon
+//! zones) lie at least [`ZONE_INSET_PX`] inside one zone and as far from every other
+//! zone; every other change lies at least as far outside every zone.
+
+use geo::{Contains, Intersects, Rect};
 
 use super::communes::Communes;
 use super::field::{hash, salt};
 use super::layout::PxRect;
 use super::scene::{Change, ForcedCloud, Kind, Scene, WGS_TILE};
+use super::zones::Zones;
 
 /// Clear pixels kept between any two planted rectangles (and forced clouds).
 pub(crate) const GAP_PX: usize = 3;
+/// Pixels between a planted rectangle and the boundary of its zone (inside), or of
+/// every zone (outside).
+pub(crate) const ZONE_INSET_PX: usize = 2;
+
+/// Harvests (clear-cuts) per epoch pair, nominal ha, by species of zone.
+pub(crate) const HARVESTS: &[(&str, &[f64])] = &[
+    ("acacia", &[9.0, 4.5, 2.0, 1.0]),
+    ("pine", &[6.0, 2.5, 1.2]),
+];
+/// Clearings inside zones of tree crops per epoch pair, nominal ha, by species.
+pub(crate) const ZONE_CLEARINGS: &[(&str, &[f64])] =
+    &[("anise", &[2.0, 1.0, 0.5]), ("cinnamon", &[1.5, 0.8, 0.5])];
 
 /// Nominal clearing sizes (ha) and how many of each per epoch pair.
 pub(crate) const CLEARINGS: &[(f64, usize)] = &[
@@ -63,6 +82,7 @@ pub(crate) fn shape(ha: f64, pixel: f64) -> (usize, usize) {
 struct Planter<'a> {
     scene: &'a Scene,
     communes: &'a Communes,
+    zones: &'a Zones,
     allowed: PxRect,
     forbidden: Vec<PxRect>,
     occupied: Vec<PxRect>,
@@ -101,9 +121,20 @@ fn phase(attempt: u64) -> Phase {
     }
 }
 
+/// Where a change goes relative to the planting zones.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// ≥ `ZONE_INSET_PX` outside every zone.
+    Outside,
+    /// ≥ `ZONE_INSET_PX` inside one zone of this species (index into the zones'
+    /// species) and outside every other zone.
+    InZone(usize),
+}
+
 /// What a candidate must satisfy.
 struct Want {
     kind: Kind,
+    place: Place,
     from: usize,
     /// Epochs in which every covering tile must be cloud-free over the rectangle.
     clear_epochs: Vec<usize>,
@@ -126,6 +157,75 @@ impl Planter<'_> {
             c1: c0 + w,
             r1: r0 + h,
         })
+    }
+
+    /// A candidate inside a zone of `list` (indices into the zones): a zone by hash,
+    /// then a place in its bounding box leaving room for the inset.
+    fn zone_candidate(
+        &self,
+        attempt: u64,
+        w: usize,
+        h: usize,
+        list: &[usize],
+    ) -> Option<(PxRect, usize)> {
+        if list.is_empty() {
+            return None;
+        }
+        let k = hash(self.scene.seed, &[salt::PLANT, self.stream, attempt]);
+        let z = list[(k % list.len() as u64) as usize];
+        let b = self.zones.items[z].bbox;
+        let g = &self.scene.layout.grid;
+        let m = ZONE_INSET_PX;
+        let lo = |v: f64| v.floor().max(0.0) as usize;
+        let (c_lo, c_hi) = (lo((b.0 - g.x0) / g.dx), lo((b.2 - g.x0) / g.dx));
+        let (r_lo, r_hi) = (lo((g.y0 - b.3) / g.dy), lo((g.y0 - b.1) / g.dy));
+        if c_hi < c_lo + w + 2 * m || r_hi < r_lo + h + 2 * m {
+            return None;
+        }
+        let k2 = hash(self.scene.seed, &[salt::PLANT, self.stream, attempt, 1]);
+        let c0 = c_lo + m + (k2 % (c_hi - c_lo - w - 2 * m + 1) as u64) as usize;
+        let r0 = r_lo + m + ((k2 >> 32) % (r_hi - r_lo - h - 2 * m + 1) as u64) as usize;
+        Some((
+            PxRect {
+                c0,
+                r0,
+                c1: c0 + w,
+                r1: r0 + h,
+            },
+            z,
+        ))
+    }
+
+    /// The rectangle's pixels grown by `m` pixels, as an EPSG:32648 rectangle.
+    fn utm_rect(&self, rect: &PxRect, m: usize) -> Rect<f64> {
+        let g = &self.scene.layout.grid;
+        let b = [
+            g.x0 + (rect.c0 as f64 - m as f64) * g.dx,
+            g.y0 - (rect.r1 + m) as f64 * g.dy,
+            g.x0 + (rect.c1 + m) as f64 * g.dx,
+            g.y0 - (rect.r0 as f64 - m as f64) * g.dy,
+        ];
+        Rect::new((b[0], b[1]), (b[2], b[3]))
+    }
+
+    /// True when `rect` grown by `ZONE_INSET_PX` meets no zone but `except`.
+    fn clear_of_zones(&self, rect: &PxRect, except: Option<usize>) -> bool {
+        let r = self.utm_rect(rect, ZONE_INSET_PX);
+        self.zones.items.iter().enumerate().all(|(i, z)| {
+            Some(i) == except
+                || z.bbox.0 > r.max().x
+                || z.bbox.2 < r.min().x
+                || z.bbox.1 > r.max().y
+                || z.bbox.3 < r.min().y
+                || !z.poly.intersects(&r)
+        })
+    }
+
+    /// True when `rect` grown by `ZONE_INSET_PX` is inside zone `z`.
+    fn inside_zone(&self, rect: &PxRect, z: usize) -> bool {
+        let r = self.utm_rect(rect, ZONE_INSET_PX);
+        let p = &self.zones.items[z].poly;
+        r.to_polygon().exterior().coords().all(|c| p.contains(c)) && p.contains(&r)
     }
 
     fn forest_share(&self, rect: &PxRect) -> f64 {
@@ -182,8 +282,15 @@ impl Planter<'_> {
         true
     }
 
-    /// Checks a candidate; returns the commune it is in.
-    fn check(&self, rect: &PxRect, want: &Want, phase: Phase) -> Option<usize> {
+    /// Checks a candidate (in zone `zone` for `Place::InZone`); returns the commune it
+    /// is in.
+    fn check(
+        &self,
+        rect: &PxRect,
+        want: &Want,
+        phase: Phase,
+        zone: Option<usize>,
+    ) -> Option<usize> {
         if !self.allowed.contains_rect(rect) {
             return None;
         }
@@ -202,10 +309,23 @@ impl Planter<'_> {
         let cx = g.x0 + 0.5 * (rect.c0 + rect.c1) as f64 * g.dx;
         let cy = g.y0 - 0.5 * (rect.r0 + rect.r1) as f64 * g.dy;
         let commune = self.communes.locate(cx, cy)?;
+        match (want.place, zone) {
+            (Place::Outside, _) => {
+                if !self.clear_of_zones(rect, None) {
+                    return None;
+                }
+            }
+            (Place::InZone(_), Some(z)) => {
+                if !self.inside_zone(rect, z) || !self.clear_of_zones(rect, Some(z)) {
+                    return None;
+                }
+            }
+            (Place::InZone(_), None) => return None,
+        }
         if phase == Phase::Strict {
             let share = self.forest_share(rect);
             let ok = match want.kind {
-                Kind::Clearing => share >= 0.75,
+                Kind::Clearing | Kind::Harvest => share >= 0.75,
                 Kind::Regrowth => share <= 0.25,
             };
             if !ok {
@@ -226,6 +346,7 @@ impl Planter<'_> {
         nominal_ha: f64,
         commune: usize,
         phase: Phase,
+        zone: Option<usize>,
     ) -> u32 {
         if phase == Phase::ClearClouds {
             for &e in &want.clear_epochs {
@@ -252,22 +373,41 @@ impl Planter<'_> {
             cloud_covered: false,
             straddles,
             commune: self.communes.items[commune].code.clone(),
+            zone,
         });
         id
     }
 
-    /// Places a `w × h` patch by random search; `None` when nothing fits.
+    /// Places a `w × h` patch by random search; `None` when nothing fits. Returns the
+    /// rectangle, its commune, the phase and its zone.
     fn place(
         &mut self,
         w: usize,
         h: usize,
         want: &Want,
         extra: usize,
-    ) -> Option<(PxRect, usize, Phase)> {
+    ) -> Option<(PxRect, usize, Phase, Option<usize>)> {
         self.stream += 1;
+        let list: Vec<usize> = match want.place {
+            Place::Outside => vec![],
+            Place::InZone(sp) => (0..self.zones.items.len())
+                .filter(|&i| self.zones.items[i].species == sp)
+                .collect(),
+        };
         for attempt in 0..ATTEMPTS {
             let phase = phase(attempt);
-            let rect = self.candidate(attempt, w, h)?;
+            let (rect, zone) = match want.place {
+                Place::Outside => (self.candidate(attempt, w, h)?, None),
+                Place::InZone(_) => {
+                    if list.is_empty() {
+                        return None;
+                    }
+                    match self.zone_candidate(attempt, w, h, &list) {
+                        Some((r, z)) => (r, Some(z)),
+                        None => continue,
+                    }
+                }
+            };
             // Room for an extra margin (the forced cloud) around the rectangle.
             if extra > 0 {
                 let big = rect.grow(extra);
@@ -278,8 +418,8 @@ impl Planter<'_> {
                     continue;
                 }
             }
-            if let Some(c) = self.check(&rect, want, phase) {
-                return Some((rect, c, phase));
+            if let Some(c) = self.check(&rect, want, phase, zone) {
+                return Some((rect, c, phase, zone));
             }
         }
         None
@@ -298,6 +438,7 @@ impl Planter<'_> {
         }
         let want = Want {
             kind: Kind::Clearing,
+            place: Place::Outside,
             from,
             clear_epochs: vec![from, from + 1],
             in_one_tile: false,
@@ -313,9 +454,9 @@ impl Planter<'_> {
                 r1: r0 + h,
             };
             let phase = phase(attempt);
-            if let Some(c) = self.check(&rect, &want, phase) {
+            if let Some(c) = self.check(&rect, &want, phase, None) {
                 let nominal = rect.pixels() as f64 * p * p / 10_000.0;
-                self.accept(rect, &want, nominal, c, phase);
+                self.accept(rect, &want, nominal, c, phase, None);
                 return;
             }
         }
@@ -324,13 +465,14 @@ impl Planter<'_> {
 }
 
 /// Places every planted change for every consecutive epoch pair.
-pub(crate) fn plant(scene: &Scene, communes: &Communes) -> Planted {
+pub(crate) fn plant(scene: &Scene, communes: &Communes, zones: &Zones) -> Planted {
     let l = &scene.layout;
     let p = l.grid.dx;
     let forbidden = l.utm.iter().filter_map(|t| t.triangle_box()).collect();
     let mut pl = Planter {
         scene,
         communes,
+        zones,
         allowed: l.utm_area(),
         forbidden,
         occupied: Vec::new(),
@@ -345,14 +487,15 @@ pub(crate) fn plant(scene: &Scene, communes: &Communes) -> Planted {
         // 1. A clearing fully under a cloud of the later epoch in every tile.
         let want = Want {
             kind: Kind::Clearing,
+            place: Place::Outside,
             from,
             clear_epochs: vec![from],
             in_one_tile: true,
         };
         let (w, h) = shape(CLOUDED_HA, p);
         match pl.place(w, h, &want, cloud_margin) {
-            Some((rect, c, phase)) => {
-                let id = pl.accept(rect, &want, CLOUDED_HA, c, phase);
+            Some((rect, c, phase, _)) => {
+                let id = pl.accept(rect, &want, CLOUDED_HA, c, phase, None);
                 pl.changes[id as usize - 1].cloud_covered = true;
                 let cloud = rect.grow(cloud_margin);
                 pl.forced.push(ForcedCloud {
@@ -365,25 +508,48 @@ pub(crate) fn plant(scene: &Scene, communes: &Communes) -> Planted {
         }
         // 2. A clearing across the seam of the west and east UTM tiles.
         pl.place_straddler(from);
-        // 3. Clearings by size class, largest first; 4. regrowth.
-        let mut todo: Vec<(Kind, f64)> = Vec::new();
-        for &(ha, n) in CLEARINGS {
-            todo.extend(std::iter::repeat_n((Kind::Clearing, ha), n));
+        // 3. Harvests in acacia and pine zones, clearings in anise and cinnamon zones
+        // (species the zones have); 4. clearings of natural forest (outside every
+        // zone) by size class, largest first; 5. regrowth.
+        let mut todo: Vec<(Kind, Place, f64)> = Vec::new();
+        for (list, kind) in [(HARVESTS, Kind::Harvest), (ZONE_CLEARINGS, Kind::Clearing)] {
+            for &(species, sizes) in list {
+                if let Some(sp) = zones.species_index(species) {
+                    todo.extend(sizes.iter().map(|&ha| (kind, Place::InZone(sp), ha)));
+                }
+            }
         }
-        todo.extend(REGROWTH.iter().map(|&ha| (Kind::Regrowth, ha)));
-        for (kind, ha) in todo {
+        for &(ha, n) in CLEARINGS {
+            todo.extend(std::iter::repeat_n((Kind::Clearing, Place::Outside, ha), n));
+        }
+        todo.extend(
+            REGROWTH
+                .iter()
+                .map(|&ha| (Kind::Regrowth, Place::Outside, ha)),
+        );
+        for (kind, place, ha) in todo {
             let want = Want {
                 kind,
+                place,
                 from,
                 clear_epochs: both.clone(),
                 in_one_tile: true,
             };
             let (w, h) = shape(ha, p);
             match pl.place(w, h, &want, 0) {
-                Some((rect, c, phase)) => {
-                    pl.accept(rect, &want, ha, c, phase);
+                Some((rect, c, phase, zone)) => {
+                    pl.accept(rect, &want, ha, c, phase, zone);
                 }
-                None => tracing::warn!("synth: found no place for a {ha} ha {}", kind.as_str()),
+                None => match place {
+                    Place::Outside => {
+                        tracing::warn!("synth: found no place for a {ha} ha {}", kind.as_str())
+                    }
+                    Place::InZone(sp) => tracing::warn!(
+                        "synth: found no place for a {ha} ha {} in a {} zone",
+                        kind.as_str(),
+                        zones.species[sp]
+                    ),
+                },
             }
         }
     }

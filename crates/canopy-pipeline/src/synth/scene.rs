@@ -3,6 +3,7 @@
 
 use super::field::{hash, pixel_dn, salt, CloudField, ForestField};
 use super::layout::{Layout, PxRect};
+use super::zones::ZoneMask;
 
 /// One epoch.
 #[derive(Clone, Debug)]
@@ -15,6 +16,8 @@ pub(crate) struct Epoch {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     Clearing,
+    /// A clear-cut inside a plantation zone (a clearing to the pixels).
+    Harvest,
     Regrowth,
 }
 
@@ -22,15 +25,21 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Clearing => "clearing",
+            Kind::Harvest => "harvest",
             Kind::Regrowth => "regrowth",
         }
+    }
+
+    /// Forest lost (clearing or harvest) rather than gained.
+    pub fn is_loss(self) -> bool {
+        !matches!(self, Kind::Regrowth)
     }
 }
 
 /// A planted change between epochs `from` and `from + 1`.
 ///
-/// Inside `rect`, a clearing is forest in every epoch `<= from` and non-forest after;
-/// a regrowth is the reverse. Outside every rectangle all epochs equal the base field.
+/// Inside `rect`, a clearing or harvest is forest in every epoch `<= from` and
+/// non-forest after; a regrowth is the reverse. Outside every rectangle all epochs equal the base field.
 #[derive(Clone, Debug)]
 pub(crate) struct Change {
     pub id: u32,
@@ -41,6 +50,9 @@ pub(crate) struct Change {
     pub cloud_covered: bool,
     pub straddles: bool,
     pub commune: String,
+    /// Index of the planting zone the rectangle lies in (≥ 2 px inside), if any; the
+    /// others lie ≥ 2 px outside every zone.
+    pub zone: Option<usize>,
 }
 
 /// A cloud forced over a rectangle in one epoch, in every tile.
@@ -75,12 +87,17 @@ pub(crate) struct Scene {
     /// Rectangles kept cloud-free in one epoch, in every tile (where a planted change
     /// found no naturally clear place).
     pub cleared: Vec<ForcedCloud>,
+    /// Pixels where the planting zones force forest (empty without zones).
+    pub zone_forest: ZoneMask,
 }
 
 impl Scene {
     /// Forest in the base field at working pixel `(c, r)` (one-off; rows use
-    /// [`Scene::forest_at`] with a sampler).
+    /// [`Scene::forest_at`] with a sampler): forced inside zones, else the field.
     pub fn base_forest(&self, c: usize, r: usize) -> bool {
+        if self.zone_forest.get(c, r) {
+            return true;
+        }
         let (x, y) = self.layout.centre(c, r);
         self.forest.sampler().is_forest(x, y)
     }
@@ -129,10 +146,13 @@ impl Scene {
         for ch in active {
             if ch.rect.contains(c, r) {
                 return match ch.kind {
-                    Kind::Clearing => e <= ch.from,
+                    Kind::Clearing | Kind::Harvest => e <= ch.from,
                     Kind::Regrowth => e > ch.from,
                 };
             }
+        }
+        if self.zone_forest.get(c, r) {
+            return true;
         }
         let (x, y) = self.layout.centre(c, r);
         fs.is_forest(x, y)

@@ -14,6 +14,10 @@ fn communes_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/regions/lang-son/communes.geojson")
 }
 
+fn targets_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/regions/lang-son/targets.toml")
+}
+
 fn opts(out: &Path, pixel: f64) -> SynthOptions {
     SynthOptions {
         pixel_size: pixel,
@@ -59,7 +63,7 @@ fn synth_forest_fraction_over_communes_is_about_62_percent() {
     for f in &s.forest_fraction {
         assert!((0.5..0.75).contains(f), "grid forest fraction {f}");
     }
-    let c = communes::read(&communes_path(), "ma_xa", &[]).unwrap();
+    let c = communes::read(&communes_path(), "ma_xa", None, &[]).unwrap();
     let (w, h, forest) = read_band::<u8>(&dir.path().join("truth/forest_2025.tif"), 1);
     assert_eq!((w, h), (s.grid.width, s.grid.height));
     let l = Layout::new(s.grid).unwrap();
@@ -548,16 +552,420 @@ fn synth_time_30m() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30.0);
+    // The real targets unless CANOPY_SYNTH_TARGETS is set ("" for none).
+    let targets = match std::env::var("CANOPY_SYNTH_TARGETS") {
+        Ok(t) if t.is_empty() => None,
+        Ok(t) => Some(PathBuf::from(t)),
+        Err(_) => Some(targets_path()),
+    };
     let t = std::time::Instant::now();
-    let s = generate(&opts(Path::new(&out), p)).unwrap();
+    let s = generate(&SynthOptions {
+        targets,
+        ..opts(Path::new(&out), p)
+    })
+    .unwrap();
     eprintln!(
-        "{p} m: {:.1} s, grid {}×{}, {} tiles, {} px/band/epoch, forest {:?}, {} changes",
+        "{p} m: {:.1} s, grid {}×{}, {} tiles, {} px/band/epoch, forest {:?}, {} changes, {} zones",
         t.elapsed().as_secs_f64(),
         s.grid.width,
         s.grid.height,
         s.tiles,
         s.pixels_per_band_per_epoch,
         s.forest_fraction,
-        s.changes
+        s.changes,
+        s.zones
     );
+}
+
+/// A zone read back from zones.geojson, in EPSG:32648.
+struct FileZone {
+    code: String,
+    species: String,
+    commune: String,
+    poly: geo::Polygon<f64>,
+}
+
+fn read_zones(out: &Path) -> Vec<FileZone> {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("zones.geojson")).unwrap()).unwrap();
+    assert_eq!(
+        v["crs"]["properties"]["name"],
+        "urn:ogc:def:crs:OGC:1.3:CRS84"
+    );
+    let to_utm = proj::Proj::new_known_crs("EPSG:4326", "EPSG:32648", None).unwrap();
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            assert_eq!(f["geometry"]["type"], "Polygon");
+            let rings = f["geometry"]["coordinates"].as_array().unwrap();
+            assert_eq!(rings.len(), 1);
+            let mut pts: Vec<(f64, f64)> = rings[0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+                .collect();
+            assert_eq!(pts.first(), pts.last());
+            to_utm.convert_array(&mut pts).unwrap();
+            FileZone {
+                code: p["zone_code"].as_str().unwrap().to_string(),
+                species: p["species"].as_str().unwrap().to_string(),
+                commune: p["commune_code"].as_str().unwrap().to_string(),
+                poly: geo::Polygon::new(geo::LineString::from(pts), vec![]),
+            }
+        })
+        .collect()
+}
+
+fn px_of(c: &Value) -> [usize; 4] {
+    let v: Vec<usize> = c["px"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    [v[0], v[1], v[2], v[3]]
+}
+
+/// The pixels of `px` grown by `m` pixels, as an EPSG:32648 rectangle.
+fn px_rect(g: &Grid, px: [usize; 4], m: f64) -> geo::Rect<f64> {
+    geo::Rect::new(
+        (
+            g.x0 + (px[0] as f64 - m) * g.dx,
+            g.y0 - (px[3] as f64 + m) * g.dy,
+        ),
+        (
+            g.x0 + (px[2] as f64 + m) * g.dx,
+            g.y0 - (px[1] as f64 - m) * g.dy,
+        ),
+    )
+}
+
+#[test]
+fn synth_zones_end_to_end_on_the_real_targets() {
+    use geo::{Area, Contains, Distance, Euclidean, Intersects, Validation};
+    let dir = tempfile::tempdir().unwrap();
+    let o = SynthOptions {
+        epochs: 3,
+        targets: Some(targets_path()),
+        ..opts(dir.path(), 100.0)
+    };
+    let s = generate(&o).unwrap();
+    let t = truth(dir.path());
+    let g = s.grid;
+    let zones = read_zones(dir.path());
+    assert_eq!(zones.len(), s.zones);
+    let tz = &t["zones"];
+    let items = tz["items"].as_array().unwrap();
+    assert_eq!(items.len(), zones.len());
+
+    // Codes, species, validity, size, and the areas the truth gives.
+    let mut codes = std::collections::BTreeSet::new();
+    for (z, it) in zones.iter().zip(items) {
+        assert!(codes.insert(z.code.clone()), "duplicate {}", z.code);
+        let sp = z.species.to_uppercase();
+        assert!(["pine", "anise", "acacia", "cinnamon"].contains(&z.species.as_str()));
+        let num = z.code.strip_prefix(&format!("LS-{sp}-")).unwrap();
+        assert!(
+            num.len() == 4 && num.chars().all(|c| c.is_ascii_digit()),
+            "{}",
+            z.code
+        );
+        assert!(z.poly.is_valid(), "{} invalid", z.code);
+        assert!(
+            z.poly.signed_area() > 0.0,
+            "{} not counter-clockwise",
+            z.code
+        );
+        let ha = z.poly.unsigned_area() / 1e4;
+        assert!((50.0..=600.0).contains(&ha), "{} {ha} ha", z.code);
+        assert_eq!(it["zone_code"].as_str(), Some(z.code.as_str()));
+        assert!(
+            (it["area_ha"].as_f64().unwrap() - ha).abs() < 1e-6,
+            "{}",
+            z.code
+        );
+    }
+
+    // Inside their communes, >= 300 m from the boundary.
+    let communes = communes::read(&communes_path(), "ma_xa", Some("ten_xa"), &[]).unwrap();
+    for z in &zones {
+        let c = communes.items.iter().find(|c| c.code == z.commune).unwrap();
+        assert!(c.geom.contains(&z.poly), "{} outside {}", z.code, c.name);
+        let boundary = geo::MultiLineString(
+            c.geom
+                .0
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().to_vec()))
+                .collect(),
+        );
+        let d = Euclidean.distance(&boundary, z.poly.exterior());
+        assert!(d >= 300.0, "{} only {d} m inside {}", z.code, c.name);
+    }
+
+    // Per species: 2-4 zones in every named commune, all names matched (the plan's
+    // tone marks and "Lợi Bác"), and the truth's totals.
+    let targets: toml::Table = std::fs::read_to_string(targets_path())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let zt = targets["zone_target"].as_table().unwrap();
+    assert_eq!(tz["unmatched"].as_array().unwrap().len(), 0);
+    assert_eq!(tz["shortfalls"].as_array().unwrap().len(), 0);
+    for (sp, v) in zt {
+        let named = v["communes"].as_array().unwrap();
+        let st = &tz["species"][sp];
+        let used = st["communes"].as_array().unwrap();
+        assert_eq!(used.len(), named.len(), "{sp}");
+        let mine: Vec<&FileZone> = zones.iter().filter(|z| &z.species == sp).collect();
+        assert_eq!(st["zones"].as_u64().unwrap() as usize, mine.len());
+        let total: f64 = mine.iter().map(|z| z.poly.unsigned_area() / 1e4).sum();
+        assert!((st["area_ha"].as_f64().unwrap() - total).abs() < 1e-6);
+        for u in used {
+            let n = mine
+                .iter()
+                .filter(|z| z.commune == u["code"].as_str().unwrap())
+                .count();
+            assert!((2..=4).contains(&n), "{sp} in {}: {n} zones", u["name"]);
+            assert_eq!(u["zones"].as_u64().unwrap() as usize, n);
+        }
+        if sp == "pine" {
+            assert!(used.iter().any(|u| u["name"] == "Lợi Bác"));
+        }
+    }
+
+    // Same species never overlap; exactly two cross-species pairs do, partly, as
+    // the truth says.
+    let mut overlaps = Vec::new();
+    for i in 0..zones.len() {
+        for j in i + 1..zones.len() {
+            let (a, b) = (&zones[i], &zones[j]);
+            if !a.poly.intersects(&b.poly) {
+                continue;
+            }
+            assert_ne!(a.species, b.species, "{} meets {}", a.code, b.code);
+            let inter = geo::BooleanOps::intersection(&a.poly, &b.poly).unsigned_area() / 1e4;
+            let smaller = (a.poly.unsigned_area() / 1e4).min(b.poly.unsigned_area() / 1e4);
+            assert!(
+                inter > 0.05 * smaller && inter < 0.6 * smaller,
+                "{inter} of {smaller}"
+            );
+            overlaps.push((a.code.clone(), b.code.clone(), inter));
+        }
+    }
+    assert_eq!(overlaps.len(), 2, "{overlaps:?}");
+    let to = tz["overlaps"].as_array().unwrap();
+    assert_eq!(to.len(), 2);
+    for (a, b, inter) in &overlaps {
+        let o = to
+            .iter()
+            .find(|o| {
+                let (x, y) = (o["zone_a"].as_str().unwrap(), o["zone_b"].as_str().unwrap());
+                (x == a && y == b) || (x == b && y == a)
+            })
+            .unwrap();
+        assert!((o["area_ha"].as_f64().unwrap() - inter).abs() < 0.01);
+    }
+
+    // Zones are (nearly) all forest.
+    let inside = tz["pixels_inside"].as_u64().unwrap() as f64;
+    let forced = tz["pixels_forced"].as_u64().unwrap() as f64;
+    assert!(
+        (0.85..0.97).contains(&(forced / inside)),
+        "{forced} / {inside}"
+    );
+    let (_, _, f0) = read_band::<u8>(&dir.path().join("truth/forest_2023.tif"), 1);
+    let (mut n, mut f) = (0usize, 0usize);
+    for z in &zones {
+        let b = geo::BoundingRect::bounding_rect(&z.poly).unwrap();
+        let c0 = ((b.min().x - g.x0) / g.dx) as usize;
+        let r0 = ((g.y0 - b.max().y) / g.dy) as usize;
+        let c1 = ((b.max().x - g.x0) / g.dx) as usize + 1;
+        let r1 = ((g.y0 - b.min().y) / g.dy) as usize + 1;
+        for r in r0..r1 {
+            for c in c0..c1 {
+                let p = geo::Point::new(
+                    g.x0 + (c as f64 + 0.5) * g.dx,
+                    g.y0 - (r as f64 + 0.5) * g.dy,
+                );
+                if z.poly.contains(&p) {
+                    n += 1;
+                    f += f0[r * g.width + c] as usize;
+                }
+            }
+        }
+    }
+    assert!(f as f64 >= 0.9 * n as f64, "forest {f} of {n} zone pixels");
+
+    // Planted changes against the zones, per epoch pair.
+    let changes = t["changes"].as_array().unwrap();
+    for (from, to) in [("2023", "2024"), ("2024", "2025")] {
+        let of: Vec<&Value> = changes
+            .iter()
+            .filter(|c| c["from"] == from && c["to"] == to)
+            .collect();
+        let count = |kind: &str, sp: &str| {
+            of.iter()
+                .filter(|c| c["kind"] == kind && c["zone_species"] == sp)
+                .count()
+        };
+        assert!(count("harvest", "acacia") >= 3);
+        assert!(count("harvest", "pine") >= 2);
+        assert!(count("clearing", "anise") >= 2);
+        assert!(count("clearing", "cinnamon") >= 2);
+        assert_eq!(
+            of.iter()
+                .filter(|c| c["cloud_covered_in_to_epoch"] == true)
+                .count(),
+            1
+        );
+        assert_eq!(
+            of.iter().filter(|c| c["straddles_tiles"] == true).count(),
+            1
+        );
+        let exp = t["alerts"]["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["from"] == from)
+            .unwrap();
+        assert_eq!(
+            exp["low"].as_u64().unwrap() as usize,
+            count("harvest", "acacia") + count("harvest", "pine")
+        );
+    }
+    for c in changes {
+        let px = px_of(c);
+        let area = c["area_ha"].as_f64().unwrap();
+        let kind = c["kind"].as_str().unwrap();
+        let sev = c["expected_severity"].as_str();
+        let grown = px_rect(&g, px, 2.0);
+        match c["zone_species"].as_str() {
+            Some(sp) => {
+                let code = c["zone_code"].as_str().unwrap();
+                let z = zones.iter().find(|z| z.code == code).unwrap();
+                assert_eq!(z.species, sp);
+                assert!(
+                    z.poly.contains(&grown),
+                    "change {} not 2 px inside {code}",
+                    c["id"]
+                );
+                for o in zones.iter().filter(|o| o.code != code) {
+                    assert!(
+                        !o.poly.intersects(&grown),
+                        "change {} near {}",
+                        c["id"],
+                        o.code
+                    );
+                }
+                match sp {
+                    "acacia" | "pine" => {
+                        assert_eq!(kind, "harvest");
+                        assert!((0.9..=10.0).contains(&area), "harvest of {area} ha");
+                        assert_eq!(sev, Some("low"));
+                    }
+                    _ => {
+                        assert_eq!(kind, "clearing");
+                        assert!(area >= 0.5);
+                        assert_eq!(sev, Some("medium"));
+                    }
+                }
+            }
+            None => {
+                assert!(c["zone_code"].is_null());
+                assert_ne!(kind, "harvest");
+                for z in &zones {
+                    assert!(
+                        !z.poly.intersects(&grown),
+                        "change {} near {}",
+                        c["id"],
+                        z.code
+                    );
+                }
+                let want =
+                    if kind == "regrowth" || c["cloud_covered_in_to_epoch"] == true || area < 0.3 {
+                        None
+                    } else {
+                        Some("high")
+                    };
+                assert_eq!(sev, want, "change {}", c["id"]);
+            }
+        }
+    }
+    // At least 3 px between any two planted changes.
+    for (i, a) in changes.iter().enumerate() {
+        for b in &changes[i + 1..] {
+            let (p, q) = (px_of(a), px_of(b));
+            let gap_c = q[0].saturating_sub(p[2]).max(p[0].saturating_sub(q[2]));
+            let gap_r = q[1].saturating_sub(p[3]).max(p[1].saturating_sub(q[3]));
+            assert!(gap_c.max(gap_r) >= 3, "changes {} and {}", a["id"], b["id"]);
+        }
+    }
+    // Nothing but the planted changes changes.
+    let (_, _, f1) = read_band::<u8>(&dir.path().join("truth/forest_2024.tif"), 1);
+    let planted: usize = changes
+        .iter()
+        .filter(|c| c["from"] == "2023")
+        .map(|c| c["pixels"].as_u64().unwrap() as usize)
+        .sum();
+    assert_eq!(f0.iter().zip(&f1).filter(|(a, b)| a != b).count(), planted);
+
+    let rt: toml::Table = std::fs::read_to_string(dir.path().join("region.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(rt["zones"]["path"].as_str(), Some("zones.geojson"));
+    assert_eq!(rt["zones"]["species_field"].as_str(), Some("species"));
+    assert_eq!(rt["zones"]["code_field"].as_str(), Some("zone_code"));
+    assert_eq!(rt["alerts"]["min_area_ha"].as_float(), Some(0.3));
+}
+
+#[test]
+fn synth_zone_outputs_are_deterministic() {
+    let run = |threads: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let o = SynthOptions {
+            targets: Some(targets_path()),
+            ..opts(dir.path(), 250.0)
+        };
+        pool.install(|| generate(&o)).unwrap();
+        let files = all_files(dir.path());
+        (dir, files)
+    };
+    let (_d1, a) = run(1);
+    let (_d2, b) = run(2);
+    assert!(a.contains_key(Path::new("zones.geojson")));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        if k != Path::new("region.toml") {
+            assert!(v == &b[k], "{} differs", k.display());
+        }
+    }
+}
+
+#[test]
+fn synth_without_targets_has_no_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = generate(&opts(dir.path(), 500.0)).unwrap();
+    assert_eq!(s.zones, 0);
+    assert!(!dir.path().join("zones.geojson").exists());
+    let t = truth(dir.path());
+    assert!(t["zones"].is_null());
+    for c in t["changes"].as_array().unwrap() {
+        assert!(c["zone_species"].is_null() && c["zone_code"].is_null());
+        assert_ne!(c["kind"], "harvest");
+    }
+    let rt: toml::Table = std::fs::read_to_string(dir.path().join("region.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rt.get("zones").is_none());
+    assert_eq!(rt["alerts"]["min_area_ha"].as_float(), Some(0.3));
 }

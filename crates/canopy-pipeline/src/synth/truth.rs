@@ -1,6 +1,7 @@
 //! What the generator tells the tests: `truth/truth.json`, and the `region.toml`
 //! that points the pipeline at the tiles.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
@@ -23,6 +24,116 @@ pub(crate) struct Truth {
     pub forest_threshold: f64,
     pub tiles: Vec<TileJson>,
     pub changes: Vec<ChangeJson>,
+    /// The alert rule the `expected_severity` of the changes assumes.
+    pub alerts: AlertsJson,
+    /// Planting zones; `null` when no targets file was given.
+    pub zones: Option<ZonesJson>,
+}
+
+/// The alert rule behind `expected_severity`: a loss patch of at least
+/// `min_area_ha` is "low" inside a zone of a harvested species, "medium" inside any
+/// other zone, "high" outside every zone (natural forest); smaller patches, gains
+/// and losses hidden by clouds give no alert.
+#[derive(Serialize, Debug)]
+pub(crate) struct AlertsJson {
+    pub min_area_ha: f64,
+    pub harvested_species: Vec<&'static str>,
+    /// Expected alerts per epoch pair and severity ("none" = no alert expected).
+    pub expected: Vec<ExpectedJson>,
+}
+
+#[derive(Serialize, Debug)]
+pub(crate) struct ExpectedJson {
+    pub from: String,
+    pub to: String,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub none: usize,
+}
+
+/// `zones` in truth.json.
+#[derive(Serialize, Debug)]
+pub(crate) struct ZonesJson {
+    /// Relative to the region directory.
+    pub file: &'static str,
+    pub crs: &'static str,
+    /// The CRS of every area below (planar areas of the polygons as written).
+    pub area_crs: &'static str,
+    /// The targets file, as given.
+    pub targets: String,
+    pub margin_m: f64,
+    pub gap_m: f64,
+    /// Inside zones forest is forced except in `gap_cell_m` cells drawn with
+    /// probability `gap_share` (where the forest field decides).
+    pub gap_cell_m: f64,
+    pub gap_share: f64,
+    /// Pixels of the working grid whose centre is in a zone, and how many of them
+    /// are forced to forest.
+    pub pixels_inside: u64,
+    pub pixels_forced: u64,
+    /// Per species key: count, total area, communes.
+    pub species: BTreeMap<String, SpeciesJson>,
+    /// Total area of all zones minus the deliberate overlaps, ha.
+    pub union_area_ha: f64,
+    /// The deliberate overlaps between zones of different species.
+    pub overlaps: Vec<OverlapJson>,
+    /// Communes the plan names that are not in the layer (no zones made for them).
+    pub unmatched: Vec<super::zones::Unmatched>,
+    /// Communes found only by their diacritic-free name (e.g. "Lợi Bắc").
+    pub matched_by_fallback: Vec<super::zones::Fallback>,
+    /// Targets tables left out (another province, or no commune found).
+    pub skipped: Vec<super::zones::Skipped>,
+    /// (species, commune) pairs where fewer than 2 zones fitted (normally empty).
+    pub shortfalls: Vec<ShortfallJson>,
+    /// Every zone, in file order.
+    pub items: Vec<ZoneJson>,
+}
+
+#[derive(Serialize, Debug)]
+pub(crate) struct SpeciesJson {
+    pub zones: usize,
+    pub area_ha: f64,
+    pub communes: Vec<CommuneUseJson>,
+}
+
+#[derive(Serialize, Debug)]
+pub(crate) struct CommuneUseJson {
+    pub code: String,
+    pub name: String,
+    /// The name as the plan writes it.
+    pub plan_name: String,
+    pub zones: usize,
+    pub area_ha: f64,
+}
+
+#[derive(Serialize, Debug)]
+pub(crate) struct ShortfallJson {
+    pub species: String,
+    pub commune_code: String,
+    pub zones: usize,
+}
+
+#[derive(Serialize, Debug)]
+pub(crate) struct OverlapJson {
+    pub zone_a: String,
+    pub species_a: String,
+    pub zone_b: String,
+    pub species_b: String,
+    pub commune: String,
+    pub area_ha: f64,
+}
+
+#[derive(Serialize, Debug)]
+pub(crate) struct ZoneJson {
+    pub zone_code: String,
+    pub species: String,
+    pub commune_code: String,
+    pub commune_name: String,
+    pub shape: &'static str,
+    pub area_ha: f64,
+    /// `[xmin, ymin, xmax, ymax]` in EPSG:32648.
+    pub bbox: [f64; 4],
 }
 
 #[derive(Serialize, Debug)]
@@ -84,6 +195,33 @@ pub(crate) struct ChangeJson {
     pub commune: String,
     pub cloud_covered_in_to_epoch: bool,
     pub straddles_tiles: bool,
+    /// Species of the zone the change lies in (≥ 2 px inside), `null` outside every
+    /// zone (≥ 2 px outside).
+    pub zone_species: Option<String>,
+    pub zone_code: Option<String>,
+    /// "high" | "medium" | "low", or `null` when no alert is expected.
+    pub expected_severity: Option<&'static str>,
+}
+
+/// The smallest alert (ha) and the species whose zones are harvested.
+pub(crate) const MIN_ALERT_HA: f64 = 0.3;
+pub(crate) const HARVESTED: [&str; 2] = ["acacia", "pine"];
+
+/// The severity of the alert a change should raise (see [`AlertsJson`]).
+pub(crate) fn expected_severity(
+    loss: bool,
+    cloud_covered: bool,
+    area_ha: f64,
+    zone_species: Option<&str>,
+) -> Option<&'static str> {
+    if !loss || cloud_covered || area_ha < MIN_ALERT_HA - 1e-9 {
+        return None;
+    }
+    Some(match zone_species {
+        None => "high",
+        Some(s) if HARVESTED.contains(&s) => "low",
+        Some(_) => "medium",
+    })
 }
 
 /// Writes `contents` to `path` through a temporary name.
@@ -155,13 +293,14 @@ pub(crate) fn communes_path_for(out_dir: &Path, communes: &Path) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
-/// The text of region.toml.
+/// The text of region.toml (`zones`: whether to point at `zones.geojson`).
 pub(crate) fn region_toml(
     name: &str,
     communes_path: &str,
     code_field: &str,
     name_field: &str,
     epochs: &[(String, String)],
+    zones: bool,
 ) -> String {
     let mut s = String::new();
     s.push_str(&format!("name = {}\n", toml_str(name)));
@@ -171,6 +310,11 @@ pub(crate) fn region_toml(
     s.push_str(&format!("code_field = {}\n", toml_str(code_field)));
     s.push_str(&format!("name_field = {}\n\n", toml_str(name_field)));
     s.push_str("[forest]\nndvi_min = 0.55\n");
+    if zones {
+        s.push_str("\n[zones]\npath = \"zones.geojson\"\n");
+        s.push_str("species_field = \"species\"\ncode_field = \"zone_code\"\n");
+    }
+    s.push_str(&format!("\n[alerts]\nmin_area_ha = {MIN_ALERT_HA}\n"));
     for (id, date) in epochs {
         s.push_str("\n[[epochs]]\n");
         s.push_str(&format!("id = {}\n", toml_str(id)));
@@ -231,6 +375,7 @@ mod tests {
                 ("2024".into(), "2024-12-31".into()),
                 ("2025".into(), "2025-12-31".into()),
             ],
+            false,
         );
         let v: toml::Table = t.parse().unwrap();
         assert_eq!(v["name"].as_str(), Some("Lạng \"Sơn\""));
@@ -242,6 +387,39 @@ mod tests {
         assert_eq!(v["forest"]["ndvi_min"].as_float(), Some(0.55));
         assert!(
             t.starts_with("name = \"Lạng \\\"Sơn\\\"\"\narea_crs = \"EPSG:32648\"\n\n[communes]\n")
+        );
+        assert!(v.get("zones").is_none());
+        assert_eq!(v["alerts"]["min_area_ha"].as_float(), Some(0.3));
+        let z = region_toml("X", "c.geojson", "ma_xa", "ten_xa", &[], true);
+        assert!(z.contains(
+            "\n[zones]\npath = \"zones.geojson\"\nspecies_field = \"species\"\ncode_field = \"zone_code\"\n\n[alerts]\nmin_area_ha = 0.3\n"
+        ));
+        let v: toml::Table = z.parse().unwrap();
+        assert_eq!(v["zones"]["code_field"].as_str(), Some("zone_code"));
+    }
+
+    #[test]
+    fn synth_expected_severities() {
+        assert_eq!(expected_severity(true, false, 0.36, None), Some("high"));
+        assert_eq!(expected_severity(true, false, 0.27, None), None);
+        assert_eq!(expected_severity(true, false, 0.3, None), Some("high"));
+        assert_eq!(expected_severity(true, true, 5.0, None), None);
+        assert_eq!(expected_severity(false, false, 5.0, None), None);
+        assert_eq!(
+            expected_severity(true, false, 2.0, Some("acacia")),
+            Some("low")
+        );
+        assert_eq!(
+            expected_severity(true, false, 2.0, Some("pine")),
+            Some("low")
+        );
+        assert_eq!(
+            expected_severity(true, false, 0.54, Some("anise")),
+            Some("medium")
+        );
+        assert_eq!(
+            expected_severity(true, false, 0.54, Some("cinnamon")),
+            Some("medium")
         );
     }
 }
