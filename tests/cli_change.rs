@@ -248,3 +248,103 @@ fn epochs_that_do_not_overlap() {
     assert!(!o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("2025"), "{}", stderr(&o));
 }
+
+#[test]
+fn class_epochs_give_the_transition_matrix_and_natural_loss() {
+    let d = class_region();
+    let store = store_in(d.path());
+    run_ok(&[
+        "run",
+        &path_str(&d.path().join("region.toml")),
+        "--store",
+        &path_str(&store),
+    ]);
+    let db = transitions_by_commune(&store);
+    // Commune A (x 55..1003 m) lies in the west half (natural forest, class 1).
+    // By hand: every transition area is the rectangle's overlap with the pixels
+    // of that (2024 class, 2025 class) pair.
+    let t = &db["00001"];
+    let all = |_: usize, _: usize| true;
+    let by_pair = |a: u8, b: u8| {
+        expected_where(A, &|c, r| {
+            all(c, r) && class_2024(c, r) == a && class_2025(c, r) == b
+        })
+    };
+    for (a, b) in [(1, 1), (1, 10), (10, 10)] {
+        let got = t
+            .iter()
+            .find(|x| x.0 == a as i64 && x.1 == b as i64)
+            .map(|x| x.2)
+            .unwrap_or(0.0);
+        assert!(
+            (got - by_pair(a, b)).abs() < 1e-9,
+            "({a}→{b}) {got} vs {}",
+            by_pair(a, b)
+        );
+    }
+    assert!(
+        (by_pair(1, 10) - 2.0).abs() < 1e-9,
+        "the 2 ha clearing is natural forest lost"
+    );
+    let v = alerts_json(&store);
+    let a = &v["features"][0]["properties"];
+    assert_eq!(a["natural_lost"], true);
+    assert_eq!(a["severity"], "high");
+}
+
+#[test]
+fn class_code_missing_from_the_legend_is_named() {
+    let d = class_region();
+    write_class_tile(&d.path().join("2025/lc.tif"), &|c, r| {
+        if (c, r) == (120, 130) {
+            7
+        } else {
+            class_2025(c, r)
+        }
+    });
+    let o = run(&[
+        "run",
+        &path_str(&d.path().join("region.toml")),
+        "--store",
+        &path_str(&store_in(d.path())),
+    ]);
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("class code 7") && e.contains("lc.tif") && e.contains("[legend]"),
+        "{e}"
+    );
+    assert!(!store_in(d.path()).exists(), "nothing written");
+}
+
+/// Transitions per commune from the store's `change` table (JSON column).
+fn transitions_by_commune(
+    store: &std::path::Path,
+) -> std::collections::HashMap<String, Vec<(i64, i64, f64)>> {
+    use canopy_pipeline::gdal::vector::LayerAccess;
+    let ds = canopy_pipeline::gdal::Dataset::open(store).unwrap();
+    let mut l = ds.layer_by_name("change").unwrap();
+    let mut out = std::collections::HashMap::new();
+    for f in l.features() {
+        let field = |n: &str| {
+            f.field_as_string(f.field_index(n).unwrap())
+                .unwrap()
+                .unwrap()
+        };
+        let code = field("commune_code");
+        let t: Vec<serde_json::Value> = serde_json::from_str(&field("transitions")).unwrap();
+        out.insert(
+            code,
+            t.iter()
+                .map(|x| {
+                    (
+                        x["from"].as_i64().unwrap(),
+                        x["to"].as_i64().unwrap(),
+                        x["ha"].as_f64().unwrap(),
+                    )
+                })
+                .collect(),
+        );
+    }
+    out
+}

@@ -253,3 +253,100 @@ pub fn cover_csv(store: &Path) -> Vec<(String, String, f64, f64, f64)> {
         })
         .collect()
 }
+
+/// Writes a one-band Byte class tile over the whole fixture grid.
+pub fn write_class_tile(path: &Path, class: &dyn Fn(usize, usize) -> u8) {
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<u8, _>(path, N, N, 1)
+        .unwrap();
+    ds.set_geo_transform(&[X0, PX, 0.0, Y0, 0.0, -PX]).unwrap();
+    ds.set_spatial_ref(&SpatialRef::from_epsg(32648).unwrap())
+        .unwrap();
+    let data: Vec<u8> = (0..N)
+        .flat_map(|r| (0..N).map(move |c| class(c, r)))
+        .collect();
+    let mut b = ds.rasterband(1).unwrap();
+    b.set_no_data_value(Some(0.0)).unwrap();
+    b.write((0, 0), (N, N), &mut Buffer::new((N, N), data))
+        .unwrap();
+}
+
+/// Land-cover classes of the fixture: 1 natural forest on the checkerboard's
+/// forest squares of the west half, 2 acacia plantation on those of the east
+/// half, 10 cropland elsewhere.
+pub fn class_2024(c: usize, r: usize) -> u8 {
+    match (is_forest(c, r), c < 100) {
+        (true, true) => 1,
+        (true, false) => 2,
+        _ => 10,
+    }
+}
+
+pub fn class_2025(c: usize, r: usize) -> u8 {
+    if is_forest(c, r) && !is_forest_2025(c, r) {
+        10
+    } else {
+        class_2024(c, r)
+    }
+}
+
+/// A two-epoch class region with a legend.
+pub fn class_region() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (y, f) in [
+        ("2024", class_2024 as fn(usize, usize) -> u8),
+        ("2025", class_2025),
+    ] {
+        std::fs::create_dir_all(d.path().join(y)).unwrap();
+        write_class_tile(&d.path().join(format!("{y}/lc.tif")), &f);
+    }
+    std::fs::write(d.path().join("communes.geojson"), default_communes()).unwrap();
+    std::fs::write(
+        d.path().join("region.toml"),
+        r#"name = "Classes"
+area_crs = "EPSG:32648"
+
+[communes]
+path = "communes.geojson"
+code_field = "code"
+name_field = "name"
+
+[forest]
+forest_classes = [1, 2]
+natural_classes = [1]
+
+[legend]
+1 = "natural forest"
+2 = "acacia plantation"
+10 = "cropland"
+
+[[epochs]]
+id = "2024"
+date = "2024-12-31"
+tiles = ["2024/*.tif"]
+class_band = 1
+
+[[epochs]]
+id = "2025"
+date = "2025-12-31"
+tiles = ["2025/*.tif"]
+class_band = 1
+"#,
+    )
+    .unwrap();
+    d
+}
+
+/// Hand-computed area (ha) of a rectangle over the pixels where `pred` holds.
+pub fn expected_where(rect: [f64; 4], pred: &dyn Fn(usize, usize) -> bool) -> f64 {
+    let mut a = 0.0;
+    for row in 0..N {
+        for col in 0..N {
+            if pred(col, row) {
+                a += overlap(rect, col, row);
+            }
+        }
+    }
+    a / 10_000.0
+}
