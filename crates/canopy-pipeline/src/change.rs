@@ -21,7 +21,9 @@ use canopy_core::coverage::{coverage, Coverage};
 use canopy_core::outline::outline;
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::M2_PER_HA;
-use canopy_core::zonal::{accumulate_categories, runs_area, runs_overlap, Strip};
+use canopy_core::zonal::{
+    accumulate, accumulate_categories, runs_area, runs_overlap, CoverSums, Strip,
+};
 use geo::{Centroid, MultiPolygon};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -82,6 +84,8 @@ pub struct ChangeResult {
     pub province: Vec<ChangeRow>,
     pub alerts: Vec<Alert>,
     pub timings: Vec<(String, f64)>,
+    /// Cover sums of the epochs read on their own working grid in a change pass.
+    pub cover: crate::cover::KnownSums,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -135,6 +139,9 @@ struct StripOut {
     runs: Vec<Run>,
     /// Loss runs of natural forest (class epochs), by row.
     natural: Vec<Run>,
+    /// Per polygon: cover sums of epoch A, and of B when B is on its own grid.
+    cover_a: Vec<CoverSums>,
+    cover_b: Vec<CoverSums>,
 }
 
 /// Runs the change job for every pair.
@@ -173,6 +180,9 @@ pub fn run(
             None => Vec::new(),
         };
         let area = pixel_areas(&ma, &prep.area_crs)?;
+        // B's cover comes with this pass when B's own working grid is A's.
+        let b_own = mosaic::plan(eb, &|crs: &Crs| prep.aoi(crs))?;
+        let b_cover = b_own.grid == ma.grid && b_own.crs.same_as(&ma.crs);
         let classes = matches!(ea.bands, EpochBands::Classes { .. })
             && matches!(eb.bands, EpochBands::Classes { .. });
         let natural: Vec<i32> = region
@@ -181,7 +191,9 @@ pub fn run(
             .iter()
             .map(|&c| c as i32)
             .collect();
-        let outs = strips(&ma, &mb, prep, region, &covs, &area, classes, &natural)?;
+        let outs = strips(
+            &ma, &mb, prep, region, &covs, &area, classes, &natural, b_cover,
+        )?;
 
         // Ordered reduction: identical whatever the thread count.
         let n = covs.len();
@@ -189,7 +201,15 @@ pub fn run(
         let mut trans: Vec<BTreeMap<(i32, i32), f64>> = vec![BTreeMap::new(); n];
         let mut labeller = Labeller::new();
         let mut natural_runs: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
+        let mut cover_a = vec![CoverSums::default(); n];
+        let mut cover_b = vec![CoverSums::default(); n];
         for o in outs {
+            for (t, s) in cover_a.iter_mut().zip(&o.cover_a) {
+                *t += *s;
+            }
+            for (t, s) in cover_b.iter_mut().zip(&o.cover_b) {
+                *t += *s;
+            }
             for (t, s) in sums.iter_mut().zip(&o.sums) {
                 for k in 0..CH_CODES {
                     t[k] += s[k];
@@ -232,6 +252,11 @@ pub fn run(
             .province
             .push(row_of(n - 1, crate::cover::PROVINCE_CODE));
 
+        let npix = ma.grid.len() as u64;
+        result.cover.entry(i).or_insert((cover_a, npix));
+        if b_cover {
+            result.cover.entry(j).or_insert((cover_b, npix));
+        }
         let comps = labeller.finish();
         let alerts = alerts_of(
             comps,
@@ -266,6 +291,7 @@ fn strips(
     area: &PixelArea,
     classes: bool,
     natural: &[i32],
+    b_cover: bool,
 ) -> Result<Vec<StripOut>, PipelineError> {
     let g = ma.grid;
     let rows: Vec<(usize, usize)> = (0..g.height)
@@ -301,6 +327,32 @@ fn strips(
                 let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
                     .then(|| (&da.ndvi[..], &db.ndvi[..]));
                 change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
+                let in_strip = |c: &Coverage| {
+                    let r = c.rows();
+                    r.start < row0 + nrows && r.end > row0
+                };
+                let sums_of = |states: &[u8]| -> Vec<CoverSums> {
+                    let strip = Strip {
+                        row0,
+                        width: g.width,
+                        states,
+                    };
+                    covs.iter()
+                        .map(|c| {
+                            if in_strip(c) {
+                                accumulate(c, strip, area)
+                            } else {
+                                CoverSums::default()
+                            }
+                        })
+                        .collect()
+                };
+                let cover_a = sums_of(&da.states);
+                let cover_b = if b_cover {
+                    sums_of(&db.states)
+                } else {
+                    Vec::new()
+                };
                 let strip = Strip {
                     row0,
                     width: g.width,
@@ -352,6 +404,8 @@ fn strips(
                     trans,
                     runs,
                     natural: nat,
+                    cover_a,
+                    cover_b,
                 })
             },
         )

@@ -152,36 +152,30 @@ pub fn prepare(region: &Region) -> Result<Prepared, PipelineError> {
 }
 
 /// Runs the cover job on a prepared region.
-pub fn run(region: &Region, prep: &Prepared) -> Result<CoverResult, PipelineError> {
+/// Zonal sums of epochs already computed by the change pass (epoch index →
+/// per-polygon sums and working-grid pixels), so they are not read twice.
+pub type KnownSums = std::collections::BTreeMap<usize, (Vec<CoverSums>, u64)>;
+
+/// Runs the cover job on a prepared region; epochs in `known` reuse those sums.
+pub fn run(
+    region: &Region,
+    prep: &Prepared,
+    known: &KnownSums,
+) -> Result<CoverResult, PipelineError> {
     let t0 = Instant::now();
     let mut timings = Vec::new();
-    let (layer, union, natural_m2, area_crs, rules) = (
-        &prep.layer,
-        &prep.union,
-        &prep.natural_m2,
-        &prep.area_crs,
-        &prep.rules,
-    );
+    let (layer, natural_m2) = (&prep.layer, &prep.natural_m2);
     let n_polygons = natural_m2.len();
 
     let mut rows = Vec::new();
     let mut province = Vec::new();
     let mut pixels = Vec::new();
-    for epoch in &region.epochs {
+    for (k, epoch) in region.epochs.iter().enumerate() {
         let te = Instant::now();
-        let mosaic = mosaic::plan(epoch, &|crs: &Crs| prep.aoi(crs))?;
-        tracing::info!(
-            epoch = %epoch.id,
-            crs = %mosaic.crs.label,
-            width = mosaic.grid.width,
-            height = mosaic.grid.height,
-            tiles = mosaic.tiles.len(),
-            warped = mosaic.tiles.iter().filter(|t| t.placement == mosaic::Placement::Warped).count(),
-            "working grid planned"
-        );
-        let covs = coverages(layer, union, &mosaic)?;
-        let area = pixel_areas(&mosaic, area_crs)?;
-        let sums = zonal_sums(&mosaic, rules, &covs, &area)?;
+        let (sums, npix) = match known.get(&k) {
+            Some((sums, npix)) => (sums.clone(), *npix),
+            None => epoch_sums(epoch, prep)?,
+        };
         for (i, c) in layer.communes.iter().enumerate() {
             rows.push(CoverRow {
                 commune_code: c.code.clone(),
@@ -195,10 +189,12 @@ pub fn run(region: &Region, prep: &Prepared) -> Result<CoverResult, PipelineErro
             epoch: epoch.id.clone(),
             figures: CoverFigures::new(natural_m2[p], sums[p]),
         });
-        pixels.push((epoch.id.clone(), mosaic.grid.len() as u64));
-        timings.push((format!("epoch {}", epoch.id), te.elapsed().as_secs_f64()));
+        pixels.push((epoch.id.clone(), npix));
+        if !known.contains_key(&k) {
+            timings.push((format!("epoch {}", epoch.id), te.elapsed().as_secs_f64()));
+        }
     }
-    timings.push(("total".into(), t0.elapsed().as_secs_f64()));
+    timings.push(("cover".into(), t0.elapsed().as_secs_f64()));
     Ok(CoverResult {
         communes: prep.communes_out.clone(),
         rows,
@@ -206,6 +202,30 @@ pub fn run(region: &Region, prep: &Prepared) -> Result<CoverResult, PipelineErro
         timings,
         pixels,
     })
+}
+
+/// One epoch's zonal sums on its own working grid, and the grid's pixel count.
+fn epoch_sums(
+    epoch: &crate::config::EpochConfig,
+    prep: &Prepared,
+) -> Result<(Vec<CoverSums>, u64), PipelineError> {
+    let (layer, union, area_crs, rules) = (&prep.layer, &prep.union, &prep.area_crs, &prep.rules);
+    {
+        let mosaic = mosaic::plan(epoch, &|crs: &Crs| prep.aoi(crs))?;
+        tracing::info!(
+            epoch = %epoch.id,
+            crs = %mosaic.crs.label,
+            width = mosaic.grid.width,
+            height = mosaic.grid.height,
+            tiles = mosaic.tiles.len(),
+            warped = mosaic.tiles.iter().filter(|t| t.placement == mosaic::Placement::Warped).count(),
+            "working grid planned"
+        );
+        let covs = coverages(layer, union, &mosaic)?;
+        let area = pixel_areas(&mosaic, area_crs)?;
+        let sums = zonal_sums(&mosaic, rules, &covs, &area)?;
+        Ok((sums, mosaic.grid.len() as u64))
+    }
 }
 
 /// Coverage of every commune, then of the province union, on the working grid.
