@@ -31,6 +31,7 @@ pub fn run(
     extra_pairs: &[(String, String)],
 ) -> Result<RunOutcome, PipelineError> {
     let started = chrono::Utc::now();
+    limit_gdal_cache();
     let region = Region::load(region_path)?;
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
     let pairs = change::pairs(&region, extra_pairs)?;
@@ -147,4 +148,13 @@ pub fn fingerprint(path: &Path) -> String {
 /// The current time, RFC 3339 UTC, to the second.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// GDAL's block cache defaults to 5 % of RAM (1.2 GB here); each block is read
+/// once per pass, so a small cache loses little speed and keeps memory flat.
+/// A user's own `GDAL_CACHEMAX` wins.
+fn limit_gdal_cache() {
+    if std::env::var_os("GDAL_CACHEMAX").is_none() {
+        let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "256");
+    }
 }
