@@ -23,13 +23,7 @@ fn alerts_json(store: &std::path::Path) -> serde_json::Value {
 #[test]
 fn planted_clearing_gives_one_alert_and_the_loss_by_hand() {
     let d = region_two_epochs();
-    let store = store_in(d.path());
-    let out = run_ok(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
+    let (store, out) = run_region(d.path());
     assert!(out.contains("Change 2024 → 2025"), "{out}");
     assert!(out.contains("alerts: 1 (1 high, 0 medium, 0 low)"), "{out}");
 
@@ -134,13 +128,7 @@ fn alert_ids_are_stable_and_triage_survives_a_rerun() {
 #[test]
 fn alerts_cli_filters() {
     let d = region_two_epochs();
-    let store = store_in(d.path());
-    run_ok(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
+    let (store, _) = run_region(d.path());
     let table = run_ok(&["alerts", "--store", &path_str(&store)]);
     assert!(table.contains("1 alerts: 1 high"), "{table}");
     let csv = run_ok(&[
@@ -252,13 +240,7 @@ fn epochs_that_do_not_overlap() {
 #[test]
 fn class_epochs_give_the_transition_matrix_and_natural_loss() {
     let d = class_region();
-    let store = store_in(d.path());
-    run_ok(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
+    let (store, _) = run_region(d.path());
     let db = transitions_by_commune(&store);
     // Commune A (x 55..1003 m) lies in the west half (natural forest, class 1).
     // By hand: every transition area is the rectangle's overlap with the pixels

@@ -10,14 +10,7 @@ fn rel(a: f64, b: f64) -> f64 {
 #[test]
 fn figures_match_the_hand_computation() {
     let d = region();
-    let store = store_in(d.path());
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (store, stdout) = run_region(d.path());
     let rows = cover_csv(&store);
     assert_eq!(rows.len(), 2);
     let clear = |c: usize, r: usize| !is_cloud(c, r);
@@ -34,7 +27,6 @@ fn figures_match_the_hand_computation() {
         );
     }
     // The table names every commune in NFC and ends with the province total.
-    let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains("Lộc Bình") && stdout.contains("Đình Lập"),
         "{stdout}"
@@ -45,14 +37,7 @@ fn figures_match_the_hand_computation() {
 #[test]
 fn province_counts_the_overlap_once() {
     let d = region();
-    let store = store_in(d.path());
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (store, _) = run_region(d.path());
     let o = run(&["stats", "--store", &path_str(&store), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let p = &v["province"][0]["figures"];
@@ -127,14 +112,7 @@ fn clear_observation_wins_over_a_cloud_in_an_earlier_tile() {
     write_tile(&d.path().join("tiles/b.tif"), 140, 20, 40, 40, &|_, _| {
         false
     });
-    let store = store_in(d.path());
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (store, _) = run_region(d.path());
     let rows = cover_csv(&store);
     let row = rows.iter().find(|r| r.0 == "00002").unwrap();
     let (f, ob) = expected(B, &|_, _| true);

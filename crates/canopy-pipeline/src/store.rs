@@ -191,12 +191,38 @@ fn write_communes(ds: &mut Dataset, result: &CoverResult) -> GResult<()> {
     Ok(())
 }
 
-fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool) -> GResult<()> {
-    let mut fields = vec![];
+/// A table of per-commune rows (`with_code`) or province rows: `commune_code`
+/// first when with code, then `fields`.
+fn unit_table<'a>(
+    ds: &'a mut Dataset,
+    name: &'a str,
+    with_code: bool,
+    fields: &[(&str, OGRFieldType::Type)],
+) -> GResult<gdal::vector::Layer<'a>> {
+    let mut all = vec![];
     if with_code {
-        fields.push(("commune_code", OGRFieldType::OFTString));
+        all.push(("commune_code", OGRFieldType::OFTString));
     }
-    fields.extend([
+    all.extend_from_slice(fields);
+    table(ds, name, &all)
+}
+
+/// A new row of a [`unit_table`] and the index of its first field after the code.
+fn unit_row<'a>(
+    layer: &'a gdal::vector::Layer,
+    with_code: bool,
+    code: &str,
+) -> GResult<(Feature<'a>, usize)> {
+    let mut f = Feature::new(layer.defn())?;
+    if with_code {
+        f.set_field_string(0, code)?;
+        return Ok((f, 1));
+    }
+    Ok((f, 0))
+}
+
+fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool) -> GResult<()> {
+    let fields = [
         ("epoch", OGRFieldType::OFTString),
         ("natural_ha", OGRFieldType::OFTReal),
         ("forest_ha", OGRFieldType::OFTReal),
@@ -204,15 +230,10 @@ fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool)
         ("unobserved_ha", OGRFieldType::OFTReal),
         ("cover_pct", OGRFieldType::OFTReal),
         ("observed_pct", OGRFieldType::OFTReal),
-    ]);
-    let layer = table(ds, name, &fields)?;
+    ];
+    let layer = unit_table(ds, name, with_code, &fields)?;
     for r in rows {
-        let mut f = Feature::new(layer.defn())?;
-        let mut i = 0;
-        if with_code {
-            f.set_field_string(0, &r.commune_code)?;
-            i = 1;
-        }
+        let (mut f, i) = unit_row(&layer, with_code, &r.commune_code)?;
         let x: &CoverFigures = &r.figures;
         f.set_field_string(i, &r.epoch)?;
         f.set_field_double(i + 1, x.natural_ha)?;
@@ -486,11 +507,7 @@ pub fn lock(path: &Path) -> Result<std::fs::File, PipelineError> {
 }
 
 fn write_change(ds: &mut Dataset, name: &str, rows: &[ChangeRow], with_code: bool) -> GResult<()> {
-    let mut fields = vec![];
-    if with_code {
-        fields.push(("commune_code", OGRFieldType::OFTString));
-    }
-    fields.extend([
+    let fields = [
         ("from_epoch", OGRFieldType::OFTString),
         ("to_epoch", OGRFieldType::OFTString),
         ("loss_ha", OGRFieldType::OFTReal),
@@ -498,15 +515,10 @@ fn write_change(ds: &mut Dataset, name: &str, rows: &[ChangeRow], with_code: boo
         ("net_ha", OGRFieldType::OFTReal),
         ("unobserved_ha", OGRFieldType::OFTReal),
         ("transitions", OGRFieldType::OFTString),
-    ]);
-    let layer = table(ds, name, &fields)?;
+    ];
+    let layer = unit_table(ds, name, with_code, &fields)?;
     for r in rows {
-        let mut f = Feature::new(layer.defn())?;
-        let mut i = 0;
-        if with_code {
-            f.set_field_string(0, &r.commune_code)?;
-            i = 1;
-        }
+        let (mut f, i) = unit_row(&layer, with_code, &r.commune_code)?;
         f.set_field_string(i, &r.from_epoch)?;
         f.set_field_string(i + 1, &r.to_epoch)?;
         f.set_field_double(i + 2, r.loss_ha)?;
