@@ -233,7 +233,7 @@ pub fn run(
                 .iter()
                 .map(|(&(a, b), &v)| (a as i64, b as i64, v / M2_PER_HA))
                 .collect();
-            t.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+            t.sort_by_key(|x| (x.0, x.1));
             ChangeRow {
                 commune_code: code.to_string(),
                 from_epoch: ea.id.clone(),

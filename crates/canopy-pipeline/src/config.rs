@@ -292,7 +292,7 @@ impl Region {
         }
 
         let alerts = raw.alerts.unwrap_or_default();
-        if !(alerts.min_area_ha >= 0.0) {
+        if alerts.min_area_ha.is_nan() || alerts.min_area_ha < 0.0 {
             return Err(cfg_err(format!(
                 "alerts.min_area_ha = {} must be ≥ 0",
                 alerts.min_area_ha
