@@ -21,9 +21,7 @@ use canopy_core::coverage::{coverage, Coverage};
 use canopy_core::outline::outline;
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::M2_PER_HA;
-use canopy_core::zonal::{
-    accumulate, accumulate_categories, runs_area, runs_overlap, CoverSums, Strip,
-};
+use canopy_core::zonal::{accumulate_pair, runs_area, runs_overlap, CoverSums, PairSums, Strip};
 use geo::{Centroid, MultiPolygon};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -327,45 +325,22 @@ fn strips(
                 let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
                     .then(|| (&da.ndvi[..], &db.ndvi[..]));
                 change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
-                let in_strip = |c: &Coverage| {
-                    let r = c.rows();
-                    r.start < row0 + nrows && r.end > row0
-                };
-                let sums_of = |states: &[u8]| -> Vec<CoverSums> {
-                    let strip = Strip {
-                        row0,
-                        width: g.width,
-                        states,
-                    };
-                    covs.iter()
-                        .map(|c| {
-                            if in_strip(c) {
-                                accumulate(c, strip, area)
-                            } else {
-                                CoverSums::default()
-                            }
-                        })
-                        .collect()
-                };
-                let cover_a = sums_of(&da.states);
-                let cover_b = if b_cover {
-                    sums_of(&db.states)
-                } else {
-                    Vec::new()
-                };
-                let strip = Strip {
+                let strip_a = Strip {
                     row0,
                     width: g.width,
-                    states: codes,
+                    states: &da.states,
                 };
                 let mut sums = Vec::with_capacity(covs.len());
                 let mut trans = Vec::with_capacity(covs.len());
+                let mut cover_a = Vec::with_capacity(covs.len());
+                let mut cover_b = Vec::with_capacity(covs.len());
                 for c in covs {
-                    let mut s = [0.0; CH_CODES];
                     let r = c.rows();
                     let mut t = BTreeMap::new();
+                    let mut p = PairSums::default();
                     if r.start < row0 + nrows && r.end > row0 {
-                        accumulate_categories(c, strip, area, &mut s);
+                        // One sweep: both epochs' cover and the change codes.
+                        p = accumulate_pair(c, strip_a, &db.states, area);
                         if classes {
                             transitions(
                                 c,
@@ -379,7 +354,11 @@ fn strips(
                             );
                         }
                     }
-                    sums.push(s);
+                    sums.push(p.change);
+                    cover_a.push(p.a);
+                    if b_cover {
+                        cover_b.push(p.b);
+                    }
                     trans.push(t);
                 }
                 let mut runs = Vec::new();
