@@ -7,6 +7,9 @@
 //! - [`cover`]: the forest-cover job (coverage × strips, in parallel);
 //! - [`job`]: a whole run: checksums, cover job, store write;
 //! - [`store`]: the GeoPackage results store;
+//! - [`zones`], [`zone_stats`], [`zone_store`]: planting zones, their statistics and tables;
+//! - [`targets`]: plan targets and progress against them;
+//! - [`report`]: the planners' report (md, csv, html);
 //! - [`synth`]: the deterministic sample-region generator;
 //! - [`progress`]: progress bars.
 
@@ -19,9 +22,13 @@ pub mod error;
 pub mod job;
 pub mod progress;
 pub mod raster;
+pub mod report;
 pub mod store;
 pub mod synth;
+pub mod targets;
 pub mod text;
+pub mod zone_stats;
+pub mod zone_store;
 pub mod zones;
 
 pub use error::PipelineError;
