@@ -15,6 +15,7 @@ use canopy_core::change::{CH_CODES, CH_GAIN, CH_LOSS};
 use canopy_core::stats::{CoverFigures, M2_PER_HA};
 use canopy_core::zonal::CoverSums;
 use geo::{Area, BooleanOps, BoundingRect, Intersects, MultiPolygon};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cover::{Prepared, PROVINCE_CODE};
@@ -108,13 +109,12 @@ pub fn plan(prep: &Prepared, layer: &ZoneLayer) -> Result<ZonePlan, PipelineErro
     // Per (species, commune index): the pieces, for the unions.
     let mut by_unit: BTreeMap<(String, usize), Vec<MultiPolygon<f64>>> = BTreeMap::new();
     let mut outside = Vec::new();
-    for (zi, (z, zg)) in layer.zones.iter().zip(&zones).enumerate() {
-        let total = area(zg);
-        let inside = if zg.intersects(&province) {
-            area(&zg.intersection(&province))
-        } else {
-            0.0
-        };
+    // The polygon clipping is pure: every zone in parallel, assembled in order.
+    let clipped: Vec<(f64, f64, Vec<(usize, MultiPolygon<f64>, f64)>)> = zones
+        .par_iter()
+        .map(|zg| clip_zone(zg, &province, &communes))
+        .collect();
+    for (zi, (z, (total, inside, pieces))) in layer.zones.iter().zip(clipped).enumerate() {
         out.zones.push(ZoneTotal {
             zone_code: z.code.clone(),
             species: z.species.clone(),
@@ -125,24 +125,8 @@ pub fn plan(prep: &Prepared, layer: &ZoneLayer) -> Result<ZonePlan, PipelineErro
             outside.push(format!("{} ({})", z.code, z.species));
             continue;
         }
-        let Some(zb) = zg.bounding_rect() else {
-            continue;
-        };
-        for (ci, (c, cg)) in prep.layer.communes.iter().zip(&communes).enumerate() {
-            let overlaps_bbox = cg.bounding_rect().is_some_and(|cb| {
-                cb.min().x <= zb.max().x
-                    && cb.max().x >= zb.min().x
-                    && cb.min().y <= zb.max().y
-                    && cb.max().y >= zb.min().y
-            });
-            if !overlaps_bbox || !zg.intersects(cg) {
-                continue;
-            }
-            let piece = zg.intersection(cg);
-            let a = area(&piece);
-            if a <= SLIVER_M2 {
-                continue;
-            }
+        for (ci, piece, a) in pieces {
+            let c = &prep.layer.communes[ci];
             out.pieces.push(Piece {
                 zone: zi,
                 zone_code: z.code.clone(),
@@ -218,6 +202,42 @@ pub fn plan(prep: &Prepared, layer: &ZoneLayer) -> Result<ZonePlan, PipelineErro
         ));
     }
     Ok(out)
+}
+
+/// A zone's area, its area inside the province, and its pieces per commune
+/// (commune index, piece, area), all in `area_crs`.
+fn clip_zone(
+    zg: &MultiPolygon<f64>,
+    province: &MultiPolygon<f64>,
+    communes: &[MultiPolygon<f64>],
+) -> (f64, f64, Vec<(usize, MultiPolygon<f64>, f64)>) {
+    let total = area(zg);
+    let inside = if zg.intersects(province) {
+        area(&zg.intersection(province))
+    } else {
+        0.0
+    };
+    let mut pieces = Vec::new();
+    let Some(zb) = zg.bounding_rect().filter(|_| inside > SLIVER_M2) else {
+        return (total, inside, pieces);
+    };
+    for (ci, cg) in communes.iter().enumerate() {
+        let overlaps_bbox = cg.bounding_rect().is_some_and(|cb| {
+            cb.min().x <= zb.max().x
+                && cb.max().x >= zb.min().x
+                && cb.min().y <= zb.max().y
+                && cb.max().y >= zb.min().y
+        });
+        if !overlaps_bbox || !zg.intersects(cg) {
+            continue;
+        }
+        let piece = zg.intersection(cg);
+        let a = area(&piece);
+        if a > SLIVER_M2 {
+            pieces.push((ci, piece, a));
+        }
+    }
+    (total, inside, pieces)
 }
 
 fn overlaps_of(units: &[(&String, &MultiPolygon<f64>)], code: &str) -> Vec<Overlap> {
