@@ -110,7 +110,7 @@ pub fn plan(prep: &Prepared, layer: &ZoneLayer) -> Result<ZonePlan, PipelineErro
     let mut by_unit: BTreeMap<(String, usize), Vec<MultiPolygon<f64>>> = BTreeMap::new();
     let mut outside = Vec::new();
     // The polygon clipping is pure: every zone in parallel, assembled in order.
-    let clipped: Vec<(f64, f64, Vec<(usize, MultiPolygon<f64>, f64)>)> = zones
+    let clipped: Vec<Clipped> = zones
         .par_iter()
         .map(|zg| clip_zone(zg, &province, &communes))
         .collect();
@@ -206,11 +206,14 @@ pub fn plan(prep: &Prepared, layer: &ZoneLayer) -> Result<ZonePlan, PipelineErro
 
 /// A zone's area, its area inside the province, and its pieces per commune
 /// (commune index, piece, area), all in `area_crs`.
+type Clipped = (f64, f64, Vec<(usize, MultiPolygon<f64>, f64)>);
+
+/// Clips one zone: see [`Clipped`].
 fn clip_zone(
     zg: &MultiPolygon<f64>,
     province: &MultiPolygon<f64>,
     communes: &[MultiPolygon<f64>],
-) -> (f64, f64, Vec<(usize, MultiPolygon<f64>, f64)>) {
+) -> Clipped {
     let total = area(zg);
     let inside = if zg.intersects(province) {
         area(&zg.intersection(province))
