@@ -412,30 +412,16 @@ fn transitions(
     area: &PixelArea,
     out: &mut BTreeMap<(i32, i32), f64>,
 ) {
-    // Land cover comes in patches: add each run of equal (from, to) pairs at
-    // once instead of touching the map for every pixel.
-    let rows = cov.rows();
-    for r in rows.start.max(row0)..rows.end.min(row0 + nrows) {
-        let base = (r - row0) * width;
-        for s in cov.row(r) {
-            let mut cur = (NO_CLASS, NO_CLASS);
-            let mut w = 0.0;
-            for c in s.start as usize..(s.end as usize).min(width) {
-                let pair = (ca[base + c], cb[base + c]);
-                if pair != cur {
-                    if cur.0 != NO_CLASS && cur.1 != NO_CLASS {
-                        *out.entry(cur).or_insert(0.0) += s.frac * w;
-                    }
-                    cur = pair;
-                    w = 0.0;
-                }
-                w += area.at(c, r);
-            }
-            if cur.0 != NO_CLASS && cur.1 != NO_CLASS {
-                *out.entry(cur).or_insert(0.0) += s.frac * w;
-            }
-        }
-    }
+    canopy_core::zonal::accumulate_transitions(
+        cov,
+        row0,
+        width,
+        &ca[..nrows * width],
+        &cb[..nrows * width],
+        NO_CLASS,
+        area,
+        out,
+    );
 }
 
 fn bbox_overlaps(cov: &Coverage, bbox: [u32; 4]) -> bool {
