@@ -133,15 +133,22 @@ impl<'a> MosaicReader<'a> {
             self.mosaic.tiles.first().map(|t| &t.info.bands),
             Some(BandSet::Spectral { .. })
         );
-        out.states.clear();
-        out.states.resize(width * rows, UNOBSERVED);
-        out.ndvi.clear();
-        out.classes.clear();
-        if values && spectral {
-            out.ndvi.resize(width * rows, f32::NAN);
-        } else if values {
-            out.classes.resize(width * rows, NO_CLASS);
-        }
+        let (want_ndvi, want_classes) = (values && spectral, values && !spectral);
+        let n = width * rows;
+        // The strip starts unobserved (NaN / NO_CLASS values). It is filled on
+        // demand: when the first tile read covers the whole strip, its buffers
+        // are handed over and the strip is never initialised at all.
+        let init = |out: &mut StripData| {
+            out.states.clear();
+            out.states.resize(n, UNOBSERVED);
+            out.ndvi.clear();
+            out.classes.clear();
+            if want_ndvi {
+                out.ndvi.resize(n, f32::NAN);
+            } else if want_classes {
+                out.classes.resize(n, NO_CLASS);
+            }
+        };
         let mut first = true;
         for i in 0..self.mosaic.tiles.len() {
             let placed = &self.mosaic.tiles[i];
@@ -158,10 +165,11 @@ impl<'a> MosaicReader<'a> {
                 height: r1 - r0,
             };
             // Skip the read when every target pixel is already observed.
-            let pending = (sub.row..sub.row + sub.height).any(|r| {
-                let line = &out.states[(r - row0) * width..][..width];
-                line[sub.col..sub.col + sub.width].contains(&UNOBSERVED)
-            });
+            let pending = first
+                || (sub.row..sub.row + sub.height).any(|r| {
+                    let line = &out.states[(r - row0) * width..][..width];
+                    line[sub.col..sub.col + sub.width].contains(&UNOBSERVED)
+                });
             if !pending {
                 continue;
             }
@@ -177,20 +185,23 @@ impl<'a> MosaicReader<'a> {
                 first = false;
                 if sub.col == 0 && sub.width == width && sub.row == row0 && sub.height == rows {
                     std::mem::swap(&mut out.states, &mut t.states);
-                    if !out.ndvi.is_empty() {
+                    out.ndvi.clear();
+                    out.classes.clear();
+                    if want_ndvi {
                         std::mem::swap(&mut out.ndvi, &mut t.ndvi);
-                    } else if !out.classes.is_empty() {
+                    } else if want_classes {
                         std::mem::swap(&mut out.classes, &mut t.classes);
                     }
                     continue;
                 }
+                init(out);
                 for r in 0..sub.height {
                     let at = (sub.row + r - row0) * width + sub.col;
                     let src = r * sub.width..(r + 1) * sub.width;
                     let dst = at..at + sub.width;
-                    if !out.ndvi.is_empty() {
+                    if want_ndvi {
                         out.ndvi[dst.clone()].copy_from_slice(&t.ndvi[src.clone()]);
-                    } else if !out.classes.is_empty() {
+                    } else if want_classes {
                         out.classes[dst.clone()].copy_from_slice(&t.classes[src.clone()]);
                     }
                     out.states[dst].copy_from_slice(&t.states[src]);
@@ -201,14 +212,14 @@ impl<'a> MosaicReader<'a> {
                 let at = (sub.row + r - row0) * width + sub.col;
                 let src = r * sub.width..(r + 1) * sub.width;
                 let dst = at..at + sub.width;
-                if !out.ndvi.is_empty() {
+                if want_ndvi {
                     fill_unobserved_with(
                         &mut out.states[dst.clone()],
                         &mut out.ndvi[dst],
                         &t.states[src.clone()],
                         &t.ndvi[src],
                     );
-                } else if !out.classes.is_empty() {
+                } else if want_classes {
                     fill_unobserved_with(
                         &mut out.states[dst.clone()],
                         &mut out.classes[dst],
@@ -219,6 +230,10 @@ impl<'a> MosaicReader<'a> {
                     fill_unobserved(&mut out.states[dst], &t.states[src]);
                 }
             }
+        }
+        if first {
+            // No tile touches the strip.
+            init(out);
         }
         Ok(())
     }
