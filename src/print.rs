@@ -51,12 +51,17 @@ pub fn cover_table(s: &StoredCover, epoch: Option<&str>, w: &mut impl Write) -> 
         "{:<8} {:<name_w$} {:>12} {:>12} {:>8} {:>10}",
         "code", "name", "natural ha", "forest ha", "cover %", "observed %"
     )?;
+    // One pass over the rows, not a search per commune (6,000 polygons × two
+    // epochs would make that quadratic).
+    let by_code: std::collections::HashMap<&str, &CoverRow> = s
+        .rows
+        .iter()
+        .filter(|r| r.epoch == e)
+        .map(|r| (r.commune_code.as_str(), r))
+        .rev()
+        .collect();
     for c in &s.communes {
-        if let Some(r) = s
-            .rows
-            .iter()
-            .find(|r| r.commune_code == c.code && r.epoch == e)
-        {
+        if let Some(r) = by_code.get(c.code.as_str()) {
             let f = &r.figures;
             writeln!(
                 w,
@@ -105,16 +110,21 @@ fn rows_of<'a>(s: &'a StoredCover, epoch: Option<&str>) -> anyhow::Result<Vec<&'
     })
 }
 
+/// Commune names by code (first of a duplicated code), for lookups per row.
+fn names(s: &StoredCover) -> std::collections::HashMap<&str, &str> {
+    s.communes
+        .iter()
+        .rev()
+        .map(|c| (c.code.as_str(), c.name.as_str()))
+        .collect()
+}
+
 /// CSV of the cover rows (all epochs unless one is given).
 pub fn cover_csv(s: &StoredCover, epoch: Option<&str>, w: &mut impl Write) -> anyhow::Result<()> {
     writeln!(w, "commune_code,name,epoch,natural_ha,forest_ha,observed_ha,unobserved_ha,cover_pct,observed_pct")?;
+    let names = names(s);
     for r in rows_of(s, epoch)? {
-        let name = s
-            .communes
-            .iter()
-            .find(|c| c.code == r.commune_code)
-            .map(|c| c.name.as_str())
-            .unwrap_or("");
+        let name = names.get(r.commune_code.as_str()).copied().unwrap_or("");
         let f = &r.figures;
         writeln!(
             w,
@@ -135,10 +145,11 @@ pub fn cover_csv(s: &StoredCover, epoch: Option<&str>, w: &mut impl Write) -> an
 
 /// JSON of the cover rows and province totals.
 pub fn cover_json(s: &StoredCover, epoch: Option<&str>, w: &mut impl Write) -> anyhow::Result<()> {
+    let names = names(s);
     let rows: Vec<serde_json::Value> = rows_of(s, epoch)?
         .into_iter()
         .map(|r| {
-            let name = s.communes.iter().find(|c| c.code == r.commune_code).map(|c| c.name.clone());
+            let name = names.get(r.commune_code.as_str()).map(|n| n.to_string());
             serde_json::json!({"commune_code": r.commune_code, "name": name, "epoch": r.epoch, "figures": r.figures})
         })
         .collect();

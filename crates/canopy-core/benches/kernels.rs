@@ -13,7 +13,8 @@
 //!   crosses it (constant pixel area, and the interpolated lattice of a grid that is
 //!   not in the area CRS);
 //! - `rules/*`: NDVI + threshold + cloud mask on a strip (f32 red/NIR/mask), the
-//!   class rule (f64 codes), and compositing (`fill_unobserved`);
+//!   class rule (f64 codes, and the lookup table on Byte codes the reader uses),
+//!   and compositing (`fill_unobserved`);
 //! - `components/*`: runs of a sparse loss mask (`row_runs`) and 8-connected
 //!   labelling of a whole strip (`Labeller`).
 //!
@@ -311,6 +312,12 @@ fn bench_rules(c: &mut Criterion) {
     });
     g.bench_function("class rule (f64 codes), one strip", |b| {
         b.iter(|| class.classify_into(black_box(&codes), &mut out))
+    });
+    // What the reader does with a Byte class band: native codes, one table load.
+    let codes_u8: Vec<u8> = st.clone();
+    let table = class.table(0, 256, &[0, 1, 2]);
+    g.bench_function("class table (u8 codes), one strip", |b| {
+        b.iter(|| table.classify_into(black_box(&codes_u8), &mut out))
     });
     g.bench_function("fill_unobserved, one strip", |b| {
         b.iter_batched_ref(

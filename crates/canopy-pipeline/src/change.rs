@@ -31,7 +31,7 @@ use crate::cover::{coverages, pixel_areas, Prepared, STRIP_ROWS};
 use crate::crs::{Crs, Transformer};
 use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
-use crate::raster::reader::{MosaicReader, StripData, NO_CLASS};
+use crate::raster::reader::{MosaicReader, PerThread, StripData, NO_CLASS};
 use crate::zones::ZoneLayer;
 
 /// Change of one commune (or the province) between two epochs.
@@ -308,9 +308,11 @@ fn strips(
     );
     let min_drop = region.alerts.min_ndvi_drop;
     let rules = &prep.rules;
+    let per_thread = PerThread::new();
     let outs: Vec<Result<StripOut, PipelineError>> = rows
         .par_iter()
-        .map_init(
+        .map(|&(row0, nrows)| {
+            per_thread.with(
             || {
                 let readers = MosaicReader::new(ma, rules)
                     .and_then(|a| Ok((a, MosaicReader::new(mb, rules)?)));
@@ -322,7 +324,7 @@ fn strips(
                     Vec::new(),
                 )
             },
-            |(readers, da, db, codes, mask), &(row0, nrows)| {
+            |(readers, da, db, codes, mask)| {
                 let (ra, rb) = readers
                     .as_mut()
                     .map_err(|e| PipelineError::Input(e.to_string()))?;
@@ -395,6 +397,7 @@ fn strips(
                 })
             },
         )
+        })
         .collect();
     pb.finish_and_clear();
     outs.into_iter().collect()

@@ -22,7 +22,7 @@ use crate::config::Region;
 use crate::crs::{Crs, Transformer};
 use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
-use crate::raster::reader::{MosaicReader, Rules};
+use crate::raster::reader::{MosaicReader, PerThread, Rules};
 
 /// Rows per strip: a multiple of the usual 256-row GeoTIFF block.
 pub const STRIP_ROWS: usize = 256;
@@ -313,11 +313,13 @@ fn zonal_sums(
         .map(|r| (r, STRIP_ROWS.min(g.height - r)))
         .collect();
     let pb = crate::progress::bar(strips.len() as u64, format!("epoch {}", mosaic.epoch));
+    let readers = PerThread::new();
     let per_strip: Vec<Result<Vec<CoverSums>, PipelineError>> = strips
         .par_iter()
-        .map_init(
+        .map(|&(row0, rows)| {
+            readers.with(
             || (MosaicReader::new(mosaic, rules), Vec::new()),
-            |(reader, states), &(row0, rows)| {
+            |(reader, states)| {
                 let reader = reader
                     .as_mut()
                     .map_err(|e| PipelineError::Input(e.to_string()))?;
@@ -342,6 +344,7 @@ fn zonal_sums(
                 Ok(sums)
             },
         )
+        })
         .collect();
     pb.finish_and_clear();
     let mut total = vec![CoverSums::default(); covs.len()];

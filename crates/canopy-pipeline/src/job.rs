@@ -1,9 +1,6 @@
 //! A whole `canopy run`: load the region, compute, write the store in one go.
 
-use std::io::Read;
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use crate::change::{self, ChangeResult};
 use crate::config::Region;
@@ -13,10 +10,6 @@ use crate::store::{self, EpochRecord, RunRecord};
 use crate::zone_stats;
 use crate::zone_store::{Extras, ZoneOutputs};
 use crate::zones;
-
-/// Files larger than this are fingerprinted by size and modification time
-/// instead of hashed (hashing gigabytes of tiles would cost more than the run).
-const HASH_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// What a run did, for the CLI to print.
 pub struct RunOutcome {
@@ -90,26 +83,26 @@ pub fn run(
         .timings
         .push(("total".into(), t0.elapsed().as_secs_f64()));
 
-    let mut inputs = serde_json::Map::new();
-    inputs.insert(
-        region.file.display().to_string(),
-        fingerprint(&region.file).into(),
-    );
-    inputs.insert(
-        region.communes.path.display().to_string(),
-        fingerprint(&region.communes.path).into(),
-    );
+    let mut files = vec![&region.file, &region.communes.path];
     if let Some(z) = &region.zones {
-        inputs.insert(z.path.display().to_string(), fingerprint(&z.path).into());
+        files.push(&z.path);
     }
     if let Some(p) = region.targets.as_ref().and_then(|t| t.path.as_ref()) {
         inputs.insert(p.display().to_string(), fingerprint(p).into());
     }
     for e in &region.epochs {
-        for t in &e.tiles {
-            inputs.insert(t.display().to_string(), fingerprint(t).into());
-        }
+        files.extend(&e.tiles);
     }
+    files.sort();
+    files.dedup();
+    let tf = std::time::Instant::now();
+    let mut inputs = serde_json::Map::new();
+    for (f, fp) in files.iter().zip(crate::fingerprint::fingerprints(&files)) {
+        inputs.insert(f.display().to_string(), fp.into());
+    }
+    cover
+        .timings
+        .push(("fingerprints".into(), tf.elapsed().as_secs_f64()));
     let settings = serde_json::json!({
         "area_crs": region.area_crs,
         "ndvi_min": region.forest.ndvi_min,
@@ -170,35 +163,7 @@ pub fn run(
     })
 }
 
-/// `sha256:<hex>` of a file, or `size:<bytes>,mtime:<unix s>` for very large ones.
-pub fn fingerprint(path: &Path) -> String {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return format!("unreadable: {e}"),
-    };
-    if meta.len() > HASH_LIMIT {
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        return format!("size:{},mtime:{mtime}", meta.len());
-    }
-    let mut h = Sha256::new();
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return "unreadable".into();
-    };
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) => return format!("unreadable: {e}"),
-        }
-    }
-    format!("sha256:{}", hex::encode(h.finalize()))
-}
+pub use crate::fingerprint::fingerprint;
 
 /// The current time, RFC 3339 UTC, to the second.
 pub fn now() -> String {

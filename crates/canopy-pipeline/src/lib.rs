@@ -19,6 +19,7 @@ pub mod config;
 pub mod cover;
 pub mod crs;
 pub mod error;
+pub mod fingerprint;
 pub mod job;
 pub mod progress;
 pub mod raster;

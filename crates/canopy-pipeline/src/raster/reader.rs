@@ -57,6 +57,9 @@ struct OpenTile {
     alpha: Option<usize>,
     /// Class band of 8 or 16 bits: its codes read natively and classified by table.
     table: Option<(CodeType, ClassTable)>,
+    /// Width (pixels) of the column chunks a partial read is cut into: whole
+    /// blocks of `ds`, at least 512 pixels.
+    chunk: usize,
 }
 
 /// Integer class bands read in their own type (not as `f64`).
@@ -133,15 +136,22 @@ impl<'a> MosaicReader<'a> {
             self.mosaic.tiles.first().map(|t| &t.info.bands),
             Some(BandSet::Spectral { .. })
         );
-        out.states.clear();
-        out.states.resize(width * rows, UNOBSERVED);
-        out.ndvi.clear();
-        out.classes.clear();
-        if values && spectral {
-            out.ndvi.resize(width * rows, f32::NAN);
-        } else if values {
-            out.classes.resize(width * rows, NO_CLASS);
-        }
+        let (want_ndvi, want_classes) = (values && spectral, values && !spectral);
+        let n = width * rows;
+        // The strip starts unobserved (NaN / NO_CLASS values). It is filled on
+        // demand: when the first tile read covers the whole strip, its buffers
+        // are handed over and the strip is never initialised at all.
+        let init = |out: &mut StripData| {
+            out.states.clear();
+            out.states.resize(n, UNOBSERVED);
+            out.ndvi.clear();
+            out.classes.clear();
+            if want_ndvi {
+                out.ndvi.resize(n, f32::NAN);
+            } else if want_classes {
+                out.classes.resize(n, NO_CLASS);
+            }
+        };
         let mut first = true;
         for i in 0..self.mosaic.tiles.len() {
             let placed = &self.mosaic.tiles[i];
@@ -157,68 +167,108 @@ impl<'a> MosaicReader<'a> {
                 width: w.width,
                 height: r1 - r0,
             };
-            // Skip the read when every target pixel is already observed.
-            let pending = (sub.row..sub.row + sub.height).any(|r| {
-                let line = &out.states[(r - row0) * width..][..width];
-                line[sub.col..sub.col + sub.width].contains(&UNOBSERVED)
-            });
-            if !pending {
-                continue;
-            }
-            self.classify_window(i, sub, values).map_err(|e| match e {
-                PipelineError::Raster { .. } => e,
-                other => PipelineError::raster(&placed.info.path, other),
-            })?;
-            let t = &mut self.tile;
             if first {
+                self.classify_window(i, sub, values).map_err(|e| match e {
+                    PipelineError::Raster { .. } => e,
+                    other => PipelineError::raster(&placed.info.path, other),
+                })?;
+                let t = &mut self.tile;
                 // Nothing observed yet: compositing is a copy (an unobserved
                 // pixel of the tile carries NaN / NO_CLASS, like the strip), and a
                 // tile that covers the whole strip hands its buffers over.
                 first = false;
                 if sub.col == 0 && sub.width == width && sub.row == row0 && sub.height == rows {
                     std::mem::swap(&mut out.states, &mut t.states);
-                    if !out.ndvi.is_empty() {
+                    out.ndvi.clear();
+                    out.classes.clear();
+                    if want_ndvi {
                         std::mem::swap(&mut out.ndvi, &mut t.ndvi);
-                    } else if !out.classes.is_empty() {
+                    } else if want_classes {
                         std::mem::swap(&mut out.classes, &mut t.classes);
                     }
                     continue;
                 }
+                init(out);
                 for r in 0..sub.height {
                     let at = (sub.row + r - row0) * width + sub.col;
                     let src = r * sub.width..(r + 1) * sub.width;
                     let dst = at..at + sub.width;
-                    if !out.ndvi.is_empty() {
+                    if want_ndvi {
                         out.ndvi[dst.clone()].copy_from_slice(&t.ndvi[src.clone()]);
-                    } else if !out.classes.is_empty() {
+                    } else if want_classes {
                         out.classes[dst.clone()].copy_from_slice(&t.classes[src.clone()]);
                     }
                     out.states[dst].copy_from_slice(&t.states[src]);
                 }
                 continue;
             }
-            for r in 0..sub.height {
-                let at = (sub.row + r - row0) * width + sub.col;
-                let src = r * sub.width..(r + 1) * sub.width;
-                let dst = at..at + sub.width;
-                if !out.ndvi.is_empty() {
-                    fill_unobserved_with(
-                        &mut out.states[dst.clone()],
-                        &mut out.ndvi[dst],
-                        &t.states[src.clone()],
-                        &t.ndvi[src],
-                    );
-                } else if !out.classes.is_empty() {
-                    fill_unobserved_with(
-                        &mut out.states[dst.clone()],
-                        &mut out.classes[dst],
-                        &t.states[src.clone()],
-                        &t.classes[src],
-                    );
-                } else {
-                    fill_unobserved(&mut out.states[dst], &t.states[src]);
+            // A later tile only fills what is still unobserved: read it only in
+            // the chunks of columns (whole blocks of the dataset read) that still
+            // have an unobserved pixel, so clouds and gaps do not make every
+            // overlapping tile be decoded (or warped) across the whole strip.
+            let chunk = self.tiles[i].chunk;
+            let origin = match placed.placement {
+                Placement::Direct { col_shift, .. } => col_shift,
+                Placement::Warped => w.col as i64,
+            };
+            let mut c = sub.col;
+            let end = sub.col + sub.width;
+            let mut runs: Vec<(usize, usize)> = Vec::new();
+            while c < end {
+                // Next chunk boundary after c on the dataset's block grid.
+                let k = (c as i64 - origin).div_euclid(chunk as i64) + 1;
+                let c1 = ((origin + k * chunk as i64).max(c as i64 + 1) as usize).min(end);
+                let pending = (sub.row..sub.row + sub.height).any(|r| {
+                    let line = &out.states[(r - row0) * width..][..width];
+                    line[c..c1].contains(&UNOBSERVED)
+                });
+                if pending {
+                    match runs.last_mut() {
+                        Some(last) if last.1 == c => last.1 = c1,
+                        _ => runs.push((c, c1)),
+                    }
+                }
+                c = c1;
+            }
+            for (c0, c1) in runs {
+                let win = Window {
+                    col: c0,
+                    row: sub.row,
+                    width: c1 - c0,
+                    height: sub.height,
+                };
+                self.classify_window(i, win, values).map_err(|e| match e {
+                    PipelineError::Raster { .. } => e,
+                    other => PipelineError::raster(&placed.info.path, other),
+                })?;
+                let t = &self.tile;
+                for r in 0..win.height {
+                    let at = (win.row + r - row0) * width + win.col;
+                    let src = r * win.width..(r + 1) * win.width;
+                    let dst = at..at + win.width;
+                    if want_ndvi {
+                        fill_unobserved_with(
+                            &mut out.states[dst.clone()],
+                            &mut out.ndvi[dst],
+                            &t.states[src.clone()],
+                            &t.ndvi[src],
+                        );
+                    } else if want_classes {
+                        fill_unobserved_with(
+                            &mut out.states[dst.clone()],
+                            &mut out.classes[dst],
+                            &t.states[src.clone()],
+                            &t.classes[src],
+                        );
+                    } else {
+                        fill_unobserved(&mut out.states[dst], &t.states[src]);
+                    }
                 }
             }
+        }
+        if first {
+            // No tile touches the strip.
+            init(out);
         }
         Ok(())
     }
@@ -349,6 +399,24 @@ impl<'a> MosaicReader<'a> {
                         return Err(PipelineError::raster(path, unknown_class(c, win, k)));
                     }
                     self.tile.classes[k] = c as i32;
+                }
+            }
+        }
+        if let Placement::Direct { .. } = placed.placement {
+            // Strips that start and end on block rows of the tile never share a
+            // block with the next strip: drop those blocks from GDAL's cache now
+            // rather than let them push the cache to its cap (memory stays at
+            // what a strip needs). Misaligned tiles keep their cache: the next
+            // strip reads the block row they share.
+            let bh = placed.info.block.1.max(1) as i64;
+            let end = sy + win.height as i64;
+            if sy % bh == 0 && (end % bh == 0 || end >= placed.info.grid.height as i64) {
+                for b in 1..=open.ds.raster_count() {
+                    if let Ok(band) = open.ds.rasterband(b) {
+                        // SAFETY: a live band handle of a dataset opened read-only;
+                        // flushing only discards clean cached blocks.
+                        unsafe { gdal_sys::GDALFlushRasterCache(band.c_rasterband()) };
+                    }
                 }
             }
         }
@@ -483,6 +551,13 @@ fn used_bands(bands: &BandSet) -> Vec<usize> {
 
 fn open_tile(mosaic: &Mosaic, t: &PlacedTile, rules: &Rules) -> Result<OpenTile, PipelineError> {
     let mut open = open_tile_ds(mosaic, t)?;
+    let bw = open
+        .ds
+        .rasterband(open.bands[0])
+        .map(|b| b.block_size().0)
+        .unwrap_or(256)
+        .max(1);
+    open.chunk = bw * 512usize.div_ceil(bw);
     if let BandSet::Classes { class } = &t.info.bands {
         open.table = class_table(&open.ds, open.bands[0], class.1, rules);
     }
@@ -499,6 +574,7 @@ fn open_tile_ds(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineErr
             bands,
             alpha: None,
             table: None,
+            chunk: 0,
         }),
         Placement::Warped => {
             let src = tile::open(&t.info.path)?;
@@ -538,6 +614,7 @@ fn open_tile_ds(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineErr
                 bands: (1..=k).collect(),
                 alpha: Some(k + 1),
                 table: None,
+                chunk: 0,
             })
         }
     }
@@ -608,4 +685,66 @@ fn gdal_utility(
     }
     // SAFETY: non-null handle just created by GDAL and owned by nobody else.
     Ok(unsafe { Dataset::from_c_dataset(handle) })
+}
+
+/// State kept per rayon worker thread for the length of one parallel pass:
+/// GDAL readers (opened once per thread, not once per rayon split: `map_init`
+/// re-runs its init for every split, ~18 times per epoch, reopening every tile
+/// and rebuilding warped VRTs, and it drops GDAL's cached blocks with them) and
+/// scratch buffers. Each slot belongs to one worker index, so its lock is never
+/// contended.
+pub struct PerThread<T> {
+    slots: Vec<std::sync::Mutex<Option<T>>>,
+}
+
+impl<T> Default for PerThread<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> PerThread<T> {
+    /// One slot per thread of the current rayon pool.
+    pub fn new() -> Self {
+        let n = rayon::current_num_threads().max(1);
+        PerThread {
+            slots: (0..n).map(|_| std::sync::Mutex::new(None)).collect(),
+        }
+    }
+
+    /// Runs `f` on this thread's state, made with `init` on first use.
+    pub fn with<R>(&self, init: impl FnOnce() -> T, f: impl FnOnce(&mut T) -> R) -> R {
+        let i = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
+        let mut slot = self.slots[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(slot.get_or_insert_with(init))
+    }
+}
+
+#[cfg(test)]
+mod per_thread_tests {
+    use super::PerThread;
+    use rayon::prelude::*;
+
+    #[test]
+    fn one_init_per_thread() {
+        let inits = std::sync::atomic::AtomicUsize::new(0);
+        let pool = PerThread::<Vec<usize>>::new();
+        let n: usize = (0..1000usize)
+            .into_par_iter()
+            .map(|k| {
+                pool.with(
+                    || {
+                        inits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Vec::new()
+                    },
+                    |v| {
+                        v.push(k);
+                        1
+                    },
+                )
+            })
+            .sum();
+        assert_eq!(n, 1000);
+        assert!(inits.into_inner() <= rayon::current_num_threads());
+    }
 }
