@@ -3,6 +3,7 @@
 # release mode. Safe to run again: it does nothing that is already done.
 #   scripts/setup.sh           system packages + cargo build --release
 #   scripts/setup.sh --python  also the Python venv (.venv) used by the oracle tests
+#                              and the HTTP client tests (OWSLib, schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,11 +25,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--python" ]; then
-  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import exactextract, rasterio, shapely, pyproj, pytest" 2>/dev/null; then
-    log "preparing the Python venv for the oracle tests (.venv)"
+  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import exactextract, rasterio, shapely, pyproj, pytest, owslib, schemathesis, requests" 2>/dev/null; then
+    log "preparing the Python venv for the oracle and HTTP client tests (.venv)"
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -r tests/oracle/requirements.txt
+    .venv/bin/pip install -q -r tests/oracle/requirements.txt -r tests/server/requirements.txt
   fi
 fi
 

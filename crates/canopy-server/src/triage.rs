@@ -144,7 +144,7 @@ pub async fn patch(
             ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
         })?;
     let current = etag(&snap, it);
-    if !tags.iter().any(|t| *t == current) {
+    if !tags.contains(&current) {
         return Err(ApiError::PreconditionFailed(format!(
             "the alert changed since you read it (ETag is now {current}); GET it again"
         )));
