@@ -17,6 +17,12 @@ done
 if [ "${1:-}" = "--python" ] && ! python3 -m venv --help >/dev/null 2>&1; then
   need_pkgs+=(python3-venv)
 fi
+# The browser tests (report, map page) drive Debian's Chromium; fonts with Vietnamese glyphs.
+if [ "${1:-}" = "--python" ]; then
+  for p in chromium fonts-noto-core; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+  done
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]} (apt-get)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -25,11 +31,16 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--python" ]; then
-  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import exactextract, rasterio, shapely, pyproj, pytest, owslib, schemathesis, requests" 2>/dev/null; then
+  # Re-installed whenever a requirements file changes (its checksum is kept in the venv).
+  reqs=$(cat tests/*/requirements.txt | sha256sum | cut -d' ' -f1)
+  if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$reqs" ]; then
     log "preparing the Python venv for the oracle and HTTP client tests (.venv)"
-    python3 -m venv .venv
+    [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -r tests/oracle/requirements.txt -r tests/server/requirements.txt
+    # one resolution over every file, so their pins cannot undo each other
+    reqfiles=(); for r in tests/*/requirements.txt; do reqfiles+=(-r "$r"); done
+    .venv/bin/pip install -q "${reqfiles[@]}"
+    echo "$reqs" > .venv/.requirements.sha
   fi
 fi
 

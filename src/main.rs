@@ -109,6 +109,23 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         poll_ms: u64,
     },
+    /// The planners' report of one epoch: per commune and for the province,
+    /// cover, change, zones, alerts and target progress.
+    Report {
+        /// The region file (its default store is read) …
+        region: Option<PathBuf>,
+        /// … or the store itself.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Epoch to report (default: the latest).
+        #[arg(long)]
+        epoch: Option<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Generate a deterministic Sentinel-2-like sample region over commune polygons.
     Synth {
         /// Region directory to write (tiles/, truth/, truth.json, region.toml if absent).
@@ -150,6 +167,13 @@ pub enum AlertFormat {
     Table,
     Geojson,
     Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Md,
+    Csv,
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -226,6 +250,8 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             let mut w = std::io::stdout();
             print::cover_table(&stored, None, &mut w)?;
             print::change_summary(&stored, &out.change, &mut w)?;
+            print::zone_summary(&store, &mut w)?;
+            print::progress(&store, &mut w)?;
             println!(
                 "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
                 store.display(),
@@ -233,6 +259,32 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 out.region.epochs.len(),
                 store.display()
             );
+            Ok(())
+        }
+        Command::Report {
+            region,
+            store,
+            epoch,
+            format,
+            output,
+        } => {
+            let store = pick_store(store, region)?;
+            let report = canopy_pipeline::report::build(&store, epoch.as_deref())?;
+            let text = match format {
+                ReportFormat::Md => canopy_pipeline::report::markdown(&report),
+                ReportFormat::Csv => canopy_pipeline::report::csv(&report),
+                ReportFormat::Html => canopy_pipeline::report::html(&report),
+            };
+            match output {
+                Some(path) => {
+                    write_atomically(&path, text.as_bytes())?;
+                    eprintln!("report written to {}", path.display());
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(text.as_bytes())?;
+                }
+            }
             Ok(())
         }
         Command::Alerts {
@@ -243,11 +295,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             min_severity,
             format,
         } => {
-            let store = match (store, region) {
-                (Some(s), _) => s,
-                (None, Some(r)) => default_store(&r),
-                (None, None) => anyhow::bail!("give a region file or --store"),
-            };
+            let store = pick_store(store, region)?;
             let min = min_severity.map(|s| match s {
                 SeverityArg::Low => "low",
                 SeverityArg::Medium => "medium",
@@ -383,6 +431,34 @@ fn serve(
         use std::io::Write;
         let _ = std::io::stdout().flush();
     }))?;
+    Ok(())
+}
+
+/// `--store`, or the default store of the region file.
+fn pick_store(store: Option<PathBuf>, region: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match (store, region) {
+        (Some(s), _) => Ok(s),
+        (None, Some(r)) => Ok(default_store(&r)),
+        (None, None) => anyhow::bail!("give a region file or --store"),
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename: never half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("report"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

@@ -375,3 +375,119 @@ pub fn alerts(
     }
     Ok(())
 }
+
+/// The planting zones per species (province: zoned ha, forest inside, loss) and
+/// the overlaps between species, read back from the store.
+pub fn zone_summary(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()> {
+    let z = canopy_pipeline::zone_store::read_zones(store)?;
+    let province: Vec<_> = z
+        .species
+        .iter()
+        .filter(|r| r.commune_code == canopy_pipeline::cover::PROVINCE_CODE)
+        .collect();
+    if province.is_empty() {
+        return Ok(());
+    }
+    let communes = |s: &str| {
+        z.species
+            .iter()
+            .filter(|r| r.species == s && r.commune_code != canopy_pipeline::cover::PROVINCE_CODE)
+            .map(|r| &r.commune_code)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    // Rows are stored species by species, epochs in order: the last is the latest.
+    let latest = province.last().map(|r| r.epoch.as_str());
+    writeln!(
+        w,
+        "\nPlanting zones (province, epoch {}; overlapping zones of one species counted once)",
+        latest.unwrap_or("")
+    )?;
+    writeln!(
+        w,
+        "{:<12} {:>8} {:>12} {:>12} {:>8} {:>10}",
+        "species", "communes", "zone ha", "forest ha", "cover %", "loss ha"
+    )?;
+    for r in province.iter().filter(|r| Some(r.epoch.as_str()) == latest) {
+        writeln!(
+            w,
+            "{:<12} {:>8} {:>12.2} {:>12.2} {:>8} {:>10}",
+            r.species,
+            communes(&r.species),
+            r.zone_ha,
+            r.forest_ha,
+            pct(r.cover_pct),
+            r.loss_ha
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "–".into())
+        )?;
+    }
+    for o in z
+        .overlaps
+        .iter()
+        .filter(|o| o.commune_code == canopy_pipeline::cover::PROVINCE_CODE)
+    {
+        writeln!(
+            w,
+            "  overlap: {:.2} ha zoned for both {} and {}",
+            o.overlap_ha, o.species_a, o.species_b
+        )?;
+    }
+    Ok(())
+}
+
+/// Progress against the region's targets, and every warning of the run.
+pub fn progress(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()> {
+    let Some(p) = canopy_pipeline::zone_store::read_progress(store)? else {
+        for (_, m) in canopy_pipeline::zone_store::read_warnings(store)? {
+            writeln!(w, "warning: {m}")?;
+        }
+        return Ok(());
+    };
+    writeln!(w, "\nTarget progress")?;
+    for c in &p.cover {
+        writeln!(
+            w,
+            "  cover {:.2} % by {}: latest {:.2} % ({}), gap {:+.2} pp = {:+.0} ha; trend {}; projected {} by the end of {} → {}",
+            c.target.pct,
+            c.target.year,
+            c.latest_pct,
+            c.latest_epoch,
+            c.gap_pp,
+            c.gap_ha,
+            c.trend_pp_per_year
+                .map(|t| format!("{t:+.2} pp/yr"))
+                .unwrap_or_else(|| "–".into()),
+            c.projected_pct
+                .map(|v| format!("{v:.2} %"))
+                .unwrap_or_else(|| "–".into()),
+            c.target.year,
+            c.status.as_str()
+        )?;
+    }
+    if !p.cover.is_empty() {
+        writeln!(w, "  ({})", p.method)?;
+    }
+    for z in &p.zones {
+        writeln!(
+            w,
+            "  {} zones ({}): {:.2} ha against {:.0}–{:.0} ha by {} → {}{}",
+            z.target.species,
+            z.target.name_vi,
+            z.zone_ha,
+            z.target.min_ha,
+            z.target.max_ha,
+            z.target.year,
+            z.status.as_str(),
+            if z.communes_without_zone.is_empty() {
+                String::new()
+            } else {
+                format!("; no zone yet in {}", z.communes_without_zone.join(", "))
+            }
+        )?;
+    }
+    for m in &p.warnings {
+        writeln!(w, "warning: {m}")?;
+    }
+    Ok(())
+}

@@ -52,7 +52,10 @@ def sample_oracle(sample_region_file, tmp_path_factory) -> dict:
         "natural_ha": {c.code: ol.planar_area_ha(c.geom, layer_crs, region.area_crs) for c in communes},
         "province_natural_ha": ol.planar_area_ha(union, layer_crs, region.area_crs),
         "epochs": {},
+        "zone_pieces": {},
     }
+    if ol.has_zones(sample_region_file):
+        out["zone_pieces"] = ol.zone_pieces(sample_region_file, communes, layer_crs, region.area_crs)
     # The working grid is cut to the communes' bounding box (that of their union).
     bbox = shapely.bounds(shapely.GeometryCollection([c.geom for c in communes])).tolist()
     for epoch in region.epochs:
@@ -60,6 +63,9 @@ def sample_oracle(sample_region_file, tmp_path_factory) -> dict:
         to_work = ol.transformer(layer_crs, plan.crs)
         polys = {c.code: ol.transform_geom(c.geom, to_work) for c in communes}
         polys[ol.PROVINCE_KEY] = ol.transform_geom(union, to_work)
+        area_to_work = ol.transformer(region.area_crs, plan.crs)
+        for pid, piece in out["zone_pieces"].items():
+            polys["zone:" + pid] = ol.transform_geom(piece["geom"], area_to_work)
         out["epochs"][epoch.id] = {
             "plan": plan,
             "sums": ol.exact_sums(states, plan.grid, plan.crs.to_wkt(), polys),

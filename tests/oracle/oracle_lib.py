@@ -630,3 +630,51 @@ class ErrorTracker:
             more = f"\n  ... and {len(self.failures) - 40} more" if len(self.failures) > 40 else ""
             raise AssertionError(f"{title}: {len(self.failures)} disagreement(s) beyond {self.rel_tol:.0e}:\n  {shown}{more}")
 
+    def finish(self, title: str) -> None:
+        """Records the report for the summary, then fails on any disagreement."""
+        REPORTS.append(self.report(title))
+        self.assert_ok(title)
+
+
+
+# --------------------------------------------------------------------------- zones
+
+
+def read_zones(region_file: Path) -> tuple[list[tuple[str, str, shapely.Geometry]], pyproj.CRS]:
+    """The region's planting zones (code, lower-case species, geometry) read with the
+    json module, and their CRS."""
+    raw = tomllib.loads(Path(region_file).read_text(encoding="utf-8"))
+    z = raw["zones"]
+    doc = json.loads((Path(region_file).parent / z["path"]).read_text(encoding="utf-8"))
+    crs = pyproj.CRS.from_user_input((doc.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326"))
+    out = []
+    for i, f in enumerate(doc["features"]):
+        p = f["properties"]
+        code = p.get(z.get("code_field", ""), None) or f"zone-{i}"
+        out.append((str(code), str(p[z["species_field"]]).lower(), shape(f["geometry"])))
+    return out, crs
+
+
+def zone_pieces(region_file: Path, communes: list[Commune], layer_crs, area_crs) -> dict[str, dict]:
+    """Every zone cut by every commune with shapely, in `area_crs`:
+    piece id (zone_code@commune_code) → {species, commune, geom}. Slivers under
+    1e-3 m² (shared boundaries) are not pieces, as in Canopy."""
+    zones, zcrs = read_zones(region_file)
+    to_area_z = transformer(zcrs, area_crs)
+    to_area_c = transformer(layer_crs, area_crs)
+    cgeoms = [(c, transform_geom(c.geom, to_area_c)) for c in communes]
+    out = {}
+    for code, species, g in zones:
+        zg = transform_geom(g, to_area_z)
+        for c, cg in cgeoms:
+            if not zg.intersects(cg):
+                continue
+            piece = zg.intersection(cg)
+            if piece.area > 1e-3:
+                out[f"{code}@{c.code}"] = {"species": species, "commune": c.code, "geom": piece}
+    return out
+
+
+def has_zones(region_file: Path) -> bool:
+    raw = tomllib.loads(Path(region_file).read_text(encoding="utf-8"))
+    return "zones" in raw and (Path(region_file).parent / raw["zones"]["path"]).exists()

@@ -136,6 +136,48 @@ impl ClassRule {
             *o = self.classify(c);
         }
     }
+
+    /// The rule as a lookup table over the integer codes `lo .. lo + n` (a band of
+    /// 8 or 16 bits has at most 65 536 codes): entry `code − lo` is the state of
+    /// `code`, or [`UNKNOWN_CLASS`] for an observed code outside a non-empty
+    /// `legend` (sorted). Same answers as [`ClassRule::classify`], one load per pixel.
+    pub fn table(&self, lo: i64, n: usize, legend: &[i64]) -> ClassTable {
+        let states = (0..n as i64)
+            .map(|k| {
+                let code = lo + k;
+                let s = self.classify(code as f64);
+                if s != UNOBSERVED && !legend.is_empty() && legend.binary_search(&code).is_err() {
+                    UNKNOWN_CLASS
+                } else {
+                    s
+                }
+            })
+            .collect();
+        ClassTable { lo, states }
+    }
+}
+
+/// Table entry of an observed class code that the legend does not name (an error
+/// the reader reports with the pixel's position).
+pub const UNKNOWN_CLASS: u8 = 3;
+
+/// A [`ClassRule`] tabulated over the codes of an integer band.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassTable {
+    lo: i64,
+    states: Vec<u8>,
+}
+
+impl ClassTable {
+    /// States of `codes` into `out`. Every code must lie in the table's range
+    /// (true of a table over a band type's whole range).
+    pub fn classify_into<T: Copy + Into<i64>>(&self, codes: &[T], out: &mut [u8]) {
+        assert_eq!(codes.len(), out.len());
+        let (lo, t) = (self.lo, &self.states[..]);
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = t[(c.into() - lo) as usize];
+        }
+    }
 }
 
 /// Composites a lower-priority observation under a higher-priority one: wherever
@@ -224,5 +266,43 @@ mod tests {
         assert_eq!(acc, [UNOBSERVED, FOREST, NON_FOREST, UNOBSERVED]);
         fill_unobserved(&mut acc, &[NON_FOREST, NON_FOREST, FOREST, FOREST]);
         assert_eq!(acc, [NON_FOREST, FOREST, NON_FOREST, FOREST]);
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    /// The table gives the rule's answer for every code of a 16-bit band.
+    #[test]
+    fn table_equals_the_rule() {
+        for nodata in [None, Some(0.0), Some(65535.0), Some(-1.0), Some(2.5)] {
+            let r = ClassRule {
+                forest_classes: vec![1, 2, 300],
+                nodata,
+            };
+            let legend = [0, 1, 2, 7, 300, 65535];
+            for (lo, n) in [(0i64, 65536usize), (-32768, 65536), (0, 256)] {
+                let t = r.table(lo, n, &legend);
+                let codes: Vec<i64> = (lo..lo + n as i64).collect();
+                let mut out = vec![9u8; n];
+                t.classify_into(&codes, &mut out);
+                for (&c, &s) in codes.iter().zip(&out) {
+                    let want = r.classify(c as f64);
+                    if want != UNOBSERVED && legend.binary_search(&c).is_err() {
+                        assert_eq!(s, UNKNOWN_CLASS, "code {c}");
+                    } else {
+                        assert_eq!(s, want, "code {c}");
+                    }
+                }
+                // No legend: nothing is unknown.
+                let t = r.table(lo, n, &[]);
+                t.classify_into(&codes, &mut out);
+                assert!(out
+                    .iter()
+                    .zip(&codes)
+                    .all(|(&s, &c)| s == r.classify(c as f64)));
+            }
+        }
     }
 }

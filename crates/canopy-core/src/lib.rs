@@ -12,7 +12,8 @@
 //! - [`stats`]: the per-commune figures (ha, cover %, observed %);
 //! - [`change`]: change codes between two epochs, the loss mask, the alert severity rule;
 //! - [`components`]: streaming 8-connected labelling of pixel runs (alert patches);
-//! - [`outline`]: the exact outline of a pixel set as a valid polygon.
+//! - [`outline`]: the exact outline of a pixel set as a valid polygon;
+//! - [`targets`]: progress against cover-rate and planting-zone targets.
 
 pub mod change;
 pub mod components;
@@ -22,4 +23,5 @@ pub mod grid;
 pub mod outline;
 pub mod pixel_area;
 pub mod stats;
+pub mod targets;
 pub mod zonal;

@@ -24,6 +24,7 @@ pub enum PixelArea {
 
 impl PixelArea {
     /// The area of one pixel.
+    #[inline]
     pub fn at(&self, col: usize, row: usize) -> f64 {
         match self {
             PixelArea::Constant(a) => *a,
@@ -43,6 +44,15 @@ impl PixelArea {
                 let bottom = v(i, j1) * (1.0 - tx) + v(i1, j1) * tx;
                 top * (1.0 - ty) + bottom * ty
             }
+        }
+    }
+
+    /// The area of every pixel, when it is the same for all.
+    #[inline]
+    pub fn constant(&self) -> Option<f64> {
+        match self {
+            PixelArea::Constant(a) => Some(*a),
+            PixelArea::Lattice { .. } => None,
         }
     }
 

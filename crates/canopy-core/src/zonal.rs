@@ -450,3 +450,127 @@ mod pair_tests {
         }
     }
 }
+
+/// Adds, for each pair (class in epoch A, class in epoch B) of the pixels of
+/// `cov` over a strip (rows `row0..`, `width` wide, codes `ca` and `cb`), its
+/// coverage-weighted area into `out`. Pixels where either code is `none` are
+/// skipped. Land cover comes in patches, so each run of equal pairs along a span
+/// is added at once: the map is touched per run, not per pixel.
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_transitions(
+    cov: &Coverage,
+    row0: usize,
+    width: usize,
+    ca: &[i32],
+    cb: &[i32],
+    none: i32,
+    area: &PixelArea,
+    out: &mut std::collections::BTreeMap<(i32, i32), f64>,
+) {
+    let rows = cov.rows();
+    let nrows = ca.len() / width.max(1);
+    let mut add = |pair: (i32, i32), w: f64| {
+        if pair.0 != none && pair.1 != none {
+            *out.entry(pair).or_insert(0.0) += w;
+        }
+    };
+    for r in rows.start.max(row0)..rows.end.min(row0 + nrows) {
+        let base = (r - row0) * width;
+        let (la, lb) = (&ca[base..base + width], &cb[base..base + width]);
+        for s in cov.row(r) {
+            let (c0, c1) = (s.start as usize, (s.end as usize).min(width));
+            if c0 >= c1 {
+                continue;
+            }
+            let (sa, sb) = (&la[c0..c1], &lb[c0..c1]);
+            match area.constant() {
+                Some(a) => {
+                    let mut start = 0;
+                    while start < sa.len() {
+                        let pair = (sa[start], sb[start]);
+                        let mut end = start + 1;
+                        while end < sa.len() && sa[end] == pair.0 && sb[end] == pair.1 {
+                            end += 1;
+                        }
+                        add(pair, s.frac * ((end - start) as f64 * a));
+                        start = end;
+                    }
+                }
+                None => {
+                    let mut cur = (sa[0], sb[0]);
+                    let mut w = 0.0;
+                    for (k, c) in (c0..c1).enumerate() {
+                        let pair = (sa[k], sb[k]);
+                        if pair != cur {
+                            add(cur, s.frac * w);
+                            cur = pair;
+                            w = 0.0;
+                        }
+                        w += area.at(c, r);
+                    }
+                    add(cur, s.frac * w);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod transition_tests {
+    use super::*;
+    use crate::coverage::coverage;
+    use crate::grid::Grid;
+    use geo::{polygon, MultiPolygon};
+    use std::collections::BTreeMap;
+
+    /// Runs of pairs add up to the pixel-by-pixel sum, with both kinds of area.
+    #[test]
+    fn transitions_equal_the_pixel_sums() {
+        let g = Grid {
+            x0: 0.0,
+            y0: 70.0,
+            dx: 10.0,
+            dy: 10.0,
+            width: 7,
+            height: 7,
+        };
+        let p: MultiPolygon<f64> =
+            polygon![(x: 3.0, y: 2.0), (x: 66.0, y: 9.0), (x: 51.0, y: 68.0), (x: 8.0, y: 44.0)]
+                .into();
+        let cov = coverage(&p, &g);
+        let none = i32::MIN;
+        let ca: Vec<i32> = (0..49)
+            .map(|i| if i % 11 == 0 { none } else { i / 9 })
+            .collect();
+        let cb: Vec<i32> = (0..49).map(|i| (i / 6) % 3).collect();
+        for area in [
+            PixelArea::Constant(100.0),
+            PixelArea::Lattice {
+                step: 4,
+                cols: 3,
+                rows: 3,
+                values: (0..9).map(|i| 90.0 + i as f64).collect(),
+            },
+        ] {
+            // Two strips of 3 and 4 rows add up to the whole.
+            let mut got = BTreeMap::new();
+            accumulate_transitions(&cov, 0, 7, &ca[..21], &cb[..21], none, &area, &mut got);
+            accumulate_transitions(&cov, 3, 7, &ca[21..], &cb[21..], none, &area, &mut got);
+            let mut want: BTreeMap<(i32, i32), f64> = BTreeMap::new();
+            for r in cov.rows() {
+                for s in cov.row(r) {
+                    for c in s.start as usize..s.end as usize {
+                        let (a, b) = (ca[r * 7 + c], cb[r * 7 + c]);
+                        if a != none {
+                            *want.entry((a, b)).or_insert(0.0) += s.frac * area.at(c, r);
+                        }
+                    }
+                }
+            }
+            assert_eq!(got.len(), want.len());
+            for (k, v) in &want {
+                assert!((got[k] - v).abs() < 1e-9, "{k:?}: {} vs {v}", got[k]);
+            }
+        }
+    }
+}

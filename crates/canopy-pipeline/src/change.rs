@@ -84,6 +84,8 @@ pub struct ChangeResult {
     pub timings: Vec<(String, f64)>,
     /// Cover sums of the epochs read on their own working grid in a change pass.
     pub cover: crate::cover::KnownSums,
+    /// Per pair (from, to): change sums of [`Prepared::extra`]'s polygons.
+    pub extra: Vec<(String, String, Vec<[f64; CH_CODES]>)>,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -161,7 +163,7 @@ pub fn run(
             )),
             other => other,
         })?;
-        let covs = coverages(&prep.layer, &prep.union, &ma)?;
+        let covs = coverages(prep, &ma)?;
         let zone_covs = match zones {
             Some(z) => {
                 let tr = Transformer::new(&z.crs, &ma.crs)?;
@@ -246,9 +248,13 @@ pub fn run(
         for (k, c) in prep.layer.communes.iter().enumerate() {
             result.rows.push(row_of(k, &c.code));
         }
+        let province = prep.province_ix();
         result
             .province
-            .push(row_of(n - 1, crate::cover::PROVINCE_CODE));
+            .push(row_of(province, crate::cover::PROVINCE_CODE));
+        result
+            .extra
+            .push((ea.id.clone(), eb.id.clone(), sums[province + 1..].to_vec()));
 
         let npix = ma.grid.len() as u64;
         result.cover.entry(i).or_insert((cover_a, npix));
@@ -334,14 +340,15 @@ fn strips(
                 let mut trans = Vec::with_capacity(covs.len());
                 let mut cover_a = Vec::with_capacity(covs.len());
                 let mut cover_b = Vec::with_capacity(covs.len());
-                for c in covs {
+                for (k, c) in covs.iter().enumerate() {
                     let r = c.rows();
                     let mut t = BTreeMap::new();
                     let mut p = PairSums::default();
                     if r.start < row0 + nrows && r.end > row0 {
                         // One sweep: both epochs' cover and the change codes.
                         p = accumulate_pair(c, strip_a, &db.states, area);
-                        if classes {
+                        // Transitions for communes and the province only.
+                        if classes && k <= prep.province_ix() {
                             transitions(
                                 c,
                                 row0,
@@ -405,30 +412,16 @@ fn transitions(
     area: &PixelArea,
     out: &mut BTreeMap<(i32, i32), f64>,
 ) {
-    // Land cover comes in patches: add each run of equal (from, to) pairs at
-    // once instead of touching the map for every pixel.
-    let rows = cov.rows();
-    for r in rows.start.max(row0)..rows.end.min(row0 + nrows) {
-        let base = (r - row0) * width;
-        for s in cov.row(r) {
-            let mut cur = (NO_CLASS, NO_CLASS);
-            let mut w = 0.0;
-            for c in s.start as usize..(s.end as usize).min(width) {
-                let pair = (ca[base + c], cb[base + c]);
-                if pair != cur {
-                    if cur.0 != NO_CLASS && cur.1 != NO_CLASS {
-                        *out.entry(cur).or_insert(0.0) += s.frac * w;
-                    }
-                    cur = pair;
-                    w = 0.0;
-                }
-                w += area.at(c, r);
-            }
-            if cur.0 != NO_CLASS && cur.1 != NO_CLASS {
-                *out.entry(cur).or_insert(0.0) += s.frac * w;
-            }
-        }
-    }
+    canopy_core::zonal::accumulate_transitions(
+        cov,
+        row0,
+        width,
+        &ca[..nrows * width],
+        &cb[..nrows * width],
+        NO_CLASS,
+        area,
+        out,
+    );
 }
 
 fn bbox_overlaps(cov: &Coverage, bbox: [u32; 4]) -> bool {
@@ -478,7 +471,7 @@ fn alerts_of(
 ) -> Result<Vec<Alert>, PipelineError> {
     let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
     let min_m2 = region.alerts.min_area_ha * M2_PER_HA;
-    let province = covs.len() - 1;
+    let province = prep.province_ix();
     let big: Vec<Component> = comps
         .into_iter()
         .filter(|c| runs_area(&c.runs, area) >= min_m2 - 1e-9)

@@ -25,6 +25,8 @@ pub struct Region {
     /// Planting zones, if the region has any.
     pub zones: Option<ZonesConfig>,
     pub alerts: AlertsConfig,
+    /// Plan targets (cover rate, zone areas), if the region has any.
+    pub targets: Option<TargetsConfig>,
     /// Class epochs: the name of every class code (empty = not checked).
     pub legend: std::collections::BTreeMap<i64, String>,
 }
@@ -40,6 +42,19 @@ pub struct ZonesConfig {
     /// The planting-zone code (mã số vùng trồng), if the layer has one.
     #[serde(default)]
     pub code_field: Option<String>,
+}
+
+/// `[targets]`: a targets file (the format of `domain/targets.toml`), targets
+/// written inline, or both (merged).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsConfig {
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub cover_target: Vec<canopy_core::targets::CoverTarget>,
+    #[serde(default)]
+    pub zone_target: std::collections::BTreeMap<String, canopy_core::targets::ZoneTarget>,
 }
 
 /// Change alerts.
@@ -141,6 +156,8 @@ struct RawRegion {
     zones: Option<ZonesConfig>,
     #[serde(default)]
     alerts: Option<AlertsConfig>,
+    #[serde(default)]
+    targets: Option<TargetsConfig>,
     #[serde(default)]
     legend: std::collections::BTreeMap<String, String>,
 }
@@ -326,8 +343,13 @@ impl Region {
         }
         let mut communes = raw.communes;
         communes.path = dir.join(&communes.path);
+        let mut targets = raw.targets;
+        if let Some(t) = targets.as_mut() {
+            t.path = t.path.as_ref().map(|p| dir.join(p));
+        }
         Ok(Region {
             zones,
+            targets,
             alerts,
             legend,
             file: path.to_path_buf(),

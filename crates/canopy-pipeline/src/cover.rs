@@ -57,6 +57,8 @@ pub struct CoverResult {
     pub timings: Vec<(String, f64)>,
     /// Pixels of each epoch's working grid.
     pub pixels: Vec<(String, u64)>,
+    /// Per epoch: the sums of [`Prepared::extra`]'s polygons.
+    pub extra: Vec<(String, Vec<CoverSums>)>,
 }
 
 /// The code under which province totals are reported.
@@ -74,6 +76,9 @@ pub struct Prepared {
     pub bbox: Rect<f64>,
     pub rules: Rules,
     pub communes_out: Vec<CommuneOut>,
+    /// More polygons measured in the same pass (zone pieces and species unions,
+    /// see [`crate::zone_stats`]), in `area_crs`. Their sums follow the province's.
+    pub extra: Vec<MultiPolygon<f64>>,
 }
 
 impl Prepared {
@@ -84,6 +89,11 @@ impl Prepared {
         } else {
             Transformer::new(&self.layer.crs, crs)?.rect_bounds(self.bbox)
         }
+    }
+
+    /// Index of the province (the union) among the pass's polygons.
+    pub fn province_ix(&self) -> usize {
+        self.layer.communes.len()
     }
 }
 
@@ -148,6 +158,7 @@ pub fn prepare(region: &Region) -> Result<Prepared, PipelineError> {
         bbox,
         rules,
         communes_out,
+        extra: Vec::new(),
     })
 }
 
@@ -170,6 +181,7 @@ pub fn run(
     let mut rows = Vec::new();
     let mut province = Vec::new();
     let mut pixels = Vec::new();
+    let mut extra = Vec::new();
     for (k, epoch) in region.epochs.iter().enumerate() {
         let te = Instant::now();
         let (sums, npix) = match known.get(&k) {
@@ -190,6 +202,7 @@ pub fn run(
             figures: CoverFigures::new(natural_m2[p], sums[p]),
         });
         pixels.push((epoch.id.clone(), npix));
+        extra.push((epoch.id.clone(), sums[n_polygons..].to_vec()));
         if !known.contains_key(&k) {
             timings.push((format!("epoch {}", epoch.id), te.elapsed().as_secs_f64()));
         }
@@ -201,6 +214,7 @@ pub fn run(
         province,
         timings,
         pixels,
+        extra,
     })
 }
 
@@ -209,7 +223,7 @@ fn epoch_sums(
     epoch: &crate::config::EpochConfig,
     prep: &Prepared,
 ) -> Result<(Vec<CoverSums>, u64), PipelineError> {
-    let (layer, union, area_crs, rules) = (&prep.layer, &prep.union, &prep.area_crs, &prep.rules);
+    let (area_crs, rules) = (&prep.area_crs, &prep.rules);
     {
         let mosaic = mosaic::plan(epoch, &|crs: &Crs| prep.aoi(crs))?;
         tracing::info!(
@@ -221,25 +235,28 @@ fn epoch_sums(
             warped = mosaic.tiles.iter().filter(|t| t.placement == mosaic::Placement::Warped).count(),
             "working grid planned"
         );
-        let covs = coverages(layer, union, &mosaic)?;
+        let covs = coverages(prep, &mosaic)?;
         let area = pixel_areas(&mosaic, area_crs)?;
         let sums = zonal_sums(&mosaic, rules, &covs, &area)?;
         Ok((sums, mosaic.grid.len() as u64))
     }
 }
 
-/// Coverage of every commune, then of the province union, on the working grid.
-pub(crate) fn coverages(
-    layer: &CommuneLayer,
-    union: &MultiPolygon<f64>,
-    mosaic: &Mosaic,
-) -> Result<Vec<Coverage>, PipelineError> {
-    let tr = Transformer::new(&layer.crs, &mosaic.crs)?;
-    let mut projected = Vec::with_capacity(layer.communes.len() + 1);
-    for c in &layer.communes {
+/// Coverage of every commune, then of the province union, then of the extra
+/// polygons, on the working grid.
+pub(crate) fn coverages(prep: &Prepared, mosaic: &Mosaic) -> Result<Vec<Coverage>, PipelineError> {
+    let tr = Transformer::new(&prep.layer.crs, &mosaic.crs)?;
+    let mut projected = Vec::with_capacity(prep.layer.communes.len() + 1 + prep.extra.len());
+    for c in &prep.layer.communes {
         projected.push(tr.multipolygon(&c.geom)?);
     }
-    projected.push(tr.multipolygon(union)?);
+    projected.push(tr.multipolygon(&prep.union)?);
+    if !prep.extra.is_empty() {
+        let tr = Transformer::new(&prep.area_crs, &mosaic.crs)?;
+        for p in &prep.extra {
+            projected.push(tr.multipolygon(p)?);
+        }
+    }
     let grid = mosaic.grid;
     Ok(projected.par_iter().map(|p| coverage(p, &grid)).collect())
 }

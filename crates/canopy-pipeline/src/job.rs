@@ -10,6 +10,8 @@ use crate::config::Region;
 use crate::cover::{self, CoverResult};
 use crate::error::PipelineError;
 use crate::store::{self, EpochRecord, RunRecord};
+use crate::zone_stats;
+use crate::zone_store::{Extras, ZoneOutputs};
 use crate::zones;
 
 /// Files larger than this are fingerprinted by size and modification time
@@ -21,6 +23,8 @@ pub struct RunOutcome {
     pub region: Region,
     pub cover: CoverResult,
     pub change: ChangeResult,
+    /// Warnings of the run (targets, zones), also stored in the `warnings` table.
+    pub warnings: Vec<String>,
 }
 
 /// Runs the region file at `region_path` and writes the store at `store_path`.
@@ -36,13 +40,52 @@ pub fn run(
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
     let pairs = change::pairs(&region, extra_pairs)?;
     let zones = region.zones.as_ref().map(zones::read).transpose()?;
-    let prep = cover::prepare(&region)?;
+    let targets = crate::targets::load(&region)?;
+    let mut prep = cover::prepare(&region)?;
+    let tz = std::time::Instant::now();
+    let zone_plan = zones
+        .as_ref()
+        .map(|z| zone_stats::plan(&prep, z))
+        .transpose()?;
+    if let Some(p) = &zone_plan {
+        prep.extra = p.polygons.clone();
+        tracing::info!(
+            pieces = p.pieces.len(),
+            units = p.units.len(),
+            seconds = tz.elapsed().as_secs_f64(),
+            "zones cut by the communes"
+        );
+    }
+    let zone_geometry_s = tz.elapsed().as_secs_f64();
     // Change first: its passes read both epochs of a pair and hand their cover
     // sums on, so an epoch is read once for cover and change alike.
     let t0 = std::time::Instant::now();
     let change = change::run(&region, &prep, zones.as_ref(), &pairs)?;
     let mut cover = cover::run(&region, &prep, &change.cover)?;
     cover.timings.extend(change.timings.iter().cloned());
+    if zone_plan.is_some() {
+        cover
+            .timings
+            .push(("zone geometry".into(), zone_geometry_s));
+    }
+    let zone_figures = zone_plan.as_ref().map(|p| {
+        let pairs: Vec<_> = change.extra.clone();
+        zone_stats::figures(p, &cover.extra, &pairs)
+    });
+    let mut warnings: Vec<(String, String)> = Vec::new();
+    if let Some(t) = &targets {
+        warnings.extend(
+            t.warnings
+                .iter()
+                .map(|w| ("targets".to_string(), w.clone())),
+        );
+    }
+    if let Some(p) = &zone_plan {
+        warnings.extend(p.warnings.iter().map(|w| ("zones".to_string(), w.clone())));
+    }
+    for (src, w) in &warnings {
+        tracing::warn!(source = %src, "{w}");
+    }
     cover
         .timings
         .push(("total".into(), t0.elapsed().as_secs_f64()));
@@ -58,6 +101,9 @@ pub fn run(
     );
     if let Some(z) = &region.zones {
         inputs.insert(z.path.display().to_string(), fingerprint(&z.path).into());
+    }
+    if let Some(p) = region.targets.as_ref().and_then(|t| t.path.as_ref()) {
+        inputs.insert(p.display().to_string(), fingerprint(p).into());
     }
     for e in &region.epochs {
         for t in &e.tiles {
@@ -106,12 +152,21 @@ pub fn run(
         inputs: serde_json::Value::Object(inputs).to_string(),
         timings: serde_json::Value::Object(timings).to_string(),
     };
-    store::write(store_path, &cover, &change, &epochs, &record)?;
+    let extras = Extras {
+        zones: zone_plan
+            .as_ref()
+            .zip(zone_figures.as_ref())
+            .map(|(plan, figures)| ZoneOutputs { plan, figures }),
+        targets: targets.as_ref(),
+        warnings: warnings.clone(),
+    };
+    store::write(store_path, &cover, &change, &epochs, &record, &extras)?;
     tracing::info!(store = %store_path.display(), "store written");
     Ok(RunOutcome {
         region,
         cover,
         change,
+        warnings: warnings.into_iter().map(|(_, w)| w).collect(),
     })
 }
 

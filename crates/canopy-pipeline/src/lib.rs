@@ -8,6 +8,9 @@
 //! - [`job`]: a whole run: checksums, cover job, store write;
 //! - [`layers`]: generic read-back of store layers (for the server);
 //! - [`store`]: the GeoPackage results store;
+//! - [`zones`], [`zone_stats`], [`zone_store`]: planting zones, their statistics and tables;
+//! - [`targets`]: plan targets and progress against them;
+//! - [`report`]: the planners' report (md, csv, html);
 //! - [`synth`]: the deterministic sample-region generator;
 //! - [`progress`]: progress bars.
 
@@ -21,9 +24,13 @@ pub mod job;
 pub mod layers;
 pub mod progress;
 pub mod raster;
+pub mod report;
 pub mod store;
 pub mod synth;
+pub mod targets;
 pub mod text;
+pub mod zone_stats;
+pub mod zone_store;
 pub mod zones;
 
 pub use error::PipelineError;

@@ -10,7 +10,9 @@
 //! `communes` (MultiPolygon, EPSG:4326: code, name, natural_ha),
 //! `cover` (commune_code, epoch, forest_ha, observed_ha, unobserved_ha, cover_pct, observed_pct),
 //! `province_cover` (the same per epoch for the union of the communes),
-//! `epochs` (id, date, working grid), `runs` (one row per run).
+//! `epochs` (id, date, working grid), `runs` (one row per run);
+//! `change`, `province_change`, `alerts`, `alert_triage`; the zone, target and
+//! warning tables of [`crate::zone_store`].
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +69,7 @@ pub fn write(
     change: &ChangeResult,
     epochs: &[EpochRecord],
     run: &RunRecord,
+    extras: &crate::zone_store::Extras,
 ) -> Result<(), PipelineError> {
     let err = |m: String| PipelineError::store(path, m);
     let dir = match path.parent() {
@@ -114,6 +117,8 @@ pub fn write(
         write_change(&mut txn, "province_change", &change.province, false)
             .map_err(|e| err(format!("layer province_change: {e}")))?;
         write_alerts(&mut txn, &change.alerts).map_err(|e| err(format!("layer alerts: {e}")))?;
+        crate::zone_store::write(&mut txn, extras)
+            .map_err(|(l, e)| err(format!("layer {l}: {e}")))?;
         write_triage(&mut txn, &previous_triage)
             .map_err(|e| err(format!("layer alert_triage: {e}")))?;
         let mut runs = previous_runs;
@@ -143,9 +148,9 @@ fn remove_stale_temps(dir: &Path, stem: &str) {
     }
 }
 
-type GResult<T> = gdal::errors::Result<T>;
+pub(crate) type GResult<T> = gdal::errors::Result<T>;
 
-fn table<'a>(
+pub(crate) fn table<'a>(
     ds: &'a mut Dataset,
     name: &'a str,
     fields: &[(&str, OGRFieldType::Type)],
@@ -159,7 +164,7 @@ fn table<'a>(
     Ok(layer)
 }
 
-fn set_opt(f: &mut Feature, idx: usize, v: Option<f64>) -> GResult<()> {
+pub(crate) fn set_opt(f: &mut Feature, idx: usize, v: Option<f64>) -> GResult<()> {
     match v {
         Some(x) => f.set_field_double(idx, x),
         None => f.set_field_null(idx),
@@ -309,7 +314,7 @@ fn write_runs(ds: &mut Dataset, runs: &[RunRecord]) -> GResult<()> {
     Ok(())
 }
 
-fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
+pub(crate) fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
     if !path.exists() {
         return Err(PipelineError::store(
             path,
@@ -320,11 +325,15 @@ fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
         .map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))
 }
 
-fn string(f: &Feature, i: usize) -> String {
+pub(crate) fn string(f: &Feature, i: usize) -> String {
     f.field_as_string(i).ok().flatten().unwrap_or_default()
 }
 
-fn idx(layer: &gdal::vector::Layer, name: &str, path: &Path) -> Result<usize, PipelineError> {
+pub(crate) fn idx(
+    layer: &gdal::vector::Layer,
+    name: &str,
+    path: &Path,
+) -> Result<usize, PipelineError> {
     layer.defn().field_index(name).map_err(|_| {
         PipelineError::store(path, format!("layer {} has no field {name}", layer.name()))
     })
@@ -823,4 +832,25 @@ pub fn read_change(path: &Path) -> Result<(Vec<ChangeRow>, Vec<ChangeRow>), Pipe
             .collect())
     };
     Ok((read("change", true)?, read("province_change", false)?))
+}
+
+/// The communes' outlines as stored (EPSG:4326, lon/lat), by code.
+pub fn read_commune_shapes(
+    path: &Path,
+) -> Result<Vec<(String, geo::MultiPolygon<f64>)>, PipelineError> {
+    let ds = open_store(path)?;
+    let mut l = ds
+        .layer_by_name("communes")
+        .map_err(|_| PipelineError::store(path, "no communes layer"))?;
+    let c = idx(&l, "code", path)?;
+    let mut out = Vec::new();
+    for f in l.features() {
+        let shape = match f.geometry().map(|g| g.to_geo()) {
+            Some(Ok(geo::Geometry::MultiPolygon(m))) => m,
+            Some(Ok(geo::Geometry::Polygon(p))) => geo::MultiPolygon(vec![p]),
+            _ => continue,
+        };
+        out.push((string(&f, c), shape));
+    }
+    Ok(out)
 }

@@ -9,8 +9,10 @@ use std::ffi::CString;
 use std::path::Path;
 
 use canopy_core::forest::{
-    fill_unobserved, fill_unobserved_with, ClassRule, SpectralRule, UNOBSERVED,
+    fill_unobserved, fill_unobserved_with, ClassRule, ClassTable, SpectralRule, UNKNOWN_CLASS,
+    UNOBSERVED,
 };
+use gdal::raster::GdalDataType;
 use gdal::Dataset;
 
 use crate::error::PipelineError;
@@ -53,6 +55,16 @@ struct OpenTile {
     bands: Vec<usize>,
     /// Alpha band of a warped tile (0 = outside the tile's footprint).
     alpha: Option<usize>,
+    /// Class band of 8 or 16 bits: its codes read natively and classified by table.
+    table: Option<(CodeType, ClassTable)>,
+}
+
+/// Integer class bands read in their own type (not as `f64`).
+#[derive(Clone, Copy, Debug)]
+enum CodeType {
+    U8,
+    U16,
+    I16,
 }
 
 /// Reads strips of one epoch; one per thread.
@@ -65,6 +77,7 @@ pub struct MosaicReader<'a> {
     buf_b: Vec<f32>,
     buf_c: Vec<f32>,
     buf_f64: Vec<f64>,
+    codes: CodeBufs,
     alpha: Vec<u8>,
     tile: StripData,
 }
@@ -74,7 +87,7 @@ impl<'a> MosaicReader<'a> {
         let tiles = mosaic
             .tiles
             .iter()
-            .map(|t| open_tile(mosaic, t))
+            .map(|t| open_tile(mosaic, t, rules))
             .collect::<Result<_, _>>()?;
         Ok(MosaicReader {
             mosaic,
@@ -84,6 +97,7 @@ impl<'a> MosaicReader<'a> {
             buf_b: Vec::new(),
             buf_c: Vec::new(),
             buf_f64: Vec::new(),
+            codes: CodeBufs::default(),
             alpha: Vec::new(),
             tile: StripData::default(),
         })
@@ -128,6 +142,7 @@ impl<'a> MosaicReader<'a> {
         } else if values {
             out.classes.resize(width * rows, NO_CLASS);
         }
+        let mut first = true;
         for i in 0..self.mosaic.tiles.len() {
             let placed = &self.mosaic.tiles[i];
             let w = placed.window;
@@ -150,11 +165,38 @@ impl<'a> MosaicReader<'a> {
             if !pending {
                 continue;
             }
-            self.classify_window(i, sub).map_err(|e| match e {
+            self.classify_window(i, sub, values).map_err(|e| match e {
                 PipelineError::Raster { .. } => e,
                 other => PipelineError::raster(&placed.info.path, other),
             })?;
-            let t = &self.tile;
+            let t = &mut self.tile;
+            if first {
+                // Nothing observed yet: compositing is a copy (an unobserved
+                // pixel of the tile carries NaN / NO_CLASS, like the strip), and a
+                // tile that covers the whole strip hands its buffers over.
+                first = false;
+                if sub.col == 0 && sub.width == width && sub.row == row0 && sub.height == rows {
+                    std::mem::swap(&mut out.states, &mut t.states);
+                    if !out.ndvi.is_empty() {
+                        std::mem::swap(&mut out.ndvi, &mut t.ndvi);
+                    } else if !out.classes.is_empty() {
+                        std::mem::swap(&mut out.classes, &mut t.classes);
+                    }
+                    continue;
+                }
+                for r in 0..sub.height {
+                    let at = (sub.row + r - row0) * width + sub.col;
+                    let src = r * sub.width..(r + 1) * sub.width;
+                    let dst = at..at + sub.width;
+                    if !out.ndvi.is_empty() {
+                        out.ndvi[dst.clone()].copy_from_slice(&t.ndvi[src.clone()]);
+                    } else if !out.classes.is_empty() {
+                        out.classes[dst.clone()].copy_from_slice(&t.classes[src.clone()]);
+                    }
+                    out.states[dst].copy_from_slice(&t.states[src]);
+                }
+                continue;
+            }
             for r in 0..sub.height {
                 let at = (sub.row + r - row0) * width + sub.col;
                 let src = r * sub.width..(r + 1) * sub.width;
@@ -181,8 +223,14 @@ impl<'a> MosaicReader<'a> {
         Ok(())
     }
 
-    /// Classifies `win` (working-grid pixels) of tile `i` into `self.states`.
-    fn classify_window(&mut self, i: usize, win: Window) -> Result<(), PipelineError> {
+    /// Classifies `win` (working-grid pixels) of tile `i` into `self.tile`; with
+    /// `values`, also each pixel's class code (class epochs).
+    fn classify_window(
+        &mut self,
+        i: usize,
+        win: Window,
+        values: bool,
+    ) -> Result<(), PipelineError> {
         let placed = &self.mosaic.tiles[i];
         let open = &self.tiles[i];
         let path = &placed.info.path;
@@ -246,6 +294,27 @@ impl<'a> MosaicReader<'a> {
                     &mut self.tile.ndvi[..n],
                 );
             }
+            BandSet::Classes { .. } if open.table.is_some() => {
+                let (ty, table) = open.table.as_ref().expect("checked");
+                let band = open
+                    .ds
+                    .rasterband(open.bands[0])
+                    .map_err(|e| PipelineError::raster(path, e))?;
+                let at = (sx as isize, sy as isize);
+                let (states, classes) = (&mut self.tile.states[..n], &mut self.tile.classes);
+                let classes = values.then_some(classes);
+                let b = &mut self.codes;
+                match ty {
+                    CodeType::U8 => read_classes(&band, at, win, &mut b.u8, table, states, classes),
+                    CodeType::U16 => {
+                        read_classes(&band, at, win, &mut b.u16, table, states, classes)
+                    }
+                    CodeType::I16 => {
+                        read_classes(&band, at, win, &mut b.i16, table, states, classes)
+                    }
+                }
+                .map_err(|e| PipelineError::raster(path, e))?;
+            }
             BandSet::Classes { class } => {
                 self.buf_f64.resize(n, 0.0);
                 let b = open
@@ -277,15 +346,7 @@ impl<'a> MosaicReader<'a> {
                     }
                     let c = code as i64;
                     if !legend.is_empty() && legend.binary_search(&c).is_err() {
-                        return Err(PipelineError::raster(
-                            path,
-                            format!(
-                                "class code {c} (working-grid pixel {}, {}) has no [legend] \
-                                 entry; add it to the region file",
-                                win.col + k % win.width,
-                                win.row + k / win.width
-                            ),
-                        ));
+                        return Err(PipelineError::raster(path, unknown_class(c, win, k)));
                     }
                     self.tile.classes[k] = c as i32;
                 }
@@ -305,14 +366,106 @@ impl<'a> MosaicReader<'a> {
                 None,
             )
             .map_err(|e| PipelineError::raster(path, format!("reading warped footprint: {e}")))?;
-            for (s, &al) in self.tile.states[..n].iter_mut().zip(&self.alpha) {
+            // Outside the footprint: unobserved, and no NDVI or class either
+            // (compositing copies values along with states).
+            let t = &mut self.tile;
+            for (k, &al) in self.alpha[..n].iter().enumerate() {
                 if al == 0 {
-                    *s = UNOBSERVED;
+                    t.states[k] = UNOBSERVED;
+                    if let Some(v) = t.ndvi.get_mut(k) {
+                        *v = f32::NAN;
+                    }
+                    if let Some(v) = t.classes.get_mut(k) {
+                        *v = NO_CLASS;
+                    }
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Scratch buffers of class codes in their band's own type.
+#[derive(Default)]
+struct CodeBufs {
+    u8: Vec<u8>,
+    u16: Vec<u16>,
+    i16: Vec<i16>,
+}
+
+/// Reads the class codes of `win` (at `at` in `band`) in their own type and
+/// classifies them with `table` into `states`; with `classes`, also writes each
+/// pixel's code (`NO_CLASS` where unobserved).
+fn read_classes<T: gdal::raster::GdalType + Copy + Default + Into<i64>>(
+    band: &gdal::raster::RasterBand,
+    at: (isize, isize),
+    win: Window,
+    buf: &mut Vec<T>,
+    table: &ClassTable,
+    states: &mut [u8],
+    classes: Option<&mut Vec<i32>>,
+) -> Result<(), String> {
+    let n = win.width * win.height;
+    buf.resize(n, T::default());
+    band.read_into_slice::<T>(
+        at,
+        (win.width, win.height),
+        (win.width, win.height),
+        buf,
+        None,
+    )
+    .map_err(|e| format!("reading class band at ({}, {}): {e}", at.0, at.1))?;
+    table.classify_into(&buf[..n], states);
+    if let Some(k) = states.iter().position(|&s| s == UNKNOWN_CLASS) {
+        return Err(unknown_class(buf[k].into(), win, k));
+    }
+    if let Some(classes) = classes {
+        classes.clear();
+        classes.extend(buf[..n].iter().zip(states.iter()).map(|(&c, &s)| {
+            if s == UNOBSERVED {
+                NO_CLASS
+            } else {
+                c.into() as i32
+            }
+        }));
+    }
+    Ok(())
+}
+
+/// An observed class code that the legend does not name, at pixel `k` of `win`.
+fn unknown_class(code: i64, win: Window, k: usize) -> String {
+    format!(
+        "class code {code} (working-grid pixel {}, {}) has no [legend] \
+         entry; add it to the region file",
+        win.col + k % win.width,
+        win.row + k / win.width
+    )
+}
+
+/// The lookup table of a class band of 8 or 16 bits (`None` for other types,
+/// which are read as `f64` and classified code by code).
+fn class_table(
+    ds: &Dataset,
+    band: usize,
+    nodata: Option<f64>,
+    rules: &Rules,
+) -> Option<(CodeType, ClassTable)> {
+    let ty = match ds.rasterband(band).ok()?.band_type() {
+        GdalDataType::UInt8 => CodeType::U8,
+        GdalDataType::UInt16 => CodeType::U16,
+        GdalDataType::Int16 => CodeType::I16,
+        _ => return None,
+    };
+    let (lo, n) = match ty {
+        CodeType::U8 => (0, 256),
+        CodeType::U16 => (0, 65536),
+        CodeType::I16 => (-32768, 65536),
+    };
+    let rule = ClassRule {
+        forest_classes: rules.forest_classes.clone(),
+        nodata,
+    };
+    Some((ty, rule.table(lo, n, &rules.legend)))
 }
 
 fn used_bands(bands: &BandSet) -> Vec<usize> {
@@ -328,7 +481,15 @@ fn used_bands(bands: &BandSet) -> Vec<usize> {
     }
 }
 
-fn open_tile(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError> {
+fn open_tile(mosaic: &Mosaic, t: &PlacedTile, rules: &Rules) -> Result<OpenTile, PipelineError> {
+    let mut open = open_tile_ds(mosaic, t)?;
+    if let BandSet::Classes { class } = &t.info.bands {
+        open.table = class_table(&open.ds, open.bands[0], class.1, rules);
+    }
+    Ok(open)
+}
+
+fn open_tile_ds(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError> {
     let bands = used_bands(&t.info.bands);
     match t.placement {
         Placement::Direct { .. } => Ok(OpenTile {
@@ -337,6 +498,7 @@ fn open_tile(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError>
             _src: None,
             bands,
             alpha: None,
+            table: None,
         }),
         Placement::Warped => {
             let src = tile::open(&t.info.path)?;
@@ -375,6 +537,7 @@ fn open_tile(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError>
                 _src: Some(src),
                 bands: (1..=k).collect(),
                 alpha: Some(k + 1),
+                table: None,
             })
         }
     }

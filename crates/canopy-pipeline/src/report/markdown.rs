@@ -1,0 +1,171 @@
+//! The report as Markdown: readable in a terminal, pastes into any document.
+
+use std::fmt::Write;
+
+use super::{num, opt_num, Line, Report};
+
+fn title(r: &Report) -> String {
+    match &r.previous {
+        Some((p, pd)) => format!(
+            "Forest report, {}: epoch {} ({}), change since {} ({})",
+            r.region, r.epoch, r.date, p, pd
+        ),
+        None => format!(
+            "Forest report, {}: epoch {} ({})",
+            r.region, r.epoch, r.date
+        ),
+    }
+}
+
+fn row(l: &Line, species: &[String], bold: bool) -> String {
+    let b = |s: String| if bold { format!("**{s}**") } else { s };
+    let mut cells = vec![
+        b(l.code.clone()),
+        b(l.name.clone()),
+        num(l.natural_ha, 2),
+        num(l.forest_ha, 2),
+        opt_num(l.cover_pct, 2),
+        opt_num(l.loss_ha, 2),
+        opt_num(l.gain_ha, 2),
+        opt_num(l.net_ha, 2),
+    ];
+    for s in species {
+        cells.push(num(l.zone_ha.get(s).copied().unwrap_or(0.0), 2));
+    }
+    let a = &l.alerts;
+    cells.push(format!("{} / {} / {}", a.high, a.medium, a.low));
+    cells.push(format!("{} / {} / {}", a.new, a.confirmed, a.dismissed));
+    format!("| {} |", cells.join(" | "))
+}
+
+/// The report as Markdown.
+pub fn markdown(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n", title(r));
+    let _ = writeln!(
+        o,
+        "Figures from the store written at {}. Areas in hectares (UTM/equal-area), \
+         cover % = forest / observed land.\n",
+        r.run_finished_at
+    );
+    let _ = writeln!(o, "## Communes\n");
+    let mut head = vec![
+        "code",
+        "commune",
+        "natural ha",
+        "forest ha",
+        "cover %",
+        "loss ha",
+        "gain ha",
+        "net ha",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    head.extend(r.species.iter().map(|s| format!("{s} zone ha")));
+    head.push("alerts high / medium / low".into());
+    head.push("new / confirmed / dismissed".into());
+    let _ = writeln!(o, "| {} |", head.join(" | "));
+    let align: Vec<&str> = head
+        .iter()
+        .enumerate()
+        .map(|(i, _)| if i < 2 { "---" } else { "---:" })
+        .collect();
+    let _ = writeln!(o, "| {} |", align.join(" | "));
+    for l in &r.communes {
+        let _ = writeln!(o, "{}", row(l, &r.species, false));
+    }
+    let _ = writeln!(o, "{}\n", row(&r.province, &r.species, true));
+
+    if !r.species_totals.is_empty() {
+        let _ = writeln!(o, "## Planting zones (province)\n");
+        let _ = writeln!(
+            o,
+            "| species | zone ha | forest ha | cover % | loss ha since previous |"
+        );
+        let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: |");
+        for s in &r.species_totals {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                s.species,
+                num(s.zone_ha, 2),
+                num(s.forest_ha, 2),
+                opt_num(s.cover_pct, 2),
+                opt_num(s.loss_ha, 2)
+            );
+        }
+        for ov in &r.overlaps {
+            let _ = writeln!(
+                o,
+                "\nZoned for both {} and {}: {} ha.",
+                ov.species_a,
+                ov.species_b,
+                num(ov.overlap_ha, 2)
+            );
+        }
+        let _ = writeln!(o);
+    }
+
+    if let Some(p) = &r.progress {
+        let _ = writeln!(o, "## Targets\n");
+        if !p.cover.is_empty() {
+            let _ = writeln!(
+                o,
+                "| cover target | latest | gap pp | gap ha | trend pp/yr | projected | status |"
+            );
+            let _ = writeln!(o, "| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+            for c in &p.cover {
+                let _ = writeln!(
+                    o,
+                    "| {} % by {} | {} % ({}) | {} | {} | {} | {} | {} |",
+                    c.target.pct,
+                    c.target.year,
+                    num(c.latest_pct, 2),
+                    c.latest_epoch,
+                    num(c.gap_pp, 2),
+                    num(c.gap_ha, 0),
+                    opt_num(c.trend_pp_per_year, 2),
+                    c.projected_pct
+                        .map(|v| format!("{} %", num(v, 2)))
+                        .unwrap_or_else(|| "–".into()),
+                    c.status.as_str()
+                );
+            }
+            let _ = writeln!(o, "\n{}\n", p.method);
+        }
+        if !p.zones.is_empty() {
+            let _ = writeln!(
+                o,
+                "| species | target ha (by year) | zoned ha | status | named communes without a zone |"
+            );
+            let _ = writeln!(o, "| --- | ---: | ---: | --- | --- |");
+            for z in &p.zones {
+                let _ = writeln!(
+                    o,
+                    "| {} ({}) | {}–{} ({}) | {} | {} | {} |",
+                    z.target.species,
+                    z.target.name_vi,
+                    num(z.target.min_ha, 0),
+                    num(z.target.max_ha, 0),
+                    z.target.year,
+                    num(z.zone_ha, 2),
+                    z.status.as_str(),
+                    if z.communes_without_zone.is_empty() {
+                        "none".into()
+                    } else {
+                        z.communes_without_zone.join(", ")
+                    }
+                );
+            }
+            let _ = writeln!(o);
+        }
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "## Warnings\n");
+        for w in &r.warnings {
+            let _ = writeln!(o, "- {w}");
+        }
+    }
+    o
+}

@@ -1,0 +1,274 @@
+//! The planners' report: the 6-month or annual figures a commune-level planner
+//! sends up, for one epoch, built from the store only.
+//!
+//! [`build`] reads everything the report shows from the GeoPackage into a plain
+//! [`Report`]; the renderers ([`markdown`], [`csv`], [`html`]) only format it.
+//! The CLI (`canopy report`) and the server's report endpoint call the same
+//! functions, so the numbers are the store's, whatever the format: CSV carries
+//! every value at full precision (shortest round-trip form), Markdown and HTML
+//! round to 2 decimals.
+
+mod csv;
+mod html;
+mod markdown;
+
+pub use self::csv::csv;
+pub use self::html::html;
+pub use self::markdown::markdown;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use geo::MultiPolygon;
+use serde::Serialize;
+
+use crate::cover::PROVINCE_CODE;
+use crate::error::PipelineError;
+use crate::store;
+use crate::targets::Progress;
+use crate::zone_stats::Overlap;
+use crate::zone_store::{self, SpeciesRow};
+
+/// Alert counts of one commune (or the province) for the report's pair.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AlertCounts {
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub new: usize,
+    pub confirmed: usize,
+    pub dismissed: usize,
+    pub area_ha: f64,
+}
+
+impl AlertCounts {
+    pub fn total(&self) -> usize {
+        self.high + self.medium + self.low
+    }
+}
+
+/// One line of the report: a commune, or the province.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub code: String,
+    pub name: String,
+    pub natural_ha: f64,
+    pub forest_ha: f64,
+    pub observed_pct: f64,
+    pub cover_pct: Option<f64>,
+    /// Change since the previous epoch (none for the first epoch).
+    pub loss_ha: Option<f64>,
+    pub gain_ha: Option<f64>,
+    pub net_ha: Option<f64>,
+    /// Zone area by species (overlaps of one species counted once).
+    pub zone_ha: BTreeMap<String, f64>,
+    pub alerts: AlertCounts,
+}
+
+/// The report of one epoch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub region: String,
+    pub epoch: String,
+    pub date: String,
+    /// The previous epoch (id, date): the change and alerts are since then.
+    pub previous: Option<(String, String)>,
+    /// When the run that wrote the store finished.
+    pub run_finished_at: String,
+    /// Species in column order.
+    pub species: Vec<String>,
+    pub communes: Vec<Line>,
+    pub province: Line,
+    /// Province rows of `species_summary` for this epoch.
+    pub species_totals: Vec<SpeciesRow>,
+    /// Land zoned for two species, province-wide.
+    pub overlaps: Vec<Overlap>,
+    pub progress: Option<Progress>,
+    /// Warnings of the run and of the targets (never hidden).
+    pub warnings: Vec<String>,
+    /// Commune outlines (EPSG:4326) for the map of the HTML form.
+    #[serde(skip)]
+    pub shapes: Vec<(String, MultiPolygon<f64>)>,
+}
+
+/// Reads a store into the report of `epoch` (default: the latest).
+pub fn build(store_path: &Path, epoch: Option<&str>) -> Result<Report, PipelineError> {
+    let cover = store::read_cover(store_path)?;
+    let dates = zone_store::read_epoch_dates(store_path)?;
+    let k = match epoch {
+        Some(e) => dates.iter().position(|(id, _)| id == e).ok_or_else(|| {
+            PipelineError::Input(format!(
+                "no epoch \"{e}\" in {} (epochs: {})",
+                store_path.display(),
+                dates
+                    .iter()
+                    .map(|d| d.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+        None => dates
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| PipelineError::store(store_path, "has no epoch"))?,
+    };
+    let (epoch, date) = dates[k].clone();
+    let previous = k.checked_sub(1).map(|p| dates[p].clone());
+    let (change, province_change) = store::read_change(store_path)?;
+    let alerts = match store::read_alerts(store_path) {
+        Ok(a) => a,
+        Err(_) if dates.len() < 2 => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let zones = zone_store::read_zones(store_path)?;
+    let progress = zone_store::read_progress(store_path)?;
+    let warnings = match &progress {
+        Some(p) => p.warnings.clone(),
+        None => zone_store::read_warnings(store_path)?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect(),
+    };
+    let run_finished_at = store::read_runs(store_path)?
+        .last()
+        .map(|r| r.finished_at.clone())
+        .unwrap_or_default();
+
+    let species: Vec<String> = {
+        let mut s: Vec<String> = zones.species.iter().map(|r| r.species.clone()).collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    let prev_id = previous.as_ref().map(|p| p.0.as_str());
+    let line = |code: &str, name: &str| -> Line {
+        let (rows, changes) = if code == PROVINCE_CODE {
+            (&cover.province, &province_change)
+        } else {
+            (&cover.rows, &change)
+        };
+        let fig = rows
+            .iter()
+            .find(|r| r.commune_code == code && r.epoch == epoch)
+            .map(|r| r.figures.clone());
+        let ch = prev_id.and_then(|p| {
+            changes
+                .iter()
+                .find(|c| c.commune_code == code && c.from_epoch == p && c.to_epoch == epoch)
+        });
+        let zone_ha = zones
+            .species
+            .iter()
+            .filter(|r| r.commune_code == code && r.epoch == epoch)
+            .map(|r| (r.species.clone(), r.zone_ha))
+            .collect();
+        let mut counts = AlertCounts::default();
+        for a in alerts.iter().filter(|a| {
+            Some(a.from_epoch.as_str()) == prev_id
+                && a.to_epoch == epoch
+                && (code == PROVINCE_CODE || a.commune_code == code)
+        }) {
+            match a.severity.as_str() {
+                "high" => counts.high += 1,
+                "medium" => counts.medium += 1,
+                _ => counts.low += 1,
+            }
+            match a.status.as_str() {
+                "confirmed" => counts.confirmed += 1,
+                "dismissed" => counts.dismissed += 1,
+                _ => counts.new += 1,
+            }
+            counts.area_ha += a.area_ha;
+        }
+        Line {
+            code: code.to_string(),
+            name: name.to_string(),
+            natural_ha: fig.as_ref().map(|f| f.natural_ha).unwrap_or(0.0),
+            forest_ha: fig.as_ref().map(|f| f.forest_ha).unwrap_or(0.0),
+            observed_pct: fig.as_ref().map(|f| f.observed_pct).unwrap_or(0.0),
+            cover_pct: fig.as_ref().and_then(|f| f.cover_pct),
+            loss_ha: ch.map(|c| c.loss_ha),
+            gain_ha: ch.map(|c| c.gain_ha),
+            net_ha: ch.map(|c| c.net_ha),
+            zone_ha,
+            alerts: counts,
+        }
+    };
+    let communes: Vec<Line> = cover
+        .communes
+        .iter()
+        .map(|c| line(&c.code, &c.name))
+        .collect();
+    let province = line(PROVINCE_CODE, &cover.region_name);
+    let species_totals = zones
+        .species
+        .iter()
+        .filter(|r| r.commune_code == PROVINCE_CODE && r.epoch == epoch)
+        .cloned()
+        .collect();
+    let overlaps = zones
+        .overlaps
+        .iter()
+        .filter(|o| o.commune_code == PROVINCE_CODE)
+        .cloned()
+        .collect();
+    Ok(Report {
+        region: cover.region_name.clone(),
+        epoch,
+        date,
+        previous,
+        run_finished_at,
+        species,
+        communes,
+        province,
+        species_totals,
+        overlaps,
+        progress,
+        warnings,
+        shapes: store::read_commune_shapes(store_path)?,
+    })
+}
+
+/// Formats a number with thousands separators and `d` decimals ("12,345.67").
+pub(crate) fn num(v: f64, d: usize) -> String {
+    let s = format!("{:.*}", d, v.abs());
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (s.clone(), None),
+    };
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "−"
+    } else {
+        ""
+    };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// An optional number, "–" when absent.
+pub(crate) fn opt_num(v: Option<f64>, d: usize) -> String {
+    v.map(|v| num(v, d)).unwrap_or_else(|| "–".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn numbers_by_hand() {
+        assert_eq!(num(1234567.891, 2), "1,234,567.89");
+        assert_eq!(num(999.994, 2), "999.99");
+        assert_eq!(num(-0.001, 2), "0.00");
+        assert_eq!(num(-1500.0, 0), "−1,500");
+        assert_eq!(num(12.0, 1), "12.0");
+    }
+}
