@@ -337,3 +337,76 @@ async fn a_new_store_is_swapped_in_and_a_broken_one_is_not() {
     assert_eq!(c["properties"]["change_from"], "2024");
     assert_eq!(c["properties"]["change_to"], "2025");
 }
+
+#[tokio::test]
+async fn planner_report_species_and_targets() {
+    let d = region_two_epochs();
+    let (store, _) = run_region(d.path());
+    let app = router(state(&store));
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get("/stats/report?f=csv")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("report-2025.csv"));
+    let csv =
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    // the same bytes as `canopy report --format csv`
+    let o = run(&["report", "--store", &path_str(&store), "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(csv, String::from_utf8(o.stdout).unwrap());
+    assert!(csv.contains("Lộc Bình"));
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get("/stats/report?epoch=2024")
+                .header("accept", "text/html")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let r = get(&app, "/stats/report").await;
+    assert_eq!(
+        (r.status, r.json["epoch"].as_str()),
+        (StatusCode::OK, Some("2025"))
+    );
+    assert_eq!(
+        get(&app, "/stats/report?epoch=1999").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&app, "/stats/report?f=pdf").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // the fixture has no zones and no targets: empty, and said so
+    let r = get(&app, "/stats/species").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json["species"], serde_json::json!([]));
+    let r = get(&app, "/stats/targets").await;
+    assert_eq!(
+        (
+            r.json["has_targets"].as_bool(),
+            r.json["progress"].is_null()
+        ),
+        (Some(false), true)
+    );
+    assert_eq!(
+        get(&app, "/collections/zones/items").await.json["numberMatched"],
+        0
+    );
+}

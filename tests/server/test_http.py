@@ -72,3 +72,22 @@ def test_errors_are_json(server):
                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}",
                                   "If-Match": '"x"'}, timeout=10)
     assert big.status_code == 413 and big.json()["code"] == "PayloadTooLarge"
+
+
+def test_planner_endpoints_on_the_sample(server):
+    species = server.get("/stats/species", params={"commune": "PROVINCE"}).json()["species"]
+    assert {"pine", "anise", "acacia", "cinnamon"} <= {r["species"] for r in species}
+    assert all(r["commune_code"] == "PROVINCE" for r in species)
+    targets = server.get("/stats/targets").json()
+    assert targets["has_targets"] and targets["progress"]["cover"]
+    csv = server.get("/stats/report", params={"f": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    n_communes = server.get("/collections/communes/items", params={"limit": 1}).json()["numberMatched"]
+    assert len(csv.text.strip().splitlines()) >= n_communes + 1
+    html = server.get("/stats/report", params={"f": "html"})
+    assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text
+    series = server.get("/stats/communes/loc binh").json()
+    assert series["name"] == "Lộc Bình" and len(series["cover"]) >= 2
+    zones = server.get("/collections/zones/items", params={"species": "acacia", "limit": 10000}).json()
+    assert zones["numberMatched"] > 0
+    assert all(f["properties"]["species"] == "acacia" for f in zones["features"])

@@ -13,7 +13,8 @@
 //! - [`ogc`], [`features`]: the OGC endpoints; [`openapi`]: `/api`;
 //! - [`stats`]: planner endpoints; [`triage`], [`auth`]: ranger writes and tokens;
 //! - [`html`], [`respond`]: HTML views, links, responses; [`static_files`]: `/map`;
-//! - [`names`]: name search without diacritics; [`error`]: error types.
+//! - [`error`]: error types. Names are searched with `canopy_pipeline::text::fold`
+//!   (no diacritics, case or tone-mark placement).
 
 pub mod auth;
 pub mod collections;
@@ -21,7 +22,6 @@ pub mod error;
 pub mod features;
 pub mod geometry;
 pub mod html;
-pub mod names;
 pub mod ogc;
 pub mod openapi;
 pub mod query;
@@ -115,6 +115,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/stats/communes/{commune}", get(stats::commune_series))
         .route("/stats/change", get(stats::change))
         .route("/stats/province", get(stats::province))
+        .route("/stats/species", get(stats::species))
+        .route("/stats/targets", get(stats::targets))
+        .route("/stats/report", get(stats::report))
         .route("/map", get(static_files::map))
         .route("/map/", get(static_files::map))
         .route("/static/{*path}", get(static_files::file))

@@ -88,6 +88,24 @@ pub async fn landing(
             JSON,
             "Commune lookup and cover time series",
         ),
+        link(
+            format!("{base}/stats/species"),
+            "related",
+            JSON,
+            "Planting zones by species",
+        ),
+        link(
+            format!("{base}/stats/targets"),
+            "related",
+            JSON,
+            "Progress against the targets",
+        ),
+        link(
+            format!("{base}/stats/report?f=html"),
+            "related",
+            HTML,
+            "The planners' report (also f=csv)",
+        ),
     ]);
     let region = &snap.data.region_name;
     let doc = json!({

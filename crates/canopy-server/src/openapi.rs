@@ -28,6 +28,7 @@ fn errors(codes: &[u16]) -> Map<String, Value> {
             415 => "Body is not JSON",
             422 => "Body is not a valid triage change",
             428 => "If-Match missing",
+            503 => "The store cannot be read",
             _ => "Server error",
         };
         m.insert(
@@ -389,6 +390,39 @@ pub fn document(base: &str) -> Value {
              json!({"name": "commune", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this commune (code or name)"})],
         ok("Change figures", "application/json", reference("ChangeReport"), true), &[400, 404])}));
     paths.insert("/stats/province".into(), json!({"get": op("getProvince", "Province totals per epoch and province change", s, vec![f()], ok("Province figures", "application/json", reference("ProvinceReport"), true), &[400])}));
+    let epoch_q = json!({"name": "epoch", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Epoch id (default: every epoch; for the report, the latest)"});
+    paths.insert("/stats/species".into(), json!({"get": op("getSpecies", "Planting-zone figures per species, per commune and for the province (commune_code PROVINCE), overlaps between species, zone totals", s,
+        vec![f(), epoch_q.clone(),
+             json!({"name": "species", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this species"}),
+             json!({"name": "commune", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this commune (code or name; PROVINCE for the province rows)"})],
+        ok("Species figures", "application/json", json!({"type": "object", "required": ["species", "overlaps", "zones"], "properties": {
+            "province_code": {"type": "string"},
+            "species": {"type": "array", "items": {"type": "object"}},
+            "overlaps": {"type": "array", "items": {"type": "object"}},
+            "zones": {"type": "array", "items": {"type": "object"}},
+            "links": reference("Links")}}), true), &[400, 404])}));
+    paths.insert("/stats/targets".into(), json!({"get": op("getTargets", "Progress against the plan's targets (cover rate by year, zone area by species)", s, vec![f()],
+        ok("Progress", "application/json", json!({"type": "object", "required": ["has_targets"], "properties": {
+            "has_targets": {"type": "boolean"}, "progress": {"type": "object", "nullable": true}, "links": reference("Links")}}), true), &[400])}));
+    let mut report = op(
+        "getReport",
+        "The planners' report of an epoch, as canopy report writes it",
+        s,
+        vec![
+            json!({"name": "f", "in": "query", "required": false, "schema": {"type": "string", "enum": ["json", "html", "csv", "md"]}, "description": "Format (default: by the Accept header, else JSON)"}),
+            epoch_q,
+        ],
+        ok(
+            "The report",
+            "application/json",
+            json!({"type": "object", "required": ["region", "epoch", "communes", "province"]}),
+            true,
+        ),
+        &[400, 404, 503],
+    );
+    report["responses"]["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+    report["responses"]["200"]["content"]["text/markdown"] = json!({"schema": {"type": "string"}});
+    paths.insert("/stats/report".into(), json!({ "get": report }));
     let w = &["Web map"];
     paths.insert("/map".into(), json!({"get": {"operationId": "getMap", "summary": "The web map page", "tags": w,
         "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}}}));

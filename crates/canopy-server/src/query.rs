@@ -14,8 +14,8 @@ use crate::collections::{
     CollectionDef, FilterDef, Match, COMMON_ITEM_PARAMS, DEFAULT_LIMIT, MAX_LIMIT,
 };
 use crate::error::ApiError;
-use crate::names::fold;
 use crate::snapshot::Snapshot;
+use canopy_pipeline::text::fold;
 
 /// Raw query pairs, in request order.
 pub type Params = Vec<(String, String)>;

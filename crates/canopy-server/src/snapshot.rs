@@ -24,8 +24,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::geometry;
-use crate::names::fold;
 use crate::query::day_interval;
+use canopy_pipeline::text::fold;
 
 /// The layers a snapshot reads.
 pub const LAYERS: &[&str] = &[
@@ -224,6 +224,11 @@ pub struct StoreData {
     pub has_zones: bool,
     /// The latest run's finish time.
     pub last_run: Option<String>,
+    /// Species-zone figures (`species_summary`, `species_overlap`, zone totals), when
+    /// read from a store file.
+    pub species: Option<canopy_pipeline::zone_store::StoredZones>,
+    /// Progress against the stored targets (none when the run had no targets).
+    pub progress: Option<canopy_pipeline::targets::Progress>,
 }
 
 /// Identity of the store file: a change means a new store or a write into it.
@@ -345,6 +350,16 @@ impl Snapshot {
             });
         }
         let mut snap = Snapshot::from_layers(&layers);
+        // The zone tables and target progress through the pipeline's own readers (the
+        // report uses them too). Another open of the file: if a run replaced it in
+        // between, the stamp taken before differs from the file's and the watcher
+        // reads everything again at its next poll.
+        let mut zones = canopy_pipeline::zone_store::read_zones(path)?;
+        zones.pieces.clear(); // served from the zones layer above
+        let progress = canopy_pipeline::zone_store::read_progress(path)?;
+        let data = Arc::get_mut(&mut snap.data).expect("a new snapshot is not shared");
+        data.species = Some(zones);
+        data.progress = progress;
         snap.stamp = stamp;
         Ok(snap)
     }
@@ -528,7 +543,7 @@ impl Snapshot {
             }
             let code = opt_s(r, "commune_code");
             zones.push(item(
-                r.fid.to_string(),
+                opt_s(r, "piece_id").unwrap_or_else(|| r.fid.to_string()),
                 r.geometry.as_ref(),
                 p,
                 latest_time,
@@ -563,6 +578,8 @@ impl Snapshot {
                 province_change,
                 commune_list,
                 has_zones,
+                species: None,
+                progress: None,
             }),
             triage: Arc::new(triage),
             stamp: None,

@@ -1,5 +1,6 @@
 //! Planner endpoints: commune lookup, a commune's cover time series, change between
-//! two epochs, province totals per epoch.
+//! two epochs, province totals per epoch, species-zone figures, target progress and
+//! the planners' report (CSV, HTML, Markdown, JSON).
 //!
 //! These serve the long tables of the store (`cover`, `change`, `province_*`) that the
 //! OGC collections flatten to the latest epoch. Communes are found by code or by name,
@@ -14,11 +15,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::names::fold;
 use crate::query::{format, get, only};
 use crate::respond::{base_url, document, link, self_links, Link, Query, GEOJSON, JSON};
 use crate::snapshot::{ChangeRec, CommuneRef, Snapshot};
 use crate::state::AppState;
+use canopy_pipeline::text::fold;
 
 #[derive(Serialize)]
 struct Match {
@@ -281,4 +282,164 @@ pub async fn province(
         "links": self_links(&base, "/stats/province", &p, fmt, JSON),
     });
     Ok(document(fmt, "Province totals", &doc, JSON))
+}
+
+/// `GET /stats/species[?epoch=&species=&commune=]`: species-zone figures per commune
+/// and for the province (`commune_code` = `PROVINCE`), the overlaps between species
+/// and the zones as a whole.
+pub async fn species(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    only(&p, &["f", "epoch", "species", "commune"])?;
+    let fmt = format(&p, &headers)?;
+    let base = base_url(&st.settings, &headers);
+    let snap = st.snapshot();
+    let d = &snap.data;
+    let epoch = match get(&p, "epoch") {
+        Some(e) => Some(known_epoch(&snap, e)?),
+        None => None,
+    };
+    let province = canopy_pipeline::cover::PROVINCE_CODE;
+    let commune_code = match get(&p, "commune") {
+        Some(c) if c == province => Some(province.to_string()),
+        Some(c) => Some(commune(&snap, c)?.code.clone()),
+        None => None,
+    };
+    let species = get(&p, "species");
+    let empty = canopy_pipeline::zone_store::StoredZones::default();
+    let z = d.species.as_ref().unwrap_or(&empty);
+    let rows: Vec<_> = z
+        .species
+        .iter()
+        .filter(|r| epoch.as_deref().is_none_or(|e| r.epoch == e))
+        .filter(|r| species.is_none_or(|s| r.species == s))
+        .filter(|r| commune_code.as_deref().is_none_or(|c| r.commune_code == c))
+        .collect();
+    let overlaps: Vec<_> = z
+        .overlaps
+        .iter()
+        .filter(|o| species.is_none_or(|s| o.species_a == s || o.species_b == s))
+        .filter(|o| commune_code.as_deref().is_none_or(|c| o.commune_code == c))
+        .collect();
+    let zones: Vec<_> = z
+        .zones
+        .iter()
+        .filter(|t| species.is_none_or(|s| t.species == s))
+        .collect();
+    let doc = json!({
+        "province_code": canopy_pipeline::cover::PROVINCE_CODE,
+        "species": rows,
+        "overlaps": overlaps,
+        "zones": zones,
+        "links": self_links(&base, "/stats/species", &p, fmt, JSON),
+    });
+    Ok(document(fmt, "Planting zones by species", &doc, JSON))
+}
+
+fn known_epoch(snap: &Snapshot, e: &str) -> Result<String, ApiError> {
+    if snap.data.epochs.iter().any(|x| x.id == e) {
+        return Ok(e.to_string());
+    }
+    Err(ApiError::BadRequest(format!(
+        "no epoch \"{e}\"; epochs: {}",
+        snap.data
+            .epochs
+            .iter()
+            .map(|x| x.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// `GET /stats/targets`: progress against the plan's targets (cover rate by year,
+/// zone area by species), with the method of the trend and every warning.
+pub async fn targets(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let base = base_url(&st.settings, &headers);
+    let snap = st.snapshot();
+    let doc = json!({
+        "has_targets": snap.data.progress.is_some(),
+        "progress": snap.data.progress,
+        "links": self_links(&base, "/stats/targets", &p, fmt, JSON),
+    });
+    Ok(document(fmt, "Progress against the targets", &doc, JSON))
+}
+
+/// `GET /stats/report?epoch=&f=json|csv|html|md`: the planners' report of an epoch
+/// (default: the latest), built by `canopy_pipeline::report` from the store file,
+/// exactly as `canopy report` writes it.
+pub async fn report(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    only(&p, &["f", "epoch"])?;
+    let fmt = match get(&p, "f") {
+        Some(f @ ("json" | "html" | "csv" | "md")) => f.to_string(),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "f={other}: expected json, html, csv or md"
+            )))
+        }
+        None => match format(&p, &headers)? {
+            crate::query::Format::Html => "html".into(),
+            crate::query::Format::Json => "json".into(),
+        },
+    };
+    let snap = st.snapshot();
+    let epoch = get(&p, "epoch")
+        .map(|e| known_epoch(&snap, e))
+        .transpose()?;
+    let Some(path) = st.store.clone() else {
+        return Err(ApiError::Store(
+            "this server has no store file to build a report from".into(),
+        ));
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        canopy_pipeline::report::build(&path, epoch.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::Store(format!("report task failed: {e}")))?
+    .map_err(|e| ApiError::Store(e.to_string()))?;
+    let name = format!("report-{}", report.epoch);
+    let (body, ty, attach) = match fmt.as_str() {
+        "csv" => (
+            canopy_pipeline::report::csv(&report),
+            "text/csv; charset=utf-8",
+            Some(format!("{name}.csv")),
+        ),
+        "md" => (
+            canopy_pipeline::report::markdown(&report),
+            "text/markdown; charset=utf-8",
+            None,
+        ),
+        "html" => (
+            canopy_pipeline::report::html(&report),
+            "text/html; charset=utf-8",
+            None,
+        ),
+        _ => (
+            serde_json::to_string(&report).map_err(|e| ApiError::Store(e.to_string()))?,
+            "application/json",
+            None,
+        ),
+    };
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ty));
+    if let Some(file) = attach {
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+            r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(r)
 }
