@@ -3,6 +3,7 @@ collection of a running `canopy serve`."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -11,10 +12,15 @@ import pytest
 COLLECTIONS = ["communes", "alerts", "zones"]
 
 
-def ogrinfo(*args: str) -> str:
-    r = subprocess.run(["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=300)
+def ogrinfo_run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    r = subprocess.run(["ogrinfo", "-ro", *args], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, **(env or {})})
     assert r.returncode == 0, f"ogrinfo {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}"
-    return r.stdout
+    return r
+
+
+def ogrinfo(*args: str) -> str:
+    return ogrinfo_run(*args).stdout
 
 
 def features(out: str) -> list[str]:
@@ -48,8 +54,13 @@ def test_typed_fields_from_the_schema(server):
 
 def test_attribute_filter_is_served(server):
     api = server.get("/collections/alerts/items", params={"severity": "high", "limit": 1}).json()
-    out = ogrinfo("-al", "-oo", "PAGE_SIZE=5", "-where", "severity = 'high'", f"OAPIF:{server.url}", "alerts")
+    r = ogrinfo_run("-al", "-oo", "PAGE_SIZE=5", "-where", "severity = 'high'", f"OAPIF:{server.url}", "alerts",
+                    env={"CPL_DEBUG": "ON"})
+    out = r.stdout
     got = features(out)
+    # GDAL read the filter parameters from /api and sent the filter to the server
+    fetched = re.findall(r"HTTP: Fetch\((\S+)\)", r.stderr)
+    assert any("/collections/alerts/items?" in u and "severity=high" in u for u in fetched), fetched
     assert len(got) == api["numberMatched"] > 0
     assert "severity (String) = medium" not in out and "severity (String) = low" not in out
 
