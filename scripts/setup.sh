@@ -3,6 +3,7 @@
 # release mode. Safe to run again: it does nothing that is already done.
 #   scripts/setup.sh           system packages + cargo build --release
 #   scripts/setup.sh --python  also the Python venv (.venv) used by the oracle tests
+#                              and the HTTP client tests (OWSLib, schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,10 +34,12 @@ if [ "${1:-}" = "--python" ]; then
   # Re-installed whenever a requirements file changes (its checksum is kept in the venv).
   reqs=$(cat tests/*/requirements.txt | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$reqs" ]; then
-    log "preparing the Python venv for the oracle tests (.venv)"
+    log "preparing the Python venv for the oracle and HTTP client tests (.venv)"
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    for r in tests/*/requirements.txt; do .venv/bin/pip install -q -r "$r"; done
+    # one resolution over every file, so their pins cannot undo each other
+    reqfiles=(); for r in tests/*/requirements.txt; do reqfiles+=(-r "$r"); done
+    .venv/bin/pip install -q "${reqfiles[@]}"
     echo "$reqs" > .venv/.requirements.sha
   fi
 fi

@@ -6,6 +6,7 @@
 //! - [`raster`]: tiles, the per-epoch working grid, composite strip reads;
 //! - [`cover`]: the forest-cover job (coverage × strips, in parallel);
 //! - [`job`]: a whole run: checksums, cover job, store write;
+//! - [`layers`]: generic read-back of store layers (for the server);
 //! - [`store`]: the GeoPackage results store;
 //! - [`zones`], [`zone_stats`], [`zone_store`]: planting zones, their statistics and tables;
 //! - [`targets`]: plan targets and progress against them;
@@ -21,6 +22,7 @@ pub mod crs;
 pub mod error;
 pub mod fingerprint;
 pub mod job;
+pub mod layers;
 pub mod progress;
 pub mod raster;
 pub mod report;
