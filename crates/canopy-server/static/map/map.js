@@ -246,7 +246,14 @@
     const triage = el('div', { class: 'triage' });
     root.append(triage);
     const msg = el('p', { class: 'msg', hidden: true, role: 'status' });
-    const show = (kind, ...text) => { msg.className = 'msg ' + kind; msg.replaceChildren(...text); msg.hidden = false; };
+    const show = (kind, ...text) => {
+      msg.className = 'msg ' + kind; msg.replaceChildren(...text); msg.hidden = false;
+      // The popup grew: lay it out again, keep it on screen and the message in view.
+      // (setContent with this very node: a content function would rebuild the popup.)
+      const popup = entry.marker.getPopup();
+      if (popup && popup.isOpen() && root.isConnected) popup.setContent(root);
+      if (msg.scrollIntoView) msg.scrollIntoView({ block: 'nearest' });
+    };
 
     const historyList = el('ol', { class: 'history', hidden: true });
     const historyBtn = el('button', { type: 'button', class: 'secondary', onclick: () => loadHistory(f.id, historyList) }, 'History');
@@ -401,9 +408,16 @@
       if (!at) continue;
       const marker = L.circleMarker(at, Object.assign({ pane: 'alerts', className: 'alert-marker' }, alertMarkerStyle(f.properties)));
       const entry = { feature: f, marker, shape, etag: null };
+      // The alert id on the drawn element, for tests and for styling.
+      marker.on('add', () => marker.getElement() && marker.getElement().setAttribute('data-alert-id', f.id));
       alertIndex.set(String(f.id), entry);
       marker.bindTooltip(() => `${entry.feature.properties.severity} · ${fmt.ha(entry.feature.properties.area_ha)} · ${entry.feature.properties.commune_name || ''}`, { direction: 'top', offset: [0, -6] });
-      marker.bindPopup(() => alertPopup(entry), { maxWidth: popupWidth(), minWidth: Math.min(260, window.innerWidth - 60), autoPanPaddingTopLeft: [10, 60], autoPanPaddingBottomRight: [10, 20] });
+      const popupContent = () => alertPopup(entry);
+      marker.bindPopup(popupContent, {
+        maxWidth: popupWidth(), minWidth: Math.min(260, window.innerWidth - 60),
+        maxHeight: Math.max(240, map.getSize().y - 70), // scrolls inside on short screens
+        autoPanPaddingTopLeft: [10, 60], autoPanPaddingBottomRight: [10, 20],
+      });
       // Fresh status and ETag each time the popup opens (another ranger may have triaged it).
       marker.on('popupopen', async () => {
         try {
@@ -415,6 +429,8 @@
           console.warn(`canopy map: could not refresh alert ${f.id}: ${e.message}`);
         }
       });
+      // Built afresh at each opening (the token or the alert may have changed meanwhile).
+      marker.on('popupclose', () => marker.getPopup().setContent(popupContent));
       if (shape) shape.on('click', () => marker.openPopup());
       alertsLayer.addLayer(marker);
     }
@@ -441,6 +457,7 @@
     return true;
   }
   canopy.openAlert = openAlert;
+  canopy.alertMarker = (id) => (alertIndex.get(String(id)) || {}).marker;
 
   // ---------------------------------------------------------------- the list and filters
 
@@ -606,7 +623,7 @@
 
     const bounds = communesLayer.getLayers().length ? communesLayer.getBounds()
       : alertsLayer.getLayers().length ? L.featureGroup(alertsLayer.getLayers()).getBounds() : null;
-    if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10] });
+    if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10], animate: false });
 
     if (failed.length) {
       fatal(`Could not load ${failed.join('; ')}.`);
