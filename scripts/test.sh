@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The README's second command: set everything up and run every test
-# (Rust unit/property/integration tests, then the Python oracle tests).
+# (Rust unit/property/integration tests, the Python oracle tests, then the web map in
+# headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --python
+scripts/setup.sh --python --browser
 printf '\033[1m== cargo test\033[0m\n' >&2
 cargo test --release --workspace
 printf '\033[1m== oracle tests (exactextract, GDAL/OGR, real imagery)\033[0m\n' >&2
 .venv/bin/python -m pytest -q tests/oracle
+printf '\033[1m== web map test (headless Chromium; screenshots in target/screenshots)\033[0m\n' >&2
+node --test tests/web/map.test.mjs
