@@ -17,6 +17,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,10 +75,10 @@ function prepareStore() {
 
 async function startServer(store) {
   const port = await freePort();
-  const tokenFile = path.join(tmp, 'tokens.txt');
-  fs.writeFileSync(tokenFile, Object.entries(TOKENS).map(([name, t]) => `${name}:${t}`).join('\n') + '\n');
+  // The server keeps only SHA-256 hashes of the tokens: `name:sha256hex` entries.
+  const hashed = Object.entries(TOKENS).map(([name, t]) => `${name}:${crypto.createHash('sha256').update(t).digest('hex')}`);
   server = spawn(BIN, ['serve', '--store', store, '--bind', `127.0.0.1:${port}`], {
-    env: { ...process.env, CANOPY_TOKENS: Object.entries(TOKENS).map(([name, t]) => `${name}:${t}`).join(','), CANOPY_LOG: 'warn' },
+    env: { ...process.env, CANOPY_TOKENS: hashed.join(','), CANOPY_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stdout.on('data', (d) => serverLog.push(String(d)));
