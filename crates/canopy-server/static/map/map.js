@@ -124,7 +124,11 @@
     const features = [];
     for (let page = 0; url && page < 1000; page++) {
       const resp = await fetch(url, { headers: { Accept: 'application/geo+json, application/json' } });
-      if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}: ${await errorText(resp)}`);
+      if (!resp.ok) {
+        const err = new Error(`GET ${url}: HTTP ${resp.status}: ${await errorText(resp)}`);
+        err.status = resp.status;
+        throw err;
+      }
       const body = await resp.json();
       if (!body || !Array.isArray(body.features)) throw new Error(`GET ${url}: not a GeoJSON FeatureCollection`);
       features.push(...body.features);
@@ -394,22 +398,38 @@
 
   // ---------------------------------------------------------------- alerts on the map
 
-  function centroidOf(feature, layer) {
+  // Where the marker goes: the server's centroid if given, else the middle of the bbox.
+  function centroidOf(feature) {
     const p = feature.properties;
     if (Number.isFinite(p.centroid_lat) && Number.isFinite(p.centroid_lon)) return L.latLng(p.centroid_lat, p.centroid_lon);
-    return layer.getBounds().getCenter();
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    const walk = (c) => {
+      if (typeof c[0] === 'number') { x0 = Math.min(x0, c[0]); x1 = Math.max(x1, c[0]); y0 = Math.min(y0, c[1]); y1 = Math.max(y1, c[1]); } else c.forEach(walk);
+    };
+    if (feature.geometry && feature.geometry.coordinates) walk(feature.geometry.coordinates);
+    return Number.isFinite(x0) ? L.latLng((y0 + y1) / 2, (x0 + x1) / 2) : null;
+  }
+
+  // The exact outline of an alert, made when first needed.
+  function shapeOf(entry) {
+    if (!entry.shape && entry.feature.geometry) {
+      entry.shape = L.geoJSON(entry.feature, { pane: 'alert-shapes', style: () => alertShapeStyle(entry.feature.properties) });
+      entry.shape.on('click', () => entry.marker.openPopup());
+    }
+    return entry.shape;
   }
 
   function addAlerts(features) {
+    // Thousands of SVG markers would stall a phone: past that, draw them on a canvas.
+    const renderer = features.length > 3000 ? L.canvas({ pane: 'alerts', tolerance: mobile ? 8 : 3 }) : undefined;
     for (const f of features) {
       if (f.id === undefined || f.id === null) f.id = f.properties.alert_id;
-      const shape = f.geometry ? L.geoJSON(f, { pane: 'alert-shapes', style: () => alertShapeStyle(f.properties) }) : null;
-      const at = shape ? centroidOf(f, shape) : null;
+      const at = centroidOf(f);
       if (!at) continue;
-      const marker = L.circleMarker(at, Object.assign({ pane: 'alerts', className: 'alert-marker' }, alertMarkerStyle(f.properties)));
-      const entry = { feature: f, marker, shape, etag: null };
+      const marker = L.circleMarker(at, Object.assign({ pane: 'alerts', className: 'alert-marker', renderer }, alertMarkerStyle(f.properties)));
+      const entry = { feature: f, marker, shape: null, etag: null };
       // The alert id on the drawn element, for tests and for styling.
-      marker.on('add', () => marker.getElement() && marker.getElement().setAttribute('data-alert-id', f.id));
+      if (!renderer) marker.on('add', () => marker.getElement() && marker.getElement().setAttribute('data-alert-id', f.id));
       alertIndex.set(String(f.id), entry);
       marker.bindTooltip(() => `${entry.feature.properties.severity} · ${fmt.ha(entry.feature.properties.area_ha)} · ${entry.feature.properties.commune_name || ''}`, { direction: 'top', offset: [0, -6] });
       const popupContent = () => alertPopup(entry);
@@ -431,21 +451,25 @@
       });
       // Built afresh at each opening (the token or the alert may have changed meanwhile).
       marker.on('popupclose', () => marker.getPopup().setContent(popupContent));
-      if (shape) shape.on('click', () => marker.openPopup());
       alertsLayer.addLayer(marker);
     }
     applyFilters();
   }
 
-  // Alert outlines are tiny at province scale: draw them from zoom 12 on.
+  // Alert outlines are tiny at province scale: draw them from zoom 12 on, in and around
+  // the view only (a province may have many thousands).
   function updateShapesVisibility() {
-    if (map.getZoom() >= 12 && map.hasLayer(alertsGroup)) {
-      for (const e of alertIndex.values()) if (e.shape && e.visible && !alertShapes.hasLayer(e.shape)) alertShapes.addLayer(e.shape);
-    } else {
-      alertShapes.clearLayers();
+    alertShapes.clearLayers();
+    if (map.getZoom() < 12 || !map.hasLayer(alertsGroup)) return;
+    const around = map.getBounds().pad(0.5);
+    for (const e of alertIndex.values()) {
+      if (e.visible && around.contains(e.marker.getLatLng())) {
+        const shape = shapeOf(e);
+        if (shape) alertShapes.addLayer(shape);
+      }
     }
   }
-  map.on('zoomend', updateShapesVisibility);
+  map.on('moveend', updateShapesVisibility);
 
   function openAlert(id) {
     const entry = alertIndex.get(String(id));
@@ -605,7 +629,9 @@
       addAlerts(alerts.value);
       canopy.counts.alerts = alertIndex.size;
     } else failed.push(`alerts (${alerts.reason.message})`);
-    if (zones.status === 'fulfilled') {
+    // A store written before planting zones existed has no zones collection: not an error.
+    if (zones.status === 'rejected' && zones.reason.status === 404) zones.value = [];
+    if (zones.status === 'fulfilled' || zones.value) {
       zonesLayer.addData(zones.value);
       canopy.counts.zones = zones.value.length;
       canopy.species = [...new Set(zones.value.map((f) => f.properties.species).filter(Boolean))]
