@@ -84,6 +84,31 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Serve a store over HTTP: OGC API - Features, statistics, triage, the web map.
+    Serve {
+        /// The GeoPackage written by `canopy run` (reloaded when a new run replaces it).
+        #[arg(long)]
+        store: PathBuf,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// File of `name:sha256hex` lines: the rangers' tokens for triage writes
+        /// (default: $CANOPY_TOKENS_FILE; entries in $CANOPY_TOKENS are added).
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// Allow browser clients from these origins (`*`: any origin).
+        #[arg(long, num_args = 1..)]
+        cors: Vec<String>,
+        /// Base URL of links when behind a proxy (default: http://<Host header>).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Reads need a token too (default: reads are public).
+        #[arg(long)]
+        private: bool,
+        /// How often to check the store for a new version, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
+    },
     /// Generate a deterministic Sentinel-2-like sample region over commune polygons.
     Synth {
         /// Region directory to write (tiles/, truth/, truth.json, region.toml if absent).
@@ -270,6 +295,15 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Serve {
+            store,
+            bind,
+            tokens,
+            cors,
+            public_url,
+            private,
+            poll_ms,
+        } => serve(store, bind, tokens, cors, public_url, private, poll_ms),
         Command::Synth {
             out_dir,
             communes,
@@ -305,6 +339,51 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `canopy serve`: tokens from the file and the environment, then the server until
+/// Ctrl-C or SIGTERM.
+fn serve(
+    store: PathBuf,
+    bind: String,
+    tokens_file: Option<PathBuf>,
+    cors: Vec<String>,
+    public_url: Option<String>,
+    private: bool,
+    poll_ms: u64,
+) -> anyhow::Result<()> {
+    let mut tokens = canopy_server::auth::Tokens::none();
+    let file = tokens_file.or_else(|| std::env::var_os("CANOPY_TOKENS_FILE").map(PathBuf::from));
+    if let Some(f) = &file {
+        tokens.add_file(f)?;
+    }
+    if let Ok(v) = std::env::var("CANOPY_TOKENS") {
+        tokens.add_env(&v)?;
+    }
+    if tokens.is_empty() {
+        tracing::warn!(
+            "no tokens configured (--tokens FILE or CANOPY_TOKENS): triage writes are refused"
+        );
+    }
+    let opts = canopy_server::ServeOptions {
+        store,
+        bind,
+        tokens,
+        cors,
+        settings: canopy_server::Settings {
+            public_url,
+            private_reads: private,
+        },
+        poll: std::time::Duration::from_millis(poll_ms.max(50)),
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(canopy_server::serve(opts, |addr| {
+        println!("Canopy is serving on http://{addr}/  (OGC API - Features; API at /api)");
+        println!("Web map: http://{addr}/map");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }))?;
+    Ok(())
 }
 
 /// `out/<name of the region's directory>.gpkg`.

@@ -6,6 +6,7 @@
 //! - [`raster`]: tiles, the per-epoch working grid, composite strip reads;
 //! - [`cover`]: the forest-cover job (coverage × strips, in parallel);
 //! - [`job`]: a whole run: checksums, cover job, store write;
+//! - [`layers`]: generic read-back of store layers (for the server);
 //! - [`store`]: the GeoPackage results store;
 //! - [`synth`]: the deterministic sample-region generator;
 //! - [`progress`]: progress bars.
@@ -17,6 +18,7 @@ pub mod cover;
 pub mod crs;
 pub mod error;
 pub mod job;
+pub mod layers;
 pub mod progress;
 pub mod raster;
 pub mod store;

@@ -1,1 +1,234 @@
-//! placeholder
+//! Canopy's HTTP layer: the store served as OGC API - Features (GeoJSON, HTML,
+//! OpenAPI 3.0), planner statistics, ranger triage and the web map page.
+//!
+//! Thin on purpose: no raster code, nothing computed here that the pipeline did not
+//! store. Requests read an immutable in-memory [`snapshot::Snapshot`] of the store (an
+//! R-tree per collection for bbox queries); a changed store is reloaded and swapped in
+//! atomically ([`state`]).
+//!
+//! - [`collections`]: the table of collections, properties and filters that the
+//!   parser, the schemas and `/api` all read;
+//! - [`snapshot`]: loading a store into memory; [`state`]: shared state, hot reload;
+//! - [`query`]: parameter parsing and selection; [`geometry`]: RFC 7946 encoding;
+//! - [`ogc`], [`features`]: the OGC endpoints; [`openapi`]: `/api`;
+//! - [`stats`]: planner endpoints; [`triage`], [`auth`]: ranger writes and tokens;
+//! - [`html`], [`respond`]: HTML views, links, responses; [`static_files`]: `/map`;
+//! - [`names`]: name search without diacritics; [`error`]: error types.
+
+pub mod auth;
+pub mod collections;
+pub mod error;
+pub mod features;
+pub mod geometry;
+pub mod html;
+pub mod names;
+pub mod ogc;
+pub mod openapi;
+pub mod query;
+pub mod respond;
+pub mod snapshot;
+pub mod state;
+pub mod static_files;
+pub mod stats;
+pub mod triage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ServerError};
+pub use state::{AppState, Settings};
+
+/// How `canopy serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub store: PathBuf,
+    pub bind: String,
+    pub tokens: auth::Tokens,
+    /// Allowed CORS origins (`*` for any); empty: no CORS headers.
+    pub cors: Vec<String>,
+    pub settings: Settings,
+    /// How often the store file is checked for a new version.
+    pub poll: Duration,
+}
+
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("panic");
+    tracing::error!("handler panicked: {msg}");
+    error::error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "internal error (logged on the server)",
+    )
+}
+
+async fn require_token(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if st.settings.private_reads && req.method() != Method::OPTIONS {
+        if let Err(e) = st.tokens.check(req.headers()) {
+            return e.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The application: every route, with panics caught, bodies capped and tracing.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(ogc::landing))
+        .route("/conformance", get(ogc::conformance))
+        .route("/api", get(ogc::api))
+        .route("/collections", get(ogc::collections_list))
+        .route("/collections/{collection_id}", get(ogc::collection))
+        .route("/collections/{collection_id}/items", get(ogc::items))
+        .route(
+            "/collections/{collection_id}/items/{feature_id}",
+            get(ogc::item).patch(triage::patch),
+        )
+        .route(
+            "/collections/{collection_id}/items/{feature_id}/history",
+            get(triage::history),
+        )
+        .route(
+            "/collections/{collection_id}/queryables",
+            get(ogc::queryables),
+        )
+        .route("/collections/{collection_id}/schema", get(ogc::schema))
+        .route("/stats/communes", get(stats::communes))
+        .route("/stats/communes/{commune}", get(stats::commune_series))
+        .route("/stats/change", get(stats::change))
+        .route("/stats/province", get(stats::province))
+        .route("/map", get(static_files::map))
+        .route("/map/", get(static_files::map))
+        .route("/static/{*path}", get(static_files::file))
+        .fallback(ogc::not_found)
+        .method_not_allowed_fallback(ogc::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .layer(DefaultBodyLimit::max(triage::MAX_BODY))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServerError> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let v = origins
+            .iter()
+            .map(|o| {
+                HeaderValue::from_str(o.trim_end_matches('/')).map_err(|e| ServerError::Cors {
+                    origin: o.clone(),
+                    msg: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(v)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::HEAD, Method::PATCH, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::ACCEPT,
+            ])
+            .expose_headers([header::ETAG]),
+    ))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Serves the store until Ctrl-C or SIGTERM. `on_ready` gets the bound address
+/// (port 0 picks a free one) once the server listens.
+pub async fn serve(
+    opts: ServeOptions,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    if let Some(u) = &opts.settings.public_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(ServerError::PublicUrl(u.clone()));
+        }
+    }
+    let cors = cors(&opts.cors)?;
+    let store = opts.store.clone();
+    let tokens = opts.tokens.clone();
+    let settings = opts.settings.clone();
+    let state = tokio::task::spawn_blocking(move || AppState::open(store, tokens, settings))
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
+    let state = Arc::new(state);
+    let snap = state.snapshot();
+    tracing::info!(
+        store = %opts.store.display(),
+        communes = snap.data.communes.items.len(),
+        alerts = snap.data.alerts.items.len(),
+        zones = snap.data.zones.items.len(),
+        tokens = state.tokens.len(),
+        "store loaded"
+    );
+    let listener = tokio::net::TcpListener::bind(&opts.bind)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: opts.bind.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let watcher = state::spawn_watcher(state.clone(), opts.poll);
+    let mut app = router(state);
+    if let Some(c) = cors {
+        app = app.layer(c);
+    }
+    on_ready(addr);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    watcher.abort();
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! The table of served collections: ids, properties, filters.
+//!
+//! One table drives everything that must agree: the query parser (which parameters
+//! a collection accepts: anything else is a 400), the filters, the `/queryables` and
+//! `describedby` JSON Schemas, and the OpenAPI document at `/api`. Adding a property or
+//! a filter here adds it everywhere, so the documentation cannot drift from the code.
+
+/// JSON type of a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+}
+
+impl PropType {
+    pub fn json_name(self) -> &'static str {
+        match self {
+            PropType::String => "string",
+            PropType::Number => "number",
+            PropType::Integer => "integer",
+            PropType::Boolean => "boolean",
+        }
+    }
+}
+
+/// A feature property.
+#[derive(Debug)]
+pub struct PropDef {
+    pub name: &'static str,
+    pub ty: PropType,
+    pub description: &'static str,
+    /// Allowed values (an enum), empty when free.
+    pub values: &'static [&'static str],
+    /// May be null.
+    pub nullable: bool,
+    /// ISO 8601 date (`format: date`).
+    pub date: bool,
+}
+
+/// How a filter parameter matches a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// Equal to the string value of this property.
+    Property(&'static str),
+    /// Equal to the alert's current triage status.
+    Status,
+    /// The feature lies in (touches) this commune code.
+    Commune,
+    /// The commune name, compared without diacritics, case or tone-mark placement.
+    Name,
+}
+
+/// A property filter: `param=v1,v2` keeps features matching any of the values.
+#[derive(Debug)]
+pub struct FilterDef {
+    pub param: &'static str,
+    pub matches: Match,
+    pub description: &'static str,
+    /// Allowed values, empty when free; others are a 400.
+    pub values: &'static [&'static str],
+}
+
+/// A served collection.
+#[derive(Debug)]
+pub struct CollectionDef {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// What one feature is, for the item-type member.
+    pub item_type: &'static str,
+    /// What `datetime` filters on.
+    pub time: &'static str,
+    pub props: &'static [PropDef],
+    pub filters: &'static [FilterDef],
+}
+
+impl CollectionDef {
+    pub fn filter(&self, param: &str) -> Option<&'static FilterDef> {
+        self.filters.iter().find(|f| f.param == param)
+    }
+    pub fn prop(&self, name: &str) -> Option<&'static PropDef> {
+        self.props.iter().find(|p| p.name == name)
+    }
+}
+
+const fn p(name: &'static str, ty: PropType, description: &'static str) -> PropDef {
+    PropDef {
+        name,
+        ty,
+        description,
+        values: &[],
+        nullable: false,
+        date: false,
+    }
+}
+const fn opt(name: &'static str, ty: PropType, description: &'static str) -> PropDef {
+    PropDef {
+        nullable: true,
+        ..p(name, ty, description)
+    }
+}
+const fn date(name: &'static str, description: &'static str) -> PropDef {
+    PropDef {
+        date: true,
+        ..p(name, PropType::String, description)
+    }
+}
+
+use PropType::{Boolean, Integer, Number, String as Str};
+
+/// Severity values, most severe first.
+pub const SEVERITIES: &[&str] = &["high", "medium", "low"];
+/// Triage statuses.
+pub const STATUSES: &[&str] = &["new", "confirmed", "dismissed"];
+
+pub static COMMUNES: CollectionDef = CollectionDef {
+    id: "communes",
+    title: "Communes",
+    description: "Commune and ward boundaries with the latest epoch's forest cover and the change since the previous epoch.",
+    item_type: "feature",
+    time: "the date of the latest epoch (the figures' date)",
+    props: &[
+        p("code", Str, "Commune code (ma_xa)"),
+        p("name", Str, "Commune name (Unicode NFC)"),
+        p("natural_ha", Number, "Natural (total land) area, ha"),
+        opt("epoch", Str, "The latest epoch (the figures below are for it)"),
+        PropDef { date: true, ..opt("epoch_date", Str, "Date of the latest epoch") },
+        opt("forest_ha", Number, "Forest area, ha"),
+        opt("observed_ha", Number, "Observed (cloud-free) area, ha"),
+        opt("unobserved_ha", Number, "Unobserved area, ha"),
+        opt("cover_pct", Number, "Forest cover rate: forest ÷ observed × 100"),
+        opt("observed_pct", Number, "Observed share of the natural area, %"),
+        opt("change_from", Str, "Earlier epoch of the change figures"),
+        opt("change_to", Str, "Later epoch of the change figures"),
+        opt("loss_ha", Number, "Forest lost between change_from and change_to, ha"),
+        opt("gain_ha", Number, "Forest gained, ha"),
+        opt("net_ha", Number, "gain − loss, ha"),
+    ],
+    filters: &[
+        FilterDef { param: "code", matches: Match::Property("code"), description: "Commune codes", values: &[] },
+        FilterDef { param: "name", matches: Match::Name, description: "Commune names, with or without diacritics", values: &[] },
+    ],
+};
+
+pub static ALERTS: CollectionDef = CollectionDef {
+    id: "alerts",
+    title: "Forest-loss alerts",
+    description: "Connected patches of forest loss between two epochs, with their severity and the rangers' triage status.",
+    item_type: "feature",
+    time: "the interval from_date … to_date (an alert matches when it intersects the datetime)",
+    props: &[
+        p("alert_id", Str, "Stable alert id (also the feature id)"),
+        p("commune_code", Str, "Commune holding the largest share"),
+        opt("commune_name", Str, "Its name"),
+        p("communes", Str, "Every commune touched, comma-separated codes, largest share first"),
+        p("from_epoch", Str, "Earlier epoch"),
+        p("to_epoch", Str, "Later epoch"),
+        date("from_date", "Date of the earlier epoch"),
+        date("to_date", "Date of the later epoch"),
+        p("area_ha", Number, "Area lost, ha"),
+        opt("pixels", Integer, "Pixels in the patch"),
+        opt("centroid_lon", Number, "Centroid longitude"),
+        opt("centroid_lat", Number, "Centroid latitude"),
+        opt("zone_species", Str, "Species of the planting zone holding at least half of it"),
+        opt("zone_code", Str, "That zone's code"),
+        opt("natural_lost", Boolean, "Natural forest was lost (class epochs; null for spectral)"),
+        opt("natural_lost_ha", Number, "Natural forest lost, ha"),
+        PropDef { values: SEVERITIES, ..p("severity", Str, "high: natural forest or outside every zone; low: harvest in an acacia/pine zone; medium: other zones") },
+        PropDef { values: STATUSES, ..p("status", Str, "Triage status (latest event)") },
+        opt("status_by", Str, "Ranger who set the status"),
+        opt("status_at", Str, "When (UTC, RFC 3339)"),
+        opt("note", Str, "The ranger's note"),
+    ],
+    filters: &[
+        FilterDef { param: "severity", matches: Match::Property("severity"), description: "Severities", values: SEVERITIES },
+        FilterDef { param: "status", matches: Match::Status, description: "Triage statuses", values: STATUSES },
+        FilterDef { param: "species", matches: Match::Property("zone_species"), description: "Planting-zone species", values: &[] },
+        FilterDef { param: "zone_code", matches: Match::Property("zone_code"), description: "Planting-zone codes", values: &[] },
+        FilterDef { param: "commune", matches: Match::Commune, description: "Commune codes (alerts touching them)", values: &[] },
+        FilterDef { param: "from_epoch", matches: Match::Property("from_epoch"), description: "Earlier epochs", values: &[] },
+        FilterDef { param: "to_epoch", matches: Match::Property("to_epoch"), description: "Later epochs", values: &[] },
+    ],
+};
+
+pub static ZONES: CollectionDef = CollectionDef {
+    id: "zones",
+    title: "Planting zones",
+    description: "Planting zones (vùng trồng), one feature per zone × commune piece, with the latest epoch's forest figures.",
+    item_type: "feature",
+    time: "the date of the latest epoch (the figures' date)",
+    props: &[
+        opt("zone_code", Str, "Planting-zone code (mã số vùng trồng)"),
+        opt("species", Str, "Species (pine, anise, acacia, cinnamon, …)"),
+        opt("commune_code", Str, "Commune of this piece"),
+        opt("area_ha", Number, "Area of the piece, ha"),
+        opt("forest_ha", Number, "Forest area in the latest epoch, ha"),
+        opt("cover_pct", Number, "Forest cover of the piece, %"),
+    ],
+    filters: &[
+        FilterDef { param: "species", matches: Match::Property("species"), description: "Species", values: &[] },
+        FilterDef { param: "zone_code", matches: Match::Property("zone_code"), description: "Planting-zone codes", values: &[] },
+        FilterDef { param: "commune", matches: Match::Commune, description: "Commune codes", values: &[] },
+    ],
+};
+
+/// Every collection, in the order `/collections` lists them.
+pub static ALL: [&CollectionDef; 3] = [&COMMUNES, &ALERTS, &ZONES];
+
+/// The collection with this id.
+pub fn find(id: &str) -> Option<&'static CollectionDef> {
+    ALL.iter().copied().find(|c| c.id == id)
+}
+
+/// Query parameters every items request accepts.
+pub const COMMON_ITEM_PARAMS: &[&str] = &["f", "bbox", "limit", "offset", "datetime"];
+
+/// Items per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 10;
+/// The largest page; a larger `limit` is served as this many (OGC API - Features
+/// requirement /req/core/fc-limit-response-1). Large enough for the map page to fetch
+/// a whole collection at once.
+pub const MAX_LIMIT: usize = 10_000;

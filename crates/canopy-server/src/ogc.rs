@@ -1,0 +1,489 @@
+//! OGC API - Features Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0) handlers: landing
+//! page, conformance, collections, items, single features, queryables and schemas.
+//!
+//! Everything clients follow is an absolute link; `next`/`prev` keep every query
+//! parameter; `numberMatched` is always filled in. See `collections` for the table of
+//! collections, properties and filters these handlers serve.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::collections::{self, CollectionDef};
+use crate::error::ApiError;
+use crate::features::{etag, feature, Feature};
+use crate::query::{self, format, only, Format};
+use crate::respond::{
+    base_url, document, json_bytes, link, self_links, Query, GEOJSON, HTML, JSON, OPENAPI, SCHEMA,
+};
+use crate::snapshot::Snapshot;
+use crate::state::AppState;
+
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// Conformance classes implemented.
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+];
+
+fn collection_def(id: &str) -> Result<&'static CollectionDef, ApiError> {
+    collections::find(id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no collection \"{id}\"; collections: {}",
+            collections::ALL.map(|c| c.id).join(", ")
+        ))
+    })
+}
+
+pub async fn landing(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let base = base_url(&st.settings, &headers);
+    let snap = st.snapshot();
+    let mut links = self_links(&base, "/", &p, fmt, JSON);
+    links.extend([
+        link(
+            format!("{base}/api"),
+            "service-desc",
+            OPENAPI,
+            "The OpenAPI 3.0 definition",
+        ),
+        link(
+            format!("{base}/api?f=html"),
+            "service-doc",
+            HTML,
+            "The API documentation",
+        ),
+        link(
+            format!("{base}/conformance"),
+            "conformance",
+            JSON,
+            "Conformance classes",
+        ),
+        link(format!("{base}/collections"), "data", JSON, "Collections"),
+        link(format!("{base}/map"), "alternate", HTML, "The web map"),
+        link(
+            format!("{base}/stats/province"),
+            "related",
+            JSON,
+            "Province totals per epoch",
+        ),
+        link(
+            format!("{base}/stats/communes"),
+            "related",
+            JSON,
+            "Commune lookup and cover time series",
+        ),
+    ]);
+    let region = &snap.data.region_name;
+    let doc = json!({
+        "title": if region.is_empty() { "Canopy".to_string() } else { format!("Canopy: {region}") },
+        "description": "Forest cover, change, alerts and planting zones per commune (OGC API - Features). The web map is at /map.",
+        "links": links,
+    });
+    Ok(document(fmt, "Canopy", &doc, JSON))
+}
+
+pub async fn conformance(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let base = base_url(&st.settings, &headers);
+    let doc = json!({
+        "conformsTo": CONFORMANCE,
+        "links": self_links(&base, "/conformance", &p, fmt, JSON),
+    });
+    Ok(document(fmt, "Conformance", &doc, JSON))
+}
+
+fn collection_doc(snap: &Snapshot, def: &CollectionDef, base: &str) -> Value {
+    let set = snap.items(def.id);
+    // An empty collection still has the region's extent.
+    let extent = set
+        .extent
+        .or(snap.data.communes.extent)
+        .unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let interval = set.interval.or_else(|| {
+        let e = &snap.data.epochs;
+        let a = e.first().and_then(|x| query::day_interval(&x.date))?;
+        let b = e.last().and_then(|x| query::day_interval(&x.date))?;
+        Some((a.0, b.1))
+    });
+    let temporal = match interval {
+        Some((a, b)) => json!([[query::rfc3339(a), query::rfc3339(b)]]),
+        None => json!([[null, null]]),
+    };
+    let path = format!("{base}/collections/{}", def.id);
+    json!({
+        "id": def.id,
+        "title": def.title,
+        "description": def.description,
+        "itemType": def.item_type,
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": {
+            "spatial": {"bbox": [extent], "crs": CRS84},
+            "temporal": {"interval": temporal, "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"},
+        },
+        "links": [
+            link(format!("{path}/items"), "items", GEOJSON, "Features as GeoJSON"),
+            link(format!("{path}/items?f=html"), "items", HTML, "Features as HTML"),
+            link(format!("{path}/schema"), "describedby", SCHEMA, "JSON Schema of the features"),
+            link(format!("{path}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", SCHEMA, "Queryables"),
+            link(path.clone(), "self", JSON, "This collection"),
+        ],
+    })
+}
+
+pub async fn collections_list(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let base = base_url(&st.settings, &headers);
+    let snap = st.snapshot();
+    let doc = json!({
+        "links": self_links(&base, "/collections", &p, fmt, JSON),
+        "collections": collections::ALL.iter().map(|d| collection_doc(&snap, d, &base)).collect::<Vec<_>>(),
+    });
+    Ok(document(fmt, "Collections", &doc, JSON))
+}
+
+pub async fn collection(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    let def = collection_def(&id)?;
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let base = base_url(&st.settings, &headers);
+    let mut doc = collection_doc(&st.snapshot(), def, &base);
+    let mut links: Vec<Value> = self_links(&base, &format!("/collections/{id}"), &p, fmt, JSON)
+        .into_iter()
+        .map(|l| serde_json::to_value(l).unwrap_or_default())
+        .collect();
+    if let Some(Value::Array(a)) = doc.get_mut("links") {
+        a.retain(|l| l["rel"] != "self");
+        a.append(&mut links);
+    }
+    Ok(document(fmt, def.title, &doc, JSON))
+}
+
+#[derive(Serialize)]
+struct FeatureCollection<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    #[serde(rename = "timeStamp")]
+    time_stamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bbox: Option<[f64; 4]>,
+    features: Vec<Feature<'a>>,
+    links: Vec<crate::respond::Link>,
+}
+
+pub async fn items(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    let def = collection_def(&id)?;
+    let fmt = format(&p, &headers)?;
+    let q = query::items(def, &p)?;
+    let base = base_url(&st.settings, &headers);
+    let snap = st.snapshot();
+    let set = snap.items(def.id);
+    let matched = query::select(&snap, def, &q);
+    let page: Vec<usize> = matched
+        .iter()
+        .skip(q.offset)
+        .take(q.limit)
+        .copied()
+        .collect();
+    let path = format!("/collections/{id}/items");
+    let mut links = self_links(&base, &path, &p, fmt, GEOJSON);
+    if q.offset + page.len() < matched.len() {
+        let mut np = p.clone();
+        np.retain(|(k, _)| k != "f");
+        if fmt == Format::Html {
+            np.push(("f".into(), "html".into()));
+        }
+        links.push(link(
+            query::page_url(&base, &path, &np, Some(q.offset + q.limit)),
+            "next",
+            if fmt == Format::Html { HTML } else { GEOJSON },
+            "Next page",
+        ));
+    }
+    if q.offset > 0 {
+        let mut np = p.clone();
+        np.retain(|(k, _)| k != "f");
+        if fmt == Format::Html {
+            np.push(("f".into(), "html".into()));
+        }
+        let prev = q.offset.saturating_sub(q.limit);
+        links.push(link(
+            query::page_url(&base, &path, &np, Some(prev)),
+            "prev",
+            if fmt == Format::Html { HTML } else { GEOJSON },
+            "Previous page",
+        ));
+    }
+    links.push(link(
+        format!("{base}/collections/{id}"),
+        "collection",
+        JSON,
+        def.title,
+    ));
+    let mut bbox = None;
+    let features: Vec<Feature> = page
+        .iter()
+        .map(|&i| {
+            let it = &set.items[i];
+            if let Some(b) = it.bbox {
+                bbox = Some(crate::geometry::union(bbox, b));
+            }
+            feature(&snap, def.id, it, None)
+        })
+        .collect();
+    let fc = FeatureCollection {
+        ty: "FeatureCollection",
+        number_matched: matched.len(),
+        number_returned: features.len(),
+        time_stamp: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        bbox,
+        features,
+        links,
+    };
+    Ok(document(fmt, def.title, &fc, GEOJSON))
+}
+
+/// The feature `fid` of `def` with its links, and (alerts) its ETag.
+pub fn feature_response(
+    snap: &Snapshot,
+    def: &CollectionDef,
+    fid: &str,
+    base: &str,
+    p: &query::Params,
+    fmt: Format,
+) -> Result<Response, ApiError> {
+    let it = snap.items(def.id).get(fid).ok_or_else(|| {
+        ApiError::NotFound(format!("collection {} has no feature \"{fid}\"", def.id))
+    })?;
+    let path = format!("/collections/{}/items/{}", def.id, urlencode(fid));
+    let mut links = self_links(base, &path, p, fmt, GEOJSON);
+    links.push(link(
+        format!("{base}/collections/{}", def.id),
+        "collection",
+        JSON,
+        def.title,
+    ));
+    if def.id == "alerts" {
+        links.push(link(
+            format!("{base}{path}/history"),
+            "related",
+            JSON,
+            "Triage history",
+        ));
+    }
+    let f = feature(snap, def.id, it, Some(links));
+    let mut r = document(fmt, &format!("{} {fid}", def.title), &f, GEOJSON);
+    if def.id == "alerts" {
+        if let Ok(v) = HeaderValue::from_str(&etag(snap, it)) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+    }
+    Ok(r)
+}
+
+/// Percent-encodes a path segment.
+pub fn urlencode(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+pub async fn item(
+    State(st): State<Arc<AppState>>,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    let def = collection_def(&id)?;
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let base = base_url(&st.settings, &headers);
+    feature_response(&st.snapshot(), def, &fid, &base, &p, fmt)
+}
+
+/// The JSON Schema of one property.
+pub fn prop_schema(p: &collections::PropDef, openapi: bool) -> Value {
+    let mut s = serde_json::Map::new();
+    s.insert("title".into(), json!(p.name));
+    s.insert("description".into(), json!(p.description));
+    if p.nullable {
+        if openapi {
+            s.insert("type".into(), json!(p.ty.json_name()));
+            s.insert("nullable".into(), json!(true));
+        } else {
+            s.insert("type".into(), json!([p.ty.json_name(), "null"]));
+        }
+    } else {
+        s.insert("type".into(), json!(p.ty.json_name()));
+    }
+    if p.date {
+        s.insert("format".into(), json!("date"));
+    }
+    if !p.values.is_empty() {
+        s.insert("enum".into(), json!(p.values));
+    }
+    Value::Object(s)
+}
+
+/// The queryables (the filterable properties) or the full schema of a collection.
+fn schema_doc(def: &CollectionDef, base: &str, queryables: bool) -> Value {
+    let mut props = serde_json::Map::new();
+    if queryables {
+        for f in def.filters {
+            let name = match f.matches {
+                collections::Match::Property(k) => k,
+                collections::Match::Status => "status",
+                collections::Match::Commune => "commune_code",
+                collections::Match::Name => "name",
+            };
+            let mut s = def
+                .prop(name)
+                .map(|p| prop_schema(p, false))
+                .unwrap_or_else(|| json!({"type": "string"}));
+            s["title"] = json!(f.param);
+            s["description"] = json!(format!(
+                "{} (query parameter {}=v1,v2: any of the values)",
+                f.description, f.param
+            ));
+            props.insert(f.param.to_string(), s);
+        }
+        props.insert(
+            "geometry".into(),
+            json!({"format": "geometry-any", "x-ogc-role": "primary-geometry"}),
+        );
+    } else {
+        for p in def.props {
+            props.insert(p.name.to_string(), prop_schema(p, false));
+        }
+        props.insert(
+            "geometry".into(),
+            json!({"format": "geometry-any", "x-ogc-role": "primary-geometry"}),
+        );
+    }
+    let which = if queryables { "queryables" } else { "schema" };
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{base}/collections/{}/{which}", def.id),
+        "type": "object",
+        "title": def.title,
+        "properties": props,
+        "additionalProperties": !queryables,
+    })
+}
+
+pub async fn queryables(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    let def = collection_def(&id)?;
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let doc = schema_doc(def, &base_url(&st.settings, &headers), true);
+    Ok(document(
+        fmt,
+        &format!("{} queryables", def.title),
+        &doc,
+        SCHEMA,
+    ))
+}
+
+pub async fn schema(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    let def = collection_def(&id)?;
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let doc = schema_doc(def, &base_url(&st.settings, &headers), false);
+    Ok(document(
+        fmt,
+        &format!("{} schema", def.title),
+        &doc,
+        SCHEMA,
+    ))
+}
+
+/// The `/api` document.
+pub async fn api(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    only(&p, &["f"])?;
+    let base = base_url(&st.settings, &headers);
+    let doc = crate::openapi::document(&base);
+    match query::get(&p, "f") {
+        Some("html") => Ok(document(Format::Html, "API", &doc, OPENAPI)),
+        None | Some("json") => Ok(json_bytes(
+            serde_json::to_vec(&doc).unwrap_or_default(),
+            OPENAPI,
+        )),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "f={other}: expected json or html"
+        ))),
+    }
+}
+
+/// 404 for anything else.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no such resource: {}", uri.path()))
+}
+
+/// 405 with a JSON body.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    crate::error::error_response(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        &format!("{method} is not allowed on {}", uri.path()),
+    )
+}

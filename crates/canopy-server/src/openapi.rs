@@ -1,0 +1,407 @@
+//! The OpenAPI 3.0 document served at `/api`, generated from the same tables the
+//! handlers use (`collections` for collections, properties and filters; the limits
+//! of `collections` and `triage`), so the documentation cannot drift from the code.
+//!
+//! Each collection gets its own paths (`/collections/alerts/items`, …) with its own
+//! filter parameters, declared `style: form, explode: false` as QGIS and GDAL expect.
+
+use serde_json::{json, Map, Value};
+
+use crate::collections::{self, CollectionDef, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::ogc::prop_schema;
+use crate::triage::{MAX_BODY, MAX_NOTE};
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn errors(codes: &[u16]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for c in codes {
+        let what = match c {
+            400 => "A malformed or unknown query parameter",
+            401 => "Missing or unknown bearer token",
+            404 => "No such collection, feature or commune",
+            405 => "Method not allowed",
+            412 => "If-Match is stale: the alert changed meanwhile",
+            413 => "Request body too large",
+            415 => "Body is not JSON",
+            422 => "Body is not a valid triage change",
+            428 => "If-Match missing",
+            _ => "Server error",
+        };
+        m.insert(
+            c.to_string(),
+            json!({"description": what, "content": {"application/json": {"schema": reference("Exception")}}}),
+        );
+    }
+    m
+}
+
+/// A 200 answered as JSON (`json_type`, with `schema`) or HTML.
+fn ok(description: &str, json_type: &str, schema: Value, html: bool) -> Value {
+    let mut content = Map::new();
+    content.insert(json_type.to_string(), json!({ "schema": schema }));
+    if html {
+        content.insert("text/html".into(), json!({"schema": {"type": "string"}}));
+    }
+    json!({"description": description, "content": content})
+}
+
+fn op(
+    id: &str,
+    summary: &str,
+    tags: &[&str],
+    params: Vec<Value>,
+    ok: Value,
+    errs: &[u16],
+) -> Value {
+    let mut responses = Map::new();
+    responses.insert("200".into(), ok);
+    responses.extend(errors(errs));
+    json!({
+        "operationId": id,
+        "summary": summary,
+        "tags": tags,
+        "parameters": params,
+        "responses": responses,
+    })
+}
+
+fn param_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/parameters/{name}")})
+}
+
+fn filter_params(def: &CollectionDef) -> Vec<Value> {
+    def.filters
+        .iter()
+        .map(|f| {
+            let mut items = json!({"type": "string"});
+            if !f.values.is_empty() {
+                items["enum"] = json!(f.values);
+            }
+            json!({
+                "name": f.param,
+                "in": "query",
+                "required": false,
+                "description": format!("{}: comma-separated values; a feature matches any of them", f.description),
+                "style": "form",
+                "explode": false,
+                "schema": {"type": "array", "items": items, "minItems": 1},
+            })
+        })
+        .collect()
+}
+
+fn feature_schemas(def: &CollectionDef, schemas: &mut Map<String, Value>) {
+    let name = capitalized(def.id);
+    let mut props = Map::new();
+    for p in def.props {
+        props.insert(p.name.into(), prop_schema(p, true));
+    }
+    schemas.insert(
+        format!("{name}Properties"),
+        json!({"type": "object", "properties": props, "additionalProperties": true}),
+    );
+    schemas.insert(
+        format!("{name}Feature"),
+        json!({
+            "type": "object",
+            "required": ["type", "id", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "string"},
+                "bbox": reference("Bbox"),
+                "geometry": {"allOf": [reference("Geometry")], "nullable": true},
+                "properties": reference(&format!("{name}Properties")),
+                "links": {"type": "array", "items": reference("Link")},
+            },
+        }),
+    );
+    schemas.insert(
+        format!("{name}FeatureCollection"),
+        json!({
+            "type": "object",
+            "required": ["type", "features", "numberMatched", "numberReturned", "links"],
+            "properties": {
+                "type": {"type": "string", "enum": ["FeatureCollection"]},
+                "numberMatched": {"type": "integer", "minimum": 0},
+                "numberReturned": {"type": "integer", "minimum": 0},
+                "timeStamp": {"type": "string", "format": "date-time"},
+                "bbox": reference("Bbox"),
+                "features": {"type": "array", "items": reference(&format!("{name}Feature"))},
+                "links": {"type": "array", "items": reference("Link")},
+            },
+        }),
+    );
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn components() -> Value {
+    let mut schemas = Map::new();
+    schemas.insert(
+        "Exception".into(),
+        json!({
+            "type": "object", "required": ["code", "description"],
+            "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+        }),
+    );
+    schemas.insert("Link".into(), json!({
+        "type": "object", "required": ["href", "rel"],
+        "properties": {"href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"}, "title": {"type": "string"}},
+    }));
+    schemas.insert(
+        "Links".into(),
+        json!({"type": "array", "items": reference("Link")}),
+    );
+    schemas.insert(
+        "Bbox".into(),
+        json!({"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}),
+    );
+    schemas.insert("Geometry".into(), json!({
+        "type": "object", "required": ["type"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"]},
+            "coordinates": {"type": "array"},
+        },
+    }));
+    schemas.insert("LandingPage".into(), json!({
+        "type": "object", "required": ["links"],
+        "properties": {"title": {"type": "string"}, "description": {"type": "string"}, "links": reference("Links")},
+    }));
+    schemas.insert("ConfClasses".into(), json!({
+        "type": "object", "required": ["conformsTo"],
+        "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}, "links": reference("Links")},
+    }));
+    schemas.insert("Collection".into(), json!({
+        "type": "object", "required": ["id", "links", "extent"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+            "itemType": {"type": "string"}, "crs": {"type": "array", "items": {"type": "string"}},
+            "storageCrs": {"type": "string"},
+            "extent": {"type": "object", "properties": {
+                "spatial": {"type": "object", "properties": {"bbox": {"type": "array", "items": reference("Bbox")}, "crs": {"type": "string"}}},
+                "temporal": {"type": "object", "properties": {
+                    "interval": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string", "format": "date-time", "nullable": true}}},
+                    "trs": {"type": "string"}}},
+            }},
+            "links": reference("Links"),
+        },
+    }));
+    schemas.insert("Collections".into(), json!({
+        "type": "object", "required": ["links", "collections"],
+        "properties": {"links": reference("Links"), "collections": {"type": "array", "items": reference("Collection")}},
+    }));
+    schemas.insert("JsonSchema".into(), json!({
+        "type": "object", "required": ["type", "properties"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "properties": {"type": "object"}},
+    }));
+    schemas.insert(
+        "TriagePatch".into(),
+        json!({
+            "type": "object", "required": ["status"], "additionalProperties": false,
+            "properties": {
+                "status": {"type": "string", "enum": collections::STATUSES},
+                "note": {"type": "string", "maxLength": MAX_NOTE},
+            },
+        }),
+    );
+    schemas.insert("TriageEvent".into(), json!({
+        "type": "object", "required": ["status", "note", "by", "at"],
+        "properties": {"status": {"type": "string"}, "note": {"type": "string"}, "by": {"type": "string"}, "at": {"type": "string"}},
+    }));
+    schemas.insert("TriageHistory".into(), json!({
+        "type": "object", "required": ["alert_id", "status", "events"],
+        "properties": {
+            "alert_id": {"type": "string"}, "status": {"type": "string", "enum": collections::STATUSES},
+            "etag": {"type": "string"},
+            "events": {"type": "array", "items": reference("TriageEvent")}, "links": reference("Links"),
+        },
+    }));
+    let num = json!({"type": "number", "nullable": true});
+    schemas.insert(
+        "Cover".into(),
+        json!({
+            "type": "object", "required": ["epoch"],
+            "properties": {
+                "epoch": {"type": "string"}, "date": {"type": "string", "nullable": true},
+                "natural_ha": num, "forest_ha": num, "observed_ha": num, "unobserved_ha": num,
+                "cover_pct": num, "observed_pct": num,
+            },
+        }),
+    );
+    schemas.insert("Change".into(), json!({
+        "type": "object", "required": ["from_epoch", "to_epoch"],
+        "properties": {
+            "commune_code": {"type": "string", "nullable": true}, "name": {"type": "string", "nullable": true},
+            "from_epoch": {"type": "string"}, "to_epoch": {"type": "string"},
+            "loss_ha": num, "gain_ha": num, "net_ha": num, "unobserved_ha": num,
+            "transitions": {"type": "array", "nullable": true, "items": {"type": "object"}},
+        },
+    }));
+    schemas.insert("CommuneMatches".into(), json!({
+        "type": "object", "required": ["query", "communes", "numberMatched"],
+        "properties": {
+            "query": {"type": "string"}, "numberMatched": {"type": "integer"},
+            "communes": {"type": "array", "items": {"type": "object", "required": ["code", "name"], "properties": {
+                "code": {"type": "string"}, "name": {"type": "string"}, "links": reference("Links")}}},
+            "links": reference("Links"),
+        },
+    }));
+    schemas.insert(
+        "CommuneSeries".into(),
+        json!({
+            "type": "object", "required": ["code", "name", "cover", "change"],
+            "properties": {
+                "code": {"type": "string"}, "name": {"type": "string"}, "natural_ha": num,
+                "cover": {"type": "array", "items": reference("Cover")},
+                "change": {"type": "array", "items": reference("Change")},
+                "links": reference("Links"),
+            },
+        }),
+    );
+    schemas.insert("ChangeReport".into(), json!({
+        "type": "object", "required": ["from", "to", "communes"],
+        "properties": {
+            "from": {"type": "string"}, "to": {"type": "string"},
+            "from_date": {"type": "string", "nullable": true}, "to_date": {"type": "string", "nullable": true},
+            "province": {"allOf": [reference("Change")], "nullable": true},
+            "communes": {"type": "array", "items": reference("Change")},
+            "links": reference("Links"),
+        },
+    }));
+    schemas.insert("ProvinceReport".into(), json!({
+        "type": "object", "required": ["epochs", "cover", "change"],
+        "properties": {
+            "region": {"type": "string"},
+            "epochs": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "date": {"type": "string"}}}},
+            "cover": {"type": "array", "items": reference("Cover")},
+            "change": {"type": "array", "items": reference("Change")},
+            "last_run": {"type": "string", "nullable": true},
+            "links": reference("Links"),
+        },
+    }));
+    for def in collections::ALL {
+        feature_schemas(def, &mut schemas);
+    }
+    json!({
+        "schemas": schemas,
+        "parameters": {
+            "f": {"name": "f", "in": "query", "required": false, "description": "Response format (default: by the Accept header, else JSON)",
+                  "schema": {"type": "string", "enum": ["json", "html"]}, "style": "form", "explode": false},
+            "bbox": {"name": "bbox", "in": "query", "required": false,
+                     "description": "Only features intersecting this box: min lon, min lat, max lon, max lat (CRS84)",
+                     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+                     "style": "form", "explode": false},
+            "limit": {"name": "limit", "in": "query", "required": false,
+                      "description": format!("Features per page (default {DEFAULT_LIMIT}; larger values are served as {MAX_LIMIT})"),
+                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                      "style": "form", "explode": false},
+            "offset": {"name": "offset", "in": "query", "required": false,
+                       "description": "Features to skip (paging; the next/prev links carry it)",
+                       "schema": {"type": "integer", "minimum": 0, "default": 0}, "style": "form", "explode": false},
+            "datetime": {"name": "datetime", "in": "query", "required": false,
+                         "description": "Only features whose time intersects this instant or interval (RFC 3339; a/b, .. for open ends)",
+                         "schema": {"type": "string"}, "style": "form", "explode": false},
+            "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
+        },
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "A ranger's token (configured with --tokens / CANOPY_TOKENS)"},
+        },
+    })
+}
+
+/// The OpenAPI document with `base` as its server.
+pub fn document(base: &str) -> Value {
+    let mut paths = Map::new();
+    let f = || param_ref("f");
+    let t = &["Capabilities"];
+    paths.insert("/".into(), json!({"get": op("getLandingPage", "Landing page", t, vec![f()], ok("Links to the API, conformance, collections and the map", "application/json", reference("LandingPage"), true), &[400])}));
+    paths.insert("/conformance".into(), json!({"get": op("getConformance", "Conformance classes", t, vec![f()], ok("Conformance classes", "application/json", reference("ConfClasses"), true), &[400])}));
+    paths.insert("/api".into(), json!({"get": op("getApi", "This OpenAPI document", t, vec![f()], ok("The OpenAPI 3.0 document", "application/vnd.oai.openapi+json;version=3.0", json!({"type": "object"}), true), &[400])}));
+    paths.insert("/collections".into(), json!({"get": op("getCollections", "The collections", t, vec![f()], ok("Collections", "application/json", reference("Collections"), true), &[400])}));
+    for def in collections::ALL {
+        let id = def.id;
+        let name = capitalized(id);
+        let tag = &[def.title];
+        paths.insert(format!("/collections/{id}"), json!({"get": op(&format!("describe{name}"), &format!("The {id} collection"), tag, vec![f()], ok("Collection", "application/json", reference("Collection"), true), &[400])}));
+        let mut params = vec![
+            f(),
+            param_ref("bbox"),
+            param_ref("limit"),
+            param_ref("offset"),
+            param_ref("datetime"),
+        ];
+        params.extend(filter_params(def));
+        paths.insert(format!("/collections/{id}/items"), json!({"get": op(
+            &format!("get{name}Features"),
+            &format!("{}: {}. datetime: {}", def.title, def.description, def.time),
+            tag, params,
+            ok("A page of features", "application/geo+json", reference(&format!("{name}FeatureCollection")), true),
+            &[400, 404])}));
+        let mut item = json!({"get": op(&format!("get{name}Feature"), &format!("One feature of {id}"), tag, vec![param_ref("featureId"), f()],
+            ok("The feature (alerts: with an ETag header for PATCH's If-Match)", "application/geo+json", reference(&format!("{name}Feature")), true), &[400, 404])});
+        if id == "alerts" {
+            item["get"]["responses"]["200"]["headers"] = json!({"ETag": {"schema": {"type": "string"}, "description": "Send it back in If-Match when patching"}});
+            let mut patch = op(
+                "triageAlert",
+                "Record a ranger's triage of the alert (status new/confirmed/dismissed and a note)",
+                tag,
+                vec![
+                    param_ref("featureId"),
+                    json!({"name": "If-Match", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The alert's ETag from GET"}),
+                ],
+                ok(
+                    "The updated alert, with its new ETag",
+                    "application/geo+json",
+                    reference("AlertsFeature"),
+                    false,
+                ),
+                &[400, 401, 404, 405, 412, 413, 415, 422, 428],
+            );
+            patch["requestBody"] = json!({"required": true, "description": format!("At most {MAX_BODY} bytes"),
+                "content": {"application/json": {"schema": reference("TriagePatch")}}});
+            patch["security"] = json!([{"bearer": []}]);
+            patch["responses"]["200"]["headers"] = json!({"ETag": {"schema": {"type": "string"}}});
+            item["patch"] = patch;
+            paths.insert(format!("/collections/{id}/items/{{featureId}}/history"), json!({"get": op("getAlertHistory", "Every triage event of the alert, oldest first", tag,
+                vec![param_ref("featureId"), f()], ok("Triage history", "application/json", reference("TriageHistory"), true), &[400, 404])}));
+        }
+        paths.insert(format!("/collections/{id}/items/{{featureId}}"), item);
+        paths.insert(format!("/collections/{id}/queryables"), json!({"get": op(&format!("get{name}Queryables"), &format!("Properties of {id} that take a filter"), tag, vec![f()], ok("JSON Schema", "application/schema+json", reference("JsonSchema"), true), &[400])}));
+        paths.insert(format!("/collections/{id}/schema"), json!({"get": op(&format!("get{name}Schema"), &format!("JSON Schema of the {id} features"), tag, vec![f()], ok("JSON Schema", "application/schema+json", reference("JsonSchema"), true), &[400])}));
+    }
+    let s = &["Statistics"];
+    let q = json!({"name": "q", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Code or name, with or without diacritics (\"loc binh\" finds Lộc Bình); empty: every commune"});
+    paths.insert("/stats/communes".into(), json!({"get": op("findCommunes", "Find communes by code or name", s, vec![f(), q], ok("Matching communes, best first", "application/json", reference("CommuneMatches"), true), &[400])}));
+    paths.insert("/stats/communes/{commune}".into(), json!({"get": op("getCommuneSeries", "A commune's cover per epoch and its change rows", s,
+        vec![json!({"name": "commune", "in": "path", "required": true, "schema": {"type": "string"}, "description": "Code, or a name matching one commune"}), f()],
+        ok("Cover time series", "application/json", reference("CommuneSeries"), true), &[400, 404])}));
+    let epoch = |n: &str, d: &str| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}, "description": d});
+    paths.insert("/stats/change".into(), json!({"get": op("getChange", "Change between two epochs per commune and for the province", s,
+        vec![f(), epoch("from", "Earlier epoch id (default: the second latest)"), epoch("to", "Later epoch id (default: the latest)"),
+             json!({"name": "commune", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this commune (code or name)"})],
+        ok("Change figures", "application/json", reference("ChangeReport"), true), &[400, 404])}));
+    paths.insert("/stats/province".into(), json!({"get": op("getProvince", "Province totals per epoch and province change", s, vec![f()], ok("Province figures", "application/json", reference("ProvinceReport"), true), &[400])}));
+    let w = &["Web map"];
+    paths.insert("/map".into(), json!({"get": {"operationId": "getMap", "summary": "The web map page", "tags": w,
+        "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}}}));
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Canopy",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("Forest cover, change, alerts and planting zones per commune (OGC API - Features Part 1). Pages hold at most {MAX_LIMIT} features."),
+            "license": {"name": "MIT OR Apache-2.0"},
+        },
+        "servers": [{"url": base}],
+        "paths": paths,
+        "components": components(),
+    })
+}

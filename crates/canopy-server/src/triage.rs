@@ -1,0 +1,225 @@
+//! Ranger triage over HTTP: `PATCH /collections/alerts/items/{id}` and the history.
+//!
+//! Writes need a bearer token (the ranger's name is recorded) and `If-Match` with the
+//! alert's current ETag: without it the answer is 428, with a stale one 412, so two
+//! rangers editing the same alert never silently overwrite each other. Writes are
+//! serialized by the server's write lock; before checking the ETag the server reloads
+//! the store if another process (`canopy triage`, a new run) changed it. The event is
+//! appended with `canopy_pipeline::store::append_triage`, which takes the store's file
+//! lock, so a concurrent `canopy run` keeps it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::collections::STATUSES;
+use crate::error::ApiError;
+use crate::features::etag;
+use crate::query::{format, only};
+use crate::respond::{base_url, document, link, self_links, Query, JSON};
+use crate::snapshot::{Stamp, TriageEvent};
+use crate::state::AppState;
+
+/// The largest accepted note, in characters.
+pub const MAX_NOTE: usize = 2_000;
+/// The largest accepted request body, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// The body of a triage PATCH.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriagePatch {
+    pub status: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+fn parse_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<TriagePatch, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime != "application/json" && mime != "application/merge-patch+json" {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json (got \"{ct}\")"
+        )));
+    }
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) => {
+            ApiError::TooLarge(format!("request body larger than {MAX_BODY} bytes"))
+        }
+        other => ApiError::InvalidBody(format!("cannot read the body: {other}")),
+    })?;
+    let patch: TriagePatch = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::InvalidBody(format!(
+            "body: {e}; expected {{\"status\": \"confirmed\"|\"dismissed\"|\"new\", \"note\": \"...\"}}"
+        ))
+    })?;
+    if !STATUSES.contains(&patch.status.as_str()) {
+        return Err(ApiError::InvalidBody(format!(
+            "status \"{}\" is not one of {}",
+            patch.status,
+            STATUSES.join(", ")
+        )));
+    }
+    if patch.note.chars().count() > MAX_NOTE {
+        return Err(ApiError::InvalidBody(format!(
+            "note is longer than {MAX_NOTE} characters"
+        )));
+    }
+    Ok(patch)
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
+    let v = headers
+        .get(header::IF_MATCH)
+        .ok_or_else(|| {
+            ApiError::PreconditionRequired(
+                "If-Match is required: GET the alert and send its ETag back, so a change made meanwhile is not overwritten".into(),
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::PreconditionFailed("If-Match is not ASCII".into()))?;
+    let tags: Vec<String> = v
+        .split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tags.is_empty() || tags.iter().any(|t| t == "*") {
+        return Err(ApiError::PreconditionRequired(
+            "If-Match must be the alert's ETag (not *)".into(),
+        ));
+    }
+    Ok(tags)
+}
+
+/// `PATCH /collections/{id}/items/{fid}`.
+pub async fn patch(
+    State(st): State<Arc<AppState>>,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(p): Query,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if crate::collections::find(&id).is_none() {
+        return Err(ApiError::NotFound(format!("no collection \"{id}\"")));
+    }
+    if id != "alerts" {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "collection {id} is read-only; only alerts take PATCH (triage)"
+        )));
+    }
+    only(&p, &[])?;
+    let ranger = st.tokens.check(&headers)?;
+    let tags = if_match(&headers)?;
+    let patch = parse_body(&headers, body)?;
+    let Some(path) = st.store.clone() else {
+        return Err(ApiError::Store(
+            "this server has no store file to write to".into(),
+        ));
+    };
+
+    let _guard = st.write_lock.lock().await;
+    if let Err(e) = st.refresh_locked().await {
+        tracing::warn!("reload before a triage write failed: {e}");
+    }
+    let snap = st.snapshot();
+    let it =
+        snap.data.alerts.get(&fid).ok_or_else(|| {
+            ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
+        })?;
+    let current = etag(&snap, it);
+    if !tags.iter().any(|t| *t == current) {
+        return Err(ApiError::PreconditionFailed(format!(
+            "the alert changed since you read it (ETag is now {current}); GET it again"
+        )));
+    }
+    let event = canopy_pipeline::store::TriageEvent {
+        alert_id: fid.clone(),
+        status: patch.status.clone(),
+        note: patch.note.clone(),
+        by: ranger.clone(),
+        at: canopy_pipeline::job::now(),
+    };
+    let store = path.clone();
+    let ev = event.clone();
+    tokio::task::spawn_blocking(move || canopy_pipeline::store::append_triage(&store, &ev))
+        .await
+        .map_err(|e| ApiError::Store(format!("triage task failed: {e}")))?
+        .map_err(|e| ApiError::Store(e.to_string()))?;
+    tracing::info!(alert = %fid, status = %event.status, by = %ranger, "triage");
+    let next = snap.with_event(
+        &fid,
+        TriageEvent {
+            status: event.status,
+            note: event.note,
+            by: event.by,
+            at: event.at,
+        },
+        Stamp::of(&path),
+    );
+    st.swap(next);
+    let snap = st.snapshot();
+    let base = base_url(&st.settings, &headers);
+    let def = crate::collections::find("alerts").expect("alerts is a collection");
+    crate::ogc::feature_response(&snap, def, &fid, &base, &vec![], crate::query::Format::Json)
+}
+
+/// `GET /collections/alerts/items/{fid}/history`.
+pub async fn history(
+    State(st): State<Arc<AppState>>,
+    Path((id, fid)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    if id != "alerts" {
+        return Err(ApiError::NotFound(format!(
+            "only alerts have a triage history (not {id})"
+        )));
+    }
+    only(&p, &["f"])?;
+    let fmt = format(&p, &headers)?;
+    let snap = st.snapshot();
+    let it =
+        snap.data.alerts.get(&fid).ok_or_else(|| {
+            ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
+        })?;
+    let base = base_url(&st.settings, &headers);
+    let path = format!("/collections/alerts/items/{}", crate::ogc::urlencode(&fid));
+    let mut links = self_links(&base, &format!("{path}/history"), &p, fmt, JSON);
+    links.push(link(
+        format!("{base}{path}"),
+        "about",
+        crate::respond::GEOJSON,
+        "The alert",
+    ));
+    let events = snap.triage.get(&fid).cloned().unwrap_or_default();
+    let doc = json!({
+        "alert_id": fid,
+        "status": snap.status(&fid).map_or("new", |e| e.status.as_str()),
+        "etag": etag(&snap, it),
+        "events": events,
+        "links": links,
+    });
+    Ok(document(
+        fmt,
+        &format!("Triage history of {fid}"),
+        &doc,
+        JSON,
+    ))
+}
