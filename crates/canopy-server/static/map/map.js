@@ -611,7 +611,8 @@
   const info = (text) => {
     const banner = document.getElementById('banner');
     if (!banner.hidden && banner.className !== 'info') return;
-    banner.textContent = text; banner.className = 'info'; banner.hidden = !text;
+    banner.textContent = text + ' (tap to hide)'; banner.className = 'info'; banner.hidden = !text;
+    banner.onclick = () => { if (banner.className === 'info') { banner.hidden = true; map.invalidateSize(); } };
     map.invalidateSize();
   };
 
