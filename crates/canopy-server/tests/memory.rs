@@ -1,0 +1,399 @@
+//! Routes on in-memory snapshots (no store file, no socket): paging over 100,000
+//! alerts, bbox through the R-tree, filters, links, and every malformed parameter.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use canopy_pipeline::layers::{Layers, Row};
+use canopy_server::snapshot::Snapshot;
+use canopy_server::{auth::Tokens, router, AppState, Settings};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn row(fields: Value, geometry: Option<geo::Geometry<f64>>) -> Row {
+    let fields: BTreeMap<String, Value> = fields
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Row {
+        fid: 0,
+        fields,
+        geometry,
+    }
+}
+
+fn square(x: f64, y: f64, d: f64) -> geo::Geometry<f64> {
+    geo::Geometry::MultiPolygon(geo::MultiPolygon(vec![geo::Polygon::new(
+        geo::LineString::from(vec![(x, y), (x + d, y), (x + d, y + d), (x, y + d), (x, y)]),
+        vec![],
+    )]))
+}
+
+const SEV: [&str; 3] = ["high", "medium", "low"];
+
+/// Two communes side by side and `n` alerts on a 1000-wide lattice over both.
+fn snapshot(n: usize) -> Snapshot {
+    let mut layers = Layers::new();
+    layers.insert(
+        "epochs".into(),
+        vec![
+            row(json!({"id": "2024", "date": "2024-12-31"}), None),
+            row(json!({"id": "2025", "date": "2025-12-31"}), None),
+        ],
+    );
+    layers.insert(
+        "communes".into(),
+        vec![
+            row(
+                json!({"code": "00001", "name": "Lộc Bình", "natural_ha": 100.0}),
+                Some(square(106.0, 21.0, 0.5)),
+            ),
+            row(
+                json!({"code": "00002", "name": "Đình Lập", "natural_ha": 200.0}),
+                Some(square(106.5, 21.0, 0.5)),
+            ),
+        ],
+    );
+    let mut cover = vec![];
+    for (c, e, f) in [
+        ("00001", "2024", 60.0),
+        ("00001", "2025", 55.0),
+        ("00002", "2024", 120.0),
+        ("00002", "2025", 121.0),
+    ] {
+        cover.push(row(json!({"commune_code": c, "epoch": e, "natural_ha": 100.0, "forest_ha": f, "observed_ha": 100.0, "unobserved_ha": 0.0, "cover_pct": f, "observed_pct": 100.0}), None));
+    }
+    layers.insert("cover".into(), cover);
+    layers.insert(
+        "change".into(),
+        vec![row(json!({"commune_code": "00001", "from_epoch": "2024", "to_epoch": "2025", "loss_ha": 6.0, "gain_ha": 1.0, "net_ha": -5.0, "unobserved_ha": 0.0}), None)],
+    );
+    let alerts = (0..n)
+        .map(|i| {
+            let (x, y) = (106.0 + (i % 1000) as f64 * 0.001, 21.0 + (i / 1000) as f64 * 0.001);
+            let code = if x < 106.5 { "00001" } else { "00002" };
+            row(
+                json!({"alert_id": format!("a{i:06}"), "from_epoch": "2024", "to_epoch": "2025",
+                       "from_date": "2024-12-31", "to_date": "2025-12-31", "area_ha": 0.5, "pixels": 5,
+                       "commune_code": code, "communes": format!("[{{\"code\":\"{code}\",\"ha\":0.5}}]"),
+                       "severity": SEV[i % 3], "zone_species": if i % 2 == 0 { json!("acacia") } else { json!(null) }}),
+                Some(square(x, y, 0.0005)),
+            )
+        })
+        .collect();
+    layers.insert("alerts".into(), alerts);
+    Snapshot::from_layers(&layers)
+}
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
+    let r = app
+        .clone()
+        .oneshot(
+            Request::get(uri)
+                .header("host", "test")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = r.status();
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn app(n: usize) -> axum::Router {
+    router(Arc::new(AppState::in_memory(
+        snapshot(n),
+        Tokens::none(),
+        Settings::default(),
+    )))
+}
+
+fn link<'a>(doc: &'a Value, rel: &str) -> Option<&'a str> {
+    doc["links"].as_array()?.iter().find(|l| l["rel"] == rel)?["href"].as_str()
+}
+
+#[tokio::test]
+async fn paging_100000_alerts() {
+    let app = app(100_000);
+    // a deep page: the right features, matched count, links keep the filter
+    let (s, doc) = get(
+        &app,
+        "/collections/alerts/items?severity=high&limit=1000&offset=30000",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["numberMatched"], 33_334);
+    assert_eq!(doc["numberReturned"], 1000);
+    assert_eq!(doc["features"][0]["id"], "a090000");
+    assert_eq!(doc["features"][999]["id"], "a092997");
+    assert_eq!(
+        link(&doc, "next").unwrap(),
+        "http://test/collections/alerts/items?severity=high&limit=1000&offset=31000"
+    );
+    assert_eq!(
+        link(&doc, "prev").unwrap(),
+        "http://test/collections/alerts/items?severity=high&limit=1000&offset=29000"
+    );
+    // walking every page with the maximum limit returns each feature once
+    let mut seen = 0;
+    let mut next = Some("/collections/alerts/items?limit=10000".to_string());
+    while let Some(u) = next {
+        let (s, doc) = get(&app, &u).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(doc["features"][0]["id"], format!("a{seen:06}"));
+        seen += doc["numberReturned"].as_u64().unwrap() as usize;
+        next = link(&doc, "next").map(|h| h.trim_start_matches("http://test").to_string());
+    }
+    assert_eq!(seen, 100_000);
+    // past the end: empty page with a prev link and no next
+    let (_, doc) = get(&app, "/collections/alerts/items?offset=100000").await;
+    assert_eq!(doc["numberReturned"], 0);
+    assert!(link(&doc, "next").is_none() && link(&doc, "prev").is_some());
+}
+
+#[tokio::test]
+async fn bbox_uses_exact_geometry_and_combines_with_filters() {
+    let app = app(100_000);
+    // alerts are 0.0005° squares every 0.001°: this box holds columns 10..=19 of rows 0..=4
+    let (s, doc) = get(
+        &app,
+        "/collections/alerts/items?bbox=106.0100,21.0,106.0195,21.0045&limit=100",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["numberMatched"], 50);
+    // a box in the gaps between squares matches nothing, though it overlaps no bbox either
+    let (_, doc) = get(
+        &app,
+        "/collections/alerts/items?bbox=106.0006,21.0006,106.0009,21.0009",
+    )
+    .await;
+    assert_eq!(doc["numberMatched"], 0);
+    let (_, doc) = get(&app, "/collections/alerts/items?bbox=106.0100,21.0,106.0195,21.0045&species=acacia&commune=00001").await;
+    assert_eq!(doc["numberMatched"], 25);
+    let (_, doc) = get(&app, "/collections/alerts/items?commune=00002&limit=1").await;
+    assert_eq!(doc["numberMatched"], 50_000);
+    let (_, doc) = get(
+        &app,
+        "/collections/alerts/items?status=new&severity=high,low",
+    )
+    .await;
+    assert_eq!(doc["numberMatched"], 66_667);
+    let (_, doc) = get(&app, "/collections/alerts/items?status=confirmed").await;
+    assert_eq!(doc["numberMatched"], 0);
+    let (_, doc) = get(
+        &app,
+        "/collections/alerts/items?datetime=2023-01-01/2024-06-01",
+    )
+    .await;
+    assert_eq!(doc["numberMatched"], 0);
+    let (_, doc) = get(
+        &app,
+        "/collections/alerts/items?datetime=2025-06-01&limit=1",
+    )
+    .await;
+    assert_eq!(doc["numberMatched"], 100_000);
+}
+
+#[tokio::test]
+async fn communes_carry_latest_cover_and_change_and_names_fold() {
+    let app = app(10);
+    let (_, doc) = get(&app, "/collections/communes/items?name=loc%20binh").await;
+    assert_eq!(doc["numberMatched"], 1);
+    let p = &doc["features"][0]["properties"];
+    assert_eq!(p["name"], "Lộc Bình");
+    assert_eq!(p["epoch"], "2025");
+    assert_eq!(p["forest_ha"], 55.0);
+    assert_eq!(
+        (p["change_from"].as_str(), p["loss_ha"].as_f64()),
+        (Some("2024"), Some(6.0))
+    );
+    let (_, doc) = get(&app, "/stats/communes?q=DINH%20LAP").await;
+    assert_eq!(doc["communes"][0]["code"], "00002");
+    let (s, doc) = get(&app, "/stats/communes/l%E1%BB%99c%20b%C3%ACnh").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["cover"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["cover"][1]["forest_ha"], 55.0);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_4xx_with_a_json_reason() {
+    let app = app(10);
+    for (uri, status, needle) in [
+        ("/collections/alerts/items?bbox=1,2,3", 400, "bbox"),
+        (
+            "/collections/alerts/items?bbox=106,22,107,21",
+            400,
+            "min lat",
+        ),
+        ("/collections/alerts/items?limit=-1", 400, "limit"),
+        ("/collections/alerts/items?limit=0", 400, "limit"),
+        ("/collections/alerts/items?limit=ten", 400, "limit"),
+        ("/collections/alerts/items?offset=-5", 400, "offset"),
+        (
+            "/collections/alerts/items?datetime=yesterday",
+            400,
+            "datetime",
+        ),
+        ("/collections/alerts/items?colour=red", 400, "colour"),
+        (
+            "/collections/alerts/items?severity=critical",
+            400,
+            "severity",
+        ),
+        ("/collections/alerts/items?severity=", 400, "severity"),
+        (
+            "/collections/alerts/items?limit=1&limit=2",
+            400,
+            "more than once",
+        ),
+        ("/collections/alerts/items?f=xml", 400, "f=xml"),
+        ("/collections/alerts/items?%zz=1", 400, "%zz"),
+        ("/collections/communes/items?severity=high", 400, "severity"),
+        ("/collections/forests/items", 404, "forests"),
+        ("/collections/alerts/items/nope", 404, "nope"),
+        ("/collections/alerts.json", 404, "alerts.json"),
+        ("/collections?limit=1", 400, "limit"),
+        ("/stats/change?from=2024", 400, "both"),
+        ("/stats/change?from=2024&to=2030", 400, "2030"),
+        ("/stats/communes/zzz", 404, "zzz"),
+        ("/nowhere", 404, "/nowhere"),
+        ("/static/../Cargo.toml", 404, ""),
+    ] {
+        let (s, doc) = get(&app, uri).await;
+        assert_eq!(s.as_u16(), status, "{uri}: {doc}");
+        let d = doc["description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{uri}: no JSON reason: {doc}"));
+        assert!(d.contains(needle), "{uri}: {d}");
+        assert!(doc["code"].is_string(), "{uri}");
+    }
+    // a limit over the cap is served as the cap (OGC /req/core/fc-limit-response-1)
+    let (s, doc) = get(&app, "/collections/alerts/items?limit=99999999").await;
+    assert_eq!(
+        (s, doc["numberReturned"].as_u64()),
+        (StatusCode::OK, Some(10))
+    );
+}
+
+#[tokio::test]
+async fn writes_need_a_store_a_token_and_if_match() {
+    let mut tokens = Tokens::none();
+    tokens.add_plain("lan", "secret");
+    let app = router(Arc::new(AppState::in_memory(
+        snapshot(3),
+        tokens,
+        Settings::default(),
+    )));
+    let patch = |auth: Option<&str>, body: &str, ct: &str| {
+        let mut b = Request::patch("/collections/alerts/items/a000001").header("content-type", ct);
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.header("if-match", "\"x\"")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let st = |r: Request<Body>| {
+        let app = app.clone();
+        async move { app.oneshot(r).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        st(patch(None, r#"{"status":"confirmed"}"#, "application/json")).await,
+        401
+    );
+    assert_eq!(
+        st(patch(
+            Some("Bearer wrong"),
+            r#"{"status":"confirmed"}"#,
+            "application/json"
+        ))
+        .await,
+        401
+    );
+    assert_eq!(
+        st(patch(
+            Some("Bearer secret"),
+            r#"{"status":"confirmed"}"#,
+            "text/plain"
+        ))
+        .await,
+        415
+    );
+    assert_eq!(
+        st(patch(
+            Some("Bearer secret"),
+            r#"{"status":"gone"}"#,
+            "application/json"
+        ))
+        .await,
+        422
+    );
+    assert_eq!(
+        st(patch(
+            Some("Bearer secret"),
+            r#"{"status":"new","x":1}"#,
+            "application/json"
+        ))
+        .await,
+        422
+    );
+    assert_eq!(
+        st(patch(
+            Some("Bearer secret"),
+            &"x".repeat(100_000),
+            "application/json"
+        ))
+        .await,
+        413
+    );
+    let r = app
+        .clone()
+        .oneshot(
+            Request::patch("/collections/communes/items/00001")
+                .header("authorization", "Bearer secret")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let r = app
+        .clone()
+        .oneshot(Request::delete("/collections").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn private_reads_need_a_token() {
+    let mut tokens = Tokens::none();
+    tokens.add_plain("lan", "secret");
+    let settings = Settings {
+        private_reads: true,
+        ..Default::default()
+    };
+    let app = router(Arc::new(AppState::in_memory(snapshot(3), tokens, settings)));
+    let (s, _) = get(&app, "/collections").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let r = app
+        .oneshot(
+            Request::get("/collections")
+                .header("authorization", "Bearer secret")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
