@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Installs what Canopy needs on Debian 12 (only what is missing) and builds it in
 # release mode. Safe to run again: it does nothing that is already done.
-#   scripts/setup.sh           system packages + cargo build --release
+#   scripts/setup.sh           system packages, the web map's npm packages + cargo build --release
 #   scripts/setup.sh --python  also the Python venv (.venv) used by the oracle tests
 #                              and the HTTP client tests (OWSLib, schemathesis)
+#   scripts/setup.sh --browser also Debian's chromium, for the web map test (tests/web)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+WANT_PYTHON=""; WANT_BROWSER=""
+for arg in "$@"; do
+  case "$arg" in
+    --python) WANT_PYTHON=1 ;;
+    --browser) WANT_BROWSER=1 ;;
+    *) echo "setup.sh: unknown option $arg (known: --python, --browser)" >&2; exit 2 ;;
+  esac
+done
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
@@ -14,11 +24,15 @@ for p in libgdal-dev gdal-bin libproj-dev proj-bin pkg-config libclang-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # The oracle tests need a Python with venv (Debian's python3 lacks it without python3-venv).
-if [ "${1:-}" = "--python" ] && ! python3 -m venv --help >/dev/null 2>&1; then
+if [ -n "$WANT_PYTHON" ] && ! python3 -m venv --help >/dev/null 2>&1; then
   need_pkgs+=(python3-venv)
 fi
-# The browser tests (report, map page) drive Debian's Chromium; fonts with Vietnamese glyphs.
-if [ "${1:-}" = "--python" ]; then
+# The web map's Leaflet comes from npm (web/package-lock.json), copied into the binary.
+command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
+# The browser tests (HTML report, web map) drive Debian's Chromium (no browser
+# download), with fonts that have the Vietnamese glyphs.
+if [ -n "$WANT_PYTHON$WANT_BROWSER" ]; then
   for p in chromium fonts-noto-core; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
   done
@@ -30,7 +44,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-if [ "${1:-}" = "--python" ]; then
+if [ -n "$WANT_PYTHON" ]; then
   # Re-installed whenever a requirements file changes (its checksum is kept in the venv).
   reqs=$(cat tests/*/requirements.txt | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$reqs" ]; then
@@ -43,6 +57,9 @@ if [ "${1:-}" = "--python" ]; then
     echo "$reqs" > .venv/.requirements.sha
   fi
 fi
+
+log "web map libraries (npm ci, copied into crates/canopy-server/static/vendor)"
+web/build.sh
 
 log "building canopy (release)"
 cargo build --release --quiet

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The README's second command: set everything up and run every test
 # (Rust unit/property/integration tests, the Python oracle tests, then real HTTP
-# clients against a running `canopy serve`: GDAL's OAPIF driver, OWSLib, schemathesis).
+# clients against a running `canopy serve`: GDAL's OAPIF driver, OWSLib, schemathesis;
+# then the web map in headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --python
+scripts/setup.sh --python --browser
 printf '\033[1m== cargo test\033[0m\n' >&2
 cargo test --release --workspace
 printf '\033[1m== oracle tests (exactextract, GDAL/OGR, real imagery)\033[0m\n' >&2
 .venv/bin/python -m pytest -q tests/oracle
 printf '\033[1m== HTTP clients against canopy serve (GDAL OAPIF, OWSLib, schemathesis)\033[0m\n' >&2
 .venv/bin/python -m pytest -q tests/server
+printf '\033[1m== web map test (headless Chromium; screenshots in target/screenshots)\033[0m\n' >&2
+node --test tests/web/map.test.mjs

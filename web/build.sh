@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Copies the web map's front-end libraries (installed from npm by `npm ci`) into
+# crates/canopy-server/static/vendor/, where the server embeds them at build time.
+# Run it before `cargo build` (scripts/setup.sh does). The vendor folder is not
+# committed: this script is the only way it is filled.
+#   web/build.sh            npm ci if node_modules is missing or stale, then copy
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v npm >/dev/null 2>&1; then
+  echo "web/build.sh: npm not found; install Node.js and npm (Debian: apt-get install nodejs npm)" >&2
+  exit 1
+fi
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "web/build.sh: npm ci (Leaflet, playwright-core)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+src=node_modules/leaflet/dist
+dest=../crates/canopy-server/static/vendor/leaflet
+for f in leaflet.js leaflet.css images/marker-icon.png images/layers.png images/layers-2x.png; do
+  [ -f "$src/$f" ] || { echo "web/build.sh: $src/$f is missing after npm ci" >&2; exit 1; }
+done
+rm -rf "$dest"
+mkdir -p "$dest/images"
+cp "$src/leaflet.js" "$src/leaflet.css" "$dest/"
+cp "$src"/images/*.png "$dest/images/"
+version=$(node -p "require('./node_modules/leaflet/package.json').version")
+printf '%s\n' "$version" > "$dest/VERSION"
+echo "web/build.sh: Leaflet $version copied to crates/canopy-server/static/vendor/leaflet/" >&2
