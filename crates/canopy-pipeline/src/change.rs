@@ -313,90 +313,90 @@ fn strips(
         .par_iter()
         .map(|&(row0, nrows)| {
             per_thread.with(
-            || {
-                let readers = MosaicReader::new(ma, rules)
-                    .and_then(|a| Ok((a, MosaicReader::new(mb, rules)?)));
-                (
-                    readers,
-                    StripData::default(),
-                    StripData::default(),
-                    Vec::new(),
-                    Vec::new(),
-                )
-            },
-            |(readers, da, db, codes, mask)| {
-                let (ra, rb) = readers
-                    .as_mut()
-                    .map_err(|e| PipelineError::Input(e.to_string()))?;
-                ra.read(row0, nrows, da, true)?;
-                rb.read(row0, nrows, db, true)?;
-                let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
-                    .then(|| (&da.ndvi[..], &db.ndvi[..]));
-                change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
-                let strip_a = Strip {
-                    row0,
-                    width: g.width,
-                    states: &da.states,
-                };
-                let mut sums = Vec::with_capacity(covs.len());
-                let mut trans = Vec::with_capacity(covs.len());
-                let mut cover_a = Vec::with_capacity(covs.len());
-                let mut cover_b = Vec::with_capacity(covs.len());
-                for (k, c) in covs.iter().enumerate() {
-                    let r = c.rows();
-                    let mut t = BTreeMap::new();
-                    let mut p = PairSums::default();
-                    if r.start < row0 + nrows && r.end > row0 {
-                        // One sweep: both epochs' cover and the change codes.
-                        p = accumulate_pair(c, strip_a, &db.states, area);
-                        // Transitions for communes and the province only.
-                        if classes && k <= prep.province_ix() {
-                            transitions(
-                                c,
-                                row0,
-                                nrows,
-                                g.width,
-                                &da.classes,
-                                &db.classes,
-                                area,
-                                &mut t,
+                || {
+                    let readers = MosaicReader::new(ma, rules)
+                        .and_then(|a| Ok((a, MosaicReader::new(mb, rules)?)));
+                    (
+                        readers,
+                        StripData::default(),
+                        StripData::default(),
+                        Vec::new(),
+                        Vec::new(),
+                    )
+                },
+                |(readers, da, db, codes, mask)| {
+                    let (ra, rb) = readers
+                        .as_mut()
+                        .map_err(|e| PipelineError::Input(e.to_string()))?;
+                    ra.read(row0, nrows, da, true)?;
+                    rb.read(row0, nrows, db, true)?;
+                    let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
+                        .then(|| (&da.ndvi[..], &db.ndvi[..]));
+                    change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
+                    let strip_a = Strip {
+                        row0,
+                        width: g.width,
+                        states: &da.states,
+                    };
+                    let mut sums = Vec::with_capacity(covs.len());
+                    let mut trans = Vec::with_capacity(covs.len());
+                    let mut cover_a = Vec::with_capacity(covs.len());
+                    let mut cover_b = Vec::with_capacity(covs.len());
+                    for (k, c) in covs.iter().enumerate() {
+                        let r = c.rows();
+                        let mut t = BTreeMap::new();
+                        let mut p = PairSums::default();
+                        if r.start < row0 + nrows && r.end > row0 {
+                            // One sweep: both epochs' cover and the change codes.
+                            p = accumulate_pair(c, strip_a, &db.states, area);
+                            // Transitions for communes and the province only.
+                            if classes && k <= prep.province_ix() {
+                                transitions(
+                                    c,
+                                    row0,
+                                    nrows,
+                                    g.width,
+                                    &da.classes,
+                                    &db.classes,
+                                    area,
+                                    &mut t,
+                                );
+                            }
+                        }
+                        sums.push(p.change);
+                        cover_a.push(p.a);
+                        if b_cover {
+                            cover_b.push(p.b);
+                        }
+                        trans.push(t);
+                    }
+                    let mut runs = Vec::new();
+                    let mut nat = Vec::new();
+                    let mut nat_mask = Vec::new();
+                    for r in 0..nrows {
+                        let line = &mask[r * g.width..][..g.width];
+                        row_runs((row0 + r) as u32, line, &mut runs);
+                        if classes && !natural.is_empty() {
+                            nat_mask.clear();
+                            nat_mask.extend(
+                                line.iter()
+                                    .zip(&da.classes[r * g.width..][..g.width])
+                                    .map(|(&m, c)| (m == 1 && natural.contains(c)) as u8),
                             );
+                            row_runs((row0 + r) as u32, &nat_mask, &mut nat);
                         }
                     }
-                    sums.push(p.change);
-                    cover_a.push(p.a);
-                    if b_cover {
-                        cover_b.push(p.b);
-                    }
-                    trans.push(t);
-                }
-                let mut runs = Vec::new();
-                let mut nat = Vec::new();
-                let mut nat_mask = Vec::new();
-                for r in 0..nrows {
-                    let line = &mask[r * g.width..][..g.width];
-                    row_runs((row0 + r) as u32, line, &mut runs);
-                    if classes && !natural.is_empty() {
-                        nat_mask.clear();
-                        nat_mask.extend(
-                            line.iter()
-                                .zip(&da.classes[r * g.width..][..g.width])
-                                .map(|(&m, c)| (m == 1 && natural.contains(c)) as u8),
-                        );
-                        row_runs((row0 + r) as u32, &nat_mask, &mut nat);
-                    }
-                }
-                pb.inc(1);
-                Ok(StripOut {
-                    sums,
-                    trans,
-                    runs,
-                    natural: nat,
-                    cover_a,
-                    cover_b,
-                })
-            },
-        )
+                    pb.inc(1);
+                    Ok(StripOut {
+                        sums,
+                        trans,
+                        runs,
+                        natural: nat,
+                        cover_a,
+                        cover_b,
+                    })
+                },
+            )
         })
         .collect();
     pb.finish_and_clear();

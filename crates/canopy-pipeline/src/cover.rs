@@ -318,32 +318,32 @@ fn zonal_sums(
         .par_iter()
         .map(|&(row0, rows)| {
             readers.with(
-            || (MosaicReader::new(mosaic, rules), Vec::new()),
-            |(reader, states)| {
-                let reader = reader
-                    .as_mut()
-                    .map_err(|e| PipelineError::Input(e.to_string()))?;
-                reader.read_strip(row0, rows, states)?;
-                let strip = Strip {
-                    row0,
-                    width: g.width,
-                    states,
-                };
-                let sums = covs
-                    .iter()
-                    .map(|c| {
-                        let r = c.rows();
-                        if r.end <= row0 || r.start >= row0 + rows {
-                            CoverSums::default()
-                        } else {
-                            accumulate(c, strip, area)
-                        }
-                    })
-                    .collect();
-                pb.inc(1);
-                Ok(sums)
-            },
-        )
+                || (MosaicReader::new(mosaic, rules), Vec::new()),
+                |(reader, states)| {
+                    let reader = reader
+                        .as_mut()
+                        .map_err(|e| PipelineError::Input(e.to_string()))?;
+                    reader.read_strip(row0, rows, states)?;
+                    let strip = Strip {
+                        row0,
+                        width: g.width,
+                        states,
+                    };
+                    let sums = covs
+                        .iter()
+                        .map(|c| {
+                            let r = c.rows();
+                            if r.end <= row0 || r.start >= row0 + rows {
+                                CoverSums::default()
+                            } else {
+                                accumulate(c, strip, area)
+                            }
+                        })
+                        .collect();
+                    pb.inc(1);
+                    Ok(sums)
+                },
+            )
         })
         .collect();
     pb.finish_and_clear();

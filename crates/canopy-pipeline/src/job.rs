@@ -88,7 +88,7 @@ pub fn run(
         files.push(&z.path);
     }
     if let Some(p) = region.targets.as_ref().and_then(|t| t.path.as_ref()) {
-        inputs.insert(p.display().to_string(), fingerprint(p).into());
+        files.push(p);
     }
     for e in &region.epochs {
         files.extend(&e.tiles);
