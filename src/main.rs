@@ -322,7 +322,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 by,
                 at: canopy_pipeline::job::now(),
             };
-            canopy_pipeline::store::append_triage(&store, &event)?;
+            canopy_pipeline::store::append_triage(&store, &event, None)?;
             println!(
                 "{}: {} by {} at {}",
                 event.alert_id, event.status, event.by, event.at

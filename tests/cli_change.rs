@@ -96,6 +96,28 @@ fn alert_ids_are_stable_and_triage_survives_a_rerun() {
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].by, "Nông Văn A");
     assert_eq!(history[0].note, "chặt phá, đã lập biên bản");
+    // A writer that decided on a stale read (0 events seen, the store has 1) is
+    // refused under the store's lock and writes nothing; a fresh one is appended.
+    let ev = canopy_pipeline::store::TriageEvent {
+        alert_id: id.clone(),
+        status: "dismissed".into(),
+        note: "stale".into(),
+        by: "Hoàng Thị B".into(),
+        at: "2026-11-23T00:00:00Z".into(),
+    };
+    let err = canopy_pipeline::store::append_triage(&store, &ev, Some(0)).unwrap_err();
+    assert!(
+        matches!(err, canopy_pipeline::PipelineError::Conflict(_)),
+        "{err}"
+    );
+    assert_eq!(
+        canopy_pipeline::store::read_triage(&store).unwrap().len(),
+        1
+    );
+    canopy_pipeline::store::append_triage(&store, &ev, Some(1)).unwrap();
+    let history = canopy_pipeline::store::read_triage(&store).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].status, "dismissed");
     // Unknown alert and unknown status are refused.
     let o = run(&[
         "triage",

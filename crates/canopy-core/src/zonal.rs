@@ -439,13 +439,8 @@ mod pair_tests {
                 &area,
                 &mut cat,
             );
-            for k in 0..CH_CODES {
-                assert!(
-                    close(got.change[k], cat[k]),
-                    "code {k}: {} vs {}",
-                    got.change[k],
-                    cat[k]
-                );
+            for (k, (g, c)) in got.change.iter().zip(&cat).enumerate().take(CH_CODES) {
+                assert!(close(*g, *c), "code {k}: {g} vs {c}");
             }
         }
     }

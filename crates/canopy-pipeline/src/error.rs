@@ -24,6 +24,10 @@ pub enum PipelineError {
     /// The GeoPackage store could not be written or read.
     #[error("store {}: {msg}", path.display())]
     Store { path: PathBuf, msg: String },
+    /// A write's precondition failed: the store changed since the writer read it
+    /// (a triage appended meanwhile by another process).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl PipelineError {

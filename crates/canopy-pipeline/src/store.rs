@@ -680,7 +680,17 @@ pub fn read_triage(path: &Path) -> Result<Vec<TriageEvent>, PipelineError> {
 
 /// Appends a triage event to the store, under the store's lock. The alert must
 /// exist and the status be one of [`TRIAGE_STATUSES`].
-pub fn append_triage(path: &Path, e: &TriageEvent) -> Result<(), PipelineError> {
+///
+/// `seen` is the number of events of this alert the writer based its decision on
+/// (the server's If-Match): it is compared under the lock, so an event appended
+/// meanwhile by another process (`canopy triage`, a second server) makes this write
+/// fail with [`PipelineError::Conflict`] instead of silently overriding it. `None`
+/// appends unconditionally (the CLI, which reads nothing first).
+pub fn append_triage(
+    path: &Path,
+    e: &TriageEvent,
+    seen: Option<usize>,
+) -> Result<(), PipelineError> {
     if !TRIAGE_STATUSES.contains(&e.status.as_str()) {
         return Err(PipelineError::Input(format!(
             "status \"{}\" is not one of {}",
@@ -694,6 +704,19 @@ pub fn append_triage(path: &Path, e: &TriageEvent) -> Result<(), PipelineError> 
             path,
             format!("has no alert \"{}\"", e.alert_id),
         ));
+    }
+    if let Some(seen) = seen {
+        let now = read_triage(path)?
+            .iter()
+            .filter(|t| t.alert_id == e.alert_id)
+            .count();
+        if now != seen {
+            return Err(PipelineError::Conflict(format!(
+                "alert \"{}\" has {now} triage events in the store, the writer saw {seen}: \
+                 it changed meanwhile",
+                e.alert_id
+            )));
+        }
     }
     let ds = Dataset::open_ex(
         path,

@@ -6,7 +6,9 @@
 //! serialized by the server's write lock; before checking the ETag the server reloads
 //! the store if another process (`canopy triage`, a new run) changed it. The event is
 //! appended with `canopy_pipeline::store::append_triage`, which takes the store's file
-//! lock, so a concurrent `canopy run` keeps it.
+//! lock (so a concurrent `canopy run` keeps it) and re-checks, under that lock, that
+//! the alert has as many events as the ETag was computed from (so a `canopy triage`
+//! landing between the check and the write is a 412, not a silent override).
 
 use std::sync::Arc;
 
@@ -156,12 +158,23 @@ pub async fn patch(
         by: ranger.clone(),
         at: canopy_pipeline::job::now(),
     };
+    // The ETag checked above counts this alert's events; the store checks the
+    // same count again under its file lock, so another process's triage landing in
+    // between is a 412 too, never a silent override.
+    let seen = snap.triage.get(&fid).map_or(0, Vec::len);
     let store = path.clone();
     let ev = event.clone();
-    tokio::task::spawn_blocking(move || canopy_pipeline::store::append_triage(&store, &ev))
-        .await
-        .map_err(|e| ApiError::Store(format!("triage task failed: {e}")))?
-        .map_err(|e| ApiError::Store(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        canopy_pipeline::store::append_triage(&store, &ev, Some(seen))
+    })
+    .await
+    .map_err(|e| ApiError::Store(format!("triage task failed: {e}")))?
+    .map_err(|e| match e {
+        canopy_pipeline::PipelineError::Conflict(m) => {
+            ApiError::PreconditionFailed(format!("{m}; GET it again"))
+        }
+        e => ApiError::Store(e.to_string()),
+    })?;
     tracing::info!(alert = %fid, status = %event.status, by = %ranger, "triage");
     let next = snap.with_event(
         &fid,
