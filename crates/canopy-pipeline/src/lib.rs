@@ -8,6 +8,7 @@
 //! - [`job`]: a whole run: checksums, cover job, store write;
 //! - [`layers`]: generic read-back of store layers (for the server);
 //! - [`store`]: the GeoPackage results store;
+//! - `store_rows`: store rows ↔ GDAL features, for the store's writers and readers;
 //! - [`zones`], [`zone_stats`], [`zone_store`]: planting zones, their statistics and tables;
 //! - [`targets`]: plan targets and progress against them;
 //! - [`report`]: the planners' report (md, csv, html);
@@ -27,6 +28,7 @@ pub mod progress;
 pub mod raster;
 pub mod report;
 pub mod store;
+mod store_rows;
 pub mod synth;
 pub mod targets;
 pub mod text;

@@ -13,19 +13,24 @@
 //! `epochs` (id, date, working grid), `runs` (one row per run);
 //! `change`, `province_change`, `alerts`, `alert_triage`; the zone, target and
 //! warning tables of [`crate::zone_store`].
+//!
+//! Every layer is written as its field list and one list of values per record,
+//! and read back by field name, through the helpers of `store_rows`.
 
 use std::path::{Path, PathBuf};
 
 use canopy_core::stats::CoverFigures;
-use gdal::spatial_ref::SpatialRef;
-use gdal::vector::{
-    Feature, FieldValue, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal,
-};
+use gdal::vector::{Feature, FieldValue, LayerAccess, OGRFieldType};
 use gdal::{Dataset, DriverManager};
 
 use crate::change::{Alert, ChangeResult, ChangeRow};
 use crate::cover::{CoverResult, CoverRow};
 use crate::error::PipelineError;
+use crate::store_rows::Val::{Int, Int64, Null, Real, Str, Text};
+use crate::store_rows::{
+    add_feature, geojson, idx, indices, opt, opt_string, read_rows, real, string, write_shapes,
+    write_table, Field, Fields, GResult, Val,
+};
 
 /// One row of the `runs` table.
 #[derive(Debug, Clone, Default)]
@@ -148,82 +153,41 @@ fn remove_stale_temps(dir: &Path, stem: &str) {
     }
 }
 
-pub(crate) type GResult<T> = gdal::errors::Result<T>;
-
-pub(crate) fn table<'a>(
-    ds: &'a mut Dataset,
-    name: &'a str,
-    fields: &[(&str, OGRFieldType::Type)],
-) -> GResult<gdal::vector::Layer<'a>> {
-    let layer = ds.create_layer(LayerOptions {
-        name,
-        ty: OGRwkbGeometryType::wkbNone,
-        ..Default::default()
-    })?;
-    layer.create_defn_fields(fields)?;
-    Ok(layer)
-}
-
-pub(crate) fn set_opt(f: &mut Feature, idx: usize, v: Option<f64>) -> GResult<()> {
-    match v {
-        Some(x) => f.set_field_double(idx, x),
-        None => f.set_field_null(idx),
-    }
-}
-
 fn write_communes(ds: &mut Dataset, result: &CoverResult) -> GResult<()> {
-    let mut srs = SpatialRef::from_epsg(4326)?;
-    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
-    let layer = ds.create_layer(LayerOptions {
-        name: "communes",
-        srs: Some(&srs),
-        ty: OGRwkbGeometryType::wkbMultiPolygon,
-        options: Some(&["FID=fid", "GEOMETRY_NAME=geom"]),
-    })?;
-    layer.create_defn_fields(&[
-        ("code", OGRFieldType::OFTString),
-        ("name", OGRFieldType::OFTString),
-        ("natural_ha", OGRFieldType::OFTReal),
-    ])?;
-    for c in &result.communes {
-        let mut f = Feature::new(layer.defn())?;
-        f.set_field_string(0, &c.code)?;
-        f.set_field_string(1, &c.name)?;
-        f.set_field_double(2, c.natural_ha)?;
-        f.set_geometry(c.geom_wgs84.to_gdal()?)?;
-        f.create(&layer)?;
-    }
-    Ok(())
+    write_shapes(
+        ds,
+        "communes",
+        &["FID=fid", "GEOMETRY_NAME=geom"],
+        &[
+            ("code", OGRFieldType::OFTString),
+            ("name", OGRFieldType::OFTString),
+            ("natural_ha", OGRFieldType::OFTReal),
+        ],
+        result.communes.iter().map(|c| {
+            let values = [Str(&c.code), Str(&c.name), Real(c.natural_ha)];
+            (values, &c.geom_wgs84)
+        }),
+    )
 }
 
-/// A table of per-commune rows (`with_code`) or province rows: `commune_code`
-/// first when with code, then `fields`.
-fn unit_table<'a>(
-    ds: &'a mut Dataset,
-    name: &'a str,
-    with_code: bool,
-    fields: &[(&str, OGRFieldType::Type)],
-) -> GResult<gdal::vector::Layer<'a>> {
+/// The fields of a table of per-commune rows (`with_code`) or province rows:
+/// `commune_code` first when with code, then `fields`.
+fn unit_fields<'a>(with_code: bool, fields: &Fields<'a>) -> Vec<Field<'a>> {
     let mut all = vec![];
     if with_code {
         all.push(("commune_code", OGRFieldType::OFTString));
     }
     all.extend_from_slice(fields);
-    table(ds, name, &all)
+    all
 }
 
-/// A new row of a [`unit_table`] and the index of its first field after the code.
-fn unit_row<'a>(
-    layer: &'a gdal::vector::Layer,
+/// A row of a [`unit_fields`] table: the code when with code, then `values`.
+fn unit_values<'a>(
     with_code: bool,
-    code: &str,
-) -> GResult<(Feature<'a>, usize)> {
-    let mut f = Feature::new(layer.defn())?;
-    if with_code {
-        f.set_field_string(0, code)?;
-        return Ok((f, 1));
-    }
-    Ok((f, 0))
+    code: &'a str,
+    values: impl IntoIterator<Item = Val<'a>>,
+) -> impl Iterator<Item = Val<'a>> {
+    with_code.then_some(Str(code)).into_iter().chain(values)
 }
 
 fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool) -> GResult<()> {
@@ -236,24 +200,25 @@ fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool)
         ("cover_pct", OGRFieldType::OFTReal),
         ("observed_pct", OGRFieldType::OFTReal),
     ];
-    let layer = unit_table(ds, name, with_code, &fields)?;
-    for r in rows {
-        let (mut f, i) = unit_row(&layer, with_code, &r.commune_code)?;
+    let values = rows.iter().map(|r| {
         let x: &CoverFigures = &r.figures;
-        f.set_field_string(i, &r.epoch)?;
-        f.set_field_double(i + 1, x.natural_ha)?;
-        f.set_field_double(i + 2, x.forest_ha)?;
-        f.set_field_double(i + 3, x.observed_ha)?;
-        f.set_field_double(i + 4, x.unobserved_ha)?;
-        set_opt(&mut f, i + 5, x.cover_pct)?;
-        f.set_field_double(i + 6, x.observed_pct)?;
-        f.create(&layer)?;
-    }
-    Ok(())
+        let figures = [
+            Str(&r.epoch),
+            Real(x.natural_ha),
+            Real(x.forest_ha),
+            Real(x.observed_ha),
+            Real(x.unobserved_ha),
+            opt(x.cover_pct.map(Real)),
+            Real(x.observed_pct),
+        ];
+        unit_values(with_code, &r.commune_code, figures)
+    });
+    let fields = unit_fields(with_code, &fields);
+    write_table(ds, name, &fields, values)
 }
 
 fn write_epochs(ds: &mut Dataset, epochs: &[EpochRecord]) -> GResult<()> {
-    let layer = table(
+    write_table(
         ds,
         "epochs",
         &[
@@ -262,16 +227,15 @@ fn write_epochs(ds: &mut Dataset, epochs: &[EpochRecord]) -> GResult<()> {
             ("tiles", OGRFieldType::OFTInteger),
             ("pixels", OGRFieldType::OFTInteger64),
         ],
-    )?;
-    for e in epochs {
-        let mut f = Feature::new(layer.defn())?;
-        f.set_field_string(0, &e.id)?;
-        f.set_field_string(1, &e.date)?;
-        f.set_field_integer(2, e.tiles as i32)?;
-        f.set_field_integer64(3, e.pixels as i64)?;
-        f.create(&layer)?;
-    }
-    Ok(())
+        epochs.iter().map(|e| {
+            [
+                Str(&e.id),
+                Str(&e.date),
+                Int(e.tiles as i32),
+                Int64(e.pixels as i64),
+            ]
+        }),
+    )
 }
 
 const RUN_FIELDS: [&str; 8] = [
@@ -298,20 +262,17 @@ fn run_values(r: &RunRecord) -> [&str; 8] {
     ]
 }
 
-fn write_runs(ds: &mut Dataset, runs: &[RunRecord]) -> GResult<()> {
-    let fields: Vec<(&str, OGRFieldType::Type)> = RUN_FIELDS
+/// String fields named `names`.
+fn string_fields<'a>(names: &[&'a str]) -> Vec<Field<'a>> {
+    names
         .iter()
         .map(|n| (*n, OGRFieldType::OFTString))
-        .collect();
-    let layer = table(ds, "runs", &fields)?;
-    for r in runs {
-        let mut f = Feature::new(layer.defn())?;
-        for (i, v) in run_values(r).iter().enumerate() {
-            f.set_field_string(i, v)?;
-        }
-        f.create(&layer)?;
-    }
-    Ok(())
+        .collect()
+}
+
+fn write_runs(ds: &mut Dataset, runs: &[RunRecord]) -> GResult<()> {
+    let rows = runs.iter().map(|r| run_values(r).map(Str));
+    write_table(ds, "runs", &string_fields(&RUN_FIELDS), rows)
 }
 
 pub(crate) fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
@@ -325,30 +286,13 @@ pub(crate) fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
         .map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))
 }
 
-pub(crate) fn string(f: &Feature, i: usize) -> String {
-    f.field_as_string(i).ok().flatten().unwrap_or_default()
-}
-
-pub(crate) fn idx(
-    layer: &gdal::vector::Layer,
-    name: &str,
-    path: &Path,
-) -> Result<usize, PipelineError> {
-    layer.defn().field_index(name).map_err(|_| {
-        PipelineError::store(path, format!("layer {} has no field {name}", layer.name()))
-    })
-}
-
 /// The runs recorded in a store, oldest first.
 pub fn read_runs(path: &Path) -> Result<Vec<RunRecord>, PipelineError> {
     let ds = open_store(path)?;
     let mut layer = ds
         .layer_by_name("runs")
         .map_err(|_| PipelineError::store(path, "no runs layer"))?;
-    let ix: Vec<usize> = RUN_FIELDS
-        .iter()
-        .map(|n| idx(&layer, n, path))
-        .collect::<Result<_, _>>()?;
+    let ix = indices(&layer, &RUN_FIELDS, path)?;
     let mut out = Vec::new();
     for f in layer.features() {
         let v: Vec<String> = ix.iter().map(|&i| string(&f, i)).collect();
@@ -385,7 +329,7 @@ pub struct StoredCover {
 }
 
 fn read_figures(f: &Feature, ix: &[usize]) -> CoverFigures {
-    let d = |i: usize| f.field_as_double(ix[i]).ok().flatten();
+    let d = |i: usize| real(f, ix[i]);
     CoverFigures {
         natural_ha: d(0).unwrap_or(0.0),
         forest_ha: d(1).unwrap_or(0.0),
@@ -415,25 +359,18 @@ pub fn read_cover(path: &Path) -> Result<StoredCover, PipelineError> {
     let mut communes = Vec::new();
     {
         let mut l = layer_of("communes")?;
-        let (c, n, a) = (
-            idx(&l, "code", path)?,
-            idx(&l, "name", path)?,
-            idx(&l, "natural_ha", path)?,
-        );
+        let ix = indices(&l, &["code", "name", "natural_ha"], path)?;
         for f in l.features() {
             communes.push(StoredCommune {
-                code: string(&f, c),
-                name: string(&f, n),
-                natural_ha: f.field_as_double(a).ok().flatten().unwrap_or(0.0),
+                code: string(&f, ix[0]),
+                name: string(&f, ix[1]),
+                natural_ha: real(&f, ix[2]).unwrap_or(0.0),
             });
         }
     }
-    let read_rows = |name: &str, with_code: bool| -> Result<Vec<CoverRow>, PipelineError> {
+    let cover_rows = |name: &str, with_code: bool| -> Result<Vec<CoverRow>, PipelineError> {
         let mut l = layer_of(name)?;
-        let ix: Vec<usize> = FIGURE_FIELDS
-            .iter()
-            .map(|n| idx(&l, n, path))
-            .collect::<Result<_, _>>()?;
+        let ix = indices(&l, &FIGURE_FIELDS, path)?;
         let e = idx(&l, "epoch", path)?;
         let c = if with_code {
             Some(idx(&l, "commune_code", path)?)
@@ -452,8 +389,8 @@ pub fn read_cover(path: &Path) -> Result<StoredCover, PipelineError> {
         }
         Ok(rows)
     };
-    let rows = read_rows("cover", true)?;
-    let province = read_rows("province_cover", false)?;
+    let rows = cover_rows("cover", true)?;
+    let province = cover_rows("province_cover", false)?;
     let mut epochs = Vec::new();
     {
         let mut l = layer_of("epochs")?;
@@ -525,31 +462,36 @@ fn write_change(ds: &mut Dataset, name: &str, rows: &[ChangeRow], with_code: boo
         ("unobserved_ha", OGRFieldType::OFTReal),
         ("transitions", OGRFieldType::OFTString),
     ];
-    let layer = unit_table(ds, name, with_code, &fields)?;
-    for r in rows {
-        let (mut f, i) = unit_row(&layer, with_code, &r.commune_code)?;
-        f.set_field_string(i, &r.from_epoch)?;
-        f.set_field_string(i + 1, &r.to_epoch)?;
-        f.set_field_double(i + 2, r.loss_ha)?;
-        f.set_field_double(i + 3, r.gain_ha)?;
-        f.set_field_double(i + 4, r.net_ha)?;
-        f.set_field_double(i + 5, r.unobserved_ha)?;
-        if r.transitions.is_empty() {
-            f.set_field_null(i + 6)?;
-        } else {
-            let t: Vec<serde_json::Value> = r
-                .transitions
-                .iter()
-                .map(|(a, b, ha)| serde_json::json!({"from": a, "to": b, "ha": ha}))
-                .collect();
-            f.set_field_string(i + 6, &serde_json::Value::Array(t).to_string())?;
-        }
-        f.create(&layer)?;
-    }
-    Ok(())
+    let values = rows.iter().map(|r| {
+        let change = [
+            Str(&r.from_epoch),
+            Str(&r.to_epoch),
+            Real(r.loss_ha),
+            Real(r.gain_ha),
+            Real(r.net_ha),
+            Real(r.unobserved_ha),
+            transitions(r),
+        ];
+        unit_values(with_code, &r.commune_code, change)
+    });
+    let fields = unit_fields(with_code, &fields);
+    write_table(ds, name, &fields, values)
 }
 
-const ALERT_FIELDS: [(&str, OGRFieldType::Type); 16] = [
+/// The class transitions as JSON (NULL when there are none).
+fn transitions(r: &ChangeRow) -> Val<'static> {
+    if r.transitions.is_empty() {
+        return Null;
+    }
+    let t: Vec<serde_json::Value> = r
+        .transitions
+        .iter()
+        .map(|(a, b, ha)| serde_json::json!({"from": a, "to": b, "ha": ha}))
+        .collect();
+    Text(serde_json::Value::Array(t).to_string())
+}
+
+const ALERT_FIELDS: [Field; 16] = [
     ("alert_id", OGRFieldType::OFTString),
     ("from_epoch", OGRFieldType::OFTString),
     ("to_epoch", OGRFieldType::OFTString),
@@ -569,51 +511,40 @@ const ALERT_FIELDS: [(&str, OGRFieldType::Type); 16] = [
 ];
 
 fn write_alerts(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
-    let mut srs = SpatialRef::from_epsg(4326)?;
-    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
-    let layer = ds.create_layer(LayerOptions {
-        name: "alerts",
-        srs: Some(&srs),
-        ty: OGRwkbGeometryType::wkbMultiPolygon,
-        options: Some(&["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"]),
-    })?;
-    layer.create_defn_fields(&ALERT_FIELDS)?;
-    for a in alerts {
-        let mut f = Feature::new(layer.defn())?;
-        f.set_field_string(0, &a.id)?;
-        f.set_field_string(1, &a.from_epoch)?;
-        f.set_field_string(2, &a.to_epoch)?;
-        f.set_field_string(3, &a.from_date)?;
-        f.set_field_string(4, &a.to_date)?;
-        f.set_field_double(5, a.area_ha)?;
-        f.set_field_integer64(6, a.pixels as i64)?;
-        f.set_field_double(7, a.centroid.0)?;
-        f.set_field_double(8, a.centroid.1)?;
-        f.set_field_string(9, &a.commune_code)?;
-        let shares: Vec<serde_json::Value> = a
-            .communes
-            .iter()
-            .map(|(c, ha)| serde_json::json!({"code": c, "ha": ha}))
-            .collect();
-        f.set_field_string(10, &serde_json::Value::Array(shares).to_string())?;
-        match &a.zone_species {
-            Some(s) => f.set_field_string(11, s)?,
-            None => f.set_field_null(11)?,
-        }
-        match &a.zone_code {
-            Some(s) => f.set_field_string(12, s)?,
-            None => f.set_field_null(12)?,
-        }
-        match a.natural_lost {
-            Some(b) => f.set_field_integer(13, b as i32)?,
-            None => f.set_field_null(13)?,
-        }
-        f.set_field_double(14, a.natural_lost_ha)?;
-        f.set_field_string(15, a.severity.as_str())?;
-        f.set_geometry(a.geom_wgs84.to_gdal()?)?;
-        f.create(&layer)?;
-    }
-    Ok(())
+    write_shapes(
+        ds,
+        "alerts",
+        &["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"],
+        &ALERT_FIELDS,
+        alerts.iter().map(|a| (alert_values(a), &a.geom_wgs84)),
+    )
+}
+
+/// An alert's values, in [`ALERT_FIELDS`] order.
+fn alert_values(a: &Alert) -> [Val<'_>; 16] {
+    let shares: Vec<serde_json::Value> = a
+        .communes
+        .iter()
+        .map(|(c, ha)| serde_json::json!({"code": c, "ha": ha}))
+        .collect();
+    [
+        Str(&a.id),
+        Str(&a.from_epoch),
+        Str(&a.to_epoch),
+        Str(&a.from_date),
+        Str(&a.to_date),
+        Real(a.area_ha),
+        Int64(a.pixels as i64),
+        Real(a.centroid.0),
+        Real(a.centroid.1),
+        Str(&a.commune_code),
+        Text(serde_json::Value::Array(shares).to_string()),
+        opt(a.zone_species.as_deref().map(Str)),
+        opt(a.zone_code.as_deref().map(Str)),
+        opt(a.natural_lost.map(|b| Int(b as i32))),
+        Real(a.natural_lost_ha),
+        Str(a.severity.as_str()),
+    ]
 }
 
 /// One triage event of an alert (the table keeps the full history).
@@ -633,49 +564,28 @@ pub const TRIAGE_STATUSES: [&str; 3] = ["new", "confirmed", "dismissed"];
 
 const TRIAGE_FIELDS: [&str; 5] = ["alert_id", "status", "note", "by", "at"];
 
-fn write_triage(ds: &mut Dataset, events: &[TriageEvent]) -> GResult<()> {
-    let fields: Vec<(&str, OGRFieldType::Type)> = TRIAGE_FIELDS
-        .iter()
-        .map(|n| (*n, OGRFieldType::OFTString))
-        .collect();
-    let layer = table(ds, "alert_triage", &fields)?;
-    for e in events {
-        add_triage(&layer, e)?;
-    }
-    Ok(())
+/// An event's values, in [`TRIAGE_FIELDS`] order.
+fn triage_values(e: &TriageEvent) -> [Val<'_>; 5] {
+    [&e.alert_id, &e.status, &e.note, &e.by, &e.at].map(|v| Str(v))
 }
 
-fn add_triage(layer: &gdal::vector::Layer, e: &TriageEvent) -> GResult<()> {
-    let mut f = Feature::new(layer.defn())?;
-    for (i, v) in [&e.alert_id, &e.status, &e.note, &e.by, &e.at]
-        .iter()
-        .enumerate()
-    {
-        f.set_field_string(i, v)?;
-    }
-    f.create(layer)
+fn write_triage(ds: &mut Dataset, events: &[TriageEvent]) -> GResult<()> {
+    let rows = events.iter().map(triage_values);
+    write_table(ds, "alert_triage", &string_fields(&TRIAGE_FIELDS), rows)
 }
 
 /// The triage history of a store, oldest first (empty for stores without one).
 pub fn read_triage(path: &Path) -> Result<Vec<TriageEvent>, PipelineError> {
     let ds = open_store(path)?;
-    let Ok(mut layer) = ds.layer_by_name("alert_triage") else {
-        return Ok(Vec::new());
-    };
-    let ix: Vec<usize> = TRIAGE_FIELDS
-        .iter()
-        .map(|n| idx(&layer, n, path))
-        .collect::<Result<_, _>>()?;
-    Ok(layer
-        .features()
-        .map(|f| TriageEvent {
-            alert_id: string(&f, ix[0]),
-            status: string(&f, ix[1]),
-            note: string(&f, ix[2]),
-            by: string(&f, ix[3]),
-            at: string(&f, ix[4]),
-        })
-        .collect())
+    read_rows(&ds, "alert_triage", &TRIAGE_FIELDS, path, |f, ix| {
+        TriageEvent {
+            alert_id: string(f, ix[0]),
+            status: string(f, ix[1]),
+            note: string(f, ix[2]),
+            by: string(f, ix[3]),
+            at: string(f, ix[4]),
+        }
+    })
 }
 
 /// Appends a triage event to the store, under the store's lock. The alert must
@@ -729,7 +639,7 @@ pub fn append_triage(
     let layer = ds.layer_by_name("alert_triage").map_err(|_| {
         PipelineError::store(path, "has no alert_triage table; re-run `canopy run`")
     })?;
-    add_triage(&layer, e)
+    add_feature(&layer, triage_values(e), None)
         .map_err(|err| PipelineError::store(path, format!("writing triage: {err}")))?;
     Ok(())
 }
@@ -766,20 +676,12 @@ pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
             "has no alerts layer (written by canopy run with two epochs or more)",
         )
     })?;
-    let ix: Vec<usize> = ALERT_FIELDS
-        .iter()
-        .map(|(n, _)| idx(&layer, n, path))
-        .collect::<Result<_, _>>()?;
+    let names: Vec<&str> = ALERT_FIELDS.iter().map(|(n, _)| *n).collect();
+    let ix = indices(&layer, &names, path)?;
     let mut status: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for e in read_triage(path)? {
         status.insert(e.alert_id, e.status);
     }
-    let opt = |f: &Feature, i: usize| {
-        f.field_as_string(i)
-            .ok()
-            .flatten()
-            .filter(|s| !s.is_empty())
-    };
     let mut out = Vec::new();
     for f in layer.features() {
         let id = string(&f, ix[0]);
@@ -790,10 +692,10 @@ pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
             to_epoch: string(&f, ix[2]),
             from_date: string(&f, ix[3]),
             to_date: string(&f, ix[4]),
-            area_ha: f.field_as_double(ix[5]).ok().flatten().unwrap_or(0.0),
+            area_ha: real(&f, ix[5]).unwrap_or(0.0),
             centroid: (
-                f.field_as_double(ix[7]).ok().flatten().unwrap_or(0.0),
-                f.field_as_double(ix[8]).ok().flatten().unwrap_or(0.0),
+                real(&f, ix[7]).unwrap_or(0.0),
+                real(&f, ix[8]).unwrap_or(0.0),
             ),
             commune_code: string(&f, ix[9]),
             communes: serde_json::from_str::<Vec<serde_json::Value>>(&string(&f, ix[10]))
@@ -801,14 +703,11 @@ pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
                 .iter()
                 .filter_map(|v| v["code"].as_str().map(String::from))
                 .collect(),
-            zone_species: opt(&f, ix[11]),
-            zone_code: opt(&f, ix[12]),
+            zone_species: opt_string(&f, ix[11]),
+            zone_code: opt_string(&f, ix[12]),
             natural_lost: f.field_as_integer(ix[13]).ok().flatten().map(|v| v != 0),
             severity: string(&f, ix[15]),
-            geometry: f
-                .geometry()
-                .and_then(|g| g.json().ok())
-                .unwrap_or_else(|| "null".into()),
+            geometry: geojson(&f),
         });
     }
     Ok(out)
@@ -817,11 +716,8 @@ pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
 /// The change rows of a store (communes, then the province under `PROVINCE`).
 pub fn read_change(path: &Path) -> Result<(Vec<ChangeRow>, Vec<ChangeRow>), PipelineError> {
     let ds = open_store(path)?;
-    let read = |name: &str, with_code: bool| -> Result<Vec<ChangeRow>, PipelineError> {
-        let Ok(mut l) = ds.layer_by_name(name) else {
-            return Ok(Vec::new());
-        };
-        let names = [
+    let read = |name: &str, with_code: bool| {
+        let mut names = vec![
             "from_epoch",
             "to_epoch",
             "loss_ha",
@@ -829,30 +725,23 @@ pub fn read_change(path: &Path) -> Result<(Vec<ChangeRow>, Vec<ChangeRow>), Pipe
             "net_ha",
             "unobserved_ha",
         ];
-        let ix: Vec<usize> = names
-            .iter()
-            .map(|n| idx(&l, n, path))
-            .collect::<Result<_, _>>()?;
-        let c = if with_code {
-            Some(idx(&l, "commune_code", path)?)
-        } else {
-            None
-        };
-        let d = |f: &Feature, i: usize| f.field_as_double(i).ok().flatten().unwrap_or(0.0);
-        Ok(l.features()
-            .map(|f| ChangeRow {
-                commune_code: c
-                    .map(|c| string(&f, c))
+        names.extend(with_code.then_some("commune_code"));
+        read_rows(&ds, name, &names, path, |f, ix| {
+            let d = |i: usize| real(f, ix[i]).unwrap_or(0.0);
+            ChangeRow {
+                commune_code: ix
+                    .get(6)
+                    .map(|&c| string(f, c))
                     .unwrap_or_else(|| crate::cover::PROVINCE_CODE.into()),
-                from_epoch: string(&f, ix[0]),
-                to_epoch: string(&f, ix[1]),
-                loss_ha: d(&f, ix[2]),
-                gain_ha: d(&f, ix[3]),
-                net_ha: d(&f, ix[4]),
-                unobserved_ha: d(&f, ix[5]),
+                from_epoch: string(f, ix[0]),
+                to_epoch: string(f, ix[1]),
+                loss_ha: d(2),
+                gain_ha: d(3),
+                net_ha: d(4),
+                unobserved_ha: d(5),
                 transitions: Vec::new(),
-            })
-            .collect())
+            }
+        })
     };
     Ok((read("change", true)?, read("province_change", false)?))
 }

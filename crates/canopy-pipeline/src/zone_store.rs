@@ -22,15 +22,19 @@ use std::path::Path;
 
 use canopy_core::stats::M2_PER_HA;
 use canopy_core::targets::{CoverTarget, ZoneTarget};
-use gdal::spatial_ref::SpatialRef;
-use gdal::vector::{Feature, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+use gdal::vector::{LayerAccess, OGRFieldType};
 use gdal::Dataset;
 use serde::Serialize;
 
 use crate::error::PipelineError;
-use crate::store::{idx, open_store, set_opt, string, table, GResult};
+use crate::store::open_store;
+use crate::store_rows::Val::{Real, Str, Text};
+use crate::store_rows::{
+    geojson, idx, opt, opt_string, read_rows, real, string, write_shapes, write_table, Field,
+    GResult, Val,
+};
 use crate::targets::{Measured, Progress, Targets};
-use crate::zone_stats::{ZoneFigures, ZonePlan};
+use crate::zone_stats::{Piece, ZoneChange, ZoneCover, ZoneFigures, ZonePlan};
 
 /// The zone results of a run, for [`crate::store::write`].
 pub struct ZoneOutputs<'a> {
@@ -70,193 +74,216 @@ pub(crate) fn write(ds: &mut Dataset, x: &Extras) -> Result<(), (String, gdal::e
         write_zones(ds, z).map_err(|e| ("zones".to_string(), e))?;
     }
     write_targets(ds, x.targets).map_err(|e| ("targets".to_string(), e))?;
-    let layer = table(
+    write_table(
         ds,
         "warnings",
         &[
             ("source", OGRFieldType::OFTString),
             ("message", OGRFieldType::OFTString),
         ],
+        x.warnings.iter().map(|(s, m)| [Str(s), Str(m)]),
     )
-    .map_err(|e| ("warnings".to_string(), e))?;
-    for (s, m) in &x.warnings {
-        let mut f = Feature::new(layer.defn()).map_err(|e| ("warnings".to_string(), e))?;
-        f.set_field_string(0, s)
-            .and_then(|_| f.set_field_string(1, m))
-            .and_then(|_| f.create(&layer))
-            .map_err(|e| ("warnings".to_string(), e))?;
-    }
-    Ok(())
+    .map_err(|e| ("warnings".to_string(), e))
 }
 
 fn write_zones(ds: &mut Dataset, z: &ZoneOutputs) -> GResult<()> {
-    let (plan, figs) = (z.plan, z.figures);
-    let ids = piece_ids(plan);
-    {
-        let mut srs = SpatialRef::from_epsg(4326)?;
-        srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
-        let layer = ds.create_layer(LayerOptions {
-            name: "zones",
-            srs: Some(&srs),
-            ty: OGRwkbGeometryType::wkbMultiPolygon,
-            options: Some(&["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"]),
-        })?;
-        layer.create_defn_fields(&[
-            ("piece_id", OGRFieldType::OFTString),
-            ("zone_code", OGRFieldType::OFTString),
-            ("species", OGRFieldType::OFTString),
+    let ids = piece_ids(z.plan);
+    write_pieces(ds, z, &ids)?;
+    write_piece_cover(ds, z, &ids)?;
+    write_piece_change(ds, z, &ids)?;
+    write_species_summary(ds, z)?;
+    write_overlaps(ds, z.plan)?;
+    write_zone_list(ds, z.plan)
+}
+
+/// Every piece with its id, its cover per epoch and its change per pair.
+fn pieces<'a>(
+    z: &'a ZoneOutputs,
+    ids: &'a [String],
+) -> impl Iterator<Item = (&'a Piece, &'a str, &'a [ZoneCover], &'a [ZoneChange])> {
+    z.plan
+        .pieces
+        .iter()
+        .zip(ids)
+        .zip(&z.figures.pieces)
+        .map(|((p, id), (covers, changes))| (p, id.as_str(), &covers[..], &changes[..]))
+}
+
+/// The change that ends at `epoch` (the consecutive pair comes first).
+fn ending_at<'a>(changes: &'a [ZoneChange], epoch: &str) -> Option<&'a ZoneChange> {
+    changes.iter().find(|c| c.to_epoch == epoch)
+}
+
+/// The key of a piece's rows in `zone_cover` and `zone_change`.
+const PIECE_KEY: [Field; 3] = [
+    ("piece_id", OGRFieldType::OFTString),
+    ("zone_code", OGRFieldType::OFTString),
+    ("commune_code", OGRFieldType::OFTString),
+];
+
+fn piece_key<'a>(p: &'a Piece, id: &'a str) -> [Val<'a>; 3] {
+    [Str(id), Str(&p.zone_code), Str(&p.commune_code)]
+}
+
+/// An epoch's figures.
+const FIGURES: [Field; 3] = [
+    ("forest_ha", OGRFieldType::OFTReal),
+    ("observed_ha", OGRFieldType::OFTReal),
+    ("cover_pct", OGRFieldType::OFTReal),
+];
+
+/// [`FIGURES`] of an epoch (NULL without one).
+fn figure_values(c: Option<&ZoneCover>) -> [Val<'static>; 3] {
+    let f = c.map(|c| &c.figures);
+    [
+        opt(f.map(|f| Real(f.forest_ha))),
+        opt(f.map(|f| Real(f.observed_ha))),
+        opt(f.and_then(|f| f.cover_pct).map(Real)),
+    ]
+}
+
+/// The change that ends at an epoch.
+const CHANGE_TO: [Field; 3] = [
+    ("change_from", OGRFieldType::OFTString),
+    ("loss_ha", OGRFieldType::OFTReal),
+    ("gain_ha", OGRFieldType::OFTReal),
+];
+
+/// [`CHANGE_TO`] of a change (NULL without one).
+fn change_values(c: Option<&ZoneChange>) -> [Val<'_>; 3] {
+    [
+        opt(c.map(|c| Str(&c.from_epoch))),
+        opt(c.map(|c| Real(c.loss_ha))),
+        opt(c.map(|c| Real(c.gain_ha))),
+    ]
+}
+
+/// The `zones` layer: each piece with its latest epoch and the change ending at it.
+fn write_pieces(ds: &mut Dataset, z: &ZoneOutputs, ids: &[String]) -> GResult<()> {
+    let piece = [
+        ("piece_id", OGRFieldType::OFTString),
+        ("zone_code", OGRFieldType::OFTString),
+        ("species", OGRFieldType::OFTString),
+        ("commune_code", OGRFieldType::OFTString),
+        ("commune_name", OGRFieldType::OFTString),
+        ("area_ha", OGRFieldType::OFTReal),
+        ("zone_area_ha", OGRFieldType::OFTReal),
+        ("epoch", OGRFieldType::OFTString),
+    ];
+    let rows = pieces(z, ids).map(|(p, id, covers, changes)| {
+        let last = covers.last();
+        let change = last.and_then(|l| ending_at(changes, &l.epoch));
+        let values = [
+            Str(id),
+            Str(&p.zone_code),
+            Str(&p.species),
+            Str(&p.commune_code),
+            Str(&p.commune_name),
+            Real(p.area_m2 / M2_PER_HA),
+            Real(z.plan.zones[p.zone].area_ha),
+            opt(last.map(|l| Str(&l.epoch))),
+        ];
+        let values = values
+            .into_iter()
+            .chain(figure_values(last))
+            .chain(change_values(change));
+        (values, &p.geom_wgs84)
+    });
+    let fields = [&piece[..], &FIGURES, &CHANGE_TO].concat();
+    let options = ["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"];
+    write_shapes(ds, "zones", &options, &fields, rows)
+}
+
+/// `zone_cover`: every piece × epoch.
+fn write_piece_cover(ds: &mut Dataset, z: &ZoneOutputs, ids: &[String]) -> GResult<()> {
+    let cover = [
+        ("epoch", OGRFieldType::OFTString),
+        ("area_ha", OGRFieldType::OFTReal),
+    ];
+    let rows = pieces(z, ids).flat_map(|(p, id, covers, _)| {
+        covers.iter().map(move |c| {
+            piece_key(p, id)
+                .into_iter()
+                .chain([Str(&c.epoch), Real(c.figures.natural_ha)])
+                .chain(figure_values(Some(c)))
+        })
+    });
+    let fields = [&PIECE_KEY[..], &cover, &FIGURES].concat();
+    write_table(ds, "zone_cover", &fields, rows)
+}
+
+/// `zone_change`: every piece × pair.
+fn write_piece_change(ds: &mut Dataset, z: &ZoneOutputs, ids: &[String]) -> GResult<()> {
+    let change = [
+        ("from_epoch", OGRFieldType::OFTString),
+        ("to_epoch", OGRFieldType::OFTString),
+        ("loss_ha", OGRFieldType::OFTReal),
+        ("gain_ha", OGRFieldType::OFTReal),
+    ];
+    let rows = pieces(z, ids).flat_map(|(p, id, _, changes)| {
+        changes.iter().map(move |c| {
+            piece_key(p, id).into_iter().chain([
+                Str(&c.from_epoch),
+                Str(&c.to_epoch),
+                Real(c.loss_ha),
+                Real(c.gain_ha),
+            ])
+        })
+    });
+    let fields = [&PIECE_KEY[..], &change].concat();
+    write_table(ds, "zone_change", &fields, rows)
+}
+
+/// `species_summary`: every species unit × epoch, with the change ending there.
+fn write_species_summary(ds: &mut Dataset, z: &ZoneOutputs) -> GResult<()> {
+    let unit = [
+        ("species", OGRFieldType::OFTString),
+        ("commune_code", OGRFieldType::OFTString),
+        ("epoch", OGRFieldType::OFTString),
+        ("zone_ha", OGRFieldType::OFTReal),
+    ];
+    let units = z.plan.units.iter().zip(&z.figures.units);
+    let rows = units.flat_map(|(u, (covers, changes))| {
+        covers.iter().map(move |c| {
+            let values = [
+                Str(&u.species),
+                Str(&u.commune_code),
+                Str(&c.epoch),
+                Real(u.area_m2 / M2_PER_HA),
+            ];
+            values
+                .into_iter()
+                .chain(figure_values(Some(c)))
+                .chain(change_values(ending_at(changes, &c.epoch)))
+        })
+    });
+    let fields = [&unit[..], &FIGURES, &CHANGE_TO].concat();
+    write_table(ds, "species_summary", &fields, rows)
+}
+
+fn write_overlaps(ds: &mut Dataset, plan: &ZonePlan) -> GResult<()> {
+    write_table(
+        ds,
+        "species_overlap",
+        &[
+            ("species_a", OGRFieldType::OFTString),
+            ("species_b", OGRFieldType::OFTString),
             ("commune_code", OGRFieldType::OFTString),
-            ("commune_name", OGRFieldType::OFTString),
-            ("area_ha", OGRFieldType::OFTReal),
-            ("zone_area_ha", OGRFieldType::OFTReal),
-            ("epoch", OGRFieldType::OFTString),
-            ("forest_ha", OGRFieldType::OFTReal),
-            ("observed_ha", OGRFieldType::OFTReal),
-            ("cover_pct", OGRFieldType::OFTReal),
-            ("change_from", OGRFieldType::OFTString),
-            ("loss_ha", OGRFieldType::OFTReal),
-            ("gain_ha", OGRFieldType::OFTReal),
-        ])?;
-        for ((p, id), (covers, changes)) in plan.pieces.iter().zip(&ids).zip(&figs.pieces) {
-            let mut f = Feature::new(layer.defn())?;
-            f.set_field_string(0, id)?;
-            f.set_field_string(1, &p.zone_code)?;
-            f.set_field_string(2, &p.species)?;
-            f.set_field_string(3, &p.commune_code)?;
-            f.set_field_string(4, &p.commune_name)?;
-            f.set_field_double(5, p.area_m2 / M2_PER_HA)?;
-            f.set_field_double(6, plan.zones[p.zone].area_ha)?;
-            if let Some(last) = covers.last() {
-                f.set_field_string(7, &last.epoch)?;
-                f.set_field_double(8, last.figures.forest_ha)?;
-                f.set_field_double(9, last.figures.observed_ha)?;
-                set_opt(&mut f, 10, last.figures.cover_pct)?;
-                if let Some(c) = changes.iter().find(|c| c.to_epoch == last.epoch) {
-                    f.set_field_string(11, &c.from_epoch)?;
-                    f.set_field_double(12, c.loss_ha)?;
-                    f.set_field_double(13, c.gain_ha)?;
-                }
-            }
-            f.set_geometry(p.geom_wgs84.to_gdal()?)?;
-            f.create(&layer)?;
-        }
-    }
-    {
-        let layer = table(
-            ds,
-            "zone_cover",
-            &[
-                ("piece_id", OGRFieldType::OFTString),
-                ("zone_code", OGRFieldType::OFTString),
-                ("commune_code", OGRFieldType::OFTString),
-                ("epoch", OGRFieldType::OFTString),
-                ("area_ha", OGRFieldType::OFTReal),
-                ("forest_ha", OGRFieldType::OFTReal),
-                ("observed_ha", OGRFieldType::OFTReal),
-                ("cover_pct", OGRFieldType::OFTReal),
-            ],
-        )?;
-        for ((p, id), (covers, _)) in plan.pieces.iter().zip(&ids).zip(&figs.pieces) {
-            for c in covers {
-                let mut f = Feature::new(layer.defn())?;
-                f.set_field_string(0, id)?;
-                f.set_field_string(1, &p.zone_code)?;
-                f.set_field_string(2, &p.commune_code)?;
-                f.set_field_string(3, &c.epoch)?;
-                f.set_field_double(4, c.figures.natural_ha)?;
-                f.set_field_double(5, c.figures.forest_ha)?;
-                f.set_field_double(6, c.figures.observed_ha)?;
-                set_opt(&mut f, 7, c.figures.cover_pct)?;
-                f.create(&layer)?;
-            }
-        }
-    }
-    {
-        let layer = table(
-            ds,
-            "zone_change",
-            &[
-                ("piece_id", OGRFieldType::OFTString),
-                ("zone_code", OGRFieldType::OFTString),
-                ("commune_code", OGRFieldType::OFTString),
-                ("from_epoch", OGRFieldType::OFTString),
-                ("to_epoch", OGRFieldType::OFTString),
-                ("loss_ha", OGRFieldType::OFTReal),
-                ("gain_ha", OGRFieldType::OFTReal),
-            ],
-        )?;
-        for ((p, id), (_, changes)) in plan.pieces.iter().zip(&ids).zip(&figs.pieces) {
-            for c in changes {
-                let mut f = Feature::new(layer.defn())?;
-                f.set_field_string(0, id)?;
-                f.set_field_string(1, &p.zone_code)?;
-                f.set_field_string(2, &p.commune_code)?;
-                f.set_field_string(3, &c.from_epoch)?;
-                f.set_field_string(4, &c.to_epoch)?;
-                f.set_field_double(5, c.loss_ha)?;
-                f.set_field_double(6, c.gain_ha)?;
-                f.create(&layer)?;
-            }
-        }
-    }
-    {
-        let layer = table(
-            ds,
-            "species_summary",
-            &[
-                ("species", OGRFieldType::OFTString),
-                ("commune_code", OGRFieldType::OFTString),
-                ("epoch", OGRFieldType::OFTString),
-                ("zone_ha", OGRFieldType::OFTReal),
-                ("forest_ha", OGRFieldType::OFTReal),
-                ("observed_ha", OGRFieldType::OFTReal),
-                ("cover_pct", OGRFieldType::OFTReal),
-                ("change_from", OGRFieldType::OFTString),
-                ("loss_ha", OGRFieldType::OFTReal),
-                ("gain_ha", OGRFieldType::OFTReal),
-            ],
-        )?;
-        for (u, (covers, changes)) in plan.units.iter().zip(&figs.units) {
-            for c in covers {
-                let mut f = Feature::new(layer.defn())?;
-                f.set_field_string(0, &u.species)?;
-                f.set_field_string(1, &u.commune_code)?;
-                f.set_field_string(2, &c.epoch)?;
-                f.set_field_double(3, u.area_m2 / M2_PER_HA)?;
-                f.set_field_double(4, c.figures.forest_ha)?;
-                f.set_field_double(5, c.figures.observed_ha)?;
-                set_opt(&mut f, 6, c.figures.cover_pct)?;
-                // The change that ends at this epoch (consecutive pair first).
-                if let Some(ch) = changes.iter().find(|ch| ch.to_epoch == c.epoch) {
-                    f.set_field_string(7, &ch.from_epoch)?;
-                    f.set_field_double(8, ch.loss_ha)?;
-                    f.set_field_double(9, ch.gain_ha)?;
-                }
-                f.create(&layer)?;
-            }
-        }
-    }
-    {
-        let layer = table(
-            ds,
-            "species_overlap",
-            &[
-                ("species_a", OGRFieldType::OFTString),
-                ("species_b", OGRFieldType::OFTString),
-                ("commune_code", OGRFieldType::OFTString),
-                ("overlap_ha", OGRFieldType::OFTReal),
-            ],
-        )?;
-        for o in &plan.overlaps {
-            let mut f = Feature::new(layer.defn())?;
-            f.set_field_string(0, &o.species_a)?;
-            f.set_field_string(1, &o.species_b)?;
-            f.set_field_string(2, &o.commune_code)?;
-            f.set_field_double(3, o.overlap_ha)?;
-            f.create(&layer)?;
-        }
-    }
-    let layer = table(
+            ("overlap_ha", OGRFieldType::OFTReal),
+        ],
+        plan.overlaps.iter().map(|o| {
+            [
+                Str(&o.species_a),
+                Str(&o.species_b),
+                Str(&o.commune_code),
+                Real(o.overlap_ha),
+            ]
+        }),
+    )
+}
+
+fn write_zone_list(ds: &mut Dataset, plan: &ZonePlan) -> GResult<()> {
+    write_table(
         ds,
         "zone_list",
         &[
@@ -265,40 +292,34 @@ fn write_zones(ds: &mut Dataset, z: &ZoneOutputs) -> GResult<()> {
             ("area_ha", OGRFieldType::OFTReal),
             ("inside_ha", OGRFieldType::OFTReal),
         ],
-    )?;
-    for z in &plan.zones {
-        let mut f = Feature::new(layer.defn())?;
-        f.set_field_string(0, &z.zone_code)?;
-        f.set_field_string(1, &z.species)?;
-        f.set_field_double(2, z.area_ha)?;
-        f.set_field_double(3, z.inside_ha)?;
-        f.create(&layer)?;
-    }
-    Ok(())
+        plan.zones.iter().map(|z| {
+            [
+                Str(&z.zone_code),
+                Str(&z.species),
+                Real(z.area_ha),
+                Real(z.inside_ha),
+            ]
+        }),
+    )
 }
 
+/// `targets`: one row per target, as JSON (the table exists, empty, without targets).
 fn write_targets(ds: &mut Dataset, t: Option<&Targets>) -> GResult<()> {
-    let layer = table(
+    let cover = t.into_iter().flat_map(|t| &t.cover);
+    let zones = t.into_iter().flat_map(|t| &t.zones);
+    let rows = cover
+        .map(|c| ("cover", serde_json::to_string(c)))
+        .chain(zones.map(|z| ("zone", serde_json::to_string(z))))
+        .map(|(kind, json)| [Str(kind), Text(json.unwrap_or_default())]);
+    write_table(
         ds,
         "targets",
         &[
             ("kind", OGRFieldType::OFTString),
             ("json", OGRFieldType::OFTString),
         ],
-    )?;
-    let Some(t) = t else { return Ok(()) };
-    let rows = t
-        .cover
-        .iter()
-        .map(|c| ("cover", serde_json::to_string(c)))
-        .chain(t.zones.iter().map(|z| ("zone", serde_json::to_string(z))));
-    for (kind, json) in rows {
-        let mut f = Feature::new(layer.defn())?;
-        f.set_field_string(0, kind)?;
-        f.set_field_string(1, &json.unwrap_or_default())?;
-        f.create(&layer)?;
-    }
-    Ok(())
+        rows,
+    )
 }
 
 /// One row of `species_summary`.
@@ -348,124 +369,106 @@ pub struct StoredZones {
     pub zones: Vec<crate::zone_stats::ZoneTotal>,
 }
 
-fn dbl(f: &Feature, i: usize) -> Option<f64> {
-    f.field_as_double(i).ok().flatten()
-}
-
-fn opt_str(f: &Feature, i: usize) -> Option<String> {
-    f.field_as_string(i)
-        .ok()
-        .flatten()
-        .filter(|s| !s.is_empty())
-}
-
 /// Reads the `zones` layer and the species tables back.
 pub fn read_zones(path: &Path) -> Result<StoredZones, PipelineError> {
     let ds = open_store(path)?;
-    let mut out = StoredZones::default();
-    let fields = |l: &gdal::vector::Layer, names: &[&str]| -> Result<Vec<usize>, PipelineError> {
-        names.iter().map(|n| idx(l, n, path)).collect()
-    };
-    if let Ok(mut l) = ds.layer_by_name("zones") {
-        let ix = fields(
-            &l,
-            &[
-                "piece_id",
-                "zone_code",
-                "species",
-                "commune_code",
-                "commune_name",
-                "area_ha",
-                "zone_area_ha",
-                "epoch",
-                "forest_ha",
-                "observed_ha",
-                "cover_pct",
-                "change_from",
-                "loss_ha",
-                "gain_ha",
-            ],
-        )?;
-        for f in l.features() {
-            out.pieces.push(StoredZone {
-                piece_id: string(&f, ix[0]),
-                zone_code: string(&f, ix[1]),
-                species: string(&f, ix[2]),
-                commune_code: string(&f, ix[3]),
-                commune_name: string(&f, ix[4]),
-                area_ha: dbl(&f, ix[5]).unwrap_or(0.0),
-                zone_area_ha: dbl(&f, ix[6]).unwrap_or(0.0),
-                epoch: opt_str(&f, ix[7]),
-                forest_ha: dbl(&f, ix[8]),
-                observed_ha: dbl(&f, ix[9]),
-                cover_pct: dbl(&f, ix[10]),
-                change_from: opt_str(&f, ix[11]),
-                loss_ha: dbl(&f, ix[12]),
-                gain_ha: dbl(&f, ix[13]),
-                geometry: f
-                    .geometry()
-                    .and_then(|g| g.json().ok())
-                    .unwrap_or_else(|| "null".into()),
-            });
-        }
-    }
-    if let Ok(mut l) = ds.layer_by_name("species_summary") {
-        let ix = fields(
-            &l,
-            &[
-                "species",
-                "commune_code",
-                "epoch",
-                "zone_ha",
-                "forest_ha",
-                "observed_ha",
-                "cover_pct",
-                "change_from",
-                "loss_ha",
-                "gain_ha",
-            ],
-        )?;
-        for f in l.features() {
-            out.species.push(SpeciesRow {
-                species: string(&f, ix[0]),
-                commune_code: string(&f, ix[1]),
-                epoch: string(&f, ix[2]),
-                zone_ha: dbl(&f, ix[3]).unwrap_or(0.0),
-                forest_ha: dbl(&f, ix[4]).unwrap_or(0.0),
-                observed_ha: dbl(&f, ix[5]).unwrap_or(0.0),
-                cover_pct: dbl(&f, ix[6]),
-                change_from: opt_str(&f, ix[7]),
-                loss_ha: dbl(&f, ix[8]),
-                gain_ha: dbl(&f, ix[9]),
-            });
-        }
-    }
-    if let Ok(mut l) = ds.layer_by_name("species_overlap") {
-        let ix = fields(
-            &l,
-            &["species_a", "species_b", "commune_code", "overlap_ha"],
-        )?;
-        for f in l.features() {
-            out.overlaps.push(crate::zone_stats::Overlap {
-                species_a: string(&f, ix[0]),
-                species_b: string(&f, ix[1]),
-                commune_code: string(&f, ix[2]),
-                overlap_ha: dbl(&f, ix[3]).unwrap_or(0.0),
-            });
-        }
-    }
-    if let Ok(mut l) = ds.layer_by_name("zone_list") {
-        let ix = fields(&l, &["zone_code", "species", "area_ha", "inside_ha"])?;
-        for f in l.features() {
-            out.zones.push(crate::zone_stats::ZoneTotal {
-                zone_code: string(&f, ix[0]),
-                species: string(&f, ix[1]),
-                area_ha: dbl(&f, ix[2]).unwrap_or(0.0),
-                inside_ha: dbl(&f, ix[3]).unwrap_or(0.0),
-            });
-        }
-    }
-    Ok(out)
+    let pieces = read_rows(
+        &ds,
+        "zones",
+        &[
+            "piece_id",
+            "zone_code",
+            "species",
+            "commune_code",
+            "commune_name",
+            "area_ha",
+            "zone_area_ha",
+            "epoch",
+            "forest_ha",
+            "observed_ha",
+            "cover_pct",
+            "change_from",
+            "loss_ha",
+            "gain_ha",
+        ],
+        path,
+        |f, ix| StoredZone {
+            piece_id: string(f, ix[0]),
+            zone_code: string(f, ix[1]),
+            species: string(f, ix[2]),
+            commune_code: string(f, ix[3]),
+            commune_name: string(f, ix[4]),
+            area_ha: real(f, ix[5]).unwrap_or(0.0),
+            zone_area_ha: real(f, ix[6]).unwrap_or(0.0),
+            epoch: opt_string(f, ix[7]),
+            forest_ha: real(f, ix[8]),
+            observed_ha: real(f, ix[9]),
+            cover_pct: real(f, ix[10]),
+            change_from: opt_string(f, ix[11]),
+            loss_ha: real(f, ix[12]),
+            gain_ha: real(f, ix[13]),
+            geometry: geojson(f),
+        },
+    )?;
+    let species = read_rows(
+        &ds,
+        "species_summary",
+        &[
+            "species",
+            "commune_code",
+            "epoch",
+            "zone_ha",
+            "forest_ha",
+            "observed_ha",
+            "cover_pct",
+            "change_from",
+            "loss_ha",
+            "gain_ha",
+        ],
+        path,
+        |f, ix| SpeciesRow {
+            species: string(f, ix[0]),
+            commune_code: string(f, ix[1]),
+            epoch: string(f, ix[2]),
+            zone_ha: real(f, ix[3]).unwrap_or(0.0),
+            forest_ha: real(f, ix[4]).unwrap_or(0.0),
+            observed_ha: real(f, ix[5]).unwrap_or(0.0),
+            cover_pct: real(f, ix[6]),
+            change_from: opt_string(f, ix[7]),
+            loss_ha: real(f, ix[8]),
+            gain_ha: real(f, ix[9]),
+        },
+    )?;
+    let overlaps = read_rows(
+        &ds,
+        "species_overlap",
+        &["species_a", "species_b", "commune_code", "overlap_ha"],
+        path,
+        |f, ix| crate::zone_stats::Overlap {
+            species_a: string(f, ix[0]),
+            species_b: string(f, ix[1]),
+            commune_code: string(f, ix[2]),
+            overlap_ha: real(f, ix[3]).unwrap_or(0.0),
+        },
+    )?;
+    let zones = read_rows(
+        &ds,
+        "zone_list",
+        &["zone_code", "species", "area_ha", "inside_ha"],
+        path,
+        |f, ix| crate::zone_stats::ZoneTotal {
+            zone_code: string(f, ix[0]),
+            species: string(f, ix[1]),
+            area_ha: real(f, ix[2]).unwrap_or(0.0),
+            inside_ha: real(f, ix[3]).unwrap_or(0.0),
+        },
+    )?;
+    Ok(StoredZones {
+        pieces,
+        species,
+        overlaps,
+        zones,
+    })
 }
 
 /// The region's targets as stored (`None` when the run had no `[targets]`).
@@ -503,13 +506,9 @@ pub fn read_targets(path: &Path) -> Result<Option<Targets>, PipelineError> {
 /// The warnings the last run recorded: (source, message).
 pub fn read_warnings(path: &Path) -> Result<Vec<(String, String)>, PipelineError> {
     let ds = open_store(path)?;
-    let Ok(mut l) = ds.layer_by_name("warnings") else {
-        return Ok(Vec::new());
-    };
-    let (s, m) = (idx(&l, "source", path)?, idx(&l, "message", path)?);
-    Ok(l.features()
-        .map(|f| (string(&f, s), string(&f, m)))
-        .collect())
+    read_rows(&ds, "warnings", &["source", "message"], path, |f, ix| {
+        (string(f, ix[0]), string(f, ix[1]))
+    })
 }
 
 /// Epoch ids and dates, in order.

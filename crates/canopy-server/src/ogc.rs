@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 use crate::collections::{self, CollectionDef};
 use crate::error::ApiError;
 use crate::features::{etag, feature, Feature};
-use crate::query::{self, format, only, Format};
+use crate::query::{self, only, Format};
 use crate::respond::{
-    base_url, document, json_bytes, link, self_links, Query, GEOJSON, HTML, JSON, OPENAPI, SCHEMA,
+    base_url, document, json_bytes, link, self_links, Query, ReadRequest, GEOJSON, HTML, JSON,
+    OPENAPI, SCHEMA,
 };
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
@@ -50,11 +51,9 @@ pub async fn landing(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
-    let mut links = self_links(&base, "/", &p, fmt, JSON);
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
+    let base = &r.base;
+    let mut links = r.self_links("/", JSON);
     links.extend([
         link(
             format!("{base}/api"),
@@ -107,13 +106,13 @@ pub async fn landing(
             "The planners' report (also f=csv)",
         ),
     ]);
-    let region = &snap.data.region_name;
+    let region = &r.snap.data.region_name;
     let doc = json!({
         "title": if region.is_empty() { "Canopy".to_string() } else { format!("Canopy: {region}") },
         "description": "Forest cover, change, alerts and planting zones per commune (OGC API - Features). The web map is at /map.",
         "links": links,
     });
-    Ok(document(fmt, "Canopy", &doc, JSON))
+    Ok(r.respond("Canopy", &doc, JSON))
 }
 
 pub async fn conformance(
@@ -121,14 +120,12 @@ pub async fn conformance(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
     let doc = json!({
         "conformsTo": CONFORMANCE,
-        "links": self_links(&base, "/conformance", &p, fmt, JSON),
+        "links": r.self_links("/conformance", JSON),
     });
-    Ok(document(fmt, "Conformance", &doc, JSON))
+    Ok(r.respond("Conformance", &doc, JSON))
 }
 
 fn collection_doc(snap: &Snapshot, def: &CollectionDef, base: &str) -> Value {
@@ -175,15 +172,12 @@ pub async fn collections_list(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
     let doc = json!({
-        "links": self_links(&base, "/collections", &p, fmt, JSON),
-        "collections": collections::ALL.iter().map(|d| collection_doc(&snap, d, &base)).collect::<Vec<_>>(),
+        "links": r.self_links("/collections", JSON),
+        "collections": collections::ALL.iter().map(|d| collection_doc(&r.snap, d, &r.base)).collect::<Vec<_>>(),
     });
-    Ok(document(fmt, "Collections", &doc, JSON))
+    Ok(r.respond("Collections", &doc, JSON))
 }
 
 pub async fn collection(
@@ -193,11 +187,10 @@ pub async fn collection(
     Query(p): Query,
 ) -> Result<Response, ApiError> {
     let def = collection_def(&id)?;
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let mut doc = collection_doc(&st.snapshot(), def, &base);
-    let mut links: Vec<Value> = self_links(&base, &format!("/collections/{id}"), &p, fmt, JSON)
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
+    let mut doc = collection_doc(&r.snap, def, &r.base);
+    let mut links: Vec<Value> = r
+        .self_links(&format!("/collections/{id}"), JSON)
         .into_iter()
         .map(|l| serde_json::to_value(l).unwrap_or_default())
         .collect();
@@ -205,7 +198,7 @@ pub async fn collection(
         a.retain(|l| l["rel"] != "self");
         a.append(&mut links);
     }
-    Ok(document(fmt, def.title, &doc, JSON))
+    Ok(r.respond(def.title, &doc, JSON))
 }
 
 #[derive(Serialize)]
@@ -231,12 +224,11 @@ pub async fn items(
     Query(p): Query,
 ) -> Result<Response, ApiError> {
     let def = collection_def(&id)?;
-    let fmt = format(&p, &headers)?;
+    let r = ReadRequest::checked_elsewhere(&st, &headers, &p)?;
     let q = query::items(def, &p)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
+    let (fmt, base, snap) = (r.fmt, &r.base, &r.snap);
     let set = snap.items(def.id);
-    let matched = query::select(&snap, def, &q);
+    let matched = query::select(snap, def, &q);
     let page: Vec<usize> = matched
         .iter()
         .skip(q.offset)
@@ -244,31 +236,29 @@ pub async fn items(
         .copied()
         .collect();
     let path = format!("/collections/{id}/items");
-    let mut links = self_links(&base, &path, &p, fmt, GEOJSON);
+    let mut links = r.self_links(&path, GEOJSON);
+    // Paging links keep every parameter, in the format of this page.
+    let mut paging = p.clone();
+    paging.retain(|(k, _)| k != "f");
+    if fmt == Format::Html {
+        paging.push(("f".into(), "html".into()));
+    }
+    let page_type = if fmt == Format::Html { HTML } else { GEOJSON };
+    let page_link = |offset: usize, rel: &str, title: &str| {
+        link(
+            query::page_url(base, &path, &paging, Some(offset)),
+            rel,
+            page_type,
+            title,
+        )
+    };
     if q.offset + page.len() < matched.len() {
-        let mut np = p.clone();
-        np.retain(|(k, _)| k != "f");
-        if fmt == Format::Html {
-            np.push(("f".into(), "html".into()));
-        }
-        links.push(link(
-            query::page_url(&base, &path, &np, Some(q.offset + q.limit)),
-            "next",
-            if fmt == Format::Html { HTML } else { GEOJSON },
-            "Next page",
-        ));
+        links.push(page_link(q.offset + q.limit, "next", "Next page"));
     }
     if q.offset > 0 {
-        let mut np = p.clone();
-        np.retain(|(k, _)| k != "f");
-        if fmt == Format::Html {
-            np.push(("f".into(), "html".into()));
-        }
-        let prev = q.offset.saturating_sub(q.limit);
-        links.push(link(
-            query::page_url(&base, &path, &np, Some(prev)),
+        links.push(page_link(
+            q.offset.saturating_sub(q.limit),
             "prev",
-            if fmt == Format::Html { HTML } else { GEOJSON },
             "Previous page",
         ));
     }
@@ -286,7 +276,7 @@ pub async fn items(
             if let Some(b) = it.bbox {
                 bbox = Some(crate::geometry::union(bbox, b));
             }
-            feature(&snap, def.id, it, None)
+            feature(snap, def.id, it, None)
         })
         .collect();
     let fc = FeatureCollection {
@@ -298,7 +288,7 @@ pub async fn items(
         features,
         links,
     };
-    Ok(document(fmt, def.title, &fc, GEOJSON))
+    Ok(r.respond(def.title, &fc, GEOJSON))
 }
 
 /// The feature `fid` of `def` with its links, and (alerts) its ETag.
@@ -359,10 +349,8 @@ pub async fn item(
     Query(p): Query,
 ) -> Result<Response, ApiError> {
     let def = collection_def(&id)?;
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    feature_response(&st.snapshot(), def, &fid, &base, &p, fmt)
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
+    feature_response(&r.snap, def, &fid, &r.base, &p, r.fmt)
 }
 
 /// The JSON Schema of one property.
@@ -441,16 +429,7 @@ pub async fn queryables(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    let def = collection_def(&id)?;
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let doc = schema_doc(def, &base_url(&st.settings, &headers), true);
-    Ok(document(
-        fmt,
-        &format!("{} queryables", def.title),
-        &doc,
-        SCHEMA,
-    ))
+    schema_response(&st, &id, &headers, &p, true)
 }
 
 pub async fn schema(
@@ -459,16 +438,21 @@ pub async fn schema(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    let def = collection_def(&id)?;
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let doc = schema_doc(def, &base_url(&st.settings, &headers), false);
-    Ok(document(
-        fmt,
-        &format!("{} schema", def.title),
-        &doc,
-        SCHEMA,
-    ))
+    schema_response(&st, &id, &headers, &p, false)
+}
+
+fn schema_response(
+    st: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    p: &query::Params,
+    queryables: bool,
+) -> Result<Response, ApiError> {
+    let def = collection_def(id)?;
+    let r = ReadRequest::new(st, headers, p, &["f"])?;
+    let doc = schema_doc(def, &r.base, queryables);
+    let what = if queryables { "queryables" } else { "schema" };
+    Ok(r.respond(&format!("{} {what}", def.title), &doc, SCHEMA))
 }
 
 /// The `/api` document.

@@ -1,6 +1,9 @@
 //! Request and response plumbing shared by the handlers: the query extractor (whose
-//! errors are JSON like every other), absolute base URLs, links, and writing a JSON
-//! document or its HTML view.
+//! errors are JSON like every other), absolute base URLs, links, writing a JSON
+//! document or its HTML view, and [`ReadRequest`], the start every read handler
+//! shares.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -11,7 +14,8 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::html;
 use crate::query::{Format, Params};
-use crate::state::Settings;
+use crate::snapshot::Snapshot;
+use crate::state::{AppState, Settings};
 
 /// The query string as ordered pairs; malformed encodings are a JSON 400.
 pub struct Query(pub Params);
@@ -136,4 +140,51 @@ pub fn html_response(body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+/// What a read handler starts from: the query checked against the parameters its route
+/// takes, the negotiated format, the public base URL and the current snapshot (one per
+/// request, so a response never mixes two stores).
+pub struct ReadRequest<'a> {
+    pub params: &'a Params,
+    pub fmt: Format,
+    pub base: String,
+    pub snap: Arc<Snapshot>,
+}
+
+impl<'a> ReadRequest<'a> {
+    /// Refuses any query parameter not in `allowed` (400), then negotiates the format.
+    pub fn new(
+        st: &AppState,
+        headers: &HeaderMap,
+        params: &'a Params,
+        allowed: &[&str],
+    ) -> Result<Self, ApiError> {
+        crate::query::only(params, allowed)?;
+        Self::checked_elsewhere(st, headers, params)
+    }
+
+    /// For routes whose parameters are validated by their own parser (items).
+    pub fn checked_elsewhere(
+        st: &AppState,
+        headers: &HeaderMap,
+        params: &'a Params,
+    ) -> Result<Self, ApiError> {
+        Ok(ReadRequest {
+            params,
+            fmt: crate::query::format(params, headers)?,
+            base: base_url(&st.settings, headers),
+            snap: st.snapshot(),
+        })
+    }
+
+    /// The `self` and `alternate` links of this document, served at `path`.
+    pub fn self_links(&self, path: &str, json_type: &str) -> Vec<Link> {
+        self_links(&self.base, path, self.params, self.fmt, json_type)
+    }
+
+    /// `doc` in the negotiated format.
+    pub fn respond<T: Serialize>(&self, title: &str, doc: &T, json_type: &str) -> Response {
+        document(self.fmt, title, doc, json_type)
+    }
 }

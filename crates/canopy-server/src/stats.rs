@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::query::{format, get, only};
-use crate::respond::{base_url, document, link, self_links, Link, Query, GEOJSON, JSON};
+use crate::respond::{link, Link, Query, ReadRequest, GEOJSON, JSON};
 use crate::snapshot::{ChangeRec, CommuneRef, Snapshot};
 use crate::state::AppState;
 use canopy_pipeline::text::fold;
@@ -79,12 +79,10 @@ pub async fn communes(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f", "q"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
+    let r = ReadRequest::new(&st, &headers, &p, &["f", "q"])?;
+    let (base, snap) = (&r.base, &r.snap);
     let q = get(&p, "q").unwrap_or("");
-    let matches: Vec<Match> = lookup(&snap, q)
+    let matches: Vec<Match> = lookup(snap, q)
         .into_iter()
         .map(|c| Match {
             code: c.code.clone(),
@@ -96,15 +94,7 @@ pub async fn communes(
                     JSON,
                     "Cover time series",
                 ),
-                link(
-                    format!(
-                        "{base}/collections/communes/items/{}",
-                        crate::ogc::urlencode(&c.code)
-                    ),
-                    "item",
-                    GEOJSON,
-                    "The commune feature",
-                ),
+                commune_feature_link(base, &c.code),
             ],
         })
         .collect();
@@ -112,9 +102,9 @@ pub async fn communes(
         "query": q,
         "numberMatched": matches.len(),
         "communes": matches,
-        "links": self_links(&base, "/stats/communes", &p, fmt, JSON),
+        "links": r.self_links("/stats/communes", JSON),
     });
-    Ok(document(fmt, "Communes", &doc, JSON))
+    Ok(r.respond("Communes", &doc, JSON))
 }
 
 /// `GET /stats/communes/{code}`: cover per epoch and every change row of a commune.
@@ -124,11 +114,9 @@ pub async fn commune_series(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
-    let c = commune(&snap, &key)?;
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
+    let (base, snap) = (&r.base, &r.snap);
+    let c = commune(snap, &key)?;
     let cover = snap.data.cover.get(&c.code).cloned().unwrap_or_default();
     let change: Vec<&ChangeRec> = snap
         .data
@@ -137,22 +125,11 @@ pub async fn commune_series(
         .filter(|r| r.commune_code.as_deref() == Some(&c.code))
         .collect();
     let natural = cover.iter().find_map(|r| r.natural_ha);
-    let mut links = self_links(
-        &base,
+    let mut links = r.self_links(
         &format!("/stats/communes/{}", crate::ogc::urlencode(&key)),
-        &p,
-        fmt,
         JSON,
     );
-    links.push(link(
-        format!(
-            "{base}/collections/communes/items/{}",
-            crate::ogc::urlencode(&c.code)
-        ),
-        "item",
-        GEOJSON,
-        "The commune feature",
-    ));
+    links.push(commune_feature_link(base, &c.code));
     links.push(link(
         format!(
             "{base}/collections/alerts/items?commune={}",
@@ -170,7 +147,7 @@ pub async fn commune_series(
         "change": change,
         "links": links,
     });
-    Ok(document(fmt, &c.name, &doc, JSON))
+    Ok(r.respond(&c.name, &doc, JSON))
 }
 
 /// `GET /stats/change?from=&to=[&commune=]`: change between two epochs (default: the
@@ -180,10 +157,8 @@ pub async fn change(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f", "from", "to", "commune"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
+    let r = ReadRequest::new(&st, &headers, &p, &["f", "from", "to", "commune"])?;
+    let snap = &r.snap;
     let d = &snap.data;
     let n = d.epochs.len();
     let (from, to) = match (get(&p, "from"), get(&p, "to")) {
@@ -201,16 +176,7 @@ pub async fn change(
         }
     };
     for e in [&from, &to] {
-        if !d.epochs.iter().any(|x| &x.id == e) {
-            return Err(ApiError::BadRequest(format!(
-                "no epoch \"{e}\"; epochs: {}",
-                d.epochs
-                    .iter()
-                    .map(|x| x.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+        known_epoch(snap, e)?;
     }
     let province = d
         .province_change
@@ -233,7 +199,7 @@ pub async fn change(
         )));
     }
     if let Some(c) = get(&p, "commune") {
-        let c = commune(&snap, c)?;
+        let c = commune(snap, c)?;
         rows.retain(|r| r.commune_code.as_deref() == Some(&c.code));
     }
     let names: std::collections::HashMap<&str, &str> = d
@@ -257,9 +223,9 @@ pub async fn change(
         "to_date": date(&to),
         "province": province,
         "communes": communes,
-        "links": self_links(&base, "/stats/change", &p, fmt, JSON),
+        "links": r.self_links("/stats/change", JSON),
     });
-    Ok(document(fmt, &format!("Change {from} → {to}"), &doc, JSON))
+    Ok(r.respond(&format!("Change {from} → {to}"), &doc, JSON))
 }
 
 /// `GET /stats/province`: province totals per epoch and the province change rows.
@@ -268,10 +234,8 @@ pub async fn province(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
+    let snap = &r.snap;
     let d = &snap.data;
     let doc = json!({
         "region": d.region_name,
@@ -279,9 +243,9 @@ pub async fn province(
         "cover": d.province_cover,
         "change": d.province_change,
         "last_run": d.last_run,
-        "links": self_links(&base, "/stats/province", &p, fmt, JSON),
+        "links": r.self_links("/stats/province", JSON),
     });
-    Ok(document(fmt, "Province totals", &doc, JSON))
+    Ok(r.respond("Province totals", &doc, JSON))
 }
 
 /// `GET /stats/species[?epoch=&species=&commune=]`: species-zone figures per commune
@@ -292,19 +256,17 @@ pub async fn species(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f", "epoch", "species", "commune"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
+    let r = ReadRequest::new(&st, &headers, &p, &["f", "epoch", "species", "commune"])?;
+    let snap = &r.snap;
     let d = &snap.data;
     let epoch = match get(&p, "epoch") {
-        Some(e) => Some(known_epoch(&snap, e)?),
+        Some(e) => Some(known_epoch(snap, e)?),
         None => None,
     };
     let province = canopy_pipeline::cover::PROVINCE_CODE;
     let commune_code = match get(&p, "commune") {
         Some(c) if c == province => Some(province.to_string()),
-        Some(c) => Some(commune(&snap, c)?.code.clone()),
+        Some(c) => Some(commune(snap, c)?.code.clone()),
         None => None,
     };
     let species = get(&p, "species");
@@ -333,9 +295,22 @@ pub async fn species(
         "species": rows,
         "overlaps": overlaps,
         "zones": zones,
-        "links": self_links(&base, "/stats/species", &p, fmt, JSON),
+        "links": r.self_links("/stats/species", JSON),
     });
-    Ok(document(fmt, "Planting zones by species", &doc, JSON))
+    Ok(r.respond("Planting zones by species", &doc, JSON))
+}
+
+/// The `item` link to a commune's OGC feature.
+fn commune_feature_link(base: &str, code: &str) -> Link {
+    link(
+        format!(
+            "{base}/collections/communes/items/{}",
+            crate::ogc::urlencode(code)
+        ),
+        "item",
+        GEOJSON,
+        "The commune feature",
+    )
 }
 
 fn known_epoch(snap: &Snapshot, e: &str) -> Result<String, ApiError> {
@@ -360,16 +335,14 @@ pub async fn targets(
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let base = base_url(&st.settings, &headers);
-    let snap = st.snapshot();
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
+    let snap = &r.snap;
     let doc = json!({
         "has_targets": snap.data.progress.is_some(),
         "progress": snap.data.progress,
-        "links": self_links(&base, "/stats/targets", &p, fmt, JSON),
+        "links": r.self_links("/stats/targets", JSON),
     });
-    Ok(document(fmt, "Progress against the targets", &doc, JSON))
+    Ok(r.respond("Progress against the targets", &doc, JSON))
 }
 
 /// `GET /stats/report?epoch=&f=json|csv|html|md`: the planners' report of an epoch

@@ -23,8 +23,8 @@ use serde_json::json;
 use crate::collections::STATUSES;
 use crate::error::ApiError;
 use crate::features::etag;
-use crate::query::{format, only};
-use crate::respond::{base_url, document, link, self_links, Query, JSON};
+use crate::query::only;
+use crate::respond::{base_url, link, Query, ReadRequest, JSON};
 use crate::snapshot::{Stamp, TriageEvent};
 use crate::state::AppState;
 
@@ -205,16 +205,14 @@ pub async fn history(
             "only alerts have a triage history (not {id})"
         )));
     }
-    only(&p, &["f"])?;
-    let fmt = format(&p, &headers)?;
-    let snap = st.snapshot();
+    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
+    let (base, snap) = (&r.base, &r.snap);
     let it =
         snap.data.alerts.get(&fid).ok_or_else(|| {
             ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
         })?;
-    let base = base_url(&st.settings, &headers);
     let path = format!("/collections/alerts/items/{}", crate::ogc::urlencode(&fid));
-    let mut links = self_links(&base, &format!("{path}/history"), &p, fmt, JSON);
+    let mut links = r.self_links(&format!("{path}/history"), JSON);
     links.push(link(
         format!("{base}{path}"),
         "about",
@@ -225,14 +223,9 @@ pub async fn history(
     let doc = json!({
         "alert_id": fid,
         "status": snap.status(&fid).map_or("new", |e| e.status.as_str()),
-        "etag": etag(&snap, it),
+        "etag": etag(snap, it),
         "events": events,
         "links": links,
     });
-    Ok(document(
-        fmt,
-        &format!("Triage history of {fid}"),
-        &doc,
-        JSON,
-    ))
+    Ok(r.respond(&format!("Triage history of {fid}"), &doc, JSON))
 }

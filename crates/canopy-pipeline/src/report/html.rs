@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use geo::{BoundingRect, MultiPolygon};
 
-use super::{num, opt_num, Line, Report};
+use super::{communes_without_zone, line_figures, num, opt_num, opt_pct, Line, Report};
 
 /// Cover classes of the choropleth: upper bounds (%) and colours (ColorBrewer
 /// YlGn, colour-blind safe and printable in grey).
@@ -200,22 +200,12 @@ fn chart_svg(r: &Report) -> String {
 
 fn line_row(l: &Line, species: &[String], class: &str) -> String {
     let mut o = format!(
-        r#"<tr class="{class}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"#,
+        r#"<tr class="{class}"><td>{}</td><td>{}</td>"#,
         esc(&l.code),
         esc(&l.name),
-        num(l.natural_ha, 2),
-        num(l.forest_ha, 2),
-        opt_num(l.cover_pct, 2),
-        opt_num(l.loss_ha, 2),
-        opt_num(l.gain_ha, 2),
-        opt_num(l.net_ha, 2),
     );
-    for s in species {
-        let _ = write!(
-            o,
-            "<td>{}</td>",
-            num(l.zone_ha.get(s).copied().unwrap_or(0.0), 2)
-        );
+    for cell in line_figures(l, species) {
+        let _ = write!(o, "<td>{cell}</td>");
     }
     let a = &l.alerts;
     let _ = write!(
@@ -317,9 +307,7 @@ pub fn html(r: &Report) -> String {
                     num(c.gap_pp, 2),
                     num(c.gap_ha, 0),
                     opt_num(c.trend_pp_per_year, 2),
-                    c.projected_pct
-                        .map(|v| format!("{} %", num(v, 2)))
-                        .unwrap_or_else(|| "–".into()),
+                    opt_pct(c.projected_pct),
                     status_class(c.status.as_str()),
                     c.status.as_str()
                 );
@@ -344,11 +332,7 @@ pub fn html(r: &Report) -> String {
                     num(z.zone_ha, 2),
                     status_class(z.status.as_str()),
                     z.status.as_str(),
-                    if z.communes_without_zone.is_empty() {
-                        "none".into()
-                    } else {
-                        esc(&z.communes_without_zone.join(", "))
-                    }
+                    esc(&communes_without_zone(z))
                 );
             }
             o.push_str("</tbody></table>");

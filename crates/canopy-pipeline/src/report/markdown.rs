@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{num, opt_num, Line, Report};
+use super::{communes_without_zone, line_figures, num, opt_num, opt_pct, Line, Report};
 
 fn title(r: &Report) -> String {
     match &r.previous {
@@ -19,19 +19,8 @@ fn title(r: &Report) -> String {
 
 fn row(l: &Line, species: &[String], bold: bool) -> String {
     let b = |s: String| if bold { format!("**{s}**") } else { s };
-    let mut cells = vec![
-        b(l.code.clone()),
-        b(l.name.clone()),
-        num(l.natural_ha, 2),
-        num(l.forest_ha, 2),
-        opt_num(l.cover_pct, 2),
-        opt_num(l.loss_ha, 2),
-        opt_num(l.gain_ha, 2),
-        opt_num(l.net_ha, 2),
-    ];
-    for s in species {
-        cells.push(num(l.zone_ha.get(s).copied().unwrap_or(0.0), 2));
-    }
+    let mut cells = vec![b(l.code.clone()), b(l.name.clone())];
+    cells.extend(line_figures(l, species));
     let a = &l.alerts;
     cells.push(format!("{} / {} / {}", a.high, a.medium, a.low));
     cells.push(format!("{} / {} / {}", a.new, a.confirmed, a.dismissed));
@@ -126,9 +115,7 @@ pub fn markdown(r: &Report) -> String {
                     num(c.gap_pp, 2),
                     num(c.gap_ha, 0),
                     opt_num(c.trend_pp_per_year, 2),
-                    c.projected_pct
-                        .map(|v| format!("{} %", num(v, 2)))
-                        .unwrap_or_else(|| "–".into()),
+                    opt_pct(c.projected_pct),
                     c.status.as_str()
                 );
             }
@@ -151,11 +138,7 @@ pub fn markdown(r: &Report) -> String {
                     z.target.year,
                     num(z.zone_ha, 2),
                     z.status.as_str(),
-                    if z.communes_without_zone.is_empty() {
-                        "none".into()
-                    } else {
-                        z.communes_without_zone.join(", ")
-                    }
+                    communes_without_zone(z)
                 );
             }
             let _ = writeln!(o);

@@ -7,6 +7,8 @@
 //! functions, so the numbers are the store's, whatever the format: CSV carries
 //! every value at full precision (shortest round-trip form), Markdown and HTML
 //! round to 2 decimals.
+//! Markdown and HTML take their cells from the same helpers at the end of this
+//! file ([`num`], [`line_figures`], …), so the two show the same strings.
 
 mod csv;
 mod html;
@@ -19,6 +21,7 @@ pub use self::markdown::markdown;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use canopy_core::targets::ZoneProgress;
 use geo::MultiPolygon;
 use serde::Serialize;
 
@@ -257,6 +260,38 @@ pub(crate) fn num(v: f64, d: usize) -> String {
 /// An optional number, "–" when absent.
 pub(crate) fn opt_num(v: Option<f64>, d: usize) -> String {
     v.map(|v| num(v, d)).unwrap_or_else(|| "–".into())
+}
+
+/// An optional percentage ("56.15 %"), "–" when absent.
+pub(crate) fn opt_pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{} %", num(v, 2)))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// The figures of a line, as the Markdown and HTML tables show them: natural
+/// and forest ha, cover %, loss, gain and net ha, then the zone ha of each species.
+pub(crate) fn line_figures(l: &Line, species: &[String]) -> Vec<String> {
+    let mut cells = vec![
+        num(l.natural_ha, 2),
+        num(l.forest_ha, 2),
+        opt_num(l.cover_pct, 2),
+        opt_num(l.loss_ha, 2),
+        opt_num(l.gain_ha, 2),
+        opt_num(l.net_ha, 2),
+    ];
+    for s in species {
+        cells.push(num(l.zone_ha.get(s).copied().unwrap_or(0.0), 2));
+    }
+    cells
+}
+
+/// The communes a zone target names that have no zone of its species ("none").
+pub(crate) fn communes_without_zone(z: &ZoneProgress) -> String {
+    if z.communes_without_zone.is_empty() {
+        "none".into()
+    } else {
+        z.communes_without_zone.join(", ")
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,185 @@
+//! Store rows ↔ GDAL features: how a record's values become the fields of a
+//! feature, and how fields are read back.
+//!
+//! Every layer of the store ([`crate::store`], [`crate::zone_store`]) is written
+//! the same way: create it with its field list, then one feature per record with
+//! value `i` in field `i`. So a writer only states the field list and maps each
+//! record to its [`Val`]s, and the field list and the values read side by side.
+//! Readers look fields up by name (see [`indices`]) and convert them with the
+//! few helpers here, so an absent or NULL value reads the same everywhere.
+
+use std::path::Path;
+
+use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
+use gdal::vector::{
+    Feature, Layer, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal,
+};
+use gdal::Dataset;
+use geo::MultiPolygon;
+
+use crate::error::PipelineError;
+
+pub(crate) type GResult<T> = gdal::errors::Result<T>;
+
+/// A field of a layer: name and OGR type.
+pub(crate) type Field<'a> = (&'a str, OGRFieldType::Type);
+
+/// A layer's fields, in order.
+pub(crate) type Fields<'a> = [Field<'a>];
+
+/// One field value of a row.
+pub(crate) enum Val<'a> {
+    Str(&'a str),
+    /// A string made for the row (JSON).
+    Text(String),
+    Real(f64),
+    Int(i32),
+    Int64(i64),
+    Null,
+}
+
+/// `Null` when absent: `opt(x.map(Real))`.
+pub(crate) fn opt(v: Option<Val>) -> Val {
+    v.unwrap_or(Val::Null)
+}
+
+impl Val<'_> {
+    fn set(&self, f: &mut Feature, i: usize) -> GResult<()> {
+        match self {
+            Val::Str(s) => f.set_field_string(i, s),
+            Val::Text(s) => f.set_field_string(i, s),
+            Val::Real(x) => f.set_field_double(i, *x),
+            Val::Int(x) => f.set_field_integer(i, *x),
+            Val::Int64(x) => f.set_field_integer64(i, *x),
+            Val::Null => f.set_field_null(i),
+        }
+    }
+}
+
+/// Creates a table without geometry.
+fn table<'a>(ds: &'a mut Dataset, name: &'a str, fields: &Fields) -> GResult<Layer<'a>> {
+    let layer = ds.create_layer(LayerOptions {
+        name,
+        ty: OGRwkbGeometryType::wkbNone,
+        ..Default::default()
+    })?;
+    layer.create_defn_fields(fields)?;
+    Ok(layer)
+}
+
+/// Adds one feature: value `i` in field `i`, then the geometry if any.
+pub(crate) fn add_feature<'v>(
+    layer: &Layer,
+    values: impl IntoIterator<Item = Val<'v>>,
+    geom: Option<&MultiPolygon<f64>>,
+) -> GResult<()> {
+    let mut f = Feature::new(layer.defn())?;
+    for (i, v) in values.into_iter().enumerate() {
+        v.set(&mut f, i)?;
+    }
+    if let Some(g) = geom {
+        f.set_geometry(g.to_gdal()?)?;
+    }
+    f.create(layer)
+}
+
+/// Creates a table without geometry and writes one feature per row.
+pub(crate) fn write_table<'v, R>(
+    ds: &mut Dataset,
+    name: &str,
+    fields: &Fields,
+    rows: impl IntoIterator<Item = R>,
+) -> GResult<()>
+where
+    R: IntoIterator<Item = Val<'v>>,
+{
+    let layer = table(ds, name, fields)?;
+    for r in rows {
+        add_feature(&layer, r, None)?;
+    }
+    Ok(())
+}
+
+/// Creates a MultiPolygon layer in EPSG:4326 (lon/lat order) with the GeoPackage
+/// `options`, and writes one feature per (row, outline).
+pub(crate) fn write_shapes<'v, 'g, R>(
+    ds: &mut Dataset,
+    name: &str,
+    options: &[&str],
+    fields: &Fields,
+    rows: impl IntoIterator<Item = (R, &'g MultiPolygon<f64>)>,
+) -> GResult<()>
+where
+    R: IntoIterator<Item = Val<'v>>,
+{
+    let mut srs = SpatialRef::from_epsg(4326)?;
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let layer = ds.create_layer(LayerOptions {
+        name,
+        srs: Some(&srs),
+        ty: OGRwkbGeometryType::wkbMultiPolygon,
+        options: Some(options),
+    })?;
+    layer.create_defn_fields(fields)?;
+    for (r, geom) in rows {
+        add_feature(&layer, r, Some(geom))?;
+    }
+    Ok(())
+}
+
+/// The index of field `name`, or an error naming the layer and the field.
+pub(crate) fn idx(layer: &Layer, name: &str, path: &Path) -> Result<usize, PipelineError> {
+    layer.defn().field_index(name).map_err(|_| {
+        PipelineError::store(path, format!("layer {} has no field {name}", layer.name()))
+    })
+}
+
+/// The indices of fields `names`, in that order.
+pub(crate) fn indices(
+    layer: &Layer,
+    names: &[&str],
+    path: &Path,
+) -> Result<Vec<usize>, PipelineError> {
+    names.iter().map(|n| idx(layer, n, path)).collect()
+}
+
+/// The rows of layer `name` (none when the store has no such layer): `row` gets
+/// each feature and the indices of fields `names`, in that order.
+pub(crate) fn read_rows<T>(
+    ds: &Dataset,
+    name: &str,
+    names: &[&str],
+    path: &Path,
+    row: impl Fn(&Feature, &[usize]) -> T,
+) -> Result<Vec<T>, PipelineError> {
+    let Ok(mut layer) = ds.layer_by_name(name) else {
+        return Ok(Vec::new());
+    };
+    let ix = indices(&layer, names, path)?;
+    Ok(layer.features().map(|f| row(&f, &ix)).collect())
+}
+
+/// A string field ("" when NULL).
+pub(crate) fn string(f: &Feature, i: usize) -> String {
+    f.field_as_string(i).ok().flatten().unwrap_or_default()
+}
+
+/// A string field, `None` when NULL or empty.
+pub(crate) fn opt_string(f: &Feature, i: usize) -> Option<String> {
+    f.field_as_string(i)
+        .ok()
+        .flatten()
+        .filter(|s| !s.is_empty())
+}
+
+/// A real field, `None` when NULL.
+pub(crate) fn real(f: &Feature, i: usize) -> Option<f64> {
+    f.field_as_double(i).ok().flatten()
+}
+
+/// The feature's geometry as GeoJSON ("null" when it has none).
+pub(crate) fn geojson(f: &Feature) -> String {
+    f.geometry()
+        .and_then(|g| g.json().ok())
+        .unwrap_or_else(|| "null".into())
+}
