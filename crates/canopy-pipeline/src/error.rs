@@ -28,6 +28,9 @@ pub enum PipelineError {
     /// (a triage appended meanwhile by another process).
     #[error("{0}")]
     Conflict(String),
+    /// The record a write refers to is not in the store (e.g. an alert a re-run removed).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl PipelineError {

@@ -30,6 +30,11 @@ pub fn run(
     let started = chrono::Utc::now();
     limit_gdal_cache();
     let region = Region::load(region_path)?;
+    if store_path.exists() {
+        // Checked again under the store's lock before writing; this catches a wrong
+        // `--store` before the work.
+        store::check_replaceable(store_path)?;
+    }
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
     let pairs = change::pairs(&region, extra_pairs)?;
     let zones = region.zones.as_ref().map(zones::read).transpose()?;

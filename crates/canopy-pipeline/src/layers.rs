@@ -51,6 +51,7 @@ pub fn read_layers(path: &Path, names: &[&str]) -> Result<Layers, PipelineError>
             "not found; run `canopy run REGION.toml --store PATH` first",
         ));
     }
+    crate::store::recover(path)?;
     let ds = Dataset::open(path).map_err(|e| {
         PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}"))
     })?;

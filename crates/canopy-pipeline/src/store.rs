@@ -68,6 +68,19 @@ impl Drop for TempGuard {
 }
 
 /// Writes a complete store to `path`, atomically replacing any previous one.
+///
+/// The protocol (all under the store's lock, so one run at a time per store, and no
+/// triage write in between):
+/// 1. temporary stores (and their journals) left by killed runs are removed;
+/// 2. an existing file at `path` must be a Canopy store (else nothing is written);
+///    a hot journal a killed writer left beside it is rolled back by SQLite
+///    ([`recover`]); its run and triage history are read, and a run refuses (writes
+///    nothing) when they cannot be read: it never drops history;
+/// 3. the new store is written to a temporary file unique to this run, in one
+///    transaction, closed, and read back: its triage history must equal the old
+///    one and its runs be the old ones plus this one;
+/// 4. only then is it synced and renamed over the old file (whose journal, if any
+///    is left, is dealt with before), and the directory synced.
 pub fn write(
     path: &Path,
     result: &CoverResult,
@@ -84,68 +97,280 @@ pub fn write(
     std::fs::create_dir_all(&dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("store");
-    remove_stale_temps(&dir, stem);
-    let tmp = dir.join(format!(".{stem}.tmp-{}.gpkg", std::process::id()));
-    let mut guard = TempGuard(tmp.clone(), false);
 
     // Held until the new store has replaced the old one, so a triage written
-    // meanwhile (`canopy triage`, the server) is neither lost nor half-copied.
+    // meanwhile (`canopy triage`, the server) is neither lost nor half-copied, and a
+    // second run on the same store waits for this one.
     let _lock = lock(path)?;
-    let previous_runs = if path.exists() {
-        read_runs(path).unwrap_or_default()
+    remove_stale_temps(&dir, stem);
+    let (previous_runs, previous_triage) = if path.exists() {
+        previous_history(path)?
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
-    let previous_triage = if path.exists() {
-        read_triage(path).unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let tmp = dir.join(format!(
+        ".{stem}.tmp-{}-{}.gpkg",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let mut guard = TempGuard(tmp.clone(), false);
 
     let driver = DriverManager::get_driver_by_name("GPKG")
         .map_err(|e| err(format!("no GPKG driver: {e}")))?;
-    let mut ds = driver
-        .create_vector_only(&tmp)
-        .map_err(|e| err(format!("cannot create {}: {e}", tmp.display())))?;
+    let mut ds = driver.create_vector_only(&tmp).map_err(|e| {
+        err(format!(
+            "cannot create {}: {}",
+            tmp.display(),
+            disk_hint(&e)
+        ))
+    })?;
+    let mut runs = previous_runs;
+    runs.push(run.clone());
     {
         let mut txn = ds
             .start_transaction()
-            .map_err(|e| err(format!("cannot start a transaction: {e}")))?;
-        write_communes(&mut txn, result).map_err(|e| err(format!("layer communes: {e}")))?;
-        write_cover(&mut txn, "cover", &result.rows, true)
-            .map_err(|e| err(format!("layer cover: {e}")))?;
+            .map_err(|e| err(format!("cannot start a transaction: {}", disk_hint(&e))))?;
+        let layer_err =
+            |l: &str, e: gdal::errors::GdalError| err(format!("layer {l}: {}", disk_hint(&e)));
+        write_communes(&mut txn, result).map_err(|e| layer_err("communes", e))?;
+        write_cover(&mut txn, "cover", &result.rows, true).map_err(|e| layer_err("cover", e))?;
         write_cover(&mut txn, "province_cover", &result.province, false)
-            .map_err(|e| err(format!("layer province_cover: {e}")))?;
-        write_epochs(&mut txn, epochs).map_err(|e| err(format!("layer epochs: {e}")))?;
-        write_change(&mut txn, "change", &change.rows, true)
-            .map_err(|e| err(format!("layer change: {e}")))?;
+            .map_err(|e| layer_err("province_cover", e))?;
+        write_epochs(&mut txn, epochs).map_err(|e| layer_err("epochs", e))?;
+        write_change(&mut txn, "change", &change.rows, true).map_err(|e| layer_err("change", e))?;
         write_change(&mut txn, "province_change", &change.province, false)
-            .map_err(|e| err(format!("layer province_change: {e}")))?;
-        write_alerts(&mut txn, &change.alerts).map_err(|e| err(format!("layer alerts: {e}")))?;
+            .map_err(|e| layer_err("province_change", e))?;
+        write_alerts(&mut txn, &change.alerts).map_err(|e| layer_err("alerts", e))?;
         crate::zone_store::write(&mut txn, extras)
-            .map_err(|(l, e)| err(format!("layer {l}: {e}")))?;
-        write_triage(&mut txn, &previous_triage)
-            .map_err(|e| err(format!("layer alert_triage: {e}")))?;
-        let mut runs = previous_runs;
-        runs.push(run.clone());
-        write_runs(&mut txn, &runs).map_err(|e| err(format!("layer runs: {e}")))?;
+            .map_err(|(l, e)| err(format!("layer {l}: {}", disk_hint(&e))))?;
+        write_triage(&mut txn, &previous_triage).map_err(|e| layer_err("alert_triage", e))?;
+        write_runs(&mut txn, &runs).map_err(|e| layer_err("runs", e))?;
         txn.commit()
-            .map_err(|e| err(format!("commit failed: {e}")))?;
+            .map_err(|e| err(format!("commit failed: {}", disk_hint(&e))))?;
     }
     ds.close()
-        .map_err(|e| err(format!("closing {}: {e}", tmp.display())))?;
+        .map_err(|e| err(format!("closing {}: {}", tmp.display(), disk_hint(&e))))?;
+
+    // Read the new store back before it replaces anything.
+    verify_written(
+        &tmp,
+        &runs,
+        &previous_triage,
+        result.rows.len(),
+        change.alerts.len(),
+    )
+    .map_err(|m| {
+        err(format!(
+            "the new store did not read back as written ({m}); the previous store is untouched"
+        ))
+    })?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| err(format!("syncing {}: {e}", tmp.display())))?;
+    // The old file's journal must not end up beside the new file: `previous_history`
+    // had SQLite roll back a hot one; one that is still there is not hot (no writer
+    // runs: we hold the lock) and belongs to the old file.
+    for j in journal_files(path) {
+        if j.exists() {
+            tracing::warn!(file = %j.display(), "removing a stale journal of the previous store (not hot: nothing to roll back)");
+            std::fs::remove_file(&j)
+                .map_err(|e| err(format!("cannot remove {}: {e}", j.display())))?;
+        }
+    }
     std::fs::rename(&tmp, path).map_err(|e| err(format!("cannot replace the store: {e}")))?;
     guard.1 = true;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 
+/// "disk full" and "read-only" in plain words instead of SQLite's error numbers.
+fn disk_hint(e: &gdal::errors::GdalError) -> String {
+    let m = e.to_string();
+    let l = m.to_lowercase();
+    if l.contains("disk is full") || l.contains("no space left") || l.contains("disk i/o error") {
+        format!("the disk is full ({m})")
+    } else {
+        m
+    }
+}
+
+/// Errors (as [`write`] would, before any work) when the file at `path` is not a
+/// Canopy store or its history cannot be read.
+pub fn check_replaceable(path: &Path) -> Result<(), PipelineError> {
+    previous_history(path).map(|_| ())
+}
+
+/// The run and triage history of the store a run is about to replace. Refuses
+/// (error, nothing written) when the file is not a Canopy store, or when its
+/// history cannot be read: a run never writes a store with less history.
+fn previous_history(path: &Path) -> Result<(Vec<RunRecord>, Vec<TriageEvent>), PipelineError> {
+    check_header(path)?;
+    let refuse = |what: &str, e: PipelineError| {
+        PipelineError::store(
+            path,
+            format!(
+                "the previous store's {what} cannot be read ({e}); nothing was written, \
+                 because a run never drops the triage and run history. To recover: if another \
+                 process is using the store, wait for it and run again; if the file is damaged, \
+                 restore it from a backup (or export its history with `ogr2ogr` if GDAL still \
+                 reads it), or move it aside (`mv {p} {p}.damaged`) to start a new store without \
+                 that history",
+                p = path.display()
+            ),
+        )
+    };
+    recover(path).map_err(|e| refuse("history", e))?;
+    let ds = open_store(path).map_err(|e| refuse("history", e))?;
+    if ds.layer_by_name("runs").is_err() {
+        return Err(not_a_store(path, "a GeoPackage without a `runs` table"));
+    }
+    drop(ds);
+    let runs = read_runs(path).map_err(|e| refuse("run history", e))?;
+    let triage = read_triage(path).map_err(|e| refuse("triage history", e))?;
+    Ok((runs, triage))
+}
+
+/// Errors unless `path` looks like a store written by `canopy run`: an SQLite
+/// GeoPackage with a `runs` table. A region file, a GeoTIFF, a GeoJSON or another
+/// GeoPackage given as `--store` is never replaced.
+pub fn check_is_store(path: &Path) -> Result<(), PipelineError> {
+    check_header(path)?;
+    let ds = open_store(path)?;
+    if ds.layer_by_name("runs").is_err() {
+        return Err(not_a_store(path, "a GeoPackage without a `runs` table"));
+    }
+    Ok(())
+}
+
+fn not_a_store(path: &Path, why: &str) -> PipelineError {
+    PipelineError::store(
+        path,
+        format!(
+            "exists and is not a Canopy store ({why}); refusing to replace it. Give \
+             `--store` a new path or an existing store (a .gpkg written by `canopy run`)"
+        ),
+    )
+}
+
+/// The first 100 bytes must be an SQLite header with GeoPackage's application id.
+fn check_header(path: &Path) -> Result<(), PipelineError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(100);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(100).read_to_end(&mut head))
+        .map_err(|e| PipelineError::store(path, format!("cannot be read: {e}")))?;
+    if head.len() < 100 || &head[..16] != b"SQLite format 3\0" {
+        return Err(not_a_store(path, "not an SQLite database"));
+    }
+    if &head[68..72] != b"GPKG" {
+        return Err(not_a_store(path, "an SQLite database but not a GeoPackage"));
+    }
+    Ok(())
+}
+
+/// Reads a freshly written store back: what the CLI, report and server will read.
+fn verify_written(
+    tmp: &Path,
+    runs: &[RunRecord],
+    triage: &[TriageEvent],
+    cover_rows: usize,
+    alerts: usize,
+) -> Result<(), String> {
+    let got_runs = read_runs(tmp).map_err(|e| e.to_string())?;
+    if got_runs.len() != runs.len()
+        || got_runs.last().map(|r| &r.started_at) != runs.last().map(|r| &r.started_at)
+    {
+        return Err(format!("{} runs instead of {}", got_runs.len(), runs.len()));
+    }
+    let got_triage = read_triage(tmp).map_err(|e| e.to_string())?;
+    if got_triage != triage {
+        return Err(format!(
+            "{} triage events instead of {}",
+            got_triage.len(),
+            triage.len()
+        ));
+    }
+    let cover = read_cover(tmp).map_err(|e| e.to_string())?;
+    if cover.rows.len() != cover_rows {
+        return Err(format!(
+            "{} cover rows instead of {cover_rows}",
+            cover.rows.len()
+        ));
+    }
+    let got_alerts = read_alerts(tmp).map_err(|e| e.to_string())?;
+    if got_alerts.len() != alerts {
+        return Err(format!("{} alerts instead of {alerts}", got_alerts.len()));
+    }
+    if journal_files(tmp).iter().any(|j| j.exists()) {
+        return Err("a journal was left beside it".into());
+    }
+    Ok(())
+}
+
+/// The rollback journal and WAL files SQLite may keep beside a database.
+fn journal_files(path: &Path) -> [PathBuf; 3] {
+    ["-journal", "-wal", "-shm"].map(|sfx| {
+        let mut n = path.as_os_str().to_os_string();
+        n.push(sfx);
+        PathBuf::from(n)
+    })
+}
+
+/// Lets SQLite recover the store if a killed writer left a hot journal beside it:
+/// a read-write open rolls the unfinished transaction back (a read-only open cannot,
+/// and fails with "attempt to write a readonly database"). The journal is never
+/// deleted by hand; a journal of a live writer is not hot and SQLite leaves it.
+pub fn recover(path: &Path) -> Result<(), PipelineError> {
+    let [journal, wal, _] = journal_files(path);
+    if !journal.exists() && !wal.exists() {
+        return Ok(());
+    }
+    tracing::info!(store = %path.display(), "a journal is beside the store: letting SQLite recover it");
+    let ds = Dataset::open_ex(
+        path,
+        gdal::DatasetOptions {
+            open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE | gdal::GdalOpenFlags::GDAL_OF_VECTOR,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| {
+        PipelineError::store(
+            path,
+            format!(
+                "a journal left by an interrupted write ({}) needs a read-write open to be \
+                 rolled back, which failed: {e}. Make the store and its directory writable \
+                 and run any canopy command on it again",
+                journal.display()
+            ),
+        )
+    })?;
+    // A read makes SQLite check (and roll back) the journal, whatever GDAL read at open.
+    let _ = ds.execute_sql(
+        "SELECT count(*) FROM gpkg_contents",
+        None,
+        gdal::vector::sql::Dialect::DEFAULT,
+    );
+    drop(ds);
+    Ok(())
+}
+
+/// Removes temporary stores (and their journals) left by killed runs. Called
+/// under the store's lock, so no live run's temporary file is touched.
 fn remove_stale_temps(dir: &Path, stem: &str) {
     let prefix = format!(".{stem}.tmp-");
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with(&prefix) && name.ends_with(".gpkg") {
+            let temp_or_journal = [".gpkg", ".gpkg-journal", ".gpkg-wal", ".gpkg-shm"]
+                .iter()
+                .any(|sfx| name.ends_with(sfx));
+            if name.starts_with(&prefix) && temp_or_journal {
                 tracing::info!(file = %e.path().display(), "removing a temporary store left by an interrupted run");
                 let _ = std::fs::remove_file(e.path());
             }
@@ -282,6 +507,7 @@ pub(crate) fn open_store(path: &Path) -> Result<Dataset, PipelineError> {
             "not found; run `canopy run REGION.toml --store PATH` first",
         ));
     }
+    recover(path)?;
     Dataset::open(path)
         .map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))
 }
@@ -446,6 +672,18 @@ pub fn lock(path: &Path) -> Result<std::fs::File, PipelineError> {
         .map_err(|e| {
             PipelineError::store(path, format!("cannot open {}: {e}", lock_path.display()))
         })?;
+    match f.try_lock() {
+        Ok(()) => return Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!(lock = %lock_path.display(), "another canopy process is writing the store: waiting for it");
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(PipelineError::store(
+                path,
+                format!("cannot lock {}: {e}", lock_path.display()),
+            ))
+        }
+    }
     f.lock().map_err(|e| {
         PipelineError::store(path, format!("cannot lock {}: {e}", lock_path.display()))
     })?;
@@ -596,11 +834,15 @@ pub fn read_triage(path: &Path) -> Result<Vec<TriageEvent>, PipelineError> {
 /// meanwhile by another process (`canopy triage`, a second server) makes this write
 /// fail with [`PipelineError::Conflict`] instead of silently overriding it. `None`
 /// appends unconditionally (the CLI, which reads nothing first).
+///
+/// Returns the store file's identity just before and just after the write (both
+/// taken under the lock): a reader that holds a snapshot of `before` can apply the
+/// event and label it `after`; any other reader must read the file again.
 pub fn append_triage(
     path: &Path,
     e: &TriageEvent,
     seen: Option<usize>,
-) -> Result<(), PipelineError> {
+) -> Result<TriageWrite, PipelineError> {
     if !TRIAGE_STATUSES.contains(&e.status.as_str()) {
         return Err(PipelineError::Input(format!(
             "status \"{}\" is not one of {}",
@@ -609,11 +851,14 @@ pub fn append_triage(
         )));
     }
     let _lock = lock(path)?;
+    recover(path)?;
+    let before = FileId::of(path);
     if !read_alerts(path)?.iter().any(|a| a.id == e.alert_id) {
-        return Err(PipelineError::store(
-            path,
-            format!("has no alert \"{}\"", e.alert_id),
-        ));
+        return Err(PipelineError::NotFound(format!(
+            "store {}: has no alert \"{}\"",
+            path.display(),
+            e.alert_id
+        )));
     }
     if let Some(seen) = seen {
         let now = read_triage(path)?
@@ -639,9 +884,59 @@ pub fn append_triage(
     let layer = ds.layer_by_name("alert_triage").map_err(|_| {
         PipelineError::store(path, "has no alert_triage table; re-run `canopy run`")
     })?;
-    add_feature(&layer, triage_values(e), None)
-        .map_err(|err| PipelineError::store(path, format!("writing triage: {err}")))?;
-    Ok(())
+    add_feature(&layer, triage_values(e), None).map_err(|err| {
+        PipelineError::store(path, format!("writing triage: {}", disk_hint(&err)))
+    })?;
+    drop(layer);
+    ds.close().map_err(|err| {
+        PipelineError::store(path, format!("writing triage: {}", disk_hint(&err)))
+    })?;
+    Ok(TriageWrite {
+        before,
+        after: FileId::of(path),
+    })
+}
+
+/// The store file's identity before and after a triage write ([`append_triage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TriageWrite {
+    pub before: Option<FileId>,
+    pub after: Option<FileId>,
+}
+
+/// Which version of which file a store is: device, inode, modification time, size
+/// and SQLite's file change counter (header bytes 24..28, bumped by every committed
+/// transaction in rollback-journal mode). A rename changes the inode, an in-place
+/// write the counter, whatever the clock's granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub mtime_ns: i128,
+    pub len: u64,
+    pub change_counter: u32,
+}
+
+impl FileId {
+    /// The identity of the file at `path` now (none if it cannot be read).
+    pub fn of(path: &Path) -> Option<FileId> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let mut f = std::fs::File::open(path).ok()?;
+        let m = f.metadata().ok()?;
+        let mut head = [0u8; 28];
+        let change_counter = match f.read_exact(&mut head) {
+            Ok(()) => u32::from_be_bytes([head[24], head[25], head[26], head[27]]),
+            Err(_) => 0,
+        };
+        Some(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            len: m.len(),
+            change_counter,
+        })
+    }
 }
 
 /// An alert as stored, with its current triage status.

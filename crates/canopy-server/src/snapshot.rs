@@ -231,27 +231,8 @@ pub struct StoreData {
     pub progress: Option<canopy_pipeline::targets::Progress>,
 }
 
-/// Identity of the store file: a change means a new store or a write into it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub dev: u64,
-    pub ino: u64,
-    pub mtime_ns: i128,
-    pub len: u64,
-}
-
-impl Stamp {
-    pub fn of(path: &Path) -> Option<Stamp> {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(path).ok()?;
-        Some(Stamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            len: m.len(),
-        })
-    }
-}
+/// The store file's identity (device, inode, mtime, size, SQLite change counter).
+pub type Stamp = canopy_pipeline::store::FileId;
 
 /// What requests read.
 #[derive(Debug, Clone)]

@@ -2,7 +2,8 @@
 //!
 //! `canopy run` writes a complete new GeoPackage and renames it over the store;
 //! `canopy triage` (and this server) append to it in place, in SQLite transactions.
-//! Either changes the file's identity ([`Stamp`]: device, inode, mtime, size). A cheap
+//! Either changes the file's identity ([`Stamp`]: device, inode, mtime, size and
+//! SQLite's change counter). A cheap
 //! poll (one `stat` per interval) notices it, reads a new [`Snapshot`] on a blocking
 //! thread and swaps it in with `arc-swap`: requests in flight keep the snapshot they
 //! started with, new ones get the new one, and none ever sees a half-read store. A

@@ -25,7 +25,7 @@ use crate::error::ApiError;
 use crate::features::etag;
 use crate::query::only;
 use crate::respond::{base_url, link, Query, ReadRequest, JSON};
-use crate::snapshot::{Stamp, TriageEvent};
+use crate::snapshot::{Snapshot, TriageEvent};
 use crate::state::AppState;
 
 /// The largest accepted note, in characters.
@@ -164,7 +164,7 @@ pub async fn patch(
     let seen = snap.triage.get(&fid).map_or(0, Vec::len);
     let store = path.clone();
     let ev = event.clone();
-    tokio::task::spawn_blocking(move || {
+    let written = tokio::task::spawn_blocking(move || {
         canopy_pipeline::store::append_triage(&store, &ev, Some(seen))
     })
     .await
@@ -173,20 +173,39 @@ pub async fn patch(
         canopy_pipeline::PipelineError::Conflict(m) => {
             ApiError::PreconditionFailed(format!("{m}; GET it again"))
         }
+        canopy_pipeline::PipelineError::NotFound(m) => ApiError::NotFound(format!(
+            "{m} (the store was replaced by a new run meanwhile)"
+        )),
         e => ApiError::Store(e.to_string()),
     })?;
     tracing::info!(alert = %fid, status = %event.status, by = %ranger, "triage");
-    let next = snap.with_event(
-        &fid,
-        TriageEvent {
-            status: event.status,
-            note: event.note,
-            by: event.by,
-            at: event.at,
-        },
-        Stamp::of(&path),
-    );
-    st.swap(next);
+    let event = TriageEvent {
+        status: event.status,
+        note: event.note,
+        by: event.by,
+        at: event.at,
+    };
+    if written.before.is_some() && written.before == snap.stamp {
+        // Nobody changed the file between our snapshot and our write: apply the event.
+        st.swap(snap.with_event(&fid, event, written.after));
+    } else {
+        // The file was replaced or written by another process meanwhile: our snapshot
+        // is of another version, so read the file again (it has our event too).
+        let p = path.clone();
+        match tokio::task::spawn_blocking(move || Snapshot::load(&p)).await {
+            Ok(Ok(fresh)) => {
+                tracing::info!(
+                    alerts = fresh.data.alerts.items.len(),
+                    "store changed meanwhile: new snapshot loaded"
+                );
+                st.swap(fresh)
+            }
+            _ => {
+                // Unlabelled, so the watcher reads the file at its next poll.
+                st.swap(snap.with_event(&fid, event, None));
+            }
+        }
+    }
     let snap = st.snapshot();
     let base = base_url(&st.settings, &headers);
     let def = crate::collections::find("alerts").expect("alerts is a collection");
