@@ -108,6 +108,16 @@ enum Command {
         /// How often to check the store for a new version, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         poll_ms: u64,
+        /// Connections served at once; beyond it a JSON 503 (default: 1024, or
+        /// three quarters of the open-file limit when that is lower).
+        #[arg(long)]
+        max_connections: Option<usize>,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, default_value_t = 10.0)]
+        header_timeout_s: f64,
+        /// Seconds after which a connection that moves no byte is closed.
+        #[arg(long, default_value_t = 60.0)]
+        idle_timeout_s: f64,
     },
     /// The planners' report of one epoch: per commune and for the province,
     /// cover, change, zones, alerts and target progress.
@@ -351,7 +361,30 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             public_url,
             private,
             poll_ms,
-        } => serve(store, bind, tokens, cors, public_url, private, poll_ms),
+            max_connections,
+            header_timeout_s,
+            idle_timeout_s,
+        } => {
+            let secs = |name: &str, v: f64| {
+                if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+                    Ok(std::time::Duration::from_secs_f64(v))
+                } else {
+                    Err(anyhow::anyhow!(
+                        "--{name} must be a number of seconds in (0, 86400], not {v}"
+                    ))
+                }
+            };
+            let mut limits = canopy_server::conn::Limits::default();
+            if let Some(m) = max_connections {
+                anyhow::ensure!(m > 0, "--max-connections must be at least 1");
+                limits.max_connections = m;
+            }
+            limits.header_timeout = secs("header-timeout-s", header_timeout_s)?;
+            limits.idle_timeout = secs("idle-timeout-s", idle_timeout_s)?;
+            serve(
+                store, bind, tokens, cors, public_url, private, poll_ms, limits,
+            )
+        }
         Command::Synth {
             out_dir,
             communes,
@@ -399,6 +432,7 @@ fn serve(
     public_url: Option<String>,
     private: bool,
     poll_ms: u64,
+    limits: canopy_server::conn::Limits,
 ) -> anyhow::Result<()> {
     let mut tokens = canopy_server::auth::Tokens::none();
     let file = tokens_file.or_else(|| std::env::var_os("CANOPY_TOKENS_FILE").map(PathBuf::from));
@@ -423,6 +457,7 @@ fn serve(
             private_reads: private,
         },
         poll: std::time::Duration::from_millis(poll_ms.max(50)),
+        limits,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(canopy_server::serve(opts, |addr| {

@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod collections;
+pub mod conn;
 pub mod error;
 pub mod features;
 pub mod geometry;
@@ -60,6 +61,90 @@ pub struct ServeOptions {
     pub settings: Settings,
     /// How often the store file is checked for a new version.
     pub poll: Duration,
+    /// Connection cap and timeouts.
+    pub limits: conn::Limits,
+}
+
+/// The Content-Security-Policy of every response: scripts only from this server (no
+/// inline script, no `eval`), data only from this server, map tiles from
+/// OpenStreetMap when chosen; no plugins, no framing, no `<base>` rewrites.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+/// Requests too large or malformed for the router, answered in JSON like every
+/// other error: a long target (414), large or many headers (431), a path that is
+/// not UTF-8 once percent-decoded (400).
+async fn limit_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > conn::MAX_URI_BYTES {
+        return error::error_response(
+            StatusCode::URI_TOO_LONG,
+            "URITooLong",
+            &format!(
+                "the request target is {uri_len} bytes; the limit is {}",
+                conn::MAX_URI_BYTES
+            ),
+        );
+    }
+    let h = req.headers();
+    let bytes: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if h.len() > conn::MAX_HEADERS || bytes > conn::MAX_HEADER_BYTES {
+        return error::error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "HeadersTooLarge",
+            &format!(
+                "{} headers, {bytes} bytes; the limits are {} headers and {} bytes",
+                h.len(),
+                conn::MAX_HEADERS,
+                conn::MAX_HEADER_BYTES
+            ),
+        );
+    }
+    if !percent_decodes_to_utf8(req.uri().path()) {
+        return error::error_response(
+            StatusCode::BAD_REQUEST,
+            "InvalidPath",
+            "the path is not valid UTF-8 once percent-decoded",
+        );
+    }
+    next.run(req).await
+}
+
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    let b = path.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    std::str::from_utf8(&out).is_ok()
 }
 
 fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -128,6 +213,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             require_token,
         ))
         .layer(DefaultBodyLimit::max(triage::MAX_BODY))
+        .layer(axum::middleware::from_fn(limit_request))
+        .layer(axum::middleware::map_response(security_headers))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -229,9 +316,7 @@ pub async fn serve(
         app = app.layer(c);
     }
     on_ready(addr);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    conn::serve(listener, app, opts.limits, shutdown_signal()).await?;
     watcher.abort();
     Ok(())
 }

@@ -4,22 +4,49 @@ use std::fmt::Write;
 
 use super::{communes_without_zone, line_figures, num, opt_num, opt_pct, Line, Report};
 
+/// A string from the store as Markdown text: what Markdown would render as HTML
+/// (`<`, `&`), as emphasis, code, links or images, or as a table cell break is
+/// escaped, and line breaks become spaces. Names come from files people exchange.
+pub(crate) fn md(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' => {
+                o.push('\\');
+                o.push(c);
+            }
+            '\n' | '\r' => o.push(' '),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
 fn title(r: &Report) -> String {
     match &r.previous {
         Some((p, pd)) => format!(
             "Forest report, {}: epoch {} ({}), change since {} ({})",
-            r.region, r.epoch, r.date, p, pd
+            md(&r.region),
+            md(&r.epoch),
+            md(&r.date),
+            md(p),
+            md(pd)
         ),
         None => format!(
             "Forest report, {}: epoch {} ({})",
-            r.region, r.epoch, r.date
+            md(&r.region),
+            md(&r.epoch),
+            md(&r.date)
         ),
     }
 }
 
 fn row(l: &Line, species: &[String], bold: bool) -> String {
     let b = |s: String| if bold { format!("**{s}**") } else { s };
-    let mut cells = vec![b(l.code.clone()), b(l.name.clone())];
+    let mut cells = vec![b(md(&l.code)), b(md(&l.name))];
     cells.extend(line_figures(l, species));
     let a = &l.alerts;
     cells.push(format!("{} / {} / {}", a.high, a.medium, a.low));
@@ -35,7 +62,7 @@ pub fn markdown(r: &Report) -> String {
         o,
         "Figures from the store written at {}. Areas in hectares (UTM/equal-area), \
          cover % = forest / observed land.\n",
-        r.run_finished_at
+        md(&r.run_finished_at)
     );
     let _ = writeln!(o, "## Communes\n");
     let mut head = vec![
@@ -51,7 +78,7 @@ pub fn markdown(r: &Report) -> String {
     .into_iter()
     .map(String::from)
     .collect::<Vec<_>>();
-    head.extend(r.species.iter().map(|s| format!("{s} zone ha")));
+    head.extend(r.species.iter().map(|s| format!("{} zone ha", md(s))));
     head.push("alerts high / medium / low".into());
     head.push("new / confirmed / dismissed".into());
     let _ = writeln!(o, "| {} |", head.join(" | "));
@@ -77,7 +104,7 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} |",
-                s.species,
+                md(&s.species),
                 num(s.zone_ha, 2),
                 num(s.forest_ha, 2),
                 opt_num(s.cover_pct, 2),
@@ -88,8 +115,8 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(
                 o,
                 "\nZoned for both {} and {}: {} ha.",
-                ov.species_a,
-                ov.species_b,
+                md(&ov.species_a),
+                md(&ov.species_b),
                 num(ov.overlap_ha, 2)
             );
         }
@@ -111,7 +138,7 @@ pub fn markdown(r: &Report) -> String {
                     c.target.pct,
                     c.target.year,
                     num(c.latest_pct, 2),
-                    c.latest_epoch,
+                    md(&c.latest_epoch),
                     num(c.gap_pp, 2),
                     num(c.gap_ha, 0),
                     opt_num(c.trend_pp_per_year, 2),
@@ -131,14 +158,14 @@ pub fn markdown(r: &Report) -> String {
                 let _ = writeln!(
                     o,
                     "| {} ({}) | {}–{} ({}) | {} | {} | {} |",
-                    z.target.species,
-                    z.target.name_vi,
+                    md(&z.target.species),
+                    md(&z.target.name_vi),
                     num(z.target.min_ha, 0),
                     num(z.target.max_ha, 0),
                     z.target.year,
                     num(z.zone_ha, 2),
                     z.status.as_str(),
-                    communes_without_zone(z)
+                    md(&communes_without_zone(z))
                 );
             }
             let _ = writeln!(o);
@@ -147,8 +174,27 @@ pub fn markdown(r: &Report) -> String {
     if !r.warnings.is_empty() {
         let _ = writeln!(o, "## Warnings\n");
         for w in &r.warnings {
-            let _ = writeln!(o, "- {w}");
+            let _ = writeln!(o, "- {}", md(w));
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md;
+
+    #[test]
+    fn markup_in_names_is_text() {
+        assert_eq!(
+            md("C0<img src=x onerror=alert(1)>"),
+            "C0&lt;img src=x onerror=alert(1)&gt;"
+        );
+        assert_eq!(
+            md("a|b *c* [l](u) `x` &amp;"),
+            "a\\|b \\*c\\* \\[l\\](u) \\`x\\` &amp;amp;"
+        );
+        assert_eq!(md("line\nbreak"), "line break");
+        assert_eq!(md("Hữu Lũng 06-07"), "Hữu Lũng 06-07");
+    }
 }

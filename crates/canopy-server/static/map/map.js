@@ -75,6 +75,14 @@
 
   // ---------------------------------------------------------------- small helpers
 
+  // Leaflet inserts string content (tooltips, popups) as HTML: every string that
+  // comes from the store goes in as a DOM node holding text, never as a string.
+  function textNode(s) {
+    const span = document.createElement('span');
+    span.textContent = String(s);
+    return span;
+  }
+
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -167,7 +175,7 @@
     },
     onEachFeature: (f, layer) => {
       const p = f.properties;
-      layer.bindTooltip(`${p.name || p.code}: ${fmt.pct(p.cover_pct)}`, { sticky: true, direction: 'top' });
+      layer.bindTooltip(() => textNode(`${p.name || p.code}: ${fmt.pct(p.cover_pct)}`), { sticky: true, direction: 'top' });
       layer.bindPopup(() => communePopup(p), { maxWidth: popupWidth() });
       layer.on('mouseover', () => layer.setStyle({ weight: 3, color: '#000' }));
       layer.on('mouseout', () => communesLayer.resetStyle(layer));
@@ -179,7 +187,7 @@
     style: (f) => ({ color: speciesColor(f.properties.species), weight: 1.5, fillColor: speciesColor(f.properties.species), fillOpacity: 0.45 }),
     onEachFeature: (f, layer) => {
       const p = f.properties;
-      layer.bindTooltip(`${SPECIES_LABELS[p.species] || p.species} zone${p.zone_code ? ' ' + p.zone_code : ''}`, { sticky: true });
+      layer.bindTooltip(() => textNode(`${SPECIES_LABELS[p.species] || p.species} zone${p.zone_code ? ' ' + p.zone_code : ''}`), { sticky: true });
       layer.bindPopup(() => zonePopup(p), { maxWidth: popupWidth() });
     },
   });
@@ -431,7 +439,7 @@
       // The alert id on the drawn element, for tests and for styling.
       if (!renderer) marker.on('add', () => marker.getElement() && marker.getElement().setAttribute('data-alert-id', f.id));
       alertIndex.set(String(f.id), entry);
-      marker.bindTooltip(() => `${entry.feature.properties.severity} · ${fmt.ha(entry.feature.properties.area_ha)} · ${entry.feature.properties.commune_name || ''}`, { direction: 'top', offset: [0, -6] });
+      marker.bindTooltip(() => textNode(`${entry.feature.properties.severity} · ${fmt.ha(entry.feature.properties.area_ha)} · ${entry.feature.properties.commune_name || ''}`), { direction: 'top', offset: [0, -6] });
       const popupContent = () => alertPopup(entry);
       marker.bindPopup(popupContent, {
         maxWidth: popupWidth(), minWidth: Math.min(260, window.innerWidth - 60),
