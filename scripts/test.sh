@@ -2,7 +2,8 @@
 # The README's second command: set everything up and run every test
 # (Rust unit/property/integration tests, the Python oracle tests, then real HTTP
 # clients against a running `canopy serve`: GDAL's OAPIF driver, OWSLib, schemathesis;
-# then the web map in headless Chromium).
+# then the web map in headless Chromium). tests/server includes the crash test
+# (kill -9 of triage, serve and run; CANOPY_CRASH_ROUNDS=200 for the long version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python --browser
@@ -13,4 +14,4 @@ printf '\033[1m== oracle tests (exactextract, GDAL/OGR, real imagery)\033[0m\n' 
 printf '\033[1m== HTTP clients against canopy serve (GDAL OAPIF, OWSLib, schemathesis)\033[0m\n' >&2
 .venv/bin/python -m pytest -q tests/server
 printf '\033[1m== web map test (headless Chromium; screenshots in target/screenshots)\033[0m\n' >&2
-node --test tests/web/map.test.mjs
+node --test tests/web/map.test.mjs tests/web/hostile.test.mjs
