@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 region=data/regions/lang-son
-if [ ! -f "$region/truth/truth.json" ] || [ ! -f "$region/zones.geojson" ]; then
+if [ ! -f "$region/truth/truth.json" ] || [ ! -f "$region/zones.geojson" ] \
+  || ! compgen -G "$region/tiles/2025/scenes/*.tif" > /dev/null; then
   printf '\033[1m== generating the sample imagery (once)\033[0m\n' >&2
   target/release/canopy synth "$region" --communes "$region/communes.geojson" \
-    --name "Lạng Sơn" --pixel-size 30 --seed 7 --targets "$region/targets.toml"
+    --name "Lạng Sơn" --pixel-size 30 --seed 7 --scenes 3 --targets "$region/targets.toml"
 fi
 printf '\033[1m== canopy run %s/region.toml\033[0m\n' "$region" >&2
 target/release/canopy run "$region/region.toml" --store out/lang-son.gpkg

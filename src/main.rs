@@ -162,6 +162,11 @@ enum Command {
         /// generated there (zones.geojson), with harvest blocks inside them.
         #[arg(long)]
         targets: Option<PathBuf>,
+        /// Scenes per epoch (≥ 1). Above 1: dates through the year with moving
+        /// clouds, haze the mask misses, a leaf-off January scene and mown meadows;
+        /// region.toml composites them (max-ndvi).
+        #[arg(long, default_value_t = 1)]
+        scenes: usize,
     },
 }
 
@@ -395,6 +400,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             seed,
             epochs,
             targets,
+            scenes,
         } => {
             let opts = canopy_pipeline::synth::SynthOptions {
                 out_dir: out_dir.clone(),
@@ -406,6 +412,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 seed,
                 epochs,
                 targets,
+                scenes: scenes.max(1),
             };
             let s = canopy_pipeline::synth::generate(&opts)?;
             println!(

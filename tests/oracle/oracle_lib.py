@@ -105,13 +105,14 @@ def sample_is_generated(region_dir: Path = SAMPLE_DIR) -> bool:
     the current synth writes it) and at least one tile per epoch directory."""
     has_truth = (region_dir / "truth.json").exists() or (region_dir / "truth" / "truth.json").exists()
     tiles = list((region_dir / "tiles").glob("*/*.tif"))
-    return has_truth and len(tiles) > 0 and (region_dir / "zones.geojson").exists()
+    scenes = list((region_dir / "tiles").glob("*/scenes/*.tif"))
+    return has_truth and len(tiles) > 0 and len(scenes) > 0 and (region_dir / "zones.geojson").exists()
 
 
 def generate_sample(region_dir: Path = SAMPLE_DIR) -> None:
     run_canopy(
         "synth", region_dir, "--communes", region_dir / "communes.geojson",
-        "--name", "Lạng Sơn", "--pixel-size", "30", "--seed", "7",
+        "--name", "Lạng Sơn", "--pixel-size", "30", "--seed", "7", "--scenes", "3",
         "--targets", region_dir / "targets.toml",
     )
 
@@ -136,6 +137,8 @@ class Epoch:
     nir: int | None = None
     mask: int | None = None
     klass: int | None = None
+    composite: str = "priority"
+    min_clear: int = 1
 
     @property
     def spectral(self) -> bool:
@@ -195,6 +198,7 @@ def load_region(path: Path) -> Region:
                 id=e["id"], date=e["date"], tiles=expand_tiles(d, e["tiles"]),
                 red=e.get("red_band"), nir=e.get("nir_band"), mask=e.get("mask_band"),
                 klass=e.get("class_band"),
+                composite=e.get("composite", "priority"), min_clear=e.get("min_clear", 1),
             )
         )
     return reg
@@ -408,7 +412,7 @@ def plan_epoch(epoch: Epoch, communes_bbox_layer, layer_crs) -> Plan:
 # --------------------------------------------------------------------------- pixel states
 
 
-def spectral_states(red_raw, nir_raw, mask_raw, red_meta, nir_meta, ndvi_min: float) -> np.ndarray:
+def spectral_states(red_raw, nir_raw, mask_raw, red_meta, nir_meta, ndvi_min: float, with_ndvi: bool = False):
     """Pixel states of a red/NIR (+ mask) stack. `*_meta` = (scale, offset, nodata).
 
     Mask band: any non-zero (or NaN) value is unusable, 0 is clear. A mask band's own
@@ -434,6 +438,8 @@ def spectral_states(red_raw, nir_raw, mask_raw, red_meta, nir_meta, ndvi_min: fl
         ndvi = (n - r) / s
     out = np.where(ndvi >= ndvi_min, FOREST, NON_FOREST).astype(np.uint8)
     out[bad] = UNOBSERVED
+    if with_ndvi:
+        return out, np.where(bad, np.nan, ndvi)
     return out
 
 
@@ -494,8 +500,9 @@ def warp_tile(pt: PlacedTile, plan: Plan, bands: list[int], workdir: Path) -> np
         return ds.read()
 
 
-def tile_states(pt: PlacedTile, plan: Plan, epoch: Epoch, region: Region, workdir: Path) -> np.ndarray:
-    """States of one tile on its window of the working grid."""
+def tile_states(pt: PlacedTile, plan: Plan, epoch: Epoch, region: Region, workdir: Path, with_ndvi: bool = False):
+    """States of one tile on its window of the working grid (and its NDVI, NaN
+    where unobserved, with `with_ndvi`)."""
     bands = _used_bands(epoch)
     col, row, w, h = pt.window
     m = pt.meta
@@ -519,20 +526,43 @@ def tile_states(pt: PlacedTile, plan: Plan, epoch: Epoch, region: Region, workdi
         arr = warp_tile(pt, plan, bands, workdir)
         data, alpha = arr[:-1], arr[-1] != 0
     meta = lambda b: (m.scales[b - 1], m.offsets[b - 1], m.nodata[b - 1])  # noqa: E731
+    ndvi = None
     if epoch.spectral:
-        states = spectral_states(
-            data[0], data[1], data[2] if epoch.mask else None, meta(epoch.red), meta(epoch.nir), region.ndvi_min
+        states, ndvi = spectral_states(
+            data[0], data[1], data[2] if epoch.mask else None, meta(epoch.red), meta(epoch.nir), region.ndvi_min,
+            with_ndvi=True,
         )
+        ndvi[~alpha] = np.nan
     else:
         states = class_states(data[0], m.nodata[epoch.klass - 1], region.forest_classes)
     states[~alpha] = UNOBSERVED
-    return states
+    return (states, ndvi) if with_ndvi else states
 
 
 def composite(region: Region, epoch: Epoch, communes_bbox, layer_crs, workdir: Path) -> tuple[Plan, np.ndarray]:
-    """The epoch's composite states: the first tile with an observed pixel wins."""
+    """The epoch's composite states: the first tile with an observed pixel wins
+    (priority), or the state of the largest NDVI (float32, as Canopy keeps it;
+    ties to forest) of at least `min_clear` clear observations (max-ndvi)."""
     plan = plan_epoch(epoch, communes_bbox, layer_crs)
     g = plan.grid
+    if epoch.composite == "max-ndvi":
+        best = np.full((g.height, g.width), -np.inf, dtype=np.float32)
+        state = np.zeros((g.height, g.width), dtype=np.uint8)
+        clear = np.zeros((g.height, g.width), dtype=np.int32)
+        for pt in plan.tiles:
+            col, row, w, h = pt.window
+            st, nd = tile_states(pt, plan, epoch, region, workdir, with_ndvi=True)
+            obs = st != UNOBSERVED
+            v = np.where(obs, nd, -np.inf).astype(np.float32)
+            bv, bs = best[row : row + h, col : col + w], state[row : row + h, col : col + w]
+            better = obs & ((v > bv) | ((v == bv) & (st > bs)))
+            bv[better] = v[better]
+            bs[better] = st[better]
+            clear[row : row + h, col : col + w] += obs
+        state[clear < max(epoch.min_clear, 1)] = UNOBSERVED
+        return plan, state
+    if epoch.composite != "priority":
+        raise NotImplementedError(f"oracle composite {epoch.composite}")
     acc = np.zeros((g.height, g.width), dtype=np.uint8)
     for pt in plan.tiles:
         col, row, w, h = pt.window

@@ -11,12 +11,14 @@
 //! - [`zonal`]: coverage × states → forest and observed area;
 //! - [`stats`]: the per-commune figures (ha, cover %, observed %);
 //! - [`change`]: change codes between two epochs, the loss mask, the alert severity rule;
+//! - [`composite`]: many scenes of an epoch → one state per pixel (max/median NDVI), clear counts, first seen;
 //! - [`components`]: streaming 8-connected labelling of pixel runs (alert patches);
 //! - [`outline`]: the exact outline of a pixel set as a valid polygon;
 //! - [`targets`]: progress against cover-rate and planting-zone targets.
 
 pub mod change;
 pub mod components;
+pub mod composite;
 pub mod coverage;
 pub mod forest;
 pub mod grid;

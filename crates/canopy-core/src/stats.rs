@@ -59,6 +59,7 @@ mod tests {
             CoverSums {
                 forest: 450_000.0,
                 observed: 600_000.0,
+                ..Default::default()
             },
         );
         assert_eq!(f.natural_ha, 100.0);

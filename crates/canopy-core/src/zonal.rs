@@ -16,13 +16,45 @@ use crate::pixel_area::PixelArea;
 pub struct CoverSums {
     pub forest: f64,
     pub observed: f64,
+    /// Σ area × clear observations (composite epochs; [`accumulate_counts`]).
+    /// Divided by the polygon's area: the mean number of clear observations per
+    /// pixel. Priority epochs count one per observed pixel (`clear = observed`).
+    pub clear: f64,
 }
 
 impl std::ops::AddAssign for CoverSums {
     fn add_assign(&mut self, o: CoverSums) {
         self.forest += o.forest;
         self.observed += o.observed;
+        self.clear += o.clear;
     }
+}
+
+/// Σ coverage × pixel area × `counts` of `cov` over a strip (rows `row0 ..`,
+/// `width` wide) of per-pixel counts.
+pub fn accumulate_counts(
+    cov: &Coverage,
+    row0: usize,
+    width: usize,
+    counts: &[u16],
+    area: &PixelArea,
+) -> f64 {
+    let rows = cov.rows();
+    let lo = rows.start.max(row0);
+    let hi = rows.end.min(row0 + counts.len() / width.max(1));
+    let mut sum = 0.0;
+    for r in lo..hi {
+        let line = &counts[(r - row0) * width..][..width];
+        for s in cov.row(r) {
+            let (c0, c1) = (s.start as usize, (s.end as usize).min(width));
+            for (c, &n) in (c0..c1).zip(&line[c0..c1]) {
+                if n > 0 {
+                    sum += s.frac * area.at(c, r) * n as f64;
+                }
+            }
+        }
+    }
+    sum
 }
 
 /// A strip of observation states: rows `row0 .. row0 + rows` of a grid `width` wide.
@@ -61,6 +93,7 @@ pub fn accumulate(cov: &Coverage, strip: Strip<'_>, area: &PixelArea) -> CoverSu
             }
             sums.forest = forest * a;
             sums.observed = observed * a;
+            sums.clear = sums.observed;
         }
         lattice => {
             for r in lo..hi {
@@ -71,6 +104,7 @@ pub fn accumulate(cov: &Coverage, strip: Strip<'_>, area: &PixelArea) -> CoverSu
                         if st != UNOBSERVED {
                             let w = s.frac * lattice.at(c, r);
                             sums.observed += w;
+                            sums.clear += w;
                             if st == FOREST {
                                 sums.forest += w;
                             }
@@ -363,10 +397,12 @@ pub fn accumulate_pair(cov: &Coverage, a: Strip<'_>, b: &[u8], area: &PixelArea)
         a: CoverSums {
             forest: w[0],
             observed: w[1],
+            clear: w[1],
         },
         b: CoverSums {
             forest: w[2],
             observed: w[3],
+            clear: w[3],
         },
         change: [w[4], w[5], w[6], w[7], w[8]],
     }

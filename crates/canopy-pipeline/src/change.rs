@@ -21,7 +21,10 @@ use canopy_core::coverage::{coverage, Coverage};
 use canopy_core::outline::outline;
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::M2_PER_HA;
-use canopy_core::zonal::{accumulate_pair, runs_area, runs_overlap, CoverSums, PairSums, Strip};
+use canopy_core::composite::{date_of, different_seasons, NO_DAY};
+use canopy_core::zonal::{
+    accumulate_counts, accumulate_pair, runs_area, runs_overlap, CoverSums, PairSums, Strip,
+};
 use geo::{Centroid, MultiPolygon};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -73,6 +76,24 @@ pub struct Alert {
     pub natural_lost: Option<bool>,
     pub natural_lost_ha: f64,
     pub severity: Severity,
+    /// Clear observations of the later epoch that saw the patch as non-forest
+    /// (the most any of its pixels had; 1 for a priority epoch).
+    pub clear_obs: u32,
+    /// Date of the first of them: when the clearing was first seen.
+    pub first_seen: String,
+    /// The two epochs cover different seasons (phenology guard): leaf-off or
+    /// senescent vegetation may look like loss.
+    pub season_mismatch: bool,
+}
+
+/// A run of loss pixels of one row with the same confirming-observation count
+/// and first non-forest day in the later epoch.
+#[derive(Debug, Clone, Copy)]
+struct ObsRun {
+    c0: u32,
+    c1: u32,
+    confirm: u16,
+    first: i32,
 }
 
 /// What the change job produces.
@@ -86,6 +107,8 @@ pub struct ChangeResult {
     pub cover: crate::cover::KnownSums,
     /// Per pair (from, to): change sums of [`Prepared::extra`]'s polygons.
     pub extra: Vec<(String, String, Vec<[f64; CH_CODES]>)>,
+    /// Phenology-guard warnings (pairs of epochs in different seasons).
+    pub warnings: Vec<String>,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -139,6 +162,8 @@ struct StripOut {
     runs: Vec<Run>,
     /// Loss runs of natural forest (class epochs), by row.
     natural: Vec<Run>,
+    /// Loss runs by confirming observations of B (composite epochs), with their row.
+    obs: Vec<(u32, ObsRun)>,
     /// Per polygon: cover sums of epoch A, and of B when B is on its own grid.
     cover_a: Vec<CoverSums>,
     cover_b: Vec<CoverSums>,
@@ -201,6 +226,7 @@ pub fn run(
         let mut trans: Vec<BTreeMap<(i32, i32), f64>> = vec![BTreeMap::new(); n];
         let mut labeller = Labeller::new();
         let mut natural_runs: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
+        let mut obs_runs: BTreeMap<u32, Vec<ObsRun>> = BTreeMap::new();
         let mut cover_a = vec![CoverSums::default(); n];
         let mut cover_b = vec![CoverSums::default(); n];
         for o in outs {
@@ -225,6 +251,9 @@ pub fn run(
             }
             for r in o.natural {
                 natural_runs.entry(r.row).or_default().push(r);
+            }
+            for (row, r) in o.obs {
+                obs_runs.entry(row).or_default().push(r);
             }
         }
         let row_of = |k: usize, code: &str| {
@@ -261,6 +290,16 @@ pub fn run(
         if b_cover {
             result.cover.entry(j).or_insert((cover_b, npix));
         }
+        let mismatch = season_mismatch(&ma, &mb);
+        if mismatch {
+            let (wa, wb) = (ma.window().unwrap_or_default(), mb.window().unwrap_or_default());
+            result.warnings.push(format!(
+                "epochs \"{}\" (scenes {} to {}) and \"{}\" (scenes {} to {}) cover different \
+                 seasons: leaf-off or dry-season vegetation can look like loss; their alerts are \
+                 flagged season_mismatch",
+                ea.id, wa.0, wa.1, eb.id, wb.0, wb.1
+            ));
+        }
         let comps = labeller.finish();
         let alerts = alerts_of(
             comps,
@@ -272,6 +311,8 @@ pub fn run(
             &zone_covs,
             &area,
             &natural_runs,
+            &obs_runs,
+            mismatch,
             classes,
             (i, j),
         )?;
@@ -370,6 +411,52 @@ fn strips(
                         }
                         trans.push(t);
                     }
+                    if !da.clear.is_empty() || !db.clear.is_empty() {
+                        for (k, c) in covs.iter().enumerate() {
+                            let r = c.rows();
+                            if r.start < row0 + nrows && r.end > row0 {
+                                if !da.clear.is_empty() {
+                                    cover_a[k].clear =
+                                        accumulate_counts(c, row0, g.width, &da.clear, area);
+                                }
+                                if b_cover && !db.clear.is_empty() {
+                                    cover_b[k].clear =
+                                        accumulate_counts(c, row0, g.width, &db.clear, area);
+                                }
+                            }
+                        }
+                    }
+                    let mut obs = Vec::new();
+                    if !db.confirm.is_empty() {
+                        for r in 0..nrows {
+                            let at = r * g.width;
+                            let line = &mask[at..][..g.width];
+                            let mut c = 0;
+                            while c < g.width {
+                                if line[c] != 1 {
+                                    c += 1;
+                                    continue;
+                                }
+                                let key = (db.confirm[at + c], db.first_nf[at + c]);
+                                let c0 = c;
+                                while c < g.width
+                                    && line[c] == 1
+                                    && (db.confirm[at + c], db.first_nf[at + c]) == key
+                                {
+                                    c += 1;
+                                }
+                                obs.push((
+                                    (row0 + r) as u32,
+                                    ObsRun {
+                                        c0: c0 as u32,
+                                        c1: c as u32,
+                                        confirm: key.0,
+                                        first: key.1,
+                                    },
+                                ));
+                            }
+                        }
+                    }
                     let mut runs = Vec::new();
                     let mut nat = Vec::new();
                     let mut nat_mask = Vec::new();
@@ -392,6 +479,7 @@ fn strips(
                         trans,
                         runs,
                         natural: nat,
+                        obs,
                         cover_a,
                         cover_b,
                     })
@@ -425,6 +513,15 @@ fn transitions(
         area,
         out,
     );
+}
+
+/// The phenology guard for a pair: do the epochs' scene-date windows cover
+/// different seasons (`core::composite::different_seasons`)?
+pub fn season_mismatch(a: &Mosaic, b: &Mosaic) -> bool {
+    match (a.window(), b.window()) {
+        (Some(wa), Some(wb)) => different_seasons((&wa.0, &wa.1), (&wb.0, &wb.1)),
+        _ => false,
+    }
 }
 
 fn bbox_overlaps(cov: &Coverage, bbox: [u32; 4]) -> bool {
@@ -469,6 +566,8 @@ fn alerts_of(
     zone_covs: &[Coverage],
     area: &PixelArea,
     natural_runs: &BTreeMap<u32, Vec<Run>>,
+    obs_runs: &BTreeMap<u32, Vec<ObsRun>>,
+    season_mismatch: bool,
     classes: bool,
     (i, j): (usize, usize),
 ) -> Result<Vec<Alert>, PipelineError> {
@@ -525,6 +624,23 @@ fn alerts_of(
             .map(|n| runs_area(std::slice::from_ref(n), area))
             .sum();
         let natural_lost = classes.then_some(natural_m2 > 0.0);
+        let (mut clear_obs, mut first) = (0u16, NO_DAY);
+        for r in &comp.runs {
+            if let Some(rs) = obs_runs.get(&r.row) {
+                for o in rs.iter().filter(|o| o.c0 < r.c1 && o.c1 > r.c0) {
+                    clear_obs = clear_obs.max(o.confirm);
+                    first = first.min(o.first);
+                }
+            }
+        }
+        let (clear_obs, first_seen) = if obs_runs.is_empty() {
+            // A priority epoch: one observation per pixel, dated by the epoch.
+            (1, eb.date.clone())
+        } else if first == NO_DAY {
+            (clear_obs as u32, eb.date.clone())
+        } else {
+            (clear_obs as u32, date_of(first))
+        };
         let sev = severity(
             natural_lost == Some(true),
             zone.map(|z| z.species.as_str()),
@@ -560,6 +676,9 @@ fn alerts_of(
             natural_lost,
             natural_lost_ha: natural_m2 / M2_PER_HA,
             severity: sev,
+            clear_obs,
+            first_seen,
+            season_mismatch,
         });
     }
     Ok(out)

@@ -141,6 +141,10 @@ pub struct EpochConfig {
     /// Every tile, globs expanded (each glob sorted by name), in priority order.
     pub tiles: Vec<PathBuf>,
     pub bands: EpochBands,
+    /// How the epoch's scenes are combined (`composite`, default priority).
+    pub composite: canopy_core::composite::Method,
+    /// Fewest clear observations for a pixel to count as observed (`min_clear`, default 1).
+    pub min_clear: u16,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +176,8 @@ struct RawEpoch {
     nir_band: Option<usize>,
     mask_band: Option<usize>,
     class_band: Option<usize>,
+    composite: Option<String>,
+    min_clear: Option<u16>,
 }
 
 impl Region {
@@ -291,8 +297,36 @@ impl Region {
                     }
                 }
             }
+            let composite = match e.composite.as_deref() {
+                None => canopy_core::composite::Method::Priority,
+                Some(c) => canopy_core::composite::Method::parse(c).ok_or_else(|| {
+                    cfg_err(format!(
+                        "{ctx}.composite = \"{c}\": expected \"priority\", \"max-ndvi\" or \"median-ndvi\""
+                    ))
+                })?,
+            };
+            if composite != canopy_core::composite::Method::Priority
+                && matches!(bands, EpochBands::Classes { .. })
+            {
+                return Err(cfg_err(format!(
+                    "{ctx}.composite = \"{}\" needs red_band and nir_band (NDVI); class epochs composite by priority",
+                    composite.as_str()
+                )));
+            }
+            if e.min_clear == Some(0) {
+                return Err(cfg_err(format!("{ctx}.min_clear must be at least 1")));
+            }
+            if e.min_clear.is_some_and(|m| m > 1)
+                && composite == canopy_core::composite::Method::Priority
+            {
+                return Err(cfg_err(format!(
+                    "{ctx}.min_clear needs composite = \"max-ndvi\" or \"median-ndvi\" (priority keeps one observation per pixel)"
+                )));
+            }
             epochs.push(EpochConfig {
                 id: e.id,
+                composite,
+                min_clear: e.min_clear.unwrap_or(1),
                 date: e.date,
                 patterns: e.tiles,
                 tiles,

@@ -13,7 +13,7 @@ use canopy_core::coverage::{coverage, Coverage};
 use canopy_core::grid::Grid;
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::CoverFigures;
-use canopy_core::zonal::{accumulate, CoverSums, Strip};
+use canopy_core::zonal::{accumulate, accumulate_counts, CoverSums, Strip};
 use geo::{Area, BoundingRect, MultiPolygon, Rect};
 use rayon::prelude::*;
 
@@ -22,7 +22,7 @@ use crate::config::Region;
 use crate::crs::{Crs, Transformer};
 use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
-use crate::raster::reader::{MosaicReader, PerThread, Rules};
+use crate::raster::reader::{MosaicReader, PerThread, Rules, StripData};
 
 /// Rows per strip: a multiple of the usual 256-row GeoTIFF block.
 pub const STRIP_ROWS: usize = 256;
@@ -45,6 +45,17 @@ pub struct CoverRow {
     pub figures: CoverFigures,
 }
 
+/// How many scenes reached a commune (or the province) in an epoch, and its
+/// mean number of clear observations per pixel (area-weighted over the whole
+/// commune, unobserved land counting zero).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationRow {
+    pub commune_code: String,
+    pub epoch: String,
+    pub scenes: u32,
+    pub clear_obs: f64,
+}
+
 /// What the cover job produces.
 #[derive(Debug, Clone)]
 pub struct CoverResult {
@@ -59,6 +70,10 @@ pub struct CoverResult {
     pub pixels: Vec<(String, u64)>,
     /// Per epoch: the sums of [`Prepared::extra`]'s polygons.
     pub extra: Vec<(String, Vec<CoverSums>)>,
+    /// Scenes and clear observations per commune and epoch (province last per epoch).
+    pub observations: Vec<ObservationRow>,
+    /// Communes with no clear observation at all in a composite epoch.
+    pub warnings: Vec<String>,
 }
 
 /// The code under which province totals are reported.
@@ -182,6 +197,8 @@ pub fn run(
     let mut province = Vec::new();
     let mut pixels = Vec::new();
     let mut extra = Vec::new();
+    let mut observations = Vec::new();
+    let mut warnings = Vec::new();
     for (k, epoch) in region.epochs.iter().enumerate() {
         let te = Instant::now();
         let (sums, npix) = match known.get(&k) {
@@ -201,6 +218,36 @@ pub fn run(
             epoch: epoch.id.clone(),
             figures: CoverFigures::new(natural_m2[p], sums[p]),
         });
+        let scenes = scenes_per_polygon(epoch, prep)?;
+        for (i, code) in layer
+            .communes
+            .iter()
+            .map(|c| c.code.as_str())
+            .chain(std::iter::once(PROVINCE_CODE))
+            .enumerate()
+        {
+            observations.push(ObservationRow {
+                commune_code: code.to_string(),
+                epoch: epoch.id.clone(),
+                scenes: scenes[i],
+                clear_obs: if natural_m2[i] > 0.0 {
+                    sums[i].clear / natural_m2[i]
+                } else {
+                    0.0
+                },
+            });
+        }
+        if epoch.composite != canopy_core::composite::Method::Priority {
+            for (i, c) in layer.communes.iter().enumerate() {
+                if sums[i].clear <= 0.0 {
+                    warnings.push(format!(
+                        "epoch \"{}\": commune {} ({}) has no clear observation in any of the \
+                         epoch's scenes; it is reported unobserved",
+                        epoch.id, c.code, c.name
+                    ));
+                }
+            }
+        }
         pixels.push((epoch.id.clone(), npix));
         extra.push((epoch.id.clone(), sums[n_polygons..].to_vec()));
         if !known.contains_key(&k) {
@@ -215,6 +262,8 @@ pub fn run(
         timings,
         pixels,
         extra,
+        observations,
+        warnings,
     })
 }
 
@@ -300,6 +349,43 @@ pub(crate) fn pixel_areas(mosaic: &Mosaic, area_crs: &Crs) -> Result<PixelArea, 
     })
 }
 
+/// For each commune and the province: how many of the epoch's scenes reach its
+/// bounding box (a scene is a tile of the epoch).
+fn scenes_per_polygon(
+    epoch: &crate::config::EpochConfig,
+    prep: &Prepared,
+) -> Result<Vec<u32>, PipelineError> {
+    let m = mosaic::plan(epoch, &|crs: &Crs| prep.aoi(crs))?;
+    let tr = Transformer::new(&prep.layer.crs, &m.crs)?;
+    let g = m.grid;
+    let polys = prep
+        .layer
+        .communes
+        .iter()
+        .map(|c| &c.geom)
+        .chain(std::iter::once(&prep.union));
+    let mut out = Vec::new();
+    for p in polys {
+        let n = match p.bounding_rect() {
+            Some(b) => {
+                let b = tr.rect_bounds(b)?;
+                m.tiles
+                    .iter()
+                    .filter(|t| {
+                        let w = t.window;
+                        let (x0, y1) = (g.x0 + w.col as f64 * g.dx, g.y0 - w.row as f64 * g.dy);
+                        let (x1, y0) = (x0 + w.width as f64 * g.dx, y1 - w.height as f64 * g.dy);
+                        x0 < b.max().x && x1 > b.min().x && y0 < b.max().y && y1 > b.min().y
+                    })
+                    .count() as u32
+            }
+            None => 0,
+        };
+        out.push(n);
+    }
+    Ok(out)
+}
+
 /// Streams the working grid in strips and reduces per-polygon sums in strip order.
 fn zonal_sums(
     mosaic: &Mosaic,
@@ -318,16 +404,16 @@ fn zonal_sums(
         .par_iter()
         .map(|&(row0, rows)| {
             readers.with(
-                || (MosaicReader::new(mosaic, rules), Vec::new()),
-                |(reader, states)| {
+                || (MosaicReader::new(mosaic, rules), StripData::default()),
+                |(reader, data)| {
                     let reader = reader
                         .as_mut()
                         .map_err(|e| PipelineError::Input(e.to_string()))?;
-                    reader.read_strip(row0, rows, states)?;
+                    reader.read(row0, rows, data, false)?;
                     let strip = Strip {
                         row0,
                         width: g.width,
-                        states,
+                        states: &data.states,
                     };
                     let sums = covs
                         .iter()
@@ -336,7 +422,12 @@ fn zonal_sums(
                             if r.end <= row0 || r.start >= row0 + rows {
                                 CoverSums::default()
                             } else {
-                                accumulate(c, strip, area)
+                                let mut s = accumulate(c, strip, area);
+                                if !data.clear.is_empty() {
+                                    s.clear =
+                                        accumulate_counts(c, row0, g.width, &data.clear, area);
+                                }
+                                s
                             }
                         })
                         .collect();

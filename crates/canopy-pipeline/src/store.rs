@@ -140,6 +140,8 @@ pub fn write(
         write_cover(&mut txn, "province_cover", &result.province, false)
             .map_err(|e| layer_err("province_cover", e))?;
         write_epochs(&mut txn, epochs).map_err(|e| layer_err("epochs", e))?;
+        write_observations(&mut txn, &result.observations)
+            .map_err(|e| layer_err("observations", e))?;
         write_change(&mut txn, "change", &change.rows, true).map_err(|e| layer_err("change", e))?;
         write_change(&mut txn, "province_change", &change.province, false)
             .map_err(|e| layer_err("province_change", e))?;
@@ -442,6 +444,51 @@ fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool)
     write_table(ds, name, &fields, values)
 }
 
+/// Scenes and mean clear observations per pixel, per commune and epoch.
+fn write_observations(
+    ds: &mut Dataset,
+    rows: &[crate::cover::ObservationRow],
+) -> GResult<()> {
+    write_table(
+        ds,
+        "observations",
+        &[
+            ("commune_code", OGRFieldType::OFTString),
+            ("epoch", OGRFieldType::OFTString),
+            ("scenes", OGRFieldType::OFTInteger),
+            ("clear_obs", OGRFieldType::OFTReal),
+        ],
+        rows.iter().map(|r| {
+            [
+                Str(&r.commune_code),
+                Str(&r.epoch),
+                Int(r.scenes as i32),
+                Real(r.clear_obs),
+            ]
+        }),
+    )
+}
+
+/// The `observations` table of a store: (commune code, epoch, scenes, mean
+/// clear observations per pixel); empty for a store written before it existed.
+pub fn read_observations(
+    path: &Path,
+) -> Result<Vec<crate::cover::ObservationRow>, PipelineError> {
+    let ds = open_store(path)?;
+    let Ok(mut l) = ds.layer_by_name("observations") else {
+        return Ok(Vec::new());
+    };
+    let ix = indices(&l, &["commune_code", "epoch", "scenes", "clear_obs"], path)?;
+    Ok(l.features()
+        .map(|f| crate::cover::ObservationRow {
+            commune_code: string(&f, ix[0]),
+            epoch: string(&f, ix[1]),
+            scenes: f.field_as_integer(ix[2]).ok().flatten().unwrap_or(0) as u32,
+            clear_obs: real(&f, ix[3]).unwrap_or(0.0),
+        })
+        .collect())
+}
+
 fn write_epochs(ds: &mut Dataset, epochs: &[EpochRecord]) -> GResult<()> {
     write_table(
         ds,
@@ -729,7 +776,7 @@ fn transitions(r: &ChangeRow) -> Val<'static> {
     Text(serde_json::Value::Array(t).to_string())
 }
 
-const ALERT_FIELDS: [Field; 16] = [
+const ALERT_FIELDS: [Field; 19] = [
     ("alert_id", OGRFieldType::OFTString),
     ("from_epoch", OGRFieldType::OFTString),
     ("to_epoch", OGRFieldType::OFTString),
@@ -746,6 +793,9 @@ const ALERT_FIELDS: [Field; 16] = [
     ("natural_lost", OGRFieldType::OFTInteger),
     ("natural_lost_ha", OGRFieldType::OFTReal),
     ("severity", OGRFieldType::OFTString),
+    ("clear_obs", OGRFieldType::OFTInteger),
+    ("first_seen", OGRFieldType::OFTString),
+    ("season_mismatch", OGRFieldType::OFTInteger),
 ];
 
 fn write_alerts(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
@@ -759,7 +809,7 @@ fn write_alerts(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
 }
 
 /// An alert's values, in [`ALERT_FIELDS`] order.
-fn alert_values(a: &Alert) -> [Val<'_>; 16] {
+fn alert_values(a: &Alert) -> [Val<'_>; 19] {
     let shares: Vec<serde_json::Value> = a
         .communes
         .iter()
@@ -782,6 +832,9 @@ fn alert_values(a: &Alert) -> [Val<'_>; 16] {
         opt(a.natural_lost.map(|b| Int(b as i32))),
         Real(a.natural_lost_ha),
         Str(a.severity.as_str()),
+        Int(a.clear_obs as i32),
+        Str(&a.first_seen),
+        Int(a.season_mismatch as i32),
     ]
 }
 
@@ -956,6 +1009,11 @@ pub struct StoredAlert {
     pub zone_code: Option<String>,
     pub natural_lost: Option<bool>,
     pub severity: String,
+    /// Clear observations of the later epoch confirming the loss, the first's date,
+    /// and the phenology-guard flag.
+    pub clear_obs: i64,
+    pub first_seen: String,
+    pub season_mismatch: bool,
     /// Latest triage status ("new" when never triaged).
     pub status: String,
     /// GeoJSON geometry.
@@ -1002,6 +1060,9 @@ pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
             zone_code: opt_string(&f, ix[12]),
             natural_lost: f.field_as_integer(ix[13]).ok().flatten().map(|v| v != 0),
             severity: string(&f, ix[15]),
+            clear_obs: f.field_as_integer(ix[16]).ok().flatten().unwrap_or(0) as i64,
+            first_seen: string(&f, ix[17]),
+            season_mismatch: f.field_as_integer(ix[18]).ok().flatten().unwrap_or(0) != 0,
             geometry: geojson(&f),
         });
     }

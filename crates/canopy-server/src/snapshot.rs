@@ -504,6 +504,18 @@ impl Snapshot {
             );
             p.insert("natural_lost_ha".into(), num(f(r, "natural_lost_ha")));
             p.insert("severity".into(), Value::String(s(r, "severity")));
+            p.insert(
+                "clear_obs".into(),
+                r.fields.get("clear_obs").cloned().unwrap_or(Value::Null),
+            );
+            p.insert("first_seen".into(), str_or_null(opt_s(r, "first_seen")));
+            p.insert(
+                "season_mismatch".into(),
+                r.fields
+                    .get("season_mismatch")
+                    .and_then(Value::as_i64)
+                    .map_or(Value::Null, |v| Value::Bool(v != 0)),
+            );
             let time = match (
                 day_interval(&s(r, "from_date")),
                 day_interval(&s(r, "to_date")),

@@ -13,6 +13,7 @@
 //! - Where tiles overlap, the first tile with a clear observation wins: a pixel
 //!   cloudy or nodata in one tile is filled from the next tile that sees it.
 
+use canopy_core::composite::{day_number, Method};
 use canopy_core::grid::Grid;
 use geo::{Coord, Rect};
 
@@ -46,6 +47,10 @@ pub struct PlacedTile {
     /// The part of the working grid this tile can fill.
     pub window: Window,
     pub placement: Placement,
+    /// The scene's date: from the file's metadata, else the epoch's date.
+    pub date: String,
+    /// `date` as a day number (`core::composite::day_number`).
+    pub day: i32,
 }
 
 /// A planned epoch: its working grid and its tiles in priority order.
@@ -55,6 +60,18 @@ pub struct Mosaic {
     pub crs: Crs,
     pub grid: Grid,
     pub tiles: Vec<PlacedTile>,
+    /// How the tiles (scenes) are combined, and the fewest clear observations.
+    pub composite: Method,
+    pub min_clear: u16,
+}
+
+impl Mosaic {
+    /// The earliest and latest scene date of the epoch (its season window).
+    pub fn window(&self) -> Option<(String, String)> {
+        let lo = self.tiles.iter().map(|t| &t.date).min()?;
+        let hi = self.tiles.iter().map(|t| &t.date).max()?;
+        Some((lo.clone(), hi.clone()))
+    }
 }
 
 fn near_int(v: f64) -> Option<i64> {
@@ -168,6 +185,8 @@ pub fn plan(
         crs,
         grid,
         tiles,
+        composite: epoch.composite,
+        min_clear: epoch.min_clear,
     })
 }
 
@@ -193,6 +212,8 @@ pub fn plan_on(epoch: &EpochConfig, crs: &Crs, grid: Grid) -> Result<Mosaic, Pip
         crs: crs.clone(),
         grid,
         tiles,
+        composite: epoch.composite,
+        min_clear: epoch.min_clear,
     })
 }
 
@@ -227,10 +248,14 @@ fn place(
             },
             None => Placement::Warped,
         };
+        let date = info.date.clone().unwrap_or_else(|| epoch.date.clone());
+        let day = day_number(&date).unwrap_or(0);
         tiles.push(PlacedTile {
             info,
             window,
             placement,
+            date,
+            day,
         });
     }
     tiles

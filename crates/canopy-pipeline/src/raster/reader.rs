@@ -12,6 +12,7 @@ use canopy_core::forest::{
     fill_unobserved, fill_unobserved_with, ClassRule, ClassTable, SpectralRule, UNKNOWN_CLASS,
     UNOBSERVED,
 };
+use canopy_core::composite::{Composite, Method};
 use gdal::raster::GdalDataType;
 use gdal::Dataset;
 
@@ -38,6 +39,12 @@ pub struct StripData {
     pub ndvi: Vec<f32>,
     /// `i32::MIN` where unobserved.
     pub classes: Vec<i32>,
+    /// Composite epochs only (empty for priority): clear observations per pixel,
+    /// those that saw non-forest, and the day number of the first of those
+    /// (`core::composite::NO_DAY`: none).
+    pub clear: Vec<u16>,
+    pub confirm: Vec<u16>,
+    pub first_nf: Vec<i32>,
 }
 
 /// Class code of an unobserved pixel in [`StripData::classes`].
@@ -83,6 +90,7 @@ pub struct MosaicReader<'a> {
     codes: CodeBufs,
     alpha: Vec<u8>,
     tile: StripData,
+    comp: Composite,
 }
 
 impl<'a> MosaicReader<'a> {
@@ -103,6 +111,7 @@ impl<'a> MosaicReader<'a> {
             codes: CodeBufs::default(),
             alpha: Vec::new(),
             tile: StripData::default(),
+            comp: Composite::default(),
         })
     }
 
@@ -136,6 +145,12 @@ impl<'a> MosaicReader<'a> {
             self.mosaic.tiles.first().map(|t| &t.info.bands),
             Some(BandSet::Spectral { .. })
         );
+        out.clear.clear();
+        out.confirm.clear();
+        out.first_nf.clear();
+        if spectral && self.mosaic.composite != Method::Priority {
+            return self.read_composite(row0, rows, out);
+        }
         let (want_ndvi, want_classes) = (values && spectral, values && !spectral);
         let n = width * rows;
         // The strip starts unobserved (NaN / NO_CLASS values). It is filled on
@@ -270,6 +285,61 @@ impl<'a> MosaicReader<'a> {
             // No tile touches the strip.
             init(out);
         }
+        Ok(())
+    }
+
+    /// A composite strip (max or median NDVI): every tile that reaches the strip
+    /// is read whole over it and each clear observation added to the composite.
+    fn read_composite(
+        &mut self,
+        row0: usize,
+        rows: usize,
+        out: &mut StripData,
+    ) -> Result<(), PipelineError> {
+        let width = self.mosaic.grid.width;
+        let subs: Vec<(usize, Window)> = (0..self.mosaic.tiles.len())
+            .filter_map(|i| {
+                let w = self.mosaic.tiles[i].window;
+                let r0 = row0.max(w.row);
+                let r1 = (row0 + rows).min(w.row + w.height);
+                (r0 < r1).then_some((
+                    i,
+                    Window {
+                        col: w.col,
+                        row: r0,
+                        width: w.width,
+                        height: r1 - r0,
+                    },
+                ))
+            })
+            .collect();
+        self.comp.reset(
+            self.mosaic.composite,
+            self.rules.ndvi_min,
+            self.mosaic.min_clear,
+            width * rows,
+            subs.len(),
+        );
+        for (i, sub) in subs {
+            let placed = &self.mosaic.tiles[i];
+            let day = placed.day;
+            self.classify_window(i, sub, true).map_err(|e| match e {
+                PipelineError::Raster { .. } => e,
+                other => PipelineError::raster(&placed.info.path, other),
+            })?;
+            let t = &self.tile;
+            for r in 0..sub.height {
+                let at = (sub.row + r - row0) * width + sub.col;
+                let src = r * sub.width..(r + 1) * sub.width;
+                self.comp
+                    .add(at, &t.states[src.clone()], &t.ndvi[src], day);
+            }
+        }
+        self.comp.finish(&mut out.states, &mut out.ndvi);
+        out.classes.clear();
+        std::mem::swap(&mut out.clear, &mut self.comp.clear);
+        std::mem::swap(&mut out.confirm, &mut self.comp.confirm);
+        std::mem::swap(&mut out.first_nf, &mut self.comp.first_nf);
         Ok(())
     }
 

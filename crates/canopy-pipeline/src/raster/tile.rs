@@ -23,6 +23,9 @@ pub struct TileInfo {
     /// Block size of the first used band (for read alignment).
     pub block: (usize, usize),
     pub bands: BandSet,
+    /// Acquisition date (`YYYY-MM-DD`) from the file's metadata, when it has one
+    /// (`ACQUISITIONDATETIME`, `DATETIME`, `TIFFTAG_DATETIME`); else the epoch's date applies.
+    pub date: Option<String>,
 }
 
 /// The bands an epoch reads from a tile, with their scaling.
@@ -127,5 +130,28 @@ pub fn inspect(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineErro
         grid,
         block,
         bands: bandset,
+        date: metadata_date(&ds),
     })
+}
+
+/// The acquisition date in a dataset's metadata (default or IMAGERY domain):
+/// `ACQUISITIONDATETIME`, `DATETIME` or `TIFFTAG_DATETIME` (`YYYY:MM:DD HH:MM:SS`
+/// or ISO 8601), as `YYYY-MM-DD`.
+pub fn metadata_date(ds: &Dataset) -> Option<String> {
+    use gdal::Metadata;
+    let keys = ["ACQUISITIONDATETIME", "DATETIME", "TIFFTAG_DATETIME"];
+    for domain in ["IMAGERY", ""] {
+        for key in keys {
+            if let Some(v) = ds.metadata_item(key, domain) {
+                let t = v.trim();
+                if t.len() >= 10 {
+                    let d = t[..10].replace(':', "-");
+                    if canopy_core::composite::day_number(&d).is_some() {
+                        return Some(d);
+                    }
+                }
+            }
+        }
+    }
+    None
 }

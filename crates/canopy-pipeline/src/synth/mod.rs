@@ -108,6 +108,12 @@ pub struct SynthOptions {
     /// zones; when given, zones are made and written to `zones.geojson` (default
     /// none: no zones, no zone changes).
     pub targets: Option<PathBuf>,
+    /// Scenes per epoch (default 1). With more, each epoch also gets scenes
+    /// `tiles/<epoch>/scenes/sNN_<tile>.tif` of other dates in the year (scene 1 in
+    /// January, leaf-off), with moving clouds, haze the mask misses, leaf-off
+    /// deciduous forest and mown meadows (see `Scene::scene_pixel`), and region.toml
+    /// composites them (`composite = "max-ndvi"`).
+    pub scenes: usize,
 }
 
 impl Default for SynthOptions {
@@ -118,6 +124,7 @@ impl Default for SynthOptions {
             code_field: "ma_xa".into(),
             name_field: "ten_xa".into(),
             region_name: "Lạng Sơn".into(),
+            scenes: 1,
             pixel_size: 30.0,
             seed: 7,
             epochs: 2,
@@ -218,6 +225,73 @@ fn epoch_list(n: usize) -> Vec<Epoch> {
             }
         })
         .collect()
+}
+
+/// The date of scene `s` of epoch `ep` (of `n` scenes): scene 0 the epoch's
+/// date, scene 1 on 20 January (leaf-off), the others spread from April to
+/// November of the epoch's year.
+pub(crate) fn scene_date(ep: &Epoch, s: usize, n: usize) -> String {
+    let year = &ep.date[..4];
+    match s {
+        0 => ep.date.clone(),
+        1 => format!("{year}-01-20"),
+        _ => {
+            let k = n.saturating_sub(2).max(1);
+            let day = 90 + (s - 2) * 240 / k; // day of the year, April to November
+            let start = canopy_core::composite::day_number(&format!("{year}-01-01")).unwrap_or(0);
+            canopy_core::composite::date_of(start + day as i32)
+        }
+    }
+}
+
+/// The clouds and haze of the extra scenes, `[tile][epoch][s − 1]`, each
+/// calibrated over its tile's area like the reference clouds.
+fn extra_fields(
+    seed: u64,
+    layout: &Layout,
+    epochs: usize,
+    scenes: usize,
+) -> Vec<Vec<Vec<(CloudField, CloudField)>>> {
+    if scenes <= 1 {
+        return Vec::new();
+    }
+    let areas = tile_areas(layout);
+    areas
+        .par_iter()
+        .enumerate()
+        .map(|(t, &area)| {
+            (0..epochs)
+                .map(|e| {
+                    (1..scenes)
+                        .map(|s| {
+                            let mut c = CloudField::new(seed, t, e + 1000 * s);
+                            let mut h = CloudField::new(seed, 100 + t, e + 1000 * s);
+                            let stream = 50_000 + ((t * 1000 + e) * 100 + s) as u64;
+                            let pts = sample_points(seed, stream, CLOUD_SAMPLE / 4, area);
+                            c.calibrate(&pts);
+                            h.calibrate(&pts);
+                            (c, h)
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn tile_areas(layout: &Layout) -> Vec<(f64, f64, f64, f64)> {
+    let g = &layout.grid;
+    let mut areas: Vec<(f64, f64, f64, f64)> = layout
+        .utm
+        .iter()
+        .map(|t| {
+            let b = layout.rect_bounds(&t.window);
+            (b[0], b[1], b[2], b[3])
+        })
+        .collect();
+    let (_, ymin, xmax, ymax) = g.bounds();
+    areas.push((g.x0 + layout.wgs.col_from as f64 * g.dx, ymin, xmax, ymax));
+    areas
 }
 
 /// Calibrates the forest threshold on ≥ `FOREST_SAMPLE` points inside the communes
@@ -327,6 +401,11 @@ fn prepare_dirs(out_dir: &Path, epochs: &[Epoch]) -> Result<(), SynthError> {
     for e in epochs {
         let d = out_dir.join("tiles").join(&e.id);
         std::fs::create_dir_all(&d).map_err(|err| io_dir(&d, err))?;
+        // Scenes of an earlier run with --scenes are not this run's.
+        let scenes = d.join("scenes");
+        if scenes.is_dir() {
+            std::fs::remove_dir_all(&scenes).map_err(|err| io_dir(&scenes, err))?;
+        }
     }
     let d = out_dir.join("truth");
     std::fs::create_dir_all(&d).map_err(|err| io_dir(&d, err))?;
@@ -369,6 +448,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
 
     let forest = calibrate_forest(opts.seed, &layout, &communes);
     let clouds = cloud_fields(opts.seed, &layout, epochs.len());
+    let extra = extra_fields(opts.seed, &layout, epochs.len(), opts.scenes.max(1));
     let mut scene = Scene {
         seed: opts.seed,
         layout,
@@ -379,6 +459,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         forced: vec![],
         cleared: vec![],
         zone_forest,
+        extra,
     };
     let planted = plant::plant(&scene, &communes, &zones);
     scene.changes = planted.changes;
@@ -400,7 +481,8 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     let per_epoch_strips: u64 = l.utm.iter().map(|t| tiles::strips(t.height())).sum::<u64>()
         + tiles::strips(l.wgs.grid.height)
         + tiles::strips(grid.height);
-    let pb = ProgressBar::new(per_epoch_strips * ne as u64);
+    let ns = opts.scenes.max(1);
+    let pb = ProgressBar::new(per_epoch_strips * ne as u64 + (ns as u64 - 1) * ne as u64 * (per_epoch_strips - tiles::strips(grid.height)));
     pb.set_style(
         ProgressStyle::with_template(
             "{msg:>24} [{bar:40}] {pos}/{len} strips, {elapsed} (eta {eta})",
@@ -416,7 +498,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         for (t, tile) in l.utm.iter().enumerate() {
             let path = dir.join(format!("{}.tif", tile.name));
             pb.set_message(format!("{}/{}", ep.id, tile.name));
-            let k = tiles::write_utm_tile(&scene, t, e, &path, &pb)?;
+            let k = tiles::write_utm_tile(&scene, t, e, 0, &path, &pb)?;
             tracing::info!(
                 "synth: wrote {} ({} × {} px)",
                 path.display(),
@@ -445,7 +527,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         }
         let path = dir.join(format!("{}.tif", l.wgs.name));
         pb.set_message(format!("{}/{}", ep.id, l.wgs.name));
-        let k = tiles::write_wgs_tile(&scene, e, &path, &pb)?;
+        let k = tiles::write_wgs_tile(&scene, e, 0, &path, &pb)?;
         let wg = l.wgs.grid;
         tracing::info!(
             "synth: wrote {} ({} × {} px, EPSG:4326)",
@@ -469,6 +551,18 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
             cloud_fraction: k.cloud as f64 / (k.pixels - k.nodata).max(1) as f64,
         });
 
+        for sc in 1..ns {
+            let sdir = dir.join("scenes");
+            std::fs::create_dir_all(&sdir).map_err(|e| io_dir(&sdir, e))?;
+            for (t, tile) in l.utm.iter().enumerate() {
+                let path = sdir.join(format!("s{sc:02}_{}.tif", tile.name));
+                pb.set_message(format!("{}/s{sc:02}/{}", ep.id, tile.name));
+                tiles::write_utm_tile(&scene, t, e, sc, &path, &pb)?;
+            }
+            let path = sdir.join(format!("s{sc:02}_{}.tif", l.wgs.name));
+            pb.set_message(format!("{}/s{sc:02}/{}", ep.id, l.wgs.name));
+            tiles::write_wgs_tile(&scene, e, sc, &path, &pb)?;
+        }
         let path = opts
             .out_dir
             .join("truth")
@@ -591,6 +685,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
             .map(|e| (e.id.clone(), e.date.clone()))
             .collect::<Vec<_>>(),
         opts.targets.is_some(),
+        ns,
     );
     if truth::write_region_toml_if_absent(&region, &text)? {
         tracing::info!("synth: wrote {}", region.display());
@@ -607,7 +702,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         pixels
     );
     Ok(SynthSummary {
-        tiles: (l.utm.len() + 1) * ne,
+        tiles: (l.utm.len() + 1) * ne * ns,
         pixels_per_band_per_epoch: pixels,
         grid,
         forest_fraction,

@@ -89,9 +89,28 @@ pub(crate) struct Scene {
     pub cleared: Vec<ForcedCloud>,
     /// Pixels where the planting zones force forest (empty without zones).
     pub zone_forest: ZoneMask,
+    /// Extra scenes per epoch (`synth --scenes N` − 1): `extra[tile][epoch][s − 1]`
+    /// = (clouds, haze) of scene `s` (empty with one scene per epoch).
+    pub extra: Vec<Vec<Vec<(CloudField, CloudField)>>>,
 }
 
 impl Scene {
+    /// Scenes per epoch (1 + the extra scenes).
+    pub fn scenes(&self) -> usize {
+        1 + self.extra.first().and_then(|t| t.first()).map_or(0, Vec::len)
+    }
+
+    /// Samplers of the clouds and haze of extra scene `s ≥ 1` of `tile` in `e`
+    /// (for `s = 0`, unused copies of the reference clouds).
+    pub fn extra_samplers(&self, tile: usize, e: usize, s: usize) -> (CloudField, CloudField) {
+        if s == 0 {
+            let c = self.clouds[tile][e].sampler();
+            return (c.clone(), c);
+        }
+        let (c, h) = &self.extra[tile][e][s - 1];
+        (c.sampler(), h.sampler())
+    }
+
     /// Forest in the base field at working pixel `(c, r)` (one-off; rows use
     /// [`Scene::forest_at`] with a sampler): forced inside zones, else the field.
     pub fn base_forest(&self, c: usize, r: usize) -> bool {
@@ -177,6 +196,59 @@ impl Scene {
         }
         let (x, y) = self.layout.centre(c, r);
         cs.is_cloud(x, y)
+    }
+
+    /// `(red, nir, mask)` DNs of working pixel `(c, r)` seen by `tile` in extra scene
+    /// `s ≥ 1` of epoch `e`: its own (moving) clouds, masked; where the reference
+    /// scene (`s = 0`) is clear, haze the mask misses (forest looks non-forest) and,
+    /// in scene 1 (leaf-off, January), deciduous forest looks non-forest; meadows
+    /// (non-forest) are mown in even scenes (lower NDVI). So every clear observation
+    /// is at most as green as the truth, and the reference scene or, under its
+    /// clouds, any clear scene sees the truth: a max-NDVI composite is the truth
+    /// wherever a scene is clear. `cs` samples the reference clouds, `cx`/`hx` this
+    /// scene's clouds and haze.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn scene_pixel(
+        &self,
+        tile: usize,
+        e: usize,
+        s: usize,
+        c: usize,
+        r: usize,
+        ctx: &RowCtx,
+        fs: &mut ForestField,
+        cs: &mut CloudField,
+        cx: &mut CloudField,
+        hx: &mut CloudField,
+    ) -> (u16, u16, u16) {
+        let forest = self.forest_at(c, r, e, &ctx.changes, fs);
+        let ref_cloud = self.cloud_at(c, r, ctx, cs);
+        let cloud = self.cloud_at(c, r, ctx, cx);
+        let h = hash(
+            self.seed,
+            &[salt::REFLECTANCE, tile as u64, e as u64, c as u64, r as u64, s as u64],
+        );
+        if cloud {
+            let (red, nir) = pixel_dn(h, forest, true);
+            return (red, nir, 1);
+        }
+        let (x, y) = self.layout.centre(c, r);
+        let cell = |metres: f64, salt_k: u64| {
+            hash(
+                self.seed,
+                &[salt_k, (x / metres).floor() as i64 as u64, (y / metres).floor() as i64 as u64],
+            )
+        };
+        let deciduous = || cell(300.0, salt::GAP ^ 0xdec1) % 10 < 4;
+        let degraded = !ref_cloud && (hx.is_cloud(x, y) || (s == 1 && forest && deciduous()));
+        let (mut red, mut nir) = pixel_dn(h, forest && !degraded, false);
+        if !forest && s % 2 == 0 && cell(200.0, salt::GAP ^ 0x3077) % 3 == 0 {
+            // A mown meadow: brighter red, less NIR (still non-forest).
+            red = red.saturating_add(200);
+            nir = nir.saturating_sub(300).max(1);
+        }
+        (red, nir, 0)
     }
 
     /// `(red, nir, mask)` DNs of working pixel `(c, r)` seen by `tile` in epoch `e`;

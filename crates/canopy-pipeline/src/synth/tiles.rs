@@ -210,8 +210,8 @@ where
     (vec![red, nir, mask], counts)
 }
 
-fn tile_meta(scene: &Scene, e: usize, tile: &str) -> Vec<(&'static str, String)> {
-    vec![
+fn tile_meta(scene: &Scene, e: usize, sc: usize, tile: &str) -> Vec<(&'static str, String)> {
+    let mut meta = vec![
         ("CANOPY_SYNTH", "1".to_string()),
         ("CANOPY_SYNTH_SEED", scene.seed.to_string()),
         ("EPOCH", scene.epochs[e].id.clone()),
@@ -220,7 +220,16 @@ fn tile_meta(scene: &Scene, e: usize, tile: &str) -> Vec<(&'static str, String)>
         ("PROCESSING_BASELINE", "04.00".to_string()),
         ("BOA_ADD_OFFSET", "-1000".to_string()),
         ("BOA_QUANTIFICATION_VALUE", "10000".to_string()),
-    ]
+    ];
+    if sc > 0 {
+        // Extra scenes carry their own acquisition date (read by the pipeline).
+        meta.push(("SCENE", sc.to_string()));
+        meta.push((
+            "ACQUISITIONDATETIME",
+            format!("{}T03:30:00Z", super::scene_date(&scene.epochs[e], sc, scene.scenes())),
+        ));
+    }
+    meta
 }
 
 /// Writes UTM tile `t` of epoch `e` to `path`.
@@ -228,6 +237,7 @@ pub(crate) fn write_utm_tile(
     scene: &Scene,
     t: usize,
     e: usize,
+    sc: usize,
     path: &Path,
     pb: &ProgressBar,
 ) -> Result<Counts, SynthError> {
@@ -235,7 +245,7 @@ pub(crate) fn write_utm_tile(
     let (w, h) = (tile.width(), tile.height());
     let gt = tile.grid(&scene.layout.grid).geotransform();
     let mut ds = create::<u16>(path, w, h, 3, gt, 32648, true)?;
-    describe_spectral(&mut ds, path, &tile_meta(scene, e, &tile.name))?;
+    describe_spectral(&mut ds, path, &tile_meta(scene, e, sc, &tile.name))?;
     let win = tile.window;
     let k = stream(&mut ds, path, w, h, pb, |row0, rows| {
         three_band_strip(w, rows, |j, red, nir, mask| {
@@ -244,6 +254,7 @@ pub(crate) fn write_utm_tile(
             let ctx = scene.row_ctx(e, r, r + 1);
             let mut fs = scene.forest.sampler();
             let mut cs = scene.clouds[t][e].sampler();
+            let (mut cx, mut hx) = scene.extra_samplers(t, e, sc);
             let mut k = Counts {
                 pixels: w as u64,
                 ..Counts::default()
@@ -254,7 +265,11 @@ pub(crate) fn write_utm_tile(
                     continue; // red = nir = 0, mask 0
                 }
                 let c = win.c0 + i;
-                let (rd, ni, m) = scene.pixel(t, e, c, r, &ctx, &mut fs, &mut cs);
+                let (rd, ni, m) = if sc == 0 {
+                    scene.pixel(t, e, c, r, &ctx, &mut fs, &mut cs)
+                } else {
+                    scene.scene_pixel(t, e, sc, c, r, &ctx, &mut fs, &mut cs, &mut cx, &mut hx)
+                };
                 red[i] = rd;
                 nir[i] = ni;
                 mask[i] = m;
@@ -273,6 +288,7 @@ pub(crate) fn write_utm_tile(
 pub(crate) fn write_wgs_tile(
     scene: &Scene,
     e: usize,
+    sc: usize,
     path: &Path,
     pb: &ProgressBar,
 ) -> Result<Counts, SynthError> {
@@ -280,7 +296,7 @@ pub(crate) fn write_wgs_tile(
     let g = wt.grid;
     let (w, h) = (g.width, g.height);
     let mut ds = create::<u16>(path, w, h, 3, g.geotransform(), 4326, true)?;
-    describe_spectral(&mut ds, path, &tile_meta(scene, e, &wt.name))?;
+    describe_spectral(&mut ds, path, &tile_meta(scene, e, sc, &wt.name))?;
     let failure = std::sync::Mutex::new(None::<String>);
     let k = stream(&mut ds, path, w, h, pb, |row0, rows| {
         three_band_strip(w, rows, |j, red, nir, mask| {
@@ -307,11 +323,18 @@ pub(crate) fn write_wgs_tile(
             let ctx = scene.row_ctx(e, rmin, rmax + 1);
             let mut fs = scene.forest.sampler();
             let mut cs = scene.clouds[WGS_TILE][e].sampler();
+            let (mut cx, mut hx) = scene.extra_samplers(WGS_TILE, e, sc);
             for (i, cell) in cells.iter().enumerate() {
                 match cell {
                     None => k.nodata += 1,
                     Some((c, r)) => {
-                        let (rd, ni, m) = scene.pixel(WGS_TILE, e, *c, *r, &ctx, &mut fs, &mut cs);
+                        let (rd, ni, m) = if sc == 0 {
+                            scene.pixel(WGS_TILE, e, *c, *r, &ctx, &mut fs, &mut cs)
+                        } else {
+                            scene.scene_pixel(
+                                WGS_TILE, e, sc, *c, *r, &ctx, &mut fs, &mut cs, &mut cx, &mut hx,
+                            )
+                        };
                         red[i] = rd;
                         nir[i] = ni;
                         mask[i] = m;

@@ -301,6 +301,7 @@ pub(crate) fn region_toml(
     name_field: &str,
     epochs: &[(String, String)],
     zones: bool,
+    scenes: usize,
 ) -> String {
     let mut s = String::new();
     s.push_str(&format!("name = {}\n", toml_str(name)));
@@ -319,10 +320,19 @@ pub(crate) fn region_toml(
         s.push_str("\n[[epochs]]\n");
         s.push_str(&format!("id = {}\n", toml_str(id)));
         s.push_str(&format!("date = {}\n", toml_str(date)));
-        s.push_str(&format!(
-            "tiles = [{}]\n",
-            toml_str(&format!("tiles/{id}/*.tif"))
-        ));
+        if scenes > 1 {
+            s.push_str(&format!(
+                "tiles = [{}, {}]\n",
+                toml_str(&format!("tiles/{id}/*.tif")),
+                toml_str(&format!("tiles/{id}/scenes/*.tif"))
+            ));
+            s.push_str("composite = \"max-ndvi\"\n");
+        } else {
+            s.push_str(&format!(
+                "tiles = [{}]\n",
+                toml_str(&format!("tiles/{id}/*.tif"))
+            ));
+        }
         s.push_str("red_band = 1\nnir_band = 2\nmask_band = 3\n");
     }
     s
@@ -376,6 +386,7 @@ mod tests {
                 ("2025".into(), "2025-12-31".into()),
             ],
             false,
+            1,
         );
         let v: toml::Table = t.parse().unwrap();
         assert_eq!(v["name"].as_str(), Some("Lạng \"Sơn\""));
@@ -390,7 +401,7 @@ mod tests {
         );
         assert!(v.get("zones").is_none());
         assert_eq!(v["alerts"]["min_area_ha"].as_float(), Some(0.3));
-        let z = region_toml("X", "c.geojson", "ma_xa", "ten_xa", &[], true);
+        let z = region_toml("X", "c.geojson", "ma_xa", "ten_xa", &[], true, 1);
         assert!(z.contains(
             "\n[zones]\npath = \"zones.geojson\"\nspecies_field = \"species\"\ncode_field = \"zone_code\"\n\n[alerts]\nmin_area_ha = 0.3\n"
         ));

@@ -1,0 +1,354 @@
+//! Composites over a season: many scenes of one epoch → one state per pixel.
+//!
+//! An epoch may hold scenes of different dates over the same ground. With
+//! [`Method::Priority`] (the default) the first scene with a clear observation
+//! of a pixel wins (see `forest::fill_unobserved`). With [`Method::MaxNdvi`] or
+//! [`Method::MedianNdvi`] every clear observation counts: the pixel's NDVI is the
+//! largest (or the median) of its clear observations, and its state follows from
+//! that NDVI and the forest threshold. Haze the cloud mask misses and a meadow
+//! mown on one date lower NDVI on that date only, so the maximum (or the median of
+//! enough dates) looks past them; the price is that a real clearing made late in
+//! the window is only seen as non-forest once most (median) or all (max) of the
+//! pixel's remaining clear observations are after it.
+//!
+//! Per pixel the composite also keeps the number of clear observations (a pixel
+//! with fewer than `min_clear` is unobserved), the number of clear observations
+//! that saw it as non-forest (they confirm a loss) and the date of the first of
+//! them ("first seen").
+//!
+//! A [`Composite`] covers one strip of the working grid; scenes are added run by
+//! run. Memory is per strip: the maximum keeps one value per pixel whatever the
+//! number of scenes; the median keeps every clear value of the strip (one `f32`
+//! per pixel per scene that sees it). The result does not depend on the order in
+//! which scenes are added, hence not on threads either.
+
+use crate::forest::{FOREST, NON_FOREST, UNOBSERVED};
+
+/// "No date" in day numbers (no non-forest observation).
+pub const NO_DAY: i32 = i32::MAX;
+
+/// How an epoch's scenes are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Method {
+    /// The first scene (in the region file's order) with a clear observation wins.
+    #[default]
+    Priority,
+    /// The largest NDVI of the pixel's clear observations.
+    MaxNdvi,
+    /// The median NDVI of the pixel's clear observations (mean of the two middle
+    /// values for an even count).
+    MedianNdvi,
+}
+
+impl Method {
+    /// Parses the region file's `composite` value.
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "priority" => Some(Method::Priority),
+            "max-ndvi" => Some(Method::MaxNdvi),
+            "median-ndvi" => Some(Method::MedianNdvi),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Priority => "priority",
+            Method::MaxNdvi => "max-ndvi",
+            Method::MedianNdvi => "median-ndvi",
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian); `None`
+/// when the text is not such a date.
+pub fn day_number(date: &str) -> Option<i32> {
+    let b = date.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i64 = date.get(0..4)?.parse().ok()?;
+    let m: i64 = date.get(5..7)?.parse().ok()?;
+    let d: i64 = date.get(8..10)?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146097 + doe - 719468) as i32)
+}
+
+/// The `YYYY-MM-DD` text of a day number.
+pub fn date_of(day: i32) -> String {
+    let z = day as i64 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The month (1–12) of a `YYYY-MM-DD` date.
+pub fn month_of(date: &str) -> Option<u32> {
+    date.get(5..7)?.parse().ok().filter(|m| (1..=12).contains(m))
+}
+
+/// Distance between two months on the yearly circle (0–6).
+pub fn month_distance(a: u32, b: u32) -> u32 {
+    let d = a.abs_diff(b) % 12;
+    d.min(12 - d)
+}
+
+/// The phenology guard: two epochs whose scene-date windows (earliest, latest
+/// date) start or end in months more than two apart cover different seasons,
+/// and leaf-off or senescent vegetation then looks like loss.
+pub fn different_seasons(a: (&str, &str), b: (&str, &str)) -> bool {
+    let far = |x: &str, y: &str| match (month_of(x), month_of(y)) {
+        (Some(p), Some(q)) => month_distance(p, q) > 2,
+        _ => false,
+    };
+    far(a.0, b.0) || far(a.1, b.1)
+}
+
+/// The composite of one strip, built scene by scene.
+#[derive(Debug, Default, Clone)]
+pub struct Composite {
+    method: Method,
+    ndvi_min: f64,
+    min_clear: u16,
+    scenes: usize,
+    /// Clear observations per pixel.
+    pub clear: Vec<u16>,
+    /// Clear observations per pixel that saw non-forest.
+    pub confirm: Vec<u16>,
+    /// Day number of the first non-forest clear observation ([`NO_DAY`]: none).
+    pub first_nf: Vec<i32>,
+    /// Maximum: the best NDVI so far and its state.
+    best: Vec<f32>,
+    best_state: Vec<u8>,
+    /// Median: `scenes` slots per pixel, the first `clear[p]` filled.
+    stack: Vec<f32>,
+}
+
+impl Composite {
+    /// Starts a strip of `n` pixels that at most `scenes` scenes cover.
+    pub fn reset(&mut self, method: Method, ndvi_min: f64, min_clear: u16, n: usize, scenes: usize) {
+        self.method = method;
+        self.ndvi_min = ndvi_min;
+        self.min_clear = min_clear.max(1);
+        self.scenes = scenes;
+        self.clear.clear();
+        self.clear.resize(n, 0);
+        self.confirm.clear();
+        self.confirm.resize(n, 0);
+        self.first_nf.clear();
+        self.first_nf.resize(n, NO_DAY);
+        self.best.clear();
+        self.best_state.clear();
+        self.stack.clear();
+        match method {
+            Method::MedianNdvi => self.stack.resize(n * scenes, f32::NAN),
+            _ => {
+                self.best.resize(n, f32::NEG_INFINITY);
+                self.best_state.resize(n, UNOBSERVED);
+            }
+        }
+    }
+
+    /// Adds one scene's observations of the pixels `at .. at + states.len()`
+    /// (states and NDVI as `SpectralRule::classify_into` writes them), observed on `day`.
+    pub fn add(&mut self, at: usize, states: &[u8], ndvi: &[f32], day: i32) {
+        assert_eq!(states.len(), ndvi.len());
+        for (k, (&s, &v)) in states.iter().zip(ndvi).enumerate() {
+            if s == UNOBSERVED {
+                continue;
+            }
+            let p = at + k;
+            let c = self.clear[p] as usize;
+            if s == NON_FOREST {
+                self.confirm[p] += 1;
+                self.first_nf[p] = self.first_nf[p].min(day);
+            }
+            match self.method {
+                Method::MedianNdvi => {
+                    if c < self.scenes {
+                        self.stack[p * self.scenes + c] = v;
+                    }
+                }
+                _ => {
+                    // Ties keep the larger state (forest over non-forest) so the
+                    // result does not depend on the order of scenes.
+                    if v > self.best[p] || (v == self.best[p] && s > self.best_state[p]) {
+                        self.best[p] = v;
+                        self.best_state[p] = s;
+                    }
+                }
+            }
+            self.clear[p] = self.clear[p].saturating_add(1);
+        }
+    }
+
+    /// Writes the composite states and NDVI (NaN where unobserved) of the strip.
+    pub fn finish(&mut self, states: &mut Vec<u8>, ndvi: &mut Vec<f32>) {
+        let n = self.clear.len();
+        states.clear();
+        states.resize(n, UNOBSERVED);
+        ndvi.clear();
+        ndvi.resize(n, f32::NAN);
+        for p in 0..n {
+            let c = self.clear[p] as usize;
+            if c < self.min_clear as usize {
+                continue;
+            }
+            match self.method {
+                Method::MedianNdvi => {
+                    let vals = &mut self.stack[p * self.scenes..][..c.min(self.scenes)];
+                    let v = median(vals);
+                    ndvi[p] = v;
+                    states[p] = if v as f64 >= self.ndvi_min {
+                        FOREST
+                    } else {
+                        NON_FOREST
+                    };
+                }
+                _ => {
+                    ndvi[p] = self.best[p];
+                    states[p] = self.best_state[p];
+                }
+            }
+        }
+    }
+}
+
+/// Median of a non-empty slice (reordered); the mean of the two middle values
+/// when the length is even.
+fn median(v: &mut [f32]) -> f32 {
+    let n = v.len();
+    let mid = n / 2;
+    let (_, &mut hi, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
+    if n % 2 == 1 {
+        hi
+    } else {
+        let lo = v[..mid].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        ((lo as f64 + hi as f64) / 2.0) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(day_number("1970-01-01"), Some(0));
+        assert_eq!(day_number("2016-03-01"), Some(16861));
+        assert_eq!(day_number("2015-07-11").map(date_of).as_deref(), Some("2015-07-11"));
+        for d in [-1000, 0, 59, 60, 16800, 20000] {
+            assert_eq!(day_number(&date_of(d)), Some(d));
+        }
+        assert_eq!(day_number("2015-13-01"), None);
+        assert_eq!(day_number("15-07-11"), None);
+    }
+
+    #[test]
+    fn seasons() {
+        assert_eq!(month_distance(1, 12), 1);
+        assert_eq!(month_distance(7, 1), 6);
+        // Summer composites a year apart: same season.
+        assert!(!different_seasons(("2015-07-11", "2015-09-09"), ("2016-06-25", "2016-09-13")));
+        // Summer against January: leaf-off.
+        assert!(different_seasons(("2015-07-11", "2015-07-11"), ("2016-01-27", "2016-01-27")));
+        // Windows starting together but one running into December.
+        assert!(different_seasons(("2015-07-01", "2015-09-30"), ("2016-07-01", "2016-12-20")));
+    }
+
+    const F: u8 = FOREST;
+    const N: u8 = NON_FOREST;
+    const U: u8 = UNOBSERVED;
+
+    fn run(method: Method, min_clear: u16, scenes: &[(&[u8], &[f32], i32)]) -> Composite {
+        let mut c = Composite::default();
+        c.reset(method, 0.5, min_clear, scenes[0].0.len(), scenes.len());
+        for (s, v, d) in scenes {
+            c.add(0, s, v, *d);
+        }
+        c
+    }
+
+    /// Three dates of four pixels: a forest pixel hazy once (0.3), a meadow mown
+    /// once (0.2 in a 0.6 season), a clearing cut after the first date, a pixel
+    /// seen once.
+    fn season() -> Vec<(&'static [u8], &'static [f32], i32)> {
+        const NAN: f32 = f32::NAN;
+        vec![
+            (&[F, F, F, U], &[0.8, 0.6, 0.8, NAN], 10),
+            (&[N, N, N, U], &[0.3, 0.2, 0.2, NAN], 20),
+            (&[F, F, N, N], &[0.82, 0.62, 0.1, 0.3], 30),
+        ]
+    }
+
+    #[test]
+    fn max_ndvi_looks_past_haze_and_mowing() {
+        let mut c = run(Method::MaxNdvi, 1, &season());
+        let (mut s, mut v) = (Vec::new(), Vec::new());
+        c.finish(&mut s, &mut v);
+        assert_eq!(s, vec![F, F, F, N]);
+        assert_eq!(v, vec![0.82, 0.62, 0.8, 0.3]);
+        assert_eq!(c.clear, vec![3, 3, 3, 1]);
+        assert_eq!(c.confirm, vec![1, 1, 2, 1]);
+        assert_eq!(c.first_nf, vec![20, 20, 20, 30]);
+    }
+
+    #[test]
+    fn median_sees_a_clearing_observed_on_most_dates() {
+        let mut c = run(Method::MedianNdvi, 1, &season());
+        let (mut s, mut v) = (Vec::new(), Vec::new());
+        c.finish(&mut s, &mut v);
+        // Medians: 0.8, 0.6, 0.2, 0.3.
+        assert_eq!(v, vec![0.8, 0.6, 0.2, 0.3]);
+        assert_eq!(s, vec![F, F, N, N]);
+    }
+
+    #[test]
+    fn min_clear_leaves_thin_pixels_unobserved() {
+        let mut c = run(Method::MedianNdvi, 2, &season());
+        let (mut s, mut v) = (Vec::new(), Vec::new());
+        c.finish(&mut s, &mut v);
+        assert_eq!(s[3], U);
+        assert!(v[3].is_nan());
+    }
+
+    #[test]
+    fn even_median_is_the_mean_of_the_middle_two() {
+        let mut v = [0.9f32, 0.1, 0.5, 0.7];
+        assert_eq!(median(&mut v), 0.6);
+    }
+
+    #[test]
+    fn order_of_scenes_does_not_matter() {
+        for m in [Method::MaxNdvi, Method::MedianNdvi] {
+            let mut fw = season();
+            let a = run(m, 1, &fw);
+            fw.reverse();
+            let b = run(m, 1, &fw);
+            let (mut sa, mut va, mut sb, mut vb) = (vec![], vec![], vec![], vec![]);
+            a.clone().finish(&mut sa, &mut va);
+            b.clone().finish(&mut sb, &mut vb);
+            assert_eq!(sa, sb);
+            assert_eq!(
+                va.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                vb.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+            assert_eq!((a.clear, a.confirm, a.first_nf), (b.clear, b.confirm, b.first_nf));
+        }
+    }
+}
