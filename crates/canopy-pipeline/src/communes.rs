@@ -72,6 +72,11 @@ pub fn read_polygons(
         if code.is_empty() {
             return Err(err(format!("{who}: empty {code_field}")));
         }
+        if name.is_empty() {
+            return Err(err(format!(
+                "{who}: empty {name_field}; every commune needs a name (reports and the map show it)"
+            )));
+        }
         if let Some(j) = seen.insert(code.clone(), f.index) {
             return Err(err(format!(
                 "{who}: duplicate {code_field} \"{code}\" (also feature {j})"
@@ -112,6 +117,9 @@ pub fn read_features(
         ))
     })?;
     let crs = Crs::from_srs(&srs).map_err(|e| err(e.to_string()))?;
+    if layer.feature_count() == 0 {
+        return Err(err(format!("layer \"{lname}\" has no features")));
+    }
     let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
     let mut idx = Vec::with_capacity(fields.len());
     for f in fields {
@@ -142,6 +150,17 @@ pub fn read_features(
             "layer \"{lname}\", feature {i} ({})",
             describe(fields, &values)
         );
+        if let Some((field, _)) = fields
+            .iter()
+            .zip(&values)
+            .find(|(_, v)| v.contains('\u{FFFD}'))
+        {
+            return Err(err(format!(
+                "{who}: field \"{field}\" is not valid UTF-8 (shown as \u{FFFD}); convert the \
+                 layer to UTF-8 (e.g. ogr2ogr with the source encoding: --config SHAPE_ENCODING \
+                 CP1258, or iconv for GeoJSON)"
+            )));
+        }
         let geom = polygon_of(&f, &who, path)?;
         out.push(PolygonFeature {
             index: i,

@@ -15,6 +15,8 @@
 
 use canopy_core::composite::{day_number, Method};
 use canopy_core::grid::Grid;
+use std::path::Path;
+
 use geo::{Coord, Rect};
 
 use crate::config::EpochConfig;
@@ -116,6 +118,28 @@ fn footprint(t: &TileInfo, crs: &Crs, lattice: &Grid) -> Result<Footprint, Pipel
     Ok(Footprint { rect, shift })
 }
 
+/// The largest working grid a run accepts: 2 × 10⁹ pixels, 200,000 columns (a strip
+/// of 256 rows is read into memory). Checked before anything is allocated.
+pub const MAX_GRID_PIXELS: u64 = 2_000_000_000;
+pub const MAX_GRID_COLUMNS: usize = 200_000;
+
+fn check_grid_size(grid: &Grid, epoch: &str, first_tile: &Path) -> Result<(), PipelineError> {
+    let pixels = grid.width as u64 * grid.height as u64;
+    if pixels > MAX_GRID_PIXELS || grid.width > MAX_GRID_COLUMNS {
+        return Err(PipelineError::raster(
+            first_tile,
+            format!(
+                "epoch \"{epoch}\": the working grid over the communes would be {} × {} pixels \
+                 ({pixels} pixels, pixel size {} × {}); the limit is {MAX_GRID_COLUMNS} columns and \
+                 {MAX_GRID_PIXELS} pixels. Is the pixel size (geotransform) of this tile right? \
+                 Resample it (gdalwarp -tr) if it is",
+                grid.width, grid.height, grid.dx, grid.dy
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn inspect_all(epoch: &EpochConfig) -> Result<Vec<TileInfo>, PipelineError> {
     epoch
         .tiles
@@ -174,6 +198,7 @@ pub fn plan(
         width: (c1 - c0) as usize,
         height: (r1 - r0) as usize,
     };
+    check_grid_size(&grid, &epoch.id, &infos[0].path)?;
     // Shifts are measured from the final grid's origin.
     let prints: Vec<Footprint> = infos
         .iter()
@@ -224,6 +249,9 @@ fn place(
     grid: &Grid,
 ) -> Vec<PlacedTile> {
     let mut tiles = Vec::new();
+    let n_tiles = infos.len();
+    let px = |i: &TileInfo| i.grid.width as f64 * i.grid.height as f64;
+    let total_px: f64 = infos.iter().map(px).sum();
     for (info, fp) in infos.into_iter().zip(prints) {
         let r = fp.rect;
         let wc0 = grid.col_of(r.min().x).floor().max(0.0) as i64;
@@ -231,7 +259,21 @@ fn place(
         let wr0 = grid.row_of(r.max().y).floor().max(0.0) as i64;
         let wr1 = (grid.row_of(r.min().y).ceil() as i64).min(grid.height as i64);
         if wc0 >= wc1 || wr0 >= wr1 {
-            tracing::warn!(tile = %info.path.display(), epoch = %epoch.id, "tile overlaps no commune; skipped");
+            let share = if total_px > 0.0 {
+                100.0 * px(&info) / total_px
+            } else {
+                0.0
+            };
+            tracing::warn!(
+                tile = %info.path.display(),
+                epoch = %epoch.id,
+                "TILE OUTSIDE THE REGION: this tile of epoch \"{}\" overlaps no commune and is \
+                 skipped; it is {share:.1} % of the epoch's pixels (1 of {n_tiles} tiles). Check its \
+                 CRS ({}) and geotransform: a tile in a wrong CRS lands far away and its area goes \
+                 unobserved",
+                epoch.id,
+                info.crs.label
+            );
             continue;
         }
         let window = Window {
