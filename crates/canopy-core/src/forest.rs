@@ -344,7 +344,11 @@ mod tests {
         // fill (1), dilated cloud (bit 1), cirrus (2), cloud (3), shadow (4), snow (5).
         for b in 0..6 {
             let v = 21824u32 | (1 << b);
-            assert_eq!(qa.classify(1300.0, 4000.0, Some(v as f32)), UNOBSERVED, "bit {b}");
+            assert_eq!(
+                qa.classify(1300.0, 4000.0, Some(v as f32)),
+                UNOBSERVED,
+                "bit {b}"
+            );
         }
         assert_eq!(ClassSet::new([0, 9, 200]).codes(), [0, 9, 200]);
     }

@@ -276,28 +276,30 @@ impl Region {
                 EpochBands::Product(opts)
             } else {
                 match (e.red_band, e.nir_band, e.class_band) {
-                (Some(red), Some(nir), None) => EpochBands::Spectral {
-                    red,
-                    nir,
-                    mask: e.mask_band,
-                },
-                (None, None, Some(class)) if e.mask_band.is_none() => EpochBands::Classes { class },
-                (None, None, Some(_)) => {
-                    return Err(cfg_err(format!(
-                        "{ctx}: mask_band only applies to red/NIR epochs"
-                    )))
+                    (Some(red), Some(nir), None) => EpochBands::Spectral {
+                        red,
+                        nir,
+                        mask: e.mask_band,
+                    },
+                    (None, None, Some(class)) if e.mask_band.is_none() => {
+                        EpochBands::Classes { class }
+                    }
+                    (None, None, Some(_)) => {
+                        return Err(cfg_err(format!(
+                            "{ctx}: mask_band only applies to red/NIR epochs"
+                        )))
+                    }
+                    (_, _, Some(_)) => {
+                        return Err(cfg_err(format!(
+                            "{ctx}: give either red_band + nir_band or class_band, not both"
+                        )))
+                    }
+                    _ => {
+                        return Err(cfg_err(format!(
+                            "{ctx}: needs red_band and nir_band (spectral) or class_band (classes)"
+                        )))
+                    }
                 }
-                (_, _, Some(_)) => {
-                    return Err(cfg_err(format!(
-                        "{ctx}: give either red_band + nir_band or class_band, not both"
-                    )))
-                }
-                _ => {
-                    return Err(cfg_err(format!(
-                        "{ctx}: needs red_band and nir_band (spectral) or class_band (classes)"
-                    )))
-                }
-            }
             };
             for (key, b) in [
                 ("red_band", e.red_band),
@@ -563,6 +565,55 @@ mask_band = 5
         assert!(e.to_string().contains("legend key \"forest\""), "{e}");
         let e = Region::parse(&format!("{GOOD}\n[alerts]\nmin_area = 1\n"), &p).unwrap_err();
         assert!(e.to_string().contains("min_area"), "{e}");
+    }
+
+    #[test]
+    fn product_epochs_format_and_scl_invalid() {
+        let d = region_dir();
+        let p = d.path().join("region.toml");
+        let bands = "red_band = 3\nnir_band = 4\nmask_band = 5\n";
+        // No band keys: products, format recognised per file.
+        let r = Region::parse(&GOOD.replace(bands, ""), &p).unwrap();
+        assert_eq!(
+            r.epochs[0].bands,
+            EpochBands::Product(ProductOptions::default())
+        );
+        let r = Region::parse(
+            &GOOD.replace(bands, "format = \"sentinel2-safe\"\nscl_invalid = [0, 9]\n"),
+            &p,
+        )
+        .unwrap();
+        let EpochBands::Product(o) = r.epochs[0].bands else {
+            panic!("not a product epoch")
+        };
+        assert_eq!(o.format, Some(ProductFormat::Sentinel2Safe));
+        assert_eq!(o.scl_invalid.codes(), [0, 9]);
+        // Forced GeoTIFF keeps the band keys; band keys on a product are an error.
+        let r = Region::parse(
+            &GOOD.replace(bands, &format!("{bands}format = \"geotiff\"\n")),
+            &p,
+        );
+        assert!(matches!(
+            r.unwrap().epochs[0].bands,
+            EpochBands::Spectral { .. }
+        ));
+        let e = Region::parse(
+            &GOOD.replace(bands, &format!("{bands}format = \"stac\"\n")),
+            &p,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("do not apply to format \"stac\""),
+            "{e}"
+        );
+        let e = Region::parse(&GOOD.replace(bands, "format = \"landsat\"\n"), &p).unwrap_err();
+        assert!(e.to_string().contains("landsat-c2-l2"), "{e}");
+        let e = Region::parse(
+            &GOOD.replace(bands, &format!("{bands}scl_invalid = [9]\n")),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("scl_invalid"), "{e}");
     }
 
     #[test]

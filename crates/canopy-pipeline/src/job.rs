@@ -77,7 +77,11 @@ pub fn run(
     if let Some(p) = &zone_plan {
         warnings.extend(p.warnings.iter().map(|w| ("zones".to_string(), w.clone())));
     }
-    warnings.extend(date_warnings.into_iter().map(|w| ("products".to_string(), w)));
+    warnings.extend(
+        date_warnings
+            .into_iter()
+            .map(|w| ("products".to_string(), w)),
+    );
     for (src, w) in &warnings {
         tracing::warn!(source = %src, "{w}");
     }

@@ -30,7 +30,10 @@ fn mtl_of(path: &Path) -> Result<PathBuf, ProductError> {
     } else {
         // A band file: the scene id is the name up to `_SR_` / `_QA_` / `_ST_`.
         let n = upper(path);
-        let cut = ["_SR_", "_QA_", "_ST_"].iter().filter_map(|k| n.find(k)).min();
+        let cut = ["_SR_", "_QA_", "_ST_"]
+            .iter()
+            .filter_map(|k| n.find(k))
+            .min();
         (
             path.parent().unwrap_or(Path::new(".")).to_path_buf(),
             cut.map(|c| n[..c].to_string()),
@@ -106,7 +109,10 @@ pub fn read(path: &Path) -> Result<SceneParts, ProductError> {
             .ok_or_else(|| {
                 ProductError::invalid(
                     &mtl,
-                    format!("band file {suffix} not found (looked for {})", guess.display()),
+                    format!(
+                        "band file {suffix} not found (looked for {})",
+                        guess.display()
+                    ),
                 )
             })?;
         Ok(std::path::absolute(&p)
@@ -116,9 +122,9 @@ pub fn read(path: &Path) -> Result<SceneParts, ProductError> {
     };
     let num = |k: String, default: f64| -> Result<f64, ProductError> {
         match get(&k) {
-            Some(v) => v.parse::<f64>().map_err(|_| {
-                ProductError::invalid(&mtl, format!("{k} = \"{v}\" is not a number"))
-            }),
+            Some(v) => v
+                .parse::<f64>()
+                .map_err(|_| ProductError::invalid(&mtl, format!("{k} = \"{v}\" is not a number"))),
             None => Ok(default),
         }
     };
@@ -133,9 +139,9 @@ pub fn read(path: &Path) -> Result<SceneParts, ProductError> {
     };
     let mut qa = BandRef::plain(file("FILE_NAME_QUALITY_L1_PIXEL", "QA_PIXEL.TIF")?);
     qa.nodata = Some(1.0);
-    let date = get("DATE_ACQUIRED").and_then(iso_date).ok_or_else(|| {
-        ProductError::invalid(&mtl, "has no DATE_ACQUIRED (YYYY-MM-DD)")
-    })?;
+    let date = get("DATE_ACQUIRED")
+        .and_then(iso_date)
+        .ok_or_else(|| ProductError::invalid(&mtl, "has no DATE_ACQUIRED (YYYY-MM-DD)"))?;
     Ok(SceneParts {
         red: refl(red_n)?,
         nir: refl(nir_n)?,
@@ -156,6 +162,9 @@ mod tests {
         );
         assert_eq!(kv["DATE_ACQUIRED"], "2023-01-15");
         assert_eq!(kv["SPACECRAFT_ID"], "LANDSAT_8");
-        assert_eq!(kv["REFLECTANCE_MULT_BAND_4"].parse::<f64>().unwrap(), 2.75e-5);
+        assert_eq!(
+            kv["REFLECTANCE_MULT_BAND_4"].parse::<f64>().unwrap(),
+            2.75e-5
+        );
     }
 }

@@ -47,7 +47,11 @@ impl ProductFormat {
     }
 
     pub fn name(self) -> &'static str {
-        Self::NAMES.iter().find(|p| p.1 == self).map(|p| p.0).unwrap_or("?")
+        Self::NAMES
+            .iter()
+            .find(|p| p.1 == self)
+            .map(|p| p.0)
+            .unwrap_or("?")
     }
 }
 
@@ -267,12 +271,15 @@ pub fn resolve(
     })
 }
 
+/// An epoch's id and its products with their dates.
+pub type EpochScenes = (String, Vec<(PathBuf, Option<NaiveDate>)>);
+
 /// The dates of each epoch's products, in epoch order: an epoch whose scenes
 /// all come before the scenes of the epoch listed before it is an error (the
 /// change would run backwards); overlapping date windows are a warning.
 /// `epochs`: (epoch id, [(product, date)]); undated products are skipped.
 pub fn check_order(
-    epochs: &[(String, Vec<(PathBuf, Option<NaiveDate>)>)],
+    epochs: &[EpochScenes],
 ) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
     type Dated<'a> = (NaiveDate, &'a PathBuf);
@@ -357,8 +364,14 @@ mod tests {
     fn xml_fields() {
         let x = r#"<A><BOA_ADD_OFFSET band_id="3">-1000</BOA_ADD_OFFSET><BOA_ADD_OFFSET_X>1</BOA_ADD_OFFSET_X>
         <BOA_ADD_OFFSET band_id="7">-900</BOA_ADD_OFFSET><P>04.00</P></A>"#;
-        assert_eq!(xml_text(x, "BOA_ADD_OFFSET", Some("band_id=\"7\"")), Some("-900"));
-        assert_eq!(xml_text(x, "BOA_ADD_OFFSET", Some("band_id=\"3\"")), Some("-1000"));
+        assert_eq!(
+            xml_text(x, "BOA_ADD_OFFSET", Some("band_id=\"7\"")),
+            Some("-900")
+        );
+        assert_eq!(
+            xml_text(x, "BOA_ADD_OFFSET", Some("band_id=\"3\"")),
+            Some("-1000")
+        );
         assert_eq!(xml_text(x, "P", None), Some("04.00"));
         assert_eq!(xml_text(x, "Q", None), None);
     }
@@ -373,6 +386,9 @@ mod tests {
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].contains("overlap"), "{w:?}");
         let e = check_order(&[a, old]).unwrap_err();
-        assert!(e.contains("2015-07-01.json") && e.contains("out of order"), "{e}");
+        assert!(
+            e.contains("2015-07-01.json") && e.contains("out of order"),
+            "{e}"
+        );
     }
 }

@@ -95,8 +95,7 @@ pub fn read(product: &Path, opts: &ProductOptions) -> Result<SceneParts, Product
     let nir_file = band("_B08_10m.jp2", "B08 10 m band")?;
     let scl_file = band("_SCL_20m.jp2", "SCL scene classification (20 m)")?;
 
-    let baseline = xml_text(&xml, "PROCESSING_BASELINE", None)
-        .and_then(|s| s.parse::<f64>().ok());
+    let baseline = xml_text(&xml, "PROCESSING_BASELINE", None).and_then(|s| s.parse::<f64>().ok());
     let quant = xml_text(&xml, "BOA_QUANTIFICATION_VALUE", None)
         .and_then(|s| s.parse::<f64>().ok())
         .unwrap_or(10_000.0);

@@ -104,8 +104,24 @@ pub fn write(product: &Path, p: &SceneParts, vrt: &Path) -> Result<(), ProductEr
         gt[0], gt[1], gt[3], gt[5]
     );
     let full = format!(r#"xOff="0" yOff="0" xSize="{w}" ySize="{h}""#);
-    band(&mut x, 1, &p.red, &band_type(&red, &p.red), &full, &full, true);
-    band(&mut x, 2, &p.nir, &band_type(&nir, &p.nir), &full, &full, true);
+    band(
+        &mut x,
+        1,
+        &p.red,
+        &band_type(&red, &p.red),
+        &full,
+        &full,
+        true,
+    );
+    band(
+        &mut x,
+        2,
+        &p.nir,
+        &band_type(&nir, &p.nir),
+        &full,
+        &full,
+        true,
+    );
     if let Some((m, _)) = &p.mask {
         let mo = open(product, m, "mask")?;
         let mwkt = mo.ds.projection();
@@ -151,15 +167,7 @@ pub fn write(product: &Path, p: &SceneParts, vrt: &Path) -> Result<(), ProductEr
     })
 }
 
-fn band(
-    x: &mut String,
-    n: usize,
-    b: &BandRef,
-    ty: &str,
-    src: &str,
-    dst: &str,
-    reflectance: bool,
-) {
+fn band(x: &mut String, n: usize, b: &BandRef, ty: &str, src: &str, dst: &str, reflectance: bool) {
     let _ = writeln!(x, r#"  <VRTRasterBand dataType="{ty}" band="{n}">"#);
     if let Some(nd) = b.nodata {
         let _ = writeln!(x, "    <NoDataValue>{nd}</NoDataValue>");
