@@ -286,6 +286,7 @@ fn bench_rules(c: &mut Criterion) {
         ndvi_min: 0.55,
         red: l2a,
         nir: l2a,
+        mask: canopy_core::forest::MaskRule::NonZero,
     };
     let codes: Vec<f64> = st.iter().map(|&s| s as f64).collect();
     let class = ClassRule {

@@ -42,12 +42,76 @@ impl BandScaling {
     }
 }
 
+/// A set of class codes 0..=255 (e.g. the Sentinel-2 SCL classes that are not a
+/// clear view of the ground), stored as a bitset so rules stay `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ClassSet([u64; 4]);
+
+impl ClassSet {
+    pub fn new(codes: impl IntoIterator<Item = u8>) -> ClassSet {
+        let mut s = ClassSet::default();
+        for c in codes {
+            s.0[(c >> 6) as usize] |= 1 << (c & 63);
+        }
+        s
+    }
+    #[inline]
+    pub fn contains(&self, c: u8) -> bool {
+        self.0[(c >> 6) as usize] & (1 << (c & 63)) != 0
+    }
+    /// The codes in the set, ascending.
+    pub fn codes(&self) -> Vec<u8> {
+        (0..=255u8).filter(|&c| self.contains(c)).collect()
+    }
+}
+
+/// Sentinel-2 L2A scene classes that are not a clear view of the ground:
+/// 0 no data, 1 saturated or defective, 3 cloud shadow, 8 cloud medium
+/// probability, 9 cloud high probability, 10 thin cirrus, 11 snow.
+pub const SCL_INVALID_DEFAULT: [u8; 7] = [0, 1, 3, 8, 9, 10, 11];
+
+/// Landsat Collection 2 QA_PIXEL bits that make a pixel unusable: 0 fill,
+/// 1 dilated cloud, 2 cirrus, 3 cloud, 4 cloud shadow, 5 snow.
+pub const LANDSAT_QA_INVALID_BITS: u32 = 0b11_1111;
+
+/// What a mask band's value means, per product: today's "non-zero is unusable"
+/// (a GeoTIFF mask band), a set of invalid classes (Sentinel-2 SCL) or a set of
+/// invalid bits (Landsat QA_PIXEL). A NaN mask value is always unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MaskRule {
+    #[default]
+    NonZero,
+    InvalidClasses(ClassSet),
+    InvalidBits(u32),
+}
+
+impl MaskRule {
+    /// Whether a pixel with this mask value is unusable.
+    #[inline]
+    pub fn invalid(&self, m: f32) -> bool {
+        if m.is_nan() {
+            return true;
+        }
+        match self {
+            MaskRule::NonZero => m != 0.0,
+            MaskRule::InvalidClasses(set) => {
+                !(0.0..=255.0).contains(&m) || m.fract() != 0.0 || set.contains(m as u8)
+            }
+            MaskRule::InvalidBits(bits) => {
+                !(0.0..=u32::MAX as f32).contains(&m) || (m as u32) & bits != 0
+            }
+        }
+    }
+}
+
 /// The NDVI rule of spectral epochs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SpectralRule {
     pub ndvi_min: f64,
     pub red: BandScaling,
     pub nir: BandScaling,
+    /// How the mask band (if any) is read.
+    pub mask: MaskRule,
 }
 
 /// NDVI of one pixel from physical reflectances; `None` when red + NIR ≤ 0.
@@ -58,15 +122,15 @@ pub fn ndvi(red: f64, nir: f64) -> Option<f64> {
 }
 
 impl SpectralRule {
-    /// Classifies one pixel. `mask` is the cloud/QA value: non-zero (or NaN) =
-    /// unusable. A mask band's own nodata declaration is ignored on purpose: a
+    /// Classifies one pixel. `mask` is the cloud/QA value, read by the rule's
+    /// [`MaskRule`] (a GeoTIFF mask band: non-zero or NaN = unusable). A mask band's own nodata declaration is ignored on purpose: a
     /// GeoTIFF has one nodata value for all its bands, so a mask band stored beside
     /// reflectance bands with nodata 0 would otherwise turn every clear pixel
     /// (mask 0) into "no data".
     #[inline]
     pub fn classify(&self, red: f32, nir: f32, mask: Option<f32>) -> u8 {
         if let Some(m) = mask {
-            if m != 0.0 || m.is_nan() {
+            if self.mask.invalid(m) {
                 return UNOBSERVED;
             }
         }
@@ -217,6 +281,7 @@ mod tests {
             ndvi_min: 0.55,
             red: b,
             nir: b,
+            mask: MaskRule::NonZero,
         }
     }
 
@@ -250,9 +315,42 @@ mod tests {
             ndvi_min: 0.5,
             red: BandScaling::default(),
             nir: BandScaling::default(),
+            mask: MaskRule::NonZero,
         };
         assert_eq!(r.classify(1.0, 3.0, None), FOREST); // NDVI exactly 0.5
         assert_eq!(r.classify(1.0, 2.9, None), NON_FOREST);
+    }
+
+    #[test]
+    fn product_masks_keep_their_meaning() {
+        let scl = SpectralRule {
+            mask: MaskRule::InvalidClasses(ClassSet::new(SCL_INVALID_DEFAULT)),
+            ..l2a()
+        };
+        // SCL 4 vegetation, 5 bare soil, 6 water, 7 unclassified, 2 dark area: clear.
+        for c in [2.0, 4.0, 5.0, 6.0, 7.0] {
+            assert_eq!(scl.classify(1300.0, 4000.0, Some(c)), FOREST, "SCL {c}");
+        }
+        for c in [0.0, 1.0, 3.0, 8.0, 9.0, 10.0, 11.0, 12.5, -1.0, f32::NAN] {
+            assert_eq!(scl.classify(1300.0, 4000.0, Some(c)), UNOBSERVED, "SCL {c}");
+        }
+        let qa = SpectralRule {
+            mask: MaskRule::InvalidBits(LANDSAT_QA_INVALID_BITS),
+            ..l2a()
+        };
+        // 21824 = clear land (bits 6, 8, 10, 12, 14); 21952 adds water bit 7: clear too.
+        assert_eq!(qa.classify(1300.0, 4000.0, Some(21824.0)), FOREST);
+        assert_eq!(qa.classify(1300.0, 4000.0, Some(21952.0)), FOREST);
+        // fill (1), dilated cloud (bit 1), cirrus (2), cloud (3), shadow (4), snow (5).
+        for b in 0..6 {
+            let v = 21824u32 | (1 << b);
+            assert_eq!(
+                qa.classify(1300.0, 4000.0, Some(v as f32)),
+                UNOBSERVED,
+                "bit {b}"
+            );
+        }
+        assert_eq!(ClassSet::new([0, 9, 200]).codes(), [0, 9, 200]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::PipelineError;
+use crate::products::{ProductFormat, ProductOptions};
 
 /// A parsed and checked region file, with paths resolved against its directory.
 #[derive(Debug, Clone)]
@@ -129,6 +130,9 @@ pub enum EpochBands {
     },
     /// A land-cover class raster.
     Classes { class: usize },
+    /// Satellite products as distributed (STAC Items, Sentinel-2 SAFE, Landsat
+    /// C2 L2): the bands, scaling, mask and date come from each product.
+    Product(crate::products::ProductOptions),
 }
 
 /// One epoch: an id, a date and its tiles in priority order.
@@ -178,6 +182,10 @@ struct RawEpoch {
     class_band: Option<usize>,
     composite: Option<String>,
     min_clear: Option<u16>,
+    /// "stac" | "sentinel2-safe" | "landsat-c2-l2" | "geotiff"; recognised from each file if absent.
+    format: Option<String>,
+    /// Sentinel-2 SCL classes that are not a clear view (default 0,1,3,8,9,10,11).
+    scl_invalid: Option<Vec<u8>>,
 }
 
 impl Region {
@@ -233,27 +241,70 @@ impl Region {
                 return Err(cfg_err(format!("{ctx}: duplicate epoch id")));
             }
             check_date(&e.date).map_err(|m| cfg_err(format!("{ctx}.date: {m}")))?;
-            let bands = match (e.red_band, e.nir_band, e.class_band) {
-                (Some(red), Some(nir), None) => EpochBands::Spectral {
-                    red,
-                    nir,
-                    mask: e.mask_band,
-                },
-                (None, None, Some(class)) if e.mask_band.is_none() => EpochBands::Classes { class },
-                (None, None, Some(_)) => {
-                    return Err(cfg_err(format!(
-                        "{ctx}: mask_band only applies to red/NIR epochs"
-                    )))
+            let format = match e.format.as_deref() {
+                None => None,
+                Some(f) => Some(ProductFormat::parse(f).ok_or_else(|| {
+                    cfg_err(format!(
+                        "{ctx}.format = \"{f}\": expected one of \"stac\", \"sentinel2-safe\", \
+                         \"landsat-c2-l2\", \"geotiff\""
+                    ))
+                })?),
+            };
+            let band_keys = e.red_band.is_some()
+                || e.nir_band.is_some()
+                || e.mask_band.is_some()
+                || e.class_band.is_some();
+            let product = match format {
+                Some(ProductFormat::GeoTiff) => false,
+                Some(_) => true,
+                None => !band_keys,
+            };
+            if product && band_keys {
+                return Err(cfg_err(format!(
+                    "{ctx}: red_band/nir_band/mask_band/class_band do not apply to format \"{}\" \
+                     (the product says where its bands are)",
+                    format.map(ProductFormat::name).unwrap_or("?")
+                )));
+            }
+            if !product && e.scl_invalid.is_some() {
+                return Err(cfg_err(format!(
+                    "{ctx}.scl_invalid only applies to Sentinel-2 products (STAC or SAFE)"
+                )));
+            }
+            let bands = if product {
+                let mut opts = ProductOptions {
+                    format,
+                    ..Default::default()
+                };
+                if let Some(c) = &e.scl_invalid {
+                    opts.scl_invalid = canopy_core::forest::ClassSet::new(c.iter().copied());
                 }
-                (_, _, Some(_)) => {
-                    return Err(cfg_err(format!(
-                        "{ctx}: give either red_band + nir_band or class_band, not both"
-                    )))
-                }
-                _ => {
-                    return Err(cfg_err(format!(
-                        "{ctx}: needs red_band and nir_band (spectral) or class_band (classes)"
-                    )))
+                EpochBands::Product(opts)
+            } else {
+                match (e.red_band, e.nir_band, e.class_band) {
+                    (Some(red), Some(nir), None) => EpochBands::Spectral {
+                        red,
+                        nir,
+                        mask: e.mask_band,
+                    },
+                    (None, None, Some(class)) if e.mask_band.is_none() => {
+                        EpochBands::Classes { class }
+                    }
+                    (None, None, Some(_)) => {
+                        return Err(cfg_err(format!(
+                            "{ctx}: mask_band only applies to red/NIR epochs"
+                        )))
+                    }
+                    (_, _, Some(_)) => {
+                        return Err(cfg_err(format!(
+                            "{ctx}: give either red_band + nir_band or class_band, not both"
+                        )))
+                    }
+                    _ => {
+                        return Err(cfg_err(format!(
+                            "{ctx}: needs red_band and nir_band (spectral) or class_band (classes)"
+                        )))
+                    }
                 }
             };
             for (key, b) in [
@@ -267,7 +318,9 @@ impl Region {
                 }
             }
             match bands {
-                EpochBands::Spectral { .. } if raw.forest.ndvi_min.is_none() => {
+                EpochBands::Spectral { .. } | EpochBands::Product(_)
+                    if raw.forest.ndvi_min.is_none() =>
+                {
                     return Err(cfg_err(format!(
                         "{ctx} is spectral but forest.ndvi_min is not set"
                     )))
@@ -410,7 +463,7 @@ fn expand(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     let mut out: Vec<PathBuf> = glob::glob(s)
         .map_err(|e| format!("\"{pattern}\" is not a valid glob: {e}"))?
         .filter_map(Result::ok)
-        .filter(|p| p.is_file())
+        .filter(|p| p.is_file() || crate::products::is_product_dir(p))
         .collect();
     out.sort();
     Ok(out)
@@ -568,6 +621,55 @@ mask_band = 5
         assert!(e.to_string().contains("legend key \"forest\""), "{e}");
         let e = Region::parse(&format!("{GOOD}\n[alerts]\nmin_area = 1\n"), &p).unwrap_err();
         assert!(e.to_string().contains("min_area"), "{e}");
+    }
+
+    #[test]
+    fn product_epochs_format_and_scl_invalid() {
+        let d = region_dir();
+        let p = d.path().join("region.toml");
+        let bands = "red_band = 3\nnir_band = 4\nmask_band = 5\n";
+        // No band keys: products, format recognised per file.
+        let r = Region::parse(&GOOD.replace(bands, ""), &p).unwrap();
+        assert_eq!(
+            r.epochs[0].bands,
+            EpochBands::Product(ProductOptions::default())
+        );
+        let r = Region::parse(
+            &GOOD.replace(bands, "format = \"sentinel2-safe\"\nscl_invalid = [0, 9]\n"),
+            &p,
+        )
+        .unwrap();
+        let EpochBands::Product(o) = r.epochs[0].bands else {
+            panic!("not a product epoch")
+        };
+        assert_eq!(o.format, Some(ProductFormat::Sentinel2Safe));
+        assert_eq!(o.scl_invalid.codes(), [0, 9]);
+        // Forced GeoTIFF keeps the band keys; band keys on a product are an error.
+        let r = Region::parse(
+            &GOOD.replace(bands, &format!("{bands}format = \"geotiff\"\n")),
+            &p,
+        );
+        assert!(matches!(
+            r.unwrap().epochs[0].bands,
+            EpochBands::Spectral { .. }
+        ));
+        let e = Region::parse(
+            &GOOD.replace(bands, &format!("{bands}format = \"stac\"\n")),
+            &p,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("do not apply to format \"stac\""),
+            "{e}"
+        );
+        let e = Region::parse(&GOOD.replace(bands, "format = \"landsat\"\n"), &p).unwrap_err();
+        assert!(e.to_string().contains("landsat-c2-l2"), "{e}");
+        let e = Region::parse(
+            &GOOD.replace(bands, &format!("{bands}scl_invalid = [9]\n")),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("scl_invalid"), "{e}");
     }
 
     #[test]

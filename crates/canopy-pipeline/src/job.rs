@@ -37,6 +37,7 @@ pub fn run(
     }
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
     let pairs = change::pairs(&region, extra_pairs)?;
+    let date_warnings = product_dates(&region)?;
     let zones = region.zones.as_ref().map(zones::read).transpose()?;
     let targets = crate::targets::load(&region)?;
     let mut prep = cover::prepare(&region)?;
@@ -83,6 +84,11 @@ pub fn run(
     if let Some(p) = &zone_plan {
         warnings.extend(p.warnings.iter().map(|w| ("zones".to_string(), w.clone())));
     }
+    warnings.extend(
+        date_warnings
+            .into_iter()
+            .map(|w| ("products".to_string(), w)),
+    );
     for (src, w) in &warnings {
         tracing::warn!(source = %src, "{w}");
     }
@@ -184,4 +190,32 @@ fn limit_gdal_cache() {
     if std::env::var_os("GDAL_CACHEMAX").is_none() {
         let _ = gdal::config::set_config_option("GDAL_CACHEMAX", "256");
     }
+}
+
+/// Reads the dates of the products of every product epoch and checks their
+/// order (an error when an epoch's scenes all predate the previous epoch's,
+/// a warning when date windows overlap), before any pixel is read.
+fn product_dates(region: &Region) -> Result<Vec<String>, PipelineError> {
+    use crate::config::EpochBands;
+    use crate::products;
+    let mut epochs = Vec::new();
+    for e in &region.epochs {
+        let EpochBands::Product(opts) = &e.bands else {
+            continue;
+        };
+        let mut dated = Vec::with_capacity(e.tiles.len());
+        for t in &e.tiles {
+            let format = products::format_of(t, opts)?;
+            if format == products::ProductFormat::GeoTiff {
+                continue;
+            }
+            let parts = products::parts(t, format, opts)?;
+            dated.push((t.clone(), parts.date));
+        }
+        epochs.push((e.id.clone(), dated));
+    }
+    products::check_order(&epochs).map_err(|m| PipelineError::Config {
+        file: region.file.clone(),
+        msg: m,
+    })
 }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod job;
 pub mod layers;
+pub mod products;
 pub mod progress;
 pub mod raster;
 pub mod report;

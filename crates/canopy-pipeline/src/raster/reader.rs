@@ -391,7 +391,12 @@ impl<'a> MosaicReader<'a> {
             })
         };
         match &placed.info.bands {
-            BandSet::Spectral { red, nir, mask } => {
+            BandSet::Spectral {
+                red,
+                nir,
+                mask,
+                mask_rule,
+            } => {
                 read_f32(open.bands[0], &mut self.buf_a)?;
                 read_f32(open.bands[1], &mut self.buf_b)?;
                 let mask_buf = if mask.is_some() {
@@ -404,6 +409,7 @@ impl<'a> MosaicReader<'a> {
                     ndvi_min: self.rules.ndvi_min,
                     red: red.1,
                     nir: nir.1,
+                    mask: *mask_rule,
                 };
                 self.tile.ndvi.resize(n, f32::NAN);
                 rule.classify_into(
@@ -608,7 +614,7 @@ fn class_table(
 
 fn used_bands(bands: &BandSet) -> Vec<usize> {
     match bands {
-        BandSet::Spectral { red, nir, mask } => {
+        BandSet::Spectral { red, nir, mask, .. } => {
             let mut v = vec![red.0, nir.0];
             if let Some(m) = mask {
                 v.push(*m);

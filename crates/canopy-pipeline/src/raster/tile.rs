@@ -6,25 +6,30 @@
 
 use std::path::{Path, PathBuf};
 
-use canopy_core::forest::BandScaling;
+use canopy_core::forest::{BandScaling, MaskRule};
 use canopy_core::grid::Grid;
 use gdal::Dataset;
 
 use crate::config::EpochBands;
 use crate::crs::Crs;
 use crate::error::PipelineError;
+use crate::products;
 
 /// What we know of a tile without reading its pixels.
 #[derive(Debug, Clone)]
 pub struct TileInfo {
+    /// What GDAL opens: the tile, or a product's stacked VRT (`/vsimem/...`).
     pub path: PathBuf,
+    /// The file the region names (the product; equal to `path` for a GeoTIFF).
+    pub source: PathBuf,
     pub crs: Crs,
     pub grid: Grid,
     /// Block size of the first used band (for read alignment).
     pub block: (usize, usize),
     pub bands: BandSet,
-    /// Acquisition date (`YYYY-MM-DD`) from the file's metadata, when it has one
-    /// (`ACQUISITIONDATETIME`, `DATETIME`, `TIFFTAG_DATETIME`); else the epoch's date applies.
+    /// Acquisition date (`YYYY-MM-DD`): a product's own (STAC datetime, SAFE/MTL date),
+    /// or from a GeoTIFF's metadata when it has one (`ACQUISITIONDATETIME`, `DATETIME`,
+    /// `TIFFTAG_DATETIME`); else the epoch's date applies.
     pub date: Option<String>,
 }
 
@@ -35,6 +40,8 @@ pub enum BandSet {
         red: (usize, BandScaling),
         nir: (usize, BandScaling),
         mask: Option<usize>,
+        /// What the mask band's values mean (non-zero, SCL classes, QA bits).
+        mask_rule: MaskRule,
     },
     Classes {
         class: (usize, Option<f64>),
@@ -43,15 +50,47 @@ pub enum BandSet {
 
 /// Opens a tile read-only, with an error that names it.
 pub fn open(path: &Path) -> Result<Dataset, PipelineError> {
-    if !path.exists() {
+    if !path.starts_with("/vsimem") && !path.exists() {
         return Err(PipelineError::raster(path, "file not found"));
     }
     Dataset::open(path)
         .map_err(|e| PipelineError::raster(path, format!("cannot be opened as a raster: {e}")))
 }
 
-/// Opens and describes a tile for an epoch's band layout.
+/// Opens and describes a tile for an epoch's band layout. A product (STAC Item,
+/// SAFE, Landsat scene) is first resolved into its stacked VRT.
 pub fn inspect(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineError> {
+    let EpochBands::Product(opts) = bands else {
+        return inspect_file(path, bands);
+    };
+    let format = products::format_of(path, opts)?;
+    if format == products::ProductFormat::GeoTiff {
+        return Err(PipelineError::raster(
+            path,
+            "is a GeoTIFF, not a product: give red_band and nir_band (and mask_band) on its epoch",
+        ));
+    }
+    let scene = products::resolve(path, format, opts)?;
+    let layout = EpochBands::Spectral {
+        red: 1,
+        nir: 2,
+        mask: scene.mask.map(|_| 3),
+    };
+    let mut info = inspect_file(&scene.vrt, &layout).map_err(|e| match e {
+        PipelineError::Raster { msg, .. } => PipelineError::raster(path, msg),
+        other => other,
+    })?;
+    if let (BandSet::Spectral { mask_rule, .. }, Some(rule)) = (&mut info.bands, scene.mask) {
+        *mask_rule = rule;
+    }
+    info.source = scene.source;
+    if let Some(d) = scene.scene_date {
+        info.date = Some(d.format("%Y-%m-%d").to_string());
+    }
+    Ok(info)
+}
+
+fn inspect_file(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineError> {
     let ds = open(path)?;
     let wkt = ds.projection();
     if wkt.trim().is_empty() {
@@ -107,7 +146,14 @@ pub fn inspect(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineErro
                 red: (red, scaling(red)?),
                 nir: (nir, scaling(nir)?),
                 mask,
+                mask_rule: MaskRule::NonZero,
             }
+        }
+        EpochBands::Product(_) => {
+            return Err(PipelineError::raster(
+                path,
+                "a product must be resolved into its scene before it is read",
+            ))
         }
         EpochBands::Classes { class } => {
             check("class_band", class)?;
@@ -126,6 +172,7 @@ pub fn inspect(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineErro
         .unwrap_or((256, 256));
     Ok(TileInfo {
         path: path.to_path_buf(),
+        source: path.to_path_buf(),
         crs,
         grid,
         block,
