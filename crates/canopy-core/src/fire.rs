@@ -228,7 +228,10 @@ mod tests {
             assert!((g - w).abs() < 0.01, "{p:?}");
         }
         // Exactly the threshold resets.
-        assert_eq!(s.series(&[day(30.0, 50.0, 0.0), day(30.0, 50.0, 5.0)])[1], 0.0);
+        assert_eq!(
+            s.series(&[day(30.0, 50.0, 0.0), day(30.0, 50.0, 5.0)])[1],
+            0.0
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum PipelineError {
     /// (a triage appended meanwhile by another process).
     #[error("{0}")]
     Conflict(String),
+    /// Fire inputs (weather stations) are missing or malformed.
+    #[error(transparent)]
+    Fire(#[from] crate::fire::FireError),
 }
 
 impl PipelineError {

@@ -124,6 +124,8 @@ pub fn write(
         write_alerts(&mut txn, &change.alerts).map_err(|e| err(format!("layer alerts: {e}")))?;
         crate::zone_store::write(&mut txn, extras)
             .map_err(|(l, e)| err(format!("layer {l}: {e}")))?;
+        crate::fire_store::write(&mut txn, extras.fire)
+            .map_err(|(l, e)| err(format!("layer {l}: {e}")))?;
         write_triage(&mut txn, &previous_triage)
             .map_err(|e| err(format!("layer alert_triage: {e}")))?;
         let mut runs = previous_runs;
