@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 region=data/regions/lang-son
-if [ ! -f "$region/truth/truth.json" ] || [ ! -f "$region/zones.geojson" ]; then
+if [ ! -f "$region/truth/truth.json" ] || [ ! -f "$region/zones.geojson" ] || [ ! -f "$region/weather/stations.csv" ]; then
   printf '\033[1m== generating the sample imagery (once)\033[0m\n' >&2
   target/release/canopy synth "$region" --communes "$region/communes.geojson" \
     --name "Lạng Sơn" --pixel-size 30 --seed 7 --targets "$region/targets.toml"

@@ -119,6 +119,7 @@ pub fn run(
         "min_area_ha": region.alerts.min_area_ha,
         "min_ndvi_drop": region.alerts.min_ndvi_drop,
         "harvested_species": region.alerts.harvested_species,
+        "fire_danger": region.fire.as_ref().map(|f| f.scheme()),
         "pairs": pairs.iter().map(|&(i, j)| format!("{}:{}", region.epochs[i].id, region.epochs[j].id)).collect::<Vec<_>>(),
     });
     let timings: serde_json::Map<String, serde_json::Value> = cover

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod collections;
 pub mod error;
 pub mod features;
+pub mod fire;
 pub mod geometry;
 pub mod html;
 pub mod ogc;
@@ -118,6 +119,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/stats/species", get(stats::species))
         .route("/stats/targets", get(stats::targets))
         .route("/stats/report", get(stats::report))
+        .route("/stats/fire-danger", get(fire::danger))
         .route("/map", get(static_files::map))
         .route("/map/", get(static_files::map))
         .route("/static/{*path}", get(static_files::file))

@@ -6,6 +6,7 @@
 //! SWIR band (see the README's Fire section).
 
 pub mod danger;
+pub mod firms;
 pub mod stations;
 
 use crate::config::Region;
