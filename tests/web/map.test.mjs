@@ -64,7 +64,8 @@ function prepareStore() {
     fs.copyFileSync(process.env.CANOPY_TEST_STORE, store);
     return store;
   }
-  if (!fs.existsSync(path.join(REGION, 'truth/truth.json')) || !fs.existsSync(path.join(REGION, 'zones.geojson'))) {
+  if (!fs.existsSync(path.join(REGION, 'truth/truth.json')) || !fs.existsSync(path.join(REGION, 'zones.geojson'))
+      || !fs.existsSync(path.join(REGION, 'weather/stations.csv'))) {
     // Same arguments as scripts/demo.sh.
     run(BIN, ['synth', REGION, '--communes', path.join(REGION, 'communes.geojson'), '--name', 'Lạng Sơn',
       '--pixel-size', '30', '--seed', '7', '--targets', path.join(REGION, 'targets.toml')]);
