@@ -4,6 +4,7 @@
 //! `canopy-server`); errors from the crates carry the file, layer, feature or key
 //! at fault and are printed as one line with a non-zero exit.
 
+mod fire_print;
 mod print;
 
 use std::path::{Path, PathBuf};
@@ -267,6 +268,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             print::change_summary(&stored, &out.change, &mut w)?;
             print::zone_summary(&store, &mut w)?;
             print::progress(&store, &mut w)?;
+            fire_print::bulletin(&store, &mut w)?;
             println!(
                 "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
                 store.display(),

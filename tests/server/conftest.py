@@ -37,7 +37,8 @@ def canopy(*args) -> subprocess.CompletedProcess:
 
 def ensure_sample() -> Path:
     """The sample region's region.toml, its imagery generated once (as scripts/demo.sh)."""
-    if not (SAMPLE_DIR / "zones.geojson").exists() or not list((SAMPLE_DIR / "tiles").glob("*/scenes/*.tif")):
+    if (not (SAMPLE_DIR / "zones.geojson").exists() or not list((SAMPLE_DIR / "tiles").glob("*/scenes/*.tif"))
+            or not (SAMPLE_DIR / "weather" / "stations.csv").exists()):
         canopy("synth", SAMPLE_DIR, "--communes", SAMPLE_DIR / "communes.geojson", "--name", "Lạng Sơn",
                "--pixel-size", "30", "--seed", "7", "--scenes", "3", "--targets", SAMPLE_DIR / "targets.toml")
     return SAMPLE_DIR / "region.toml"

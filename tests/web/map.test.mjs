@@ -65,7 +65,8 @@ function prepareStore() {
     return store;
   }
   if (!fs.existsSync(path.join(REGION, 'truth/truth.json')) || !fs.existsSync(path.join(REGION, 'zones.geojson'))
-    || !fs.existsSync(path.join(REGION, 'tiles/2025/scenes'))) {
+    || !fs.existsSync(path.join(REGION, 'tiles/2025/scenes'))
+    || !fs.existsSync(path.join(REGION, 'weather/stations.csv'))) {
     // Same arguments as scripts/demo.sh.
     run(BIN, ['synth', REGION, '--communes', path.join(REGION, 'communes.geojson'), '--name', 'Lạng Sơn',
       '--pixel-size', '30', '--seed', '7', '--scenes', '3', '--targets', path.join(REGION, 'targets.toml')]);

@@ -15,11 +15,13 @@
 //! - [`components`]: streaming 8-connected labelling of pixel runs (alert patches);
 //! - [`outline`]: the exact outline of a pixel set as a valid polygon;
 //! - [`targets`]: progress against cover-rate and planting-zone targets.
+//! - [`fire`]: the fire danger index (Decision 127/2000) and its levels.
 
 pub mod change;
 pub mod components;
 pub mod composite;
 pub mod coverage;
+pub mod fire;
 pub mod forest;
 pub mod grid;
 pub mod outline;

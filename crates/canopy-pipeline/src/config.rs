@@ -30,6 +30,39 @@ pub struct Region {
     pub targets: Option<TargetsConfig>,
     /// Class epochs: the name of every class code (empty = not checked).
     pub legend: std::collections::BTreeMap<i64, String>,
+    /// Fire danger (`[fire]`), if the region has weather stations.
+    pub fire: Option<FireConfig>,
+}
+
+/// `[fire]`: the weather-station file and the danger scheme (thresholds and rain
+/// rule; the national scheme of Decision 127/2000 when absent, see
+/// [`canopy_core::fire`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FireConfig {
+    /// Daily station observations (CSV, see [`crate::fire::stations`]).
+    pub stations: PathBuf,
+    /// Upper bounds of levels I–IV (default 1000, 2500, 5000, 10000).
+    #[serde(default)]
+    pub thresholds: Option<[f64; 4]>,
+    /// Rain (mm) that restarts the sum (default 5).
+    #[serde(default)]
+    pub reset_mm: Option<f64>,
+    /// Month-specific rain thresholds: `[[fire.rain_rules]] months = [9, 10], reset_mm = 10`.
+    #[serde(default)]
+    pub rain_rules: Vec<canopy_core::fire::RainRule>,
+}
+
+impl FireConfig {
+    /// The danger scheme: the national one with this file's overrides.
+    pub fn scheme(&self) -> canopy_core::fire::DangerScheme {
+        let d = canopy_core::fire::DangerScheme::default();
+        canopy_core::fire::DangerScheme {
+            thresholds: self.thresholds.unwrap_or(d.thresholds),
+            reset_mm: self.reset_mm.unwrap_or(d.reset_mm),
+            rain_rules: self.rain_rules.clone(),
+        }
+    }
 }
 
 /// Planting zones: a polygon layer with a species field and an optional zone code.
@@ -168,6 +201,8 @@ struct RawRegion {
     targets: Option<TargetsConfig>,
     #[serde(default)]
     legend: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    fire: Option<FireConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -434,7 +469,15 @@ impl Region {
         if let Some(t) = targets.as_mut() {
             t.path = t.path.as_ref().map(|p| dir.join(p));
         }
+        let mut fire = raw.fire;
+        if let Some(f) = fire.as_mut() {
+            f.stations = dir.join(&f.stations);
+            f.scheme()
+                .check()
+                .map_err(|e| cfg_err(format!("[fire]: {e}")))?;
+        }
         Ok(Region {
+            fire,
             zones,
             targets,
             alerts,

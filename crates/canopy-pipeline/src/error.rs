@@ -31,6 +31,9 @@ pub enum PipelineError {
     /// The record a write refers to is not in the store (e.g. an alert a re-run removed).
     #[error("{0}")]
     NotFound(String),
+    /// Fire inputs (weather stations) are missing or malformed.
+    #[error(transparent)]
+    Fire(#[from] crate::fire::FireError),
 }
 
 impl PipelineError {

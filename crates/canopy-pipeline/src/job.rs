@@ -18,6 +18,8 @@ pub struct RunOutcome {
     pub change: ChangeResult,
     /// Warnings of the run (targets, zones), also stored in the `warnings` table.
     pub warnings: Vec<String>,
+    /// Fire danger etc., when the region has `[fire]`.
+    pub fire: Option<crate::fire::FireOutputs>,
 }
 
 /// Runs the region file at `region_path` and writes the store at `store_path`.
@@ -92,6 +94,7 @@ pub fn run(
     for (src, w) in &warnings {
         tracing::warn!(source = %src, "{w}");
     }
+    let fire = crate::fire::run(&region, &cover)?;
     cover
         .timings
         .push(("total".into(), t0.elapsed().as_secs_f64()));
@@ -102,6 +105,9 @@ pub fn run(
     }
     if let Some(p) = region.targets.as_ref().and_then(|t| t.path.as_ref()) {
         files.push(p);
+    }
+    if let Some(f) = &region.fire {
+        files.push(&f.stations);
     }
     for e in &region.epochs {
         files.extend(&e.tiles);
@@ -126,6 +132,7 @@ pub fn run(
         "min_area_ha": region.alerts.min_area_ha,
         "min_ndvi_drop": region.alerts.min_ndvi_drop,
         "harvested_species": region.alerts.harvested_species,
+        "fire_danger": region.fire.as_ref().map(|f| f.scheme()),
         "pairs": pairs.iter().map(|&(i, j)| format!("{}:{}", region.epochs[i].id, region.epochs[j].id)).collect::<Vec<_>>(),
     });
     let timings: serde_json::Map<String, serde_json::Value> = cover
@@ -165,6 +172,7 @@ pub fn run(
             .map(|(plan, figures)| ZoneOutputs { plan, figures }),
         targets: targets.as_ref(),
         warnings: warnings.clone(),
+        fire: fire.as_ref(),
     };
     store::write(store_path, &cover, &change, &epochs, &record, &extras)?;
     tracing::info!(store = %store_path.display(), "store written");
@@ -173,6 +181,7 @@ pub fn run(
         cover,
         change,
         warnings: warnings.into_iter().map(|(_, w)| w).collect(),
+        fire,
     })
 }
 

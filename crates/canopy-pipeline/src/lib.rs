@@ -10,6 +10,7 @@
 //! - [`store`]: the GeoPackage results store;
 //! - `store_rows`: store rows ↔ GDAL features, for the store's writers and readers;
 //! - [`zones`], [`zone_stats`], [`zone_store`]: planting zones, their statistics and tables;
+//! - [`fire`], [`fire_store`]: fire danger per commune and day, its table;
 //! - [`targets`]: plan targets and progress against them;
 //! - [`report`]: the planners' report (md, csv, html);
 //! - [`synth`]: the deterministic sample-region generator;
@@ -22,6 +23,8 @@ pub mod cover;
 pub mod crs;
 pub mod error;
 pub mod fingerprint;
+pub mod fire;
+pub mod fire_store;
 pub mod job;
 pub mod layers;
 pub mod products;

@@ -148,6 +148,8 @@ pub fn write(
         write_alerts(&mut txn, &change.alerts).map_err(|e| layer_err("alerts", e))?;
         crate::zone_store::write(&mut txn, extras)
             .map_err(|(l, e)| err(format!("layer {l}: {}", disk_hint(&e))))?;
+        crate::fire_store::write(&mut txn, extras.fire)
+            .map_err(|(l, e)| err(format!("layer {l}: {}", disk_hint(&e))))?;
         write_triage(&mut txn, &previous_triage).map_err(|e| layer_err("alert_triage", e))?;
         write_runs(&mut txn, &runs).map_err(|e| layer_err("runs", e))?;
         txn.commit()

@@ -49,6 +49,8 @@ pub struct Extras<'a> {
     pub targets: Option<&'a Targets>,
     /// (source, message): everything the run warned about.
     pub warnings: Vec<(String, String)>,
+    /// Fire danger (and later hotspots, burned area), when the region has `[fire]`.
+    pub fire: Option<&'a crate::fire::FireOutputs>,
 }
 
 /// Unique piece ids: `zone_code@commune_code`, with `#n` if codes repeat.

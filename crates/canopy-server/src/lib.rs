@@ -21,6 +21,7 @@ pub mod collections;
 pub mod conn;
 pub mod error;
 pub mod features;
+pub mod fire;
 pub mod geometry;
 pub mod html;
 pub mod ogc;
@@ -203,6 +204,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/stats/species", get(stats::species))
         .route("/stats/targets", get(stats::targets))
         .route("/stats/report", get(stats::report))
+        .route("/stats/fire-danger", get(fire::danger))
         .route("/map", get(static_files::map))
         .route("/map/", get(static_files::map))
         .route("/static/{*path}", get(static_files::file))

@@ -229,6 +229,8 @@ pub struct StoreData {
     pub species: Option<canopy_pipeline::zone_store::StoredZones>,
     /// Progress against the stored targets (none when the run had no targets).
     pub progress: Option<canopy_pipeline::targets::Progress>,
+    /// The `fire_danger` rows (commune × day), when the run had `[fire]`.
+    pub fire_danger: Vec<canopy_pipeline::fire::DangerRow>,
 }
 
 /// The store file's identity (device, inode, mtime, size, SQLite change counter).
@@ -341,6 +343,7 @@ impl Snapshot {
         let data = Arc::get_mut(&mut snap.data).expect("a new snapshot is not shared");
         data.species = Some(zones);
         data.progress = progress;
+        data.fire_danger = canopy_pipeline::fire_store::read_danger(path, None)?;
         snap.stamp = stamp;
         Ok(snap)
     }
@@ -573,6 +576,7 @@ impl Snapshot {
                 has_zones,
                 species: None,
                 progress: None,
+                fire_danger: Vec::new(),
             }),
             triage: Arc::new(triage),
             stamp: None,

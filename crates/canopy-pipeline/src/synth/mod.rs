@@ -18,7 +18,9 @@
 //!   below), EPSG:4326 like the communes, properties `zone_code`, `species`,
 //!   `commune_code`, `commune_name`.
 //! - `region.toml`, only when absent; with `[zones]` when zones were made, and
-//!   `[alerts] min_area_ha = 0.3`.
+//!   `[alerts] min_area_ha = 0.3`, `[fire] stations = "weather/stations.csv"`;
+//! - `weather/stations.csv`: three stations' daily 13:00 weather ending in a dry
+//!   spell (see `weather`), for the fire danger bulletin.
 //!
 //! # Planting zones
 //!
@@ -65,6 +67,7 @@ mod plant;
 mod scene;
 mod tiles;
 mod truth;
+mod weather;
 mod zones;
 
 #[cfg(test)]
@@ -673,6 +676,9 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     truth::write_truth_json(&truth_path, &tj)?;
     tracing::info!("synth: wrote {}", truth_path.display());
 
+    if let Some(last) = scene.epochs.last() {
+        weather::write(&opts.out_dir, &l.grid, &last.date)?;
+    }
     let region = opts.out_dir.join("region.toml");
     let text = truth::region_toml(
         &opts.region_name,

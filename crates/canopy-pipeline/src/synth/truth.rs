@@ -316,6 +316,7 @@ pub(crate) fn region_toml(
         s.push_str("species_field = \"species\"\ncode_field = \"zone_code\"\n");
     }
     s.push_str(&format!("\n[alerts]\nmin_area_ha = {MIN_ALERT_HA}\n"));
+    s.push_str("\n[fire]\nstations = \"weather/stations.csv\"\n");
     for (id, date) in epochs {
         s.push_str("\n[[epochs]]\n");
         s.push_str(&format!("id = {}\n", toml_str(id)));

@@ -1,0 +1,342 @@
+//! Reading NASA FIRMS active-fire CSV files as FIRMS distributes them.
+//!
+//! Two layouts, told apart by their columns:
+//! - **MODIS** (1 km, Collection 6/6.1): `brightness`, `bright_t31`, confidence
+//!   0–100;
+//! - **VIIRS** (375 m, S-NPP / NOAA-20 / NOAA-21): `bright_ti4`, `bright_ti5`,
+//!   confidence `l`/`n`/`h` (also `low`/`nominal`/`high`).
+//!
+//! Both: latitude, longitude, scan, track (km), acq_date, acq_time (UTC HHMM,
+//! sometimes without leading zeros: `3` is 00:03, `415` is 04:15), satellite,
+//! instrument, version (`6.03`, `6.1NRT`, `2.0NRT`: kept as text), frp (MW),
+//! daynight (D/N); `type` only in archive (standard) files. MODIS confidence is
+//! put in FIRMS' three classes: < 30 low, 30–79 nominal, ≥ 80 high.
+//!
+//! Only the reader is implemented so far: footprints, communes, forest fractions,
+//! events and `fire` alerts are the next step (see the README's Fire section).
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+/// What is wrong with a FIRMS file.
+#[derive(Debug, thiserror::Error)]
+pub enum FirmsError {
+    #[error("FIRMS file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error(
+        "FIRMS file {}: unknown layout (neither MODIS: brightness, bright_t31 nor VIIRS: \
+         bright_ti4, bright_ti5; or missing {missing}); columns: {found}",
+        path.display()
+    )]
+    Layout {
+        path: PathBuf,
+        missing: String,
+        found: String,
+    },
+    #[error("FIRMS file {}, line {line}: {msg}", path.display())]
+    Row {
+        path: PathBuf,
+        line: u64,
+        msg: String,
+    },
+}
+
+/// The sensor layout of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Sensor {
+    Modis,
+    Viirs,
+}
+
+/// FIRMS' confidence classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Confidence {
+    Low,
+    Nominal,
+    High,
+}
+
+/// One detection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hotspot {
+    pub lon: f64,
+    pub lat: f64,
+    pub sensor: Sensor,
+    /// Brightness temperature (K): MODIS `brightness`, VIIRS `bright_ti4`.
+    pub brightness_k: f64,
+    /// Pixel size along scan and along track, km.
+    pub scan_km: f64,
+    pub track_km: f64,
+    pub date: NaiveDate,
+    /// Minutes after 00:00 UTC.
+    pub minute: u32,
+    pub satellite: String,
+    pub instrument: String,
+    pub confidence: Confidence,
+    /// The confidence as written (`52`, `n`).
+    pub confidence_raw: String,
+    pub version: String,
+    pub frp_mw: f64,
+    pub night: bool,
+    /// Archive files only: 0 vegetation fire, 1 volcano, 2 other static land source, 3 offshore.
+    pub kind: Option<u8>,
+}
+
+/// `HHMM` with or without leading zeros → minutes after midnight.
+pub fn parse_acq_time(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: u32 = s.parse().ok()?;
+    let (h, m) = (v / 100, v % 100);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// FIRMS confidence → class (MODIS 0–100, VIIRS l/n/h).
+pub fn parse_confidence(sensor: Sensor, s: &str) -> Option<Confidence> {
+    match sensor {
+        Sensor::Modis => {
+            let v: f64 = s.parse().ok()?;
+            if !(0.0..=100.0).contains(&v) {
+                return None;
+            }
+            Some(if v < 30.0 {
+                Confidence::Low
+            } else if v < 80.0 {
+                Confidence::Nominal
+            } else {
+                Confidence::High
+            })
+        }
+        Sensor::Viirs => match s.to_ascii_lowercase().as_str() {
+            "l" | "low" => Some(Confidence::Low),
+            "n" | "nominal" => Some(Confidence::Nominal),
+            "h" | "high" => Some(Confidence::High),
+            _ => None,
+        },
+    }
+}
+
+/// Reads a FIRMS CSV file (either layout).
+pub fn read_csv(path: &Path) -> Result<(Sensor, Vec<Hotspot>), FirmsError> {
+    let read_err = |source| FirmsError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(read_err)?;
+    let headers = rdr.headers().map_err(read_err)?.clone();
+    let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
+    let layout_err = |missing: &str| FirmsError::Layout {
+        path: path.to_path_buf(),
+        missing: missing.into(),
+        found: headers.iter().collect::<Vec<_>>().join(", "),
+    };
+    let (sensor, c_bright) = match (
+        col("brightness"),
+        col("bright_t31"),
+        col("bright_ti4"),
+        col("bright_ti5"),
+    ) {
+        (Some(b), Some(_), _, _) => (Sensor::Modis, b),
+        (_, _, Some(b), Some(_)) => (Sensor::Viirs, b),
+        _ => return Err(layout_err("the brightness columns")),
+    };
+    let need = |n: &str| col(n).ok_or_else(|| layout_err(n));
+    let c = [
+        need("latitude")?,
+        need("longitude")?,
+        need("scan")?,
+        need("track")?,
+        need("acq_date")?,
+        need("acq_time")?,
+        need("satellite")?,
+        need("instrument")?,
+        need("confidence")?,
+        need("version")?,
+        need("frp")?,
+        need("daynight")?,
+    ];
+    let c_type = col("type");
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(read_err)?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let row_err = |msg: String| FirmsError::Row {
+            path: path.to_path_buf(),
+            line,
+            msg,
+        };
+        let get = |i: usize| rec.get(i).unwrap_or("");
+        let num = |i: usize| {
+            get(i)
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| row_err(format!("{} = \"{}\" is not a number", &headers[i], get(i))))
+        };
+        let (lat, lon) = (num(c[0])?, num(c[1])?);
+        if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+            return Err(row_err(format!(
+                "latitude/longitude {lat}, {lon} out of range"
+            )));
+        }
+        let date = NaiveDate::parse_from_str(get(c[4]), "%Y-%m-%d")
+            .map_err(|_| row_err(format!("acq_date \"{}\" is not YYYY-MM-DD", get(c[4]))))?;
+        let minute = parse_acq_time(get(c[5]))
+            .ok_or_else(|| row_err(format!("acq_time \"{}\" is not HHMM (UTC)", get(c[5]))))?;
+        let confidence = parse_confidence(sensor, get(c[8])).ok_or_else(|| {
+            row_err(format!(
+                "confidence \"{}\" is not {}",
+                get(c[8]),
+                if sensor == Sensor::Modis {
+                    "0–100"
+                } else {
+                    "l, n or h"
+                }
+            ))
+        })?;
+        let night = match get(c[11]) {
+            "D" | "d" => false,
+            "N" | "n" => true,
+            o => return Err(row_err(format!("daynight \"{o}\" is not D or N"))),
+        };
+        let kind = match c_type.map(get) {
+            None | Some("") => None,
+            Some(t) => Some(
+                t.parse::<u8>()
+                    .ok()
+                    .filter(|v| *v <= 3)
+                    .ok_or_else(|| row_err(format!("type \"{t}\" is not 0–3")))?,
+            ),
+        };
+        out.push(Hotspot {
+            lon,
+            lat,
+            sensor,
+            brightness_k: num(c_bright)?,
+            scan_km: num(c[2])?,
+            track_km: num(c[3])?,
+            date,
+            minute,
+            satellite: get(c[6]).into(),
+            instrument: get(c[7]).into(),
+            confidence,
+            confidence_raw: get(c[8]).into(),
+            version: get(c[9]).into(),
+            frp_mw: num(c[10])?,
+            night,
+            kind,
+        });
+    }
+    Ok((sensor, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real MODIS files of `../shared/data/fire` (see its README), when present.
+    fn shared(name: &str) -> Option<PathBuf> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/fire")
+            .join(name);
+        p.exists().then_some(p)
+    }
+
+    #[test]
+    fn acq_time_without_leading_zeros() {
+        assert_eq!(parse_acq_time("0403"), Some(4 * 60 + 3));
+        assert_eq!(parse_acq_time("403"), Some(4 * 60 + 3));
+        assert_eq!(parse_acq_time("3"), Some(3));
+        assert_eq!(parse_acq_time("0"), Some(0));
+        assert_eq!(parse_acq_time("2359"), Some(23 * 60 + 59));
+        assert_eq!(parse_acq_time("2400"), None);
+        assert_eq!(parse_acq_time("1260"), None);
+        assert_eq!(parse_acq_time("12:30"), None);
+    }
+
+    #[test]
+    fn confidence_classes() {
+        assert_eq!(parse_confidence(Sensor::Modis, "29"), Some(Confidence::Low));
+        assert_eq!(
+            parse_confidence(Sensor::Modis, "30"),
+            Some(Confidence::Nominal)
+        );
+        assert_eq!(
+            parse_confidence(Sensor::Modis, "80"),
+            Some(Confidence::High)
+        );
+        assert_eq!(parse_confidence(Sensor::Modis, "101"), None);
+        assert_eq!(
+            parse_confidence(Sensor::Viirs, "n"),
+            Some(Confidence::Nominal)
+        );
+        assert_eq!(parse_confidence(Sensor::Viirs, "h"), Some(Confidence::High));
+        assert_eq!(parse_confidence(Sensor::Viirs, "52"), None);
+    }
+
+    #[test]
+    fn viirs_layout_and_unknown_layout() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("v.csv");
+        std::fs::write(
+            &p,
+            "latitude,longitude,bright_ti4,scan,track,acq_date,acq_time,satellite,instrument,confidence,version,bright_ti5,frp,daynight\n\
+             22.1,106.3,330.5,0.39,0.36,2026-01-05,618,N20,VIIRS,n,2.0NRT,290.1,3.2,N\n",
+        )
+        .unwrap();
+        let (s, h) = read_csv(&p).unwrap();
+        assert_eq!(s, Sensor::Viirs);
+        assert_eq!(
+            (h[0].minute, h[0].night, h[0].kind),
+            (6 * 60 + 18, true, None)
+        );
+        assert_eq!(h[0].version, "2.0NRT");
+        std::fs::write(&p, "lat,lon,frp\n1,2,3\n").unwrap();
+        let e = read_csv(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown layout") && e.contains("lat, lon, frp"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn real_modis_archive_and_nrt_files() {
+        let (Some(arch), Some(nrt)) = (
+            shared("firms_modis_archive_sumatra_first20000.csv"),
+            shared("firms_modis_nrt_sumatra_2026.csv"),
+        ) else {
+            eprintln!("skipped: ../shared/data/fire not present");
+            return;
+        };
+        // Expected counts from the files themselves (wc -l minus the header).
+        let (s, h) = read_csv(&arch).unwrap();
+        assert_eq!((s, h.len()), (Sensor::Modis, 20_000));
+        // First row: 3.745,101.5211,314.1,1.6,1.2,2020-01-01,0403,Terra,MODIS,52,6.03,301.1,12.6,D,2
+        let f = &h[0];
+        assert_eq!(
+            (f.lat, f.lon, f.scan_km, f.track_km),
+            (3.745, 101.5211, 1.6, 1.2)
+        );
+        assert_eq!(
+            (f.minute, f.confidence, f.kind),
+            (243, Confidence::Nominal, Some(2))
+        );
+        assert_eq!(
+            (f.version.as_str(), f.frp_mw, f.night),
+            ("6.03", 12.6, false)
+        );
+        assert!(h.iter().all(|x| x.kind.is_some()));
+        let (s, h) = read_csv(&nrt).unwrap();
+        assert_eq!((s, h.len()), (Sensor::Modis, 2_149));
+        assert!(h.iter().all(|x| x.kind.is_none() && x.version == "6.1NRT"));
+    }
+}

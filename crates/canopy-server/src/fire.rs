@@ -1,0 +1,75 @@
+//! Fire endpoints: `GET /stats/fire-danger?date=` (the stored `fire_danger`
+//! rows of one day, with the day's bulletin and forest ha per level).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use canopy_core::fire::level_name;
+use canopy_pipeline::fire::danger;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::query::get;
+use crate::respond::{Query, ReadRequest, JSON};
+use crate::state::AppState;
+
+/// `GET /stats/fire-danger[?date=YYYY-MM-DD]`: every commune's index and level on
+/// `date` (default: the last day), the communes at IV and V (the bulletin, most
+/// dangerous first) and the forest ha at each level.
+pub async fn danger(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    let r = ReadRequest::new(&st, &headers, &p, &["f", "date"])?;
+    let rows = &r.snap.data.fire_danger;
+    let Some(last) = danger::last_date(rows) else {
+        return Err(ApiError::NotFound(
+            "this store has no fire danger (the region file has no [fire] section)".into(),
+        ));
+    };
+    let date = match get(&p, "date") {
+        None => last.to_string(),
+        Some(d) if rows.iter().any(|x| x.date == d) => d.to_string(),
+        Some(d) => {
+            let first = rows.iter().map(|x| x.date.as_str()).min().unwrap_or(last);
+            return Err(ApiError::BadRequest(format!(
+                "no fire danger on date \"{d}\"; the stations cover {first} to {last} (YYYY-MM-DD)"
+            )));
+        }
+    };
+    let by_level = danger::forest_by_level(rows, &date);
+    let communes: Vec<_> = rows
+        .iter()
+        .filter(|x| x.date == date)
+        .map(|x| {
+            let mut v = serde_json::to_value(x).unwrap_or_default();
+            v["level_name"] = level_name(x.level).into();
+            v
+        })
+        .collect();
+    let bulletin: Vec<_> = danger::bulletin(rows, &date)
+        .into_iter()
+        .map(|x| {
+            json!({
+                "commune_code": x.commune_code,
+                "commune_name": x.commune_name,
+                "level": x.level,
+                "level_name": level_name(x.level),
+                "forest_ha": x.forest_ha,
+                "index": x.index,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "date": date,
+        "last_date": last,
+        "forest_ha_by_level": (1..=5u8).map(|l| json!({"level": l, "level_name": level_name(l), "forest_ha": by_level[l as usize - 1]})).collect::<Vec<_>>(),
+        "bulletin": bulletin,
+        "communes": communes,
+        "links": r.self_links("/stats/fire-danger", JSON),
+    });
+    Ok(r.respond("Fire danger", &doc, JSON))
+}
