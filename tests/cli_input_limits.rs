@@ -90,3 +90,48 @@ fn a_huge_grid_is_refused_before_allocating_naming_the_tile_and_size() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The fixture tile as a VRT whose `<GeoTransform>` is replaced by `gt`.
+fn with_geotransform(gt: &'static str) -> impl FnOnce(&Path) {
+    move |d: &Path| {
+        let st = std::process::Command::new("gdal_translate")
+            .args(["-q", "-of", "VRT"])
+            .arg(d.join("tiles/a.tif"))
+            .arg(d.join("tiles/b.vrt"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let vrt = std::fs::read_to_string(d.join("tiles/b.vrt")).unwrap();
+        let start = vrt.find("<GeoTransform>").expect("VRT has a GeoTransform");
+        let end = vrt.find("</GeoTransform>").unwrap() + "</GeoTransform>".len();
+        let vrt = format!(
+            "{}<GeoTransform>{gt}</GeoTransform>{}",
+            &vrt[..start],
+            &vrt[end..]
+        );
+        // the VRT points at a.tif by a relative path, so a.tif stays; only the VRT is listed
+        std::fs::write(d.join("tiles/b.vrt"), vrt).unwrap();
+        let r = std::fs::read_to_string(d.join("region.toml"))
+            .unwrap()
+            .replace("tiles/*.tif", "tiles/*.vrt");
+        std::fs::write(d.join("region.toml"), r).unwrap();
+    }
+}
+
+#[test]
+fn a_pixel_size_of_zero_is_named_as_such_not_as_rotation() {
+    let err = refused(
+        with_geotransform("500000, 0, 0, 2400000, 0, -10"),
+        &["b.vrt", "pixel size is 0"],
+    );
+    assert!(!err.contains("rotated"), "{err}");
+}
+
+#[test]
+fn a_nan_geotransform_is_named_on_the_tile_not_the_epochs() {
+    let err = refused(
+        with_geotransform("nan, 10, 0, 2400000, 0, -10"),
+        &["b.vrt", "non-finite"],
+    );
+    assert!(!err.contains("rotated"), "{err}");
+}

@@ -99,7 +99,10 @@ pub fn date_of(day: i32) -> String {
 
 /// The month (1–12) of a `YYYY-MM-DD` date.
 pub fn month_of(date: &str) -> Option<u32> {
-    date.get(5..7)?.parse().ok().filter(|m| (1..=12).contains(m))
+    date.get(5..7)?
+        .parse()
+        .ok()
+        .filter(|m| (1..=12).contains(m))
 }
 
 /// Distance between two months on the yearly circle (0–6).
@@ -141,7 +144,14 @@ pub struct Composite {
 
 impl Composite {
     /// Starts a strip of `n` pixels that at most `scenes` scenes cover.
-    pub fn reset(&mut self, method: Method, ndvi_min: f64, min_clear: u16, n: usize, scenes: usize) {
+    pub fn reset(
+        &mut self,
+        method: Method,
+        ndvi_min: f64,
+        min_clear: u16,
+        n: usize,
+        scenes: usize,
+    ) {
         self.method = method;
         self.ndvi_min = ndvi_min;
         self.min_clear = min_clear.max(1);
@@ -251,7 +261,10 @@ mod tests {
     fn dates_round_trip() {
         assert_eq!(day_number("1970-01-01"), Some(0));
         assert_eq!(day_number("2016-03-01"), Some(16861));
-        assert_eq!(day_number("2015-07-11").map(date_of).as_deref(), Some("2015-07-11"));
+        assert_eq!(
+            day_number("2015-07-11").map(date_of).as_deref(),
+            Some("2015-07-11")
+        );
         for d in [-1000, 0, 59, 60, 16800, 20000] {
             assert_eq!(day_number(&date_of(d)), Some(d));
         }
@@ -264,11 +277,20 @@ mod tests {
         assert_eq!(month_distance(1, 12), 1);
         assert_eq!(month_distance(7, 1), 6);
         // Summer composites a year apart: same season.
-        assert!(!different_seasons(("2015-07-11", "2015-09-09"), ("2016-06-25", "2016-09-13")));
+        assert!(!different_seasons(
+            ("2015-07-11", "2015-09-09"),
+            ("2016-06-25", "2016-09-13")
+        ));
         // Summer against January: leaf-off.
-        assert!(different_seasons(("2015-07-11", "2015-07-11"), ("2016-01-27", "2016-01-27")));
+        assert!(different_seasons(
+            ("2015-07-11", "2015-07-11"),
+            ("2016-01-27", "2016-01-27")
+        ));
         // Windows starting together but one running into December.
-        assert!(different_seasons(("2015-07-01", "2015-09-30"), ("2016-07-01", "2016-12-20")));
+        assert!(different_seasons(
+            ("2015-07-01", "2015-09-30"),
+            ("2016-07-01", "2016-12-20")
+        ));
     }
 
     const F: u8 = FOREST;
@@ -348,7 +370,10 @@ mod tests {
                 va.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
                 vb.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
             );
-            assert_eq!((a.clear, a.confirm, a.first_nf), (b.clear, b.confirm, b.first_nf));
+            assert_eq!(
+                (a.clear, a.confirm, a.first_nf),
+                (b.clear, b.confirm, b.first_nf)
+            );
         }
     }
 }

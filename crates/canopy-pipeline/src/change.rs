@@ -17,11 +17,11 @@ use canopy_core::change::{
     change_strip, severity, Severity, CH_CODES, CH_GAIN, CH_LOSS, CH_UNOBSERVED,
 };
 use canopy_core::components::{row_runs, Component, Labeller, Run};
+use canopy_core::composite::{date_of, different_seasons, NO_DAY};
 use canopy_core::coverage::{coverage, Coverage};
 use canopy_core::outline::outline;
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::M2_PER_HA;
-use canopy_core::composite::{date_of, different_seasons, NO_DAY};
 use canopy_core::zonal::{
     accumulate_counts, accumulate_pair, runs_area, runs_overlap, CoverSums, PairSums, Strip,
 };
@@ -292,7 +292,10 @@ pub fn run(
         }
         let mismatch = season_mismatch(&ma, &mb);
         if mismatch {
-            let (wa, wb) = (ma.window().unwrap_or_default(), mb.window().unwrap_or_default());
+            let (wa, wb) = (
+                ma.window().unwrap_or_default(),
+                mb.window().unwrap_or_default(),
+            );
             result.warnings.push(format!(
                 "epochs \"{}\" (scenes {} to {}) and \"{}\" (scenes {} to {}) cover different \
                  seasons: leaf-off or dry-season vegetation can look like loss; their alerts are \

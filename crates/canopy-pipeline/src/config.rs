@@ -564,15 +564,27 @@ mask_band = 5
         let d = region_dir();
         let f = d.path().join("region.toml");
         let r = Region::parse(GOOD, &f).unwrap();
-        assert_eq!(r.epochs[0].composite, canopy_core::composite::Method::Priority);
+        assert_eq!(
+            r.epochs[0].composite,
+            canopy_core::composite::Method::Priority
+        );
         assert_eq!(r.epochs[0].min_clear, 1);
         let with = |extra: &str| Region::parse(&format!("{GOOD}{extra}\n"), &f);
         let r = with("composite = \"median-ndvi\"\nmin_clear = 3").unwrap();
-        assert_eq!(r.epochs[0].composite, canopy_core::composite::Method::MedianNdvi);
+        assert_eq!(
+            r.epochs[0].composite,
+            canopy_core::composite::Method::MedianNdvi
+        );
         assert_eq!(r.epochs[0].min_clear, 3);
         for (extra, needle) in [
-            ("composite = \"mean\"", "epochs[0] (id \"2024\").composite = \"mean\": expected"),
-            ("composite = \"max-ndvi\"\nmin_clear = 0", "min_clear must be at least 1"),
+            (
+                "composite = \"mean\"",
+                "epochs[0] (id \"2024\").composite = \"mean\": expected",
+            ),
+            (
+                "composite = \"max-ndvi\"\nmin_clear = 0",
+                "min_clear must be at least 1",
+            ),
             ("min_clear = 2", "min_clear needs composite"),
         ] {
             let e = with(extra).unwrap_err().to_string();

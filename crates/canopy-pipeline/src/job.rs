@@ -74,8 +74,18 @@ pub fn run(
         zone_stats::figures(p, &cover.extra, &pairs)
     });
     let mut warnings: Vec<(String, String)> = Vec::new();
-    warnings.extend(cover.warnings.iter().map(|w| ("cover".to_string(), w.clone())));
-    warnings.extend(change.warnings.iter().map(|w| ("season".to_string(), w.clone())));
+    warnings.extend(
+        cover
+            .warnings
+            .iter()
+            .map(|w| ("cover".to_string(), w.clone())),
+    );
+    warnings.extend(
+        change
+            .warnings
+            .iter()
+            .map(|w| ("season".to_string(), w.clone())),
+    );
     if let Some(t) = &targets {
         warnings.extend(
             t.warnings

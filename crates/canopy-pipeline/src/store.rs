@@ -447,10 +447,7 @@ fn write_cover(ds: &mut Dataset, name: &str, rows: &[CoverRow], with_code: bool)
 }
 
 /// Scenes and mean clear observations per pixel, per commune and epoch.
-fn write_observations(
-    ds: &mut Dataset,
-    rows: &[crate::cover::ObservationRow],
-) -> GResult<()> {
+fn write_observations(ds: &mut Dataset, rows: &[crate::cover::ObservationRow]) -> GResult<()> {
     write_table(
         ds,
         "observations",
@@ -473,9 +470,7 @@ fn write_observations(
 
 /// The `observations` table of a store: (commune code, epoch, scenes, mean
 /// clear observations per pixel); empty for a store written before it existed.
-pub fn read_observations(
-    path: &Path,
-) -> Result<Vec<crate::cover::ObservationRow>, PipelineError> {
+pub fn read_observations(path: &Path) -> Result<Vec<crate::cover::ObservationRow>, PipelineError> {
     let ds = open_store(path)?;
     let Ok(mut l) = ds.layer_by_name("observations") else {
         return Ok(Vec::new());

@@ -278,9 +278,7 @@ pub type EpochScenes = (String, Vec<(PathBuf, Option<NaiveDate>)>);
 /// all come before the scenes of the epoch listed before it is an error (the
 /// change would run backwards); overlapping date windows are a warning.
 /// `epochs`: (epoch id, [(product, date)]); undated products are skipped.
-pub fn check_order(
-    epochs: &[EpochScenes],
-) -> Result<Vec<String>, String> {
+pub fn check_order(epochs: &[EpochScenes]) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
     type Dated<'a> = (NaiveDate, &'a PathBuf);
     fn span(s: &[(PathBuf, Option<NaiveDate>)]) -> Option<(Dated<'_>, Dated<'_>)> {

@@ -8,11 +8,11 @@
 use std::ffi::CString;
 use std::path::Path;
 
+use canopy_core::composite::{Composite, Method};
 use canopy_core::forest::{
     fill_unobserved, fill_unobserved_with, ClassRule, ClassTable, SpectralRule, UNKNOWN_CLASS,
     UNOBSERVED,
 };
-use canopy_core::composite::{Composite, Method};
 use gdal::raster::GdalDataType;
 use gdal::Dataset;
 
@@ -331,8 +331,7 @@ impl<'a> MosaicReader<'a> {
             for r in 0..sub.height {
                 let at = (sub.row + r - row0) * width + sub.col;
                 let src = r * sub.width..(r + 1) * sub.width;
-                self.comp
-                    .add(at, &t.states[src.clone()], &t.ndvi[src], day);
+                self.comp.add(at, &t.states[src.clone()], &t.ndvi[src], day);
             }
         }
         self.comp.finish(&mut out.states, &mut out.ndvi);

@@ -108,6 +108,9 @@ fn inspect_file(path: &Path, bands: &EpochBands) -> Result<TileInfo, PipelineErr
         .geo_transform()
         .map_err(|e| PipelineError::raster(path, format!("no geotransform: {e}")))?;
     let (w, h) = ds.raster_size();
+    if let Some(m) = geotransform_problem(gt) {
+        return Err(PipelineError::raster(path, m));
+    }
     let grid = Grid::from_geotransform(gt, w, h).ok_or_else(|| {
         PipelineError::raster(
             path,
@@ -201,4 +204,40 @@ pub fn metadata_date(ds: &Dataset) -> Option<String> {
         }
     }
     None
+}
+
+/// What is wrong with a geotransform that is not merely rotated or south-up: a
+/// non-finite value or a pixel size of zero (checked first, so the message says so
+/// instead of blaming the rotation or, later, the epochs).
+fn geotransform_problem(gt: [f64; 6]) -> Option<String> {
+    if gt.iter().any(|v| !v.is_finite()) {
+        return Some(format!(
+            "geotransform {gt:?} has a non-finite value (NaN or infinity); fix the file's \
+             georeferencing, e.g. gdal_edit.py -a_ullr or -a_srs"
+        ));
+    }
+    if gt[1] == 0.0 || gt[5] == 0.0 {
+        return Some(format!(
+            "pixel size is 0 in geotransform {gt:?} (width {} × height {}); the file's \
+             georeferencing is broken",
+            gt[1], gt[5]
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod geotransform_tests {
+    use super::geotransform_problem;
+
+    #[test]
+    fn zero_pixel_size_and_nan_are_named() {
+        let zero = geotransform_problem([500000.0, 0.0, 0.0, 2400000.0, 0.0, -10.0]).unwrap();
+        assert!(zero.contains("pixel size is 0"), "{zero}");
+        let nan = geotransform_problem([f64::NAN, 10.0, 0.0, 2400000.0, 0.0, -10.0]).unwrap();
+        assert!(nan.contains("non-finite"), "{nan}");
+        assert!(geotransform_problem([500000.0, 10.0, 0.0, 2400000.0, 0.0, -10.0]).is_none());
+        // rotated is left to Grid::from_geotransform's message
+        assert!(geotransform_problem([500000.0, 10.0, 0.5, 2400000.0, 0.0, -10.0]).is_none());
+    }
 }

@@ -485,7 +485,10 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         + tiles::strips(l.wgs.grid.height)
         + tiles::strips(grid.height);
     let ns = opts.scenes.max(1);
-    let pb = ProgressBar::new(per_epoch_strips * ne as u64 + (ns as u64 - 1) * ne as u64 * (per_epoch_strips - tiles::strips(grid.height)));
+    let pb = ProgressBar::new(
+        per_epoch_strips * ne as u64
+            + (ns as u64 - 1) * ne as u64 * (per_epoch_strips - tiles::strips(grid.height)),
+    );
     pb.set_style(
         ProgressStyle::with_template(
             "{msg:>24} [{bar:40}] {pos}/{len} strips, {elapsed} (eta {eta})",

@@ -97,7 +97,11 @@ pub(crate) struct Scene {
 impl Scene {
     /// Scenes per epoch (1 + the extra scenes).
     pub fn scenes(&self) -> usize {
-        1 + self.extra.first().and_then(|t| t.first()).map_or(0, Vec::len)
+        1 + self
+            .extra
+            .first()
+            .and_then(|t| t.first())
+            .map_or(0, Vec::len)
     }
 
     /// Samplers of the clouds and haze of extra scene `s ≥ 1` of `tile` in `e`
@@ -227,7 +231,14 @@ impl Scene {
         let cloud = self.cloud_at(c, r, ctx, cx);
         let h = hash(
             self.seed,
-            &[salt::REFLECTANCE, tile as u64, e as u64, c as u64, r as u64, s as u64],
+            &[
+                salt::REFLECTANCE,
+                tile as u64,
+                e as u64,
+                c as u64,
+                r as u64,
+                s as u64,
+            ],
         );
         if cloud {
             let (red, nir) = pixel_dn(h, forest, true);
@@ -237,7 +248,11 @@ impl Scene {
         let cell = |metres: f64, salt_k: u64| {
             hash(
                 self.seed,
-                &[salt_k, (x / metres).floor() as i64 as u64, (y / metres).floor() as i64 as u64],
+                &[
+                    salt_k,
+                    (x / metres).floor() as i64 as u64,
+                    (y / metres).floor() as i64 as u64,
+                ],
             )
         };
         let deciduous = || cell(300.0, salt::GAP ^ 0xdec1) % 10 < 4;

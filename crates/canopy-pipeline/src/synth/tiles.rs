@@ -226,7 +226,10 @@ fn tile_meta(scene: &Scene, e: usize, sc: usize, tile: &str) -> Vec<(&'static st
         meta.push(("SCENE", sc.to_string()));
         meta.push((
             "ACQUISITIONDATETIME",
-            format!("{}T03:30:00Z", super::scene_date(&scene.epochs[e], sc, scene.scenes())),
+            format!(
+                "{}T03:30:00Z",
+                super::scene_date(&scene.epochs[e], sc, scene.scenes())
+            ),
         ));
     }
     meta
