@@ -322,18 +322,7 @@ fn calibrate_forest(seed: u64, layout: &Layout, communes: &Communes) -> ForestFi
 
 /// The cloud fields `[tile][epoch]`, each calibrated over its tile's area.
 fn cloud_fields(seed: u64, layout: &Layout, epochs: usize) -> Vec<Vec<CloudField>> {
-    let g = &layout.grid;
-    let mut areas: Vec<(f64, f64, f64, f64)> = layout
-        .utm
-        .iter()
-        .map(|t| {
-            let b = layout.rect_bounds(&t.window);
-            (b[0], b[1], b[2], b[3])
-        })
-        .collect();
-    let (_, ymin, xmax, ymax) = g.bounds();
-    areas.push((g.x0 + layout.wgs.col_from as f64 * g.dx, ymin, xmax, ymax));
-    areas
+    tile_areas(layout)
         .par_iter()
         .enumerate()
         .map(|(t, &area)| {
