@@ -249,12 +249,7 @@ fn epochs_that_do_not_overlap() {
     let p = d.path().join("tiles2025/a.tif");
     std::fs::remove_file(&p).unwrap();
     write_tile(&p, 5000, 0, 100, 100, &|_, _| false);
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store_in(d.path())),
-    ]);
+    let o = run_into(d.path(), &store_in(d.path()));
     assert!(!o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("2025"), "{}", stderr(&o));
 }
@@ -306,12 +301,7 @@ fn class_code_missing_from_the_legend_is_named() {
             class_2025(c, r)
         }
     });
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store_in(d.path())),
-    ]);
+    let o = run_into(d.path(), &store_in(d.path()));
     let e = stderr(&o);
     assert!(!o.status.success());
     assert!(

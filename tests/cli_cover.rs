@@ -93,12 +93,7 @@ fn four_overlapping_tiles_give_the_figures_of_the_one_raster() {
     let mut figures = Vec::new();
     for d in [&whole, &tiled] {
         let store = store_in(d.path());
-        let o = run(&[
-            "run",
-            &path_str(&d.path().join("region.toml")),
-            "--store",
-            &path_str(&store),
-        ]);
+        let o = run_into(d.path(), &store);
         assert!(o.status.success(), "{}", stderr(&o));
         figures.push(cover_csv(&store));
     }
@@ -152,12 +147,7 @@ fn a_second_run_keeps_the_run_history() {
     let d = region();
     let store = store_in(d.path());
     for _ in 0..2 {
-        let o = run(&[
-            "run",
-            &path_str(&d.path().join("region.toml")),
-            "--store",
-            &path_str(&store),
-        ]);
+        let o = run_into(d.path(), &store);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let runs = canopy_pipeline::store::read_runs(&store).unwrap();

@@ -86,12 +86,7 @@ fn bad_station_files_fail_the_run_and_write_nothing() {
     ] {
         let d = fire_region(&text);
         let store = store_in(d.path());
-        let o = run(&[
-            "run",
-            &path_str(&d.path().join("region.toml")),
-            "--store",
-            &path_str(&store),
-        ]);
+        let o = run_into(d.path(), &store);
         assert!(!o.status.success());
         let e = stderr(&o);
         assert!(e.contains("stations.csv") && e.contains(want), "{e}");

@@ -12,12 +12,7 @@ fn refused(breaker: impl FnOnce(&Path), must_mention: &[&str]) -> String {
     breaker(d.path());
     let store = store_in(d.path());
     let t0 = std::time::Instant::now();
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
+    let o = run_into(d.path(), &store);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     for m in must_mention {

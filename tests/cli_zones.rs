@@ -423,12 +423,7 @@ fn bad_zone_and_target_input_is_reported() {
     let d = zone_region("");
     std::fs::write(d.path().join("zones.geojson"), zones_geojson(false)).unwrap();
     let store = store_in(d.path());
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
+    let o = run_into(d.path(), &store);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("zones.geojson") && stderr(&o).contains("species"),
@@ -443,12 +438,7 @@ fn bad_zone_and_target_input_is_reported() {
             .replace("\"Fixture\"", "\"Cao Bằng\"")
             .replace("\"fixture\"", "\"Cao Bằng\""),
     );
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store_in(d.path())),
-    ]);
+    let o = run_into(d.path(), &store_in(d.path()));
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(
@@ -458,12 +448,7 @@ fn bad_zone_and_target_input_is_reported() {
 
     // A missing targets file names itself.
     let d = zone_region("[targets]\npath = \"nope.toml\"\n");
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store_in(d.path())),
-    ]);
+    let o = run_into(d.path(), &store_in(d.path()));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nope.toml"), "{}", stderr(&o));
 
@@ -508,12 +493,7 @@ fn cao_bang_cover_targets_end_to_end() {
         "100",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&[
-        "run",
-        &path_str(&d.path().join("region.toml")),
-        "--store",
-        &path_str(&store_in(d.path())),
-    ]);
+    let o = run_into(d.path(), &store_in(d.path()));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     let store = store_in(d.path());

@@ -40,12 +40,7 @@ fn triage_count(store: &Path) -> usize {
 }
 
 fn rerun(d: &Path, store: &Path) -> std::process::Output {
-    run(&[
-        "run",
-        &path_str(&d.join("region.toml")),
-        "--store",
-        &path_str(store),
-    ])
+    run_into(d, store)
 }
 
 fn journal(store: &Path) -> PathBuf {

@@ -351,16 +351,21 @@ pub fn expected_where(rect: [f64; 4], pred: &dyn Fn(usize, usize) -> bool) -> f6
     a / 10_000.0
 }
 
+/// `canopy run DIR/region.toml --store STORE`, whatever its outcome.
+pub fn run_into(d: &Path, store: &Path) -> Output {
+    run(&[
+        "run",
+        &path_str(&d.join("region.toml")),
+        "--store",
+        &path_str(store),
+    ])
+}
+
 /// `canopy run DIR/region.toml --store DIR/out/store.gpkg`, which must succeed;
 /// returns the store and stdout.
 pub fn run_region(d: &Path) -> (PathBuf, String) {
     let store = store_in(d);
-    let o = run(&[
-        "run",
-        &path_str(&d.join("region.toml")),
-        "--store",
-        &path_str(&store),
-    ]);
+    let o = run_into(d, &store);
     assert!(o.status.success(), "{}", stderr(&o));
     (store, String::from_utf8(o.stdout).unwrap())
 }
