@@ -1,7 +1,8 @@
 //! The `canopy` command: parse arguments, call the crates, print, exit.
 //!
-//! Every subcommand is a thin shell over `canopy-pipeline` (and later
-//! `canopy-server`); errors from the crates carry the file, layer, feature or key
+//! Every subcommand is a thin shell over a crate (`canopy-pipeline` for `run`,
+//! `canopy-store` for reads and triage, `canopy-report`, `canopy-server`,
+//! `canopy-synth`); errors from the crates carry the file, layer, feature or key
 //! at fault and are printed as one line with a non-zero exit.
 
 mod fire_print;

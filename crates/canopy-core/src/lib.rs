@@ -14,8 +14,12 @@
 //! - [`composite`]: many scenes of an epoch → one state per pixel (max/median NDVI), clear counts, first seen;
 //! - [`components`]: streaming 8-connected labelling of pixel runs (alert patches);
 //! - [`outline`]: the exact outline of a pixel set as a valid polygon;
-//! - [`targets`]: progress against cover-rate and planting-zone targets.
-//! - [`fire`]: the fire danger index (Decision 127/2000) and its levels.
+//! - [`targets`]: progress against cover-rate and planting-zone targets, measured on
+//!   stored figures ([`targets::progress`]);
+//! - [`fire`]: the fire danger index (Decision 127/2000), its levels, the day's bulletin
+//!   over danger rows;
+//! - [`triage`]: a ranger's verdict on an alert ([`triage::TriageStatus`]);
+//! - [`text`]: NFC names and diacritic-free search keys.
 
 pub mod change;
 pub mod components;

@@ -3,26 +3,17 @@
 
 use super::{Line, Report};
 
-/// Quotes a CSV field when needed (RFC 4180).
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn opt(v: Option<f64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn row(r: &Report, l: &Line) -> String {
+fn row(r: &Report, l: &Line) -> Vec<String> {
     let a = &l.alerts;
     let mut cells = vec![
-        field(&r.epoch),
-        field(r.previous.as_ref().map(|p| p.0.as_str()).unwrap_or("")),
-        field(&l.code),
-        field(&l.name),
+        r.epoch.clone(),
+        r.previous.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+        l.code.clone(),
+        l.name.clone(),
         l.natural_ha.to_string(),
         l.forest_ha.to_string(),
         opt(l.cover_pct),
@@ -40,7 +31,7 @@ fn row(r: &Report, l: &Line) -> String {
             .map(|n| n.to_string()),
     );
     cells.push(a.area_ha.to_string());
-    cells.join(",")
+    cells
 }
 
 /// The report as CSV (header, communes, then the province under `PROVINCE`).
@@ -61,7 +52,7 @@ pub fn csv(r: &Report) -> String {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    head.extend(r.species.iter().map(|s| field(&format!("zone_ha_{s}"))));
+    head.extend(r.species.iter().map(|s| format!("zone_ha_{s}")));
     head.extend(
         [
             "alerts_high",
@@ -75,11 +66,18 @@ pub fn csv(r: &Report) -> String {
         .iter()
         .map(|s| s.to_string()),
     );
-    let mut out = head.join(",");
-    out.push('\n');
-    for l in r.communes.iter().chain(std::iter::once(&r.province)) {
-        out.push_str(&row(r, l));
-        out.push('\n');
+    // RFC 4180 quoting where needed (`,`, `"`, line breaks), `\n` line ends.
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let rows = std::iter::once(head).chain(
+        r.communes
+            .iter()
+            .chain(std::iter::once(&r.province))
+            .map(|l| row(r, l)),
+    );
+    for cells in rows {
+        // Writing to a Vec cannot fail; a failure would only drop the row.
+        let _ = w.write_record(&cells);
     }
-    out
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }

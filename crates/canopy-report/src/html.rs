@@ -21,12 +21,7 @@ const CLASSES: [(f64, &str); 5] = [
 ];
 const NO_DATA: &str = "#d9d9d9";
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use canopy_core::text::html_escape as esc;
 
 fn colour(pct: Option<f64>) -> &'static str {
     match pct {

@@ -65,6 +65,8 @@ pub struct FilterDef {
 /// A served collection.
 #[derive(Debug)]
 pub struct CollectionDef {
+    /// The collection, typed (what the snapshot is indexed by).
+    pub key: CollectionId,
     pub id: &'static str,
     pub title: &'static str,
     pub description: &'static str,
@@ -116,6 +118,7 @@ pub const SEVERITIES: &[&str] = &["high", "medium", "low"];
 pub const STATUSES: &[&str] = &["new", "confirmed", "dismissed"];
 
 pub static COMMUNES: CollectionDef = CollectionDef {
+    key: CollectionId::Communes,
     id: "communes",
     title: "Communes",
     description: "Commune and ward boundaries with the latest epoch's forest cover and the change since the previous epoch.",
@@ -145,6 +148,7 @@ pub static COMMUNES: CollectionDef = CollectionDef {
 };
 
 pub static ALERTS: CollectionDef = CollectionDef {
+    key: CollectionId::Alerts,
     id: "alerts",
     title: "Forest-loss alerts",
     description: "Connected patches of forest loss between two epochs, with their severity and the rangers' triage status.",
@@ -188,6 +192,7 @@ pub static ALERTS: CollectionDef = CollectionDef {
 };
 
 pub static ZONES: CollectionDef = CollectionDef {
+    key: CollectionId::Zones,
     id: "zones",
     title: "Planting zones",
     description: "Planting zones (vùng trồng), one feature per zone × commune piece, with the latest epoch's forest figures.",
@@ -219,6 +224,60 @@ pub static ZONES: CollectionDef = CollectionDef {
 /// Every collection, in the order `/collections` lists them.
 pub static ALL: [&CollectionDef; 3] = [&COMMUNES, &ALERTS, &ZONES];
 
+/// The served collections. A path's `{collectionId}` is parsed into one once
+/// ([`find`]); an unknown id is a 404 there, never another collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CollectionId {
+    Communes,
+    Alerts,
+    Zones,
+}
+
+impl CollectionId {
+    /// The collection's definition.
+    pub fn def(self) -> &'static CollectionDef {
+        match self {
+            CollectionId::Communes => &COMMUNES,
+            CollectionId::Alerts => &ALERTS,
+            CollectionId::Zones => &ZONES,
+        }
+    }
+}
+
+/// The JSON Schema of one property.
+impl PropDef {
+    /// The property's JSON Schema (OpenAPI 3.0 style when `openapi`: `nullable`
+    /// instead of a type list).
+    pub fn schema(&self, openapi: bool) -> serde_json::Value {
+        let p = self;
+        let mut s = serde_json::Map::new();
+        s.insert("title".into(), serde_json::json!(p.name));
+        s.insert("description".into(), serde_json::json!(p.description));
+        if p.nullable {
+            if openapi {
+                s.insert("type".into(), serde_json::json!(p.ty.json_name()));
+                s.insert("nullable".into(), serde_json::json!(true));
+            } else {
+                s.insert("type".into(), serde_json::json!([p.ty.json_name(), "null"]));
+            }
+        } else {
+            s.insert("type".into(), serde_json::json!(p.ty.json_name()));
+        }
+        if p.date {
+            s.insert("format".into(), serde_json::json!("date"));
+        }
+        if !p.values.is_empty() {
+            s.insert("enum".into(), serde_json::json!(p.values));
+        }
+        serde_json::Value::Object(s)
+    }
+}
+
+/// The largest accepted triage note, in characters.
+pub const MAX_NOTE: usize = 2_000;
+/// The largest accepted request body, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
 /// The collection with this id.
 pub fn find(id: &str) -> Option<&'static CollectionDef> {
     ALL.iter().copied().find(|c| c.id == id)
@@ -233,3 +292,18 @@ pub const DEFAULT_LIMIT: usize = 10;
 /// requirement /req/core/fc-limit-response-1). Large enough for the map page to fetch
 /// a whole collection at once.
 pub const MAX_LIMIT: usize = 10_000;
+
+#[cfg(test)]
+mod collection_id_tests {
+    use super::*;
+
+    #[test]
+    fn each_id_parses_to_its_own_collection() {
+        for def in ALL {
+            assert_eq!(find(def.id).map(|d| d.key), Some(def.key));
+            assert_eq!(def.key.def().id, def.id);
+        }
+        assert!(find("nope").is_none());
+        assert!(find("Zones").is_none(), "ids are exact");
+    }
+}

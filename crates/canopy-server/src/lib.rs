@@ -9,7 +9,8 @@
 //! - [`collections`]: the table of collections, properties and filters that the
 //!   parser, the schemas and `/api` all read;
 //! - [`snapshot`]: loading a store into memory; [`state`]: shared state, hot reload;
-//! - [`query`]: parameter parsing and selection; [`geometry`]: RFC 7946 encoding;
+//! - [`query`]: parameter parsing and selection; [`time`]: days as Unix seconds;
+//!   [`geometry`]: RFC 7946 encoding;
 //! - [`ogc`], [`features`]: the OGC endpoints; [`openapi`]: `/api`;
 //! - [`stats`]: planner endpoints; [`triage`], [`auth`]: ranger writes and tokens;
 //! - [`html`], [`respond`]: HTML views, links, responses; [`static_files`]: `/map`;
@@ -32,6 +33,7 @@ pub mod snapshot;
 pub mod state;
 pub mod static_files;
 pub mod stats;
+pub mod time;
 pub mod triage;
 
 use std::net::SocketAddr;

@@ -18,8 +18,8 @@ use crate::error::ApiError;
 use crate::features::{etag, feature, Feature};
 use crate::query::{self, only, Format};
 use crate::respond::{
-    base_url, document, json_bytes, link, self_links, Query, ReadRequest, GEOJSON, HTML, JSON,
-    OPENAPI, SCHEMA,
+    base_url, document, json_bytes, link, path_segment, self_links, Query, ReadRequest, GEOJSON,
+    HTML, JSON, OPENAPI, SCHEMA,
 };
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
@@ -129,7 +129,7 @@ pub async fn conformance(
 }
 
 fn collection_doc(snap: &Snapshot, def: &CollectionDef, base: &str) -> Value {
-    let set = snap.items(def.id);
+    let set = snap.items(def.key);
     // An empty collection still has the region's extent.
     let extent = set
         .extent
@@ -227,7 +227,7 @@ pub async fn items(
     let r = ReadRequest::checked_elsewhere(&st, &headers, &p)?;
     let q = query::items(def, &p)?;
     let (fmt, base, snap) = (r.fmt, &r.base, &r.snap);
-    let set = snap.items(def.id);
+    let set = snap.items(def.key);
     let matched = query::select(snap, def, &q);
     let page: Vec<usize> = matched
         .iter()
@@ -300,10 +300,10 @@ pub fn feature_response(
     p: &query::Params,
     fmt: Format,
 ) -> Result<Response, ApiError> {
-    let it = snap.items(def.id).get(fid).ok_or_else(|| {
+    let it = snap.items(def.key).get(fid).ok_or_else(|| {
         ApiError::NotFound(format!("collection {} has no feature \"{fid}\"", def.id))
     })?;
-    let path = format!("/collections/{}/items/{}", def.id, urlencode(fid));
+    let path = format!("/collections/{}/items/{}", def.id, path_segment(fid));
     let mut links = self_links(base, &path, p, fmt, GEOJSON);
     links.push(link(
         format!("{base}/collections/{}", def.id),
@@ -329,19 +329,6 @@ pub fn feature_response(
     Ok(r)
 }
 
-/// Percent-encodes a path segment.
-pub fn urlencode(s: &str) -> String {
-    let mut o = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
-}
-
 pub async fn item(
     State(st): State<Arc<AppState>>,
     Path((id, fid)): Path<(String, String)>,
@@ -351,30 +338,6 @@ pub async fn item(
     let def = collection_def(&id)?;
     let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
     feature_response(&r.snap, def, &fid, &r.base, &p, r.fmt)
-}
-
-/// The JSON Schema of one property.
-pub fn prop_schema(p: &collections::PropDef, openapi: bool) -> Value {
-    let mut s = serde_json::Map::new();
-    s.insert("title".into(), json!(p.name));
-    s.insert("description".into(), json!(p.description));
-    if p.nullable {
-        if openapi {
-            s.insert("type".into(), json!(p.ty.json_name()));
-            s.insert("nullable".into(), json!(true));
-        } else {
-            s.insert("type".into(), json!([p.ty.json_name(), "null"]));
-        }
-    } else {
-        s.insert("type".into(), json!(p.ty.json_name()));
-    }
-    if p.date {
-        s.insert("format".into(), json!("date"));
-    }
-    if !p.values.is_empty() {
-        s.insert("enum".into(), json!(p.values));
-    }
-    Value::Object(s)
 }
 
 /// The queryables (the filterable properties) or the full schema of a collection.
@@ -390,7 +353,7 @@ fn schema_doc(def: &CollectionDef, base: &str, queryables: bool) -> Value {
             };
             let mut s = def
                 .prop(name)
-                .map(|p| prop_schema(p, false))
+                .map(|p| p.schema(false))
                 .unwrap_or_else(|| json!({"type": "string"}));
             s["title"] = json!(f.param);
             s["description"] = json!(format!(
@@ -405,7 +368,7 @@ fn schema_doc(def: &CollectionDef, base: &str, queryables: bool) -> Value {
         );
     } else {
         for p in def.props {
-            props.insert(p.name.to_string(), prop_schema(p, false));
+            props.insert(p.name.to_string(), p.schema(false));
         }
         props.insert(
             "geometry".into(),

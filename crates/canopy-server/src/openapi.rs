@@ -8,8 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::collections::{self, CollectionDef, DEFAULT_LIMIT, MAX_LIMIT};
-use crate::ogc::prop_schema;
-use crate::triage::{MAX_BODY, MAX_NOTE};
+use crate::collections::{MAX_BODY, MAX_NOTE};
 
 fn reference(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -98,7 +97,7 @@ fn feature_schemas(def: &CollectionDef, schemas: &mut Map<String, Value>) {
     let name = capitalized(def.id);
     let mut props = Map::new();
     for p in def.props {
-        props.insert(p.name.into(), prop_schema(p, true));
+        props.insert(p.name.into(), p.schema(true));
     }
     schemas.insert(
         format!("{name}Properties"),

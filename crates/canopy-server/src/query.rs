@@ -8,13 +8,14 @@
 //! and a feature matches when it has any of them.
 
 use axum::http::{header, HeaderMap};
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 
 use crate::collections::{
     CollectionDef, FilterDef, Match, COMMON_ITEM_PARAMS, DEFAULT_LIMIT, MAX_LIMIT,
 };
 use crate::error::ApiError;
 use crate::snapshot::Snapshot;
+pub use crate::time::{day_interval, rfc3339};
 use canopy_core::text::fold;
 
 /// Raw query pairs, in request order.
@@ -77,20 +78,6 @@ pub fn format(params: &Params, headers: &HeaderMap) -> Result<Format, ApiError> 
         (Some(_), None) => Format::Html,
         _ => Format::Json,
     })
-}
-
-/// The whole UTC day of a `YYYY-MM-DD` date, as inclusive Unix seconds.
-pub fn day_interval(date: &str) -> Option<(i64, i64)> {
-    let d = NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d").ok()?;
-    let start = d.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-    Some((start, start + 86_399))
-}
-
-/// Unix seconds to RFC 3339 (UTC).
-pub fn rfc3339(t: i64) -> String {
-    DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
 }
 
 fn instant(s: &str) -> Result<(i64, i64), String> {
@@ -249,7 +236,7 @@ pub fn items(def: &'static CollectionDef, params: &Params) -> Result<ItemsQuery,
 
 /// Indices of the features of `def` that match `q`, in collection order.
 pub fn select(snap: &Snapshot, def: &CollectionDef, q: &ItemsQuery) -> Vec<usize> {
-    let set = snap.items(def.id);
+    let set = snap.items(def.key);
     let candidates: Vec<usize> = match &q.bbox {
         Some(b) => set.in_bbox(b),
         None => (0..set.items.len()).collect(),

@@ -188,3 +188,15 @@ impl<'a> ReadRequest<'a> {
         document(self.fmt, title, doc, json_type)
     }
 }
+
+/// A path segment, percent-encoded (everything but ASCII letters, digits and
+/// `-._~`, RFC 3986's unreserved characters).
+pub fn path_segment(s: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    const SEGMENT: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    utf8_percent_encode(s, SEGMENT).to_string()
+}

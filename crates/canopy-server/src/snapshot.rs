@@ -23,8 +23,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::collections::CollectionId;
 use crate::geometry;
-use crate::query::day_interval;
+use crate::time::day_interval;
 use canopy_core::text::fold;
 
 /// The layers a snapshot reads.
@@ -582,11 +583,11 @@ impl Snapshot {
     }
 
     /// The features of a collection.
-    pub fn items(&self, collection: &str) -> &ItemSet {
+    pub fn items(&self, collection: CollectionId) -> &ItemSet {
         match collection {
-            "communes" => &self.data.communes,
-            "alerts" => &self.data.alerts,
-            _ => &self.data.zones,
+            CollectionId::Communes => &self.data.communes,
+            CollectionId::Alerts => &self.data.alerts,
+            CollectionId::Zones => &self.data.zones,
         }
     }
 

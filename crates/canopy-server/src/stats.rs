@@ -89,7 +89,10 @@ pub async fn communes(
             name: c.name.clone(),
             links: vec![
                 link(
-                    format!("{base}/stats/communes/{}", crate::ogc::urlencode(&c.code)),
+                    format!(
+                        "{base}/stats/communes/{}",
+                        crate::respond::path_segment(&c.code)
+                    ),
                     "related",
                     JSON,
                     "Cover time series",
@@ -126,14 +129,14 @@ pub async fn commune_series(
         .collect();
     let natural = cover.iter().find_map(|r| r.natural_ha);
     let mut links = r.self_links(
-        &format!("/stats/communes/{}", crate::ogc::urlencode(&key)),
+        &format!("/stats/communes/{}", crate::respond::path_segment(&key)),
         JSON,
     );
     links.push(commune_feature_link(base, &c.code));
     links.push(link(
         format!(
             "{base}/collections/alerts/items?commune={}",
-            crate::ogc::urlencode(&c.code)
+            crate::respond::path_segment(&c.code)
         ),
         "related",
         GEOJSON,
@@ -305,7 +308,7 @@ fn commune_feature_link(base: &str, code: &str) -> Link {
     link(
         format!(
             "{base}/collections/communes/items/{}",
-            crate::ogc::urlencode(code)
+            crate::respond::path_segment(code)
         ),
         "item",
         GEOJSON,

@@ -30,10 +30,7 @@ use crate::state::AppState;
 use canopy_core::triage::TriageStatus;
 use canopy_store::StoreError;
 
-/// The largest accepted note, in characters.
-pub const MAX_NOTE: usize = 2_000;
-/// The largest accepted request body, in bytes.
-pub const MAX_BODY: usize = 16 * 1024;
+pub use crate::collections::{MAX_BODY, MAX_NOTE};
 
 /// The body of a triage PATCH.
 #[derive(Debug, Deserialize)]
@@ -237,7 +234,10 @@ pub async fn history(
         snap.data.alerts.get(&fid).ok_or_else(|| {
             ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
         })?;
-    let path = format!("/collections/alerts/items/{}", crate::ogc::urlencode(&fid));
+    let path = format!(
+        "/collections/alerts/items/{}",
+        crate::respond::path_segment(&fid)
+    );
     let mut links = r.self_links(&format!("{path}/history"), JSON);
     links.push(link(
         format!("{base}{path}"),

@@ -61,6 +61,7 @@
 
 mod communes;
 mod field;
+mod files;
 mod layout;
 mod names;
 mod plant;

@@ -543,7 +543,7 @@ fn synth_small_hand_made_polygon_in_another_crs() {
     assert!(s.changes > 20, "{} changes", s.changes);
 }
 
-/// Times the full-size sample region: `cargo test -p canopy-pipeline --release
+/// Times the full-size sample region: `cargo test -p canopy-synth --release
 /// synth_time_30m -- --ignored --nocapture` (writes /tmp/canopy-synth-30m).
 #[test]
 #[ignore]

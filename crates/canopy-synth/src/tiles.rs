@@ -2,7 +2,7 @@
 //! in strips of 256 rows (rows computed in parallel, strips written in order while
 //! the next one is computed), into a temporary name renamed when complete.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gdal::raster::{Buffer, GdalType, RasterCreationOptions};
 use gdal::spatial_ref::SpatialRef;
@@ -10,6 +10,7 @@ use gdal::{Dataset, DriverManager, GeoTransform, Metadata};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+use super::files::partial_path;
 use super::layout::lonlat_to_utm;
 use super::scene::{Scene, WGS_TILE};
 use super::SynthError;
@@ -45,13 +46,6 @@ fn gdal_err(path: &Path, source: gdal::errors::GdalError) -> SynthError {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// The temporary name a file is written under before it is renamed to `path`.
-pub(crate) fn partial_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".part");
-    PathBuf::from(s)
 }
 
 fn creation_options(predictor: bool) -> RasterCreationOptions {

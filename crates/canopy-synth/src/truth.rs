@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
+use super::files::write_atomic;
 use super::layout::Corner;
 use super::SynthError;
 
@@ -222,17 +223,6 @@ pub(crate) fn expected_severity(
         Some(s) if HARVESTED.contains(&s) => "low",
         Some(_) => "medium",
     })
-}
-
-/// Writes `contents` to `path` through a temporary name.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), SynthError> {
-    let tmp = super::tiles::partial_path(path);
-    let io = |source| SynthError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::write(&tmp, contents).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// Writes `truth.json`.

@@ -977,7 +977,7 @@ pub(crate) fn write(
     communes: &Communes,
 ) -> Result<PathBuf, SynthError> {
     let path = out_dir.join("zones.geojson");
-    super::truth::write_atomic(&path, geojson(zones, communes).as_bytes())?;
+    super::files::write_atomic(&path, geojson(zones, communes).as_bytes())?;
     Ok(path)
 }
 
