@@ -176,6 +176,15 @@ pub(crate) fn real(f: &Feature, i: usize) -> Option<f64> {
     f.field_as_double(i).ok().flatten()
 }
 
+/// The feature's (multi)polygon (empty when it has none or another type).
+pub(crate) fn multipolygon(f: &Feature) -> MultiPolygon<f64> {
+    match f.geometry().map(|g| g.to_geo()) {
+        Some(Ok(geo::Geometry::MultiPolygon(m))) => m,
+        Some(Ok(geo::Geometry::Polygon(p))) => MultiPolygon(vec![p]),
+        _ => MultiPolygon(vec![]),
+    }
+}
+
 /// The feature's geometry as GeoJSON ("null" when it has none).
 pub(crate) fn geojson(f: &Feature) -> String {
     f.geometry()

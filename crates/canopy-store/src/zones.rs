@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::rows::Val::{Real, Str};
 use crate::rows::{
-    geojson, names, opt, opt_string, read_rows, real, string, write_shapes, write_table, Field,
+    multipolygon, names, opt, opt_string, read_rows, real, string, write_shapes, write_table, Field,
 };
 use crate::Reader;
 
@@ -108,27 +108,6 @@ pub struct ZonePiece {
     pub geom_wgs84: MultiPolygon<f64>,
 }
 
-/// One feature of the `zones` layer as read back, geometry as GeoJSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoredZone {
-    pub piece_id: String,
-    pub zone_code: String,
-    pub species: String,
-    pub commune_code: String,
-    pub commune_name: String,
-    pub area_ha: f64,
-    pub zone_area_ha: f64,
-    pub epoch: Option<String>,
-    pub forest_ha: Option<f64>,
-    pub observed_ha: Option<f64>,
-    pub cover_pct: Option<f64>,
-    pub change_from: Option<String>,
-    pub loss_ha: Option<f64>,
-    pub gain_ha: Option<f64>,
-    /// GeoJSON geometry (EPSG:4326).
-    pub geometry: String,
-}
-
 /// One row of `zone_cover`: a piece in one epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PieceCover {
@@ -205,7 +184,7 @@ pub struct ZoneTables {
 /// Everything zone-related a store holds (empty when the region has no zones).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoredZones {
-    pub pieces: Vec<StoredZone>,
+    pub pieces: Vec<ZonePiece>,
     pub species: Vec<SpeciesRow>,
     pub overlaps: Vec<Overlap>,
     pub zones: Vec<ZoneTotal>,
@@ -302,7 +281,7 @@ impl Reader {
     /// The `zones` layer and the species tables.
     pub fn zones(&self) -> Result<StoredZones> {
         let (ds, path) = (&self.ds, &self.path);
-        let pieces = read_rows(ds, LAYER, &names(&PIECE_FIELDS), path, |f, ix| StoredZone {
+        let pieces = read_rows(ds, LAYER, &names(&PIECE_FIELDS), path, |f, ix| ZonePiece {
             piece_id: string(f, ix[0]),
             zone_code: string(f, ix[1]),
             species: string(f, ix[2]),
@@ -317,7 +296,7 @@ impl Reader {
             change_from: opt_string(f, ix[11]),
             loss_ha: real(f, ix[12]),
             gain_ha: real(f, ix[13]),
-            geometry: geojson(f),
+            geom_wgs84: multipolygon(f),
         })?;
         let species = read_rows(
             ds,
