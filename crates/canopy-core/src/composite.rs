@@ -162,32 +162,53 @@ impl Composite {
     /// (states and NDVI as `SpectralRule::classify_into` writes them), observed on `day`.
     pub fn add(&mut self, at: usize, states: &[u8], ndvi: &[f32], day: i32) {
         assert_eq!(states.len(), ndvi.len());
-        for (k, (&s, &v)) in states.iter().zip(ndvi).enumerate() {
-            if s == UNOBSERVED {
-                continue;
-            }
-            let p = at + k;
-            let c = self.clear[p] as usize;
-            if s == NON_FOREST {
-                self.confirm[p] += 1;
-                self.first_nf[p] = self.first_nf[p].min(day);
-            }
-            match self.method {
-                Method::MedianNdvi => {
-                    if c < self.scenes {
-                        self.stack[p * self.scenes + c] = v;
+        let n = states.len();
+        // Slices of exactly the run's pixels: one bounds check here, none per pixel.
+        let clear = &mut self.clear[at..at + n];
+        let confirm = &mut self.confirm[at..at + n];
+        let first_nf = &mut self.first_nf[at..at + n];
+        match self.method {
+            Method::MedianNdvi => {
+                let m = self.scenes;
+                let stack = &mut self.stack[at * m..(at + n) * m];
+                for k in 0..n {
+                    let s = states[k];
+                    if s == UNOBSERVED {
+                        continue;
                     }
+                    if s == NON_FOREST {
+                        confirm[k] += 1;
+                        first_nf[k] = first_nf[k].min(day);
+                    }
+                    let c = clear[k] as usize;
+                    if c < m {
+                        stack[k * m + c] = ndvi[k];
+                    }
+                    clear[k] = clear[k].saturating_add(1);
                 }
-                _ => {
+            }
+            _ => {
+                let best = &mut self.best[at..at + n];
+                let best_state = &mut self.best_state[at..at + n];
+                for k in 0..n {
+                    let s = states[k];
+                    if s == UNOBSERVED {
+                        continue;
+                    }
+                    if s == NON_FOREST {
+                        confirm[k] += 1;
+                        first_nf[k] = first_nf[k].min(day);
+                    }
                     // Ties keep the larger state (forest over non-forest) so the
                     // result does not depend on the order of scenes.
-                    if v > self.best[p] || (v == self.best[p] && s > self.best_state[p]) {
-                        self.best[p] = v;
-                        self.best_state[p] = s;
+                    let v = ndvi[k];
+                    if v > best[k] || (v == best[k] && s > best_state[k]) {
+                        best[k] = v;
+                        best_state[k] = s;
                     }
+                    clear[k] = clear[k].saturating_add(1);
                 }
             }
-            self.clear[p] = self.clear[p].saturating_add(1);
         }
     }
 

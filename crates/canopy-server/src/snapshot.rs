@@ -231,6 +231,8 @@ pub struct StoreData {
     pub progress: Option<canopy_pipeline::targets::Progress>,
     /// The `fire_danger` rows (commune × day), when the run had `[fire]`.
     pub fire_danger: Vec<canopy_pipeline::fire::DangerRow>,
+    /// The `observations` rows (commune × epoch: scenes, mean clear observations).
+    pub observations: Vec<canopy_pipeline::cover::ObservationRow>,
 }
 
 /// The store file's identity (device, inode, mtime, size, SQLite change counter).
@@ -344,6 +346,7 @@ impl Snapshot {
         data.species = Some(zones);
         data.progress = progress;
         data.fire_danger = canopy_pipeline::fire_store::read_danger(path, None)?;
+        data.observations = canopy_pipeline::store::read_observations(path)?;
         snap.stamp = stamp;
         Ok(snap)
     }
@@ -577,6 +580,7 @@ impl Snapshot {
                 species: None,
                 progress: None,
                 fire_danger: Vec::new(),
+                observations: Vec::new(),
             }),
             triage: Arc::new(triage),
             stamp: None,
