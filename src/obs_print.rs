@@ -3,8 +3,7 @@
 
 use std::io::Write;
 
-use canopy_pipeline::cover::{ObservationRow, PROVINCE_CODE};
-use canopy_pipeline::store::StoredCover;
+use canopy_store::{ObservationRow, StoredCover, PROVINCE_CODE};
 
 /// The table of one epoch (the last unless one is given): per commune and for the
 /// province, how many scenes reached it and its mean clear observations per pixel.

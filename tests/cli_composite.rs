@@ -211,7 +211,7 @@ fn alerts(store: &Path) -> serde_json::Value {
 
 /// The stored alerts sorted by area: (area ha, clear_obs, first_seen).
 fn alert_facts(store: &Path) -> Vec<(f64, i64, String)> {
-    let mut out: Vec<_> = canopy_pipeline::store::read_alerts(store)
+    let mut out: Vec<_> = canopy_store::read_alerts(store)
         .unwrap()
         .into_iter()
         .map(|a| (a.area_ha, a.clear_obs, a.first_seen))
@@ -247,8 +247,8 @@ fn composite_run_is_bit_identical_on_one_and_two_threads() {
         let s = path_str(&store);
         let stats = out_ok(&["stats", "--store", &s, "--format", "json"]);
         let table = out_ok(&["stats", "--store", &s]);
-        let obs = canopy_pipeline::store::read_observations(&store).unwrap();
-        let change = canopy_pipeline::store::read_change(&store).unwrap().0;
+        let obs = canopy_store::read_observations(&store).unwrap();
+        let change = canopy_store::read_change(&store).unwrap().0;
         // Every figure as its bits, alert ids and outlines as stored.
         let obs_bits: Vec<_> = obs
             .iter()
@@ -272,7 +272,7 @@ fn composite_run_is_bit_identical_on_one_and_two_threads() {
             format!("{change_bits:?}"),
             alerts(&store).to_string(),
             // Stored alerts in full (f64 Debug is the shortest exact form).
-            format!("{:?}", canopy_pipeline::store::read_alerts(&store).unwrap()),
+            format!("{:?}", canopy_store::read_alerts(&store).unwrap()),
         ));
     }
     assert_eq!(seen[0].0, seen[1].0, "stats JSON");
@@ -303,7 +303,7 @@ fn composite_alerts_carry_their_confirming_observations_and_first_date() {
 
     // Scenes and clear observations per commune: 4 scenes; the mean clear
     // observations per pixel is 4 less the clouds' share, by hand.
-    let obs = canopy_pipeline::store::read_observations(&store).unwrap();
+    let obs = canopy_store::read_observations(&store).unwrap();
     for (code, r) in [("00001", CA), ("00002", CB)] {
         for (ep, cloud) in [
             ("2024", (0..4).map(|k| Box::new(cloud24(k)) as Box<Pred>).collect::<Vec<_>>()),
@@ -362,7 +362,7 @@ async fn http_stats_observations() {
     let v: serde_json::Value =
         serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
     let rows = v["observations"].as_array().unwrap();
-    let stored = canopy_pipeline::store::read_observations(&store).unwrap();
+    let stored = canopy_store::read_observations(&store).unwrap();
     let want = stored
         .iter()
         .find(|o| o.commune_code == "00002" && o.epoch == "2025")
