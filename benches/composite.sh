@@ -12,8 +12,9 @@
 # Generates the sample region with `canopy synth --scenes N` (once per size), then
 # times `canopy run` of a region with one epoch, composite = "max-ndvi" of the N
 # scenes (5 tiles each: 4 UTM + 1 EPSG:4326, warped), against `gdal_floor` reading
-# bands 1-3 of the same files block by block (same threads). Also prints the peak
-# RSS of a run with N scenes and with the first N/2, to show memory is flat in N.
+# bands 1-3 of the same files block by block (same threads). Then one run each under
+# GNU time: wall and CPU seconds (and their ratios to the floor's) and the peak RSS
+# of a run with N scenes and with the first N/2, to show memory is flat in N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --pixel-size) pixel="$2"; shift 2 ;;
     --scenes) scenes="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -86,7 +87,14 @@ hyperfine --warmup 1 --runs "$runs" --export-markdown "$dir/results.md" \
   -n "GDAL floor (bands 1-3 of the same files, $threads threads)" \
   "$floor --threads $threads ${specs[*]}"
 cat "$dir/results.md"
+# CPU seconds are steadier than wall time on a shared machine: one more run of each
+# under GNU time (wall, user + sys, peak RSS), and of the floor.
+/usr/bin/time -o "$dir/time_floor" -f '%e %U %S %M' "$floor" --threads "$threads" "${specs[@]}" >/dev/null 2>&1
+read -r fw fu fs fm < "$dir/time_floor"
+echo "GDAL floor: wall ${fw} s, CPU $(echo "$fu + $fs" | bc) s, peak RSS ${fm} KiB"
 for r in half all; do
-  /usr/bin/time -o "$dir/rss_$r" -f '%M' "$bin" run "$dir/$r.toml" --store "$dir/$r.gpkg" >/dev/null 2>&1
-  echo "peak RSS, $r scenes: $(cat "$dir/rss_$r") KiB"
+  /usr/bin/time -o "$dir/time_$r" -f '%e %U %S %M' "$bin" run "$dir/$r.toml" --store "$dir/$r.gpkg" >/dev/null 2>&1
+  read -r w u s m < "$dir/time_$r"
+  cpu=$(echo "$u + $s" | bc)
+  echo "canopy, $r scenes: wall ${w} s ($(echo "scale=2; $w / $fw" | bc)× the floor), CPU ${cpu} s ($(echo "scale=2; $cpu / ($fu + $fs)" | bc)×), peak RSS ${m} KiB"
 done

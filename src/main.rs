@@ -6,6 +6,7 @@
 //! at fault and are printed as one line with a non-zero exit.
 
 mod fire_print;
+mod obs_print;
 mod print;
 #[cfg(feature = "synth")]
 mod synth_cmd;
@@ -318,7 +319,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             let stored = canopy_store::read_cover(&store)?;
             let mut w = std::io::stdout();
             match format {
-                Format::Table => print::cover_table(&stored, epoch.as_deref(), &mut w)?,
+                Format::Table => {
+                    print::cover_table(&stored, epoch.as_deref(), &mut w)?;
+                    let obs = canopy_store::read_observations(&store)?;
+                    obs_print::observations_table(&stored, &obs, epoch.as_deref(), &mut w)?;
+                }
                 Format::Csv => print::cover_csv(&stored, epoch.as_deref(), &mut w)?,
                 Format::Json => print::cover_json(&stored, epoch.as_deref(), &mut w)?,
             }

@@ -22,6 +22,8 @@
 //! per pixel per scene that sees it). The result does not depend on the order in
 //! which scenes are added, hence not on threads either.
 
+use chrono::{NaiveDate, TimeDelta};
+
 use crate::forest::{FOREST, NON_FOREST, UNOBSERVED};
 
 /// "No date" in day numbers (no non-forest observation).
@@ -60,41 +62,23 @@ impl Method {
     }
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian); `None`
-/// when the text is not such a date.
+/// 1970-01-01, day number 0.
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+/// Days since 1970-01-01 of a date that starts with `YYYY-MM-DD` (proleptic
+/// Gregorian, as `chrono` counts); `None` when the text does not start with
+/// such a date (a time may follow: `2025-01-20T03:30:00Z`).
 pub fn day_number(date: &str) -> Option<i32> {
-    let b = date.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let y: i64 = date.get(0..4)?.parse().ok()?;
-    let m: i64 = date.get(5..7)?.parse().ok()?;
-    let d: i64 = date.get(8..10)?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146097 + doe - 719468) as i32)
+    let d = NaiveDate::parse_from_str(date.get(..10)?, "%Y-%m-%d").ok()?;
+    i32::try_from((d - EPOCH).num_days()).ok()
 }
 
 /// The `YYYY-MM-DD` text of a day number.
 pub fn date_of(day: i32) -> String {
-    let z = day as i64 + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    EPOCH
+        .checked_add_signed(TimeDelta::days(day.into()))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 /// The month (1–12) of a `YYYY-MM-DD` date.
@@ -178,32 +162,53 @@ impl Composite {
     /// (states and NDVI as `SpectralRule::classify_into` writes them), observed on `day`.
     pub fn add(&mut self, at: usize, states: &[u8], ndvi: &[f32], day: i32) {
         assert_eq!(states.len(), ndvi.len());
-        for (k, (&s, &v)) in states.iter().zip(ndvi).enumerate() {
-            if s == UNOBSERVED {
-                continue;
-            }
-            let p = at + k;
-            let c = self.clear[p] as usize;
-            if s == NON_FOREST {
-                self.confirm[p] += 1;
-                self.first_nf[p] = self.first_nf[p].min(day);
-            }
-            match self.method {
-                Method::MedianNdvi => {
-                    if c < self.scenes {
-                        self.stack[p * self.scenes + c] = v;
+        let n = states.len();
+        // Slices of exactly the run's pixels: one bounds check here, none per pixel.
+        let clear = &mut self.clear[at..at + n];
+        let confirm = &mut self.confirm[at..at + n];
+        let first_nf = &mut self.first_nf[at..at + n];
+        match self.method {
+            Method::MedianNdvi => {
+                let m = self.scenes;
+                let stack = &mut self.stack[at * m..(at + n) * m];
+                for k in 0..n {
+                    let s = states[k];
+                    if s == UNOBSERVED {
+                        continue;
                     }
+                    if s == NON_FOREST {
+                        confirm[k] += 1;
+                        first_nf[k] = first_nf[k].min(day);
+                    }
+                    let c = clear[k] as usize;
+                    if c < m {
+                        stack[k * m + c] = ndvi[k];
+                    }
+                    clear[k] = clear[k].saturating_add(1);
                 }
-                _ => {
+            }
+            _ => {
+                let best = &mut self.best[at..at + n];
+                let best_state = &mut self.best_state[at..at + n];
+                for k in 0..n {
+                    let s = states[k];
+                    if s == UNOBSERVED {
+                        continue;
+                    }
+                    if s == NON_FOREST {
+                        confirm[k] += 1;
+                        first_nf[k] = first_nf[k].min(day);
+                    }
                     // Ties keep the larger state (forest over non-forest) so the
                     // result does not depend on the order of scenes.
-                    if v > self.best[p] || (v == self.best[p] && s > self.best_state[p]) {
-                        self.best[p] = v;
-                        self.best_state[p] = s;
+                    let v = ndvi[k];
+                    if v > best[k] || (v == best[k] && s > best_state[k]) {
+                        best[k] = v;
+                        best_state[k] = s;
                     }
+                    clear[k] = clear[k].saturating_add(1);
                 }
             }
-            self.clear[p] = self.clear[p].saturating_add(1);
         }
     }
 
@@ -270,6 +275,16 @@ mod tests {
         }
         assert_eq!(day_number("2015-13-01"), None);
         assert_eq!(day_number("15-07-11"), None);
+        // Impossible days are refused, not rolled over into the next month.
+        assert_eq!(day_number("2015-02-29"), None);
+        assert_eq!(day_number("2016-02-29"), Some(16860));
+        // A date-time: its date.
+        assert_eq!(day_number("2025-01-20T03:30:00Z"), Some(20108));
+        // Every day of four centuries (leap rules of 100 and 400 years) round-trips
+        // and consecutive day numbers are consecutive dates.
+        for d in -1000..(-1000 + 146_097) {
+            assert_eq!(day_number(&date_of(d)), Some(d));
+        }
     }
 
     #[test]

@@ -162,15 +162,24 @@ impl SpectralRule {
         out: &mut [u8],
         ndvi: &mut [f32],
     ) {
-        assert!(red.len() == out.len() && nir.len() == out.len() && ndvi.len() == out.len());
-        for i in 0..out.len() {
-            let s = self.classify(red[i], nir[i], mask.map(|m| m[i]));
-            out[i] = s;
-            ndvi[i] = if s == UNOBSERVED {
-                f32::NAN
+        let n = out.len();
+        assert!(red.len() == n && nir.len() == n && ndvi.len() == n);
+        assert!(mask.is_none_or(|m| m.len() == n));
+        // `classify` and `ndvi_of` in one pass: the NDVI is computed once.
+        for i in 0..n {
+            let (r, v) = (red[i], nir[i]);
+            let masked = mask.is_some_and(|m| self.mask.invalid(m[i]));
+            let (s, x) = if masked || self.red.is_nodata(r) || self.nir.is_nodata(v) {
+                (UNOBSERVED, f32::NAN)
             } else {
-                self.ndvi_of(red[i], nir[i])
+                match self::ndvi(self.red.value(r), self.nir.value(v)) {
+                    Some(x) if x >= self.ndvi_min => (FOREST, x as f32),
+                    Some(x) => (NON_FOREST, x as f32),
+                    None => (UNOBSERVED, f32::NAN),
+                }
             };
+            out[i] = s;
+            ndvi[i] = x;
         }
     }
 }

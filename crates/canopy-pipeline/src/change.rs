@@ -587,8 +587,9 @@ fn alerts_of(
                 }
             }
         }
+        // Priority epochs give each pixel one confirming observation dated by the
+        // scene that won it (`raster::reader`); the epoch's date is the fallback.
         let (clear_obs, first_seen) = if obs_runs.is_empty() {
-            // A priority epoch: one observation per pixel, dated by the epoch.
             (1, eb.date.clone())
         } else if first == NO_DAY {
             (clear_obs as u32, eb.date.clone())

@@ -207,6 +207,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/stats/targets", get(stats::targets))
         .route("/stats/report", get(stats::report))
         .route("/stats/fire-danger", get(fire::danger))
+        .route("/stats/observations", get(stats::observations))
         .route("/map", get(static_files::map))
         .route("/map/", get(static_files::map))
         .route("/static/{*path}", get(static_files::file))

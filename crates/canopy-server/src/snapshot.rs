@@ -232,6 +232,8 @@ pub struct StoreData {
     pub progress: Option<canopy_core::targets::Progress>,
     /// The `fire_danger` rows (commune × day), when the run had `[fire]`.
     pub fire_danger: Vec<canopy_core::fire::DangerRow>,
+    /// The `observations` rows (commune × epoch: scenes, mean clear observations).
+    pub observations: Vec<canopy_store::ObservationRow>,
 }
 
 /// The store file's identity (device, inode, mtime, size, SQLite change counter).
@@ -343,6 +345,7 @@ impl Snapshot {
         data.species = Some(zones);
         data.progress = store.progress()?;
         data.fire_danger = store.fire_danger(None)?;
+        data.observations = store.observations()?;
         snap.stamp = stamp;
         Ok(snap)
     }
@@ -576,6 +579,7 @@ impl Snapshot {
                 species: None,
                 progress: None,
                 fire_danger: Vec::new(),
+                observations: Vec::new(),
             }),
             triage: Arc::new(triage),
             stamp: None,

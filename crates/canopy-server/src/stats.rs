@@ -303,6 +303,41 @@ pub async fn species(
     Ok(r.respond("Planting zones by species", &doc, JSON))
 }
 
+/// `GET /stats/observations[?epoch=&commune=]`: per commune (and the province,
+/// `commune_code` = `PROVINCE`) and epoch, how many scenes reached it and its mean
+/// number of clear observations per pixel (the store's `observations` table).
+pub async fn observations(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(p): Query,
+) -> Result<Response, ApiError> {
+    let r = ReadRequest::new(&st, &headers, &p, &["f", "epoch", "commune"])?;
+    let snap = &r.snap;
+    let epoch = match get(&p, "epoch") {
+        Some(e) => Some(known_epoch(snap, e)?),
+        None => None,
+    };
+    let province = canopy_store::PROVINCE_CODE;
+    let commune_code = match get(&p, "commune") {
+        Some(c) if c == province => Some(province.to_string()),
+        Some(c) => Some(commune(snap, c)?.code.clone()),
+        None => None,
+    };
+    let rows: Vec<_> = snap
+        .data
+        .observations
+        .iter()
+        .filter(|o| epoch.as_deref().is_none_or(|e| o.epoch == e))
+        .filter(|o| commune_code.as_deref().is_none_or(|c| o.commune_code == c))
+        .collect();
+    let doc = json!({
+        "province_code": province,
+        "observations": rows,
+        "links": r.self_links("/stats/observations", JSON),
+    });
+    Ok(r.respond("Scenes and clear observations", &doc, JSON))
+}
+
 /// The `item` link to a commune's OGC feature.
 fn commune_feature_link(base: &str, code: &str) -> Link {
     link(

@@ -210,6 +210,10 @@ pub fn read_progress(path: &Path) -> Result<Option<canopy_core::targets::Progres
 pub fn read_danger(path: &Path, date: Option<&str>) -> Result<Vec<canopy_core::fire::DangerRow>> {
     Reader::open(path)?.fire_danger(date)
 }
+/// Scenes and clear observations per commune and epoch of the store at `path`.
+pub fn read_observations(path: &Path) -> Result<Vec<ObservationRow>> {
+    Reader::open(path)?.observations()
+}
 /// Appends a triage event to the store at `path` (see [`triage::append`]).
 pub fn append_triage(path: &Path, e: &TriageEvent, seen: Option<usize>) -> Result<TriageWrite> {
     triage::append(path, e, seen)

@@ -21,7 +21,7 @@ const FIELDS: [Field; 4] = [
 /// How many scenes reached a commune (or the province) in an epoch, and its
 /// mean number of clear observations per pixel (area-weighted over the whole
 /// commune, unobserved land counting zero).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ObservationRow {
     pub commune_code: String,
     pub epoch: String,

@@ -8,10 +8,10 @@
 use std::ffi::CString;
 use std::path::Path;
 
-use canopy_core::composite::{Composite, Method};
+use canopy_core::composite::{Composite, Method, NO_DAY};
 use canopy_core::forest::{
-    fill_unobserved, fill_unobserved_with, ClassRule, ClassTable, SpectralRule, UNKNOWN_CLASS,
-    UNOBSERVED,
+    fill_unobserved, fill_unobserved_with, ClassRule, ClassTable, SpectralRule, NON_FOREST,
+    UNKNOWN_CLASS, UNOBSERVED,
 };
 use gdal::raster::GdalDataType;
 use gdal::Dataset;
@@ -39,9 +39,11 @@ pub struct StripData {
     pub ndvi: Vec<f32>,
     /// `i32::MIN` where unobserved.
     pub classes: Vec<i32>,
-    /// Composite epochs only (empty for priority): clear observations per pixel,
-    /// those that saw non-forest, and the day number of the first of those
-    /// (`core::composite::NO_DAY`: none).
+    /// Composite epochs: clear observations per pixel, those that saw
+    /// non-forest, and the day number of the first of those
+    /// (`core::composite::NO_DAY`: none). Priority epochs read with values (for
+    /// change) leave `clear` empty and give `confirm` 1 and `first_nf` the date of
+    /// the scene whose observation won, where that observation is non-forest.
     pub clear: Vec<u16>,
     pub confirm: Vec<u16>,
     pub first_nf: Vec<i32>,
@@ -159,6 +161,10 @@ impl<'a> MosaicReader<'a> {
         let init = |out: &mut StripData| {
             out.states.clear();
             out.states.resize(n, UNOBSERVED);
+            if values {
+                out.first_nf.clear();
+                out.first_nf.resize(n, NO_DAY);
+            }
             out.ndvi.clear();
             out.classes.clear();
             if want_ndvi {
@@ -171,6 +177,7 @@ impl<'a> MosaicReader<'a> {
         for i in 0..self.mosaic.tiles.len() {
             let placed = &self.mosaic.tiles[i];
             let w = placed.window;
+            let day = placed.day;
             let r0 = row0.max(w.row);
             let r1 = (row0 + rows).min(w.row + w.height);
             if r0 >= r1 {
@@ -201,6 +208,10 @@ impl<'a> MosaicReader<'a> {
                     } else if want_classes {
                         std::mem::swap(&mut out.classes, &mut t.classes);
                     }
+                    if values {
+                        out.first_nf.clear();
+                        out.first_nf.extend(out.states.iter().map(|&s| day_if_nf(s, day)));
+                    }
                     continue;
                 }
                 init(out);
@@ -212,6 +223,11 @@ impl<'a> MosaicReader<'a> {
                         out.ndvi[dst.clone()].copy_from_slice(&t.ndvi[src.clone()]);
                     } else if want_classes {
                         out.classes[dst.clone()].copy_from_slice(&t.classes[src.clone()]);
+                    }
+                    if values {
+                        for (f, &s) in out.first_nf[dst.clone()].iter_mut().zip(&t.states[src.clone()]) {
+                            *f = day_if_nf(s, day);
+                        }
                     }
                     out.states[dst].copy_from_slice(&t.states[src]);
                 }
@@ -261,6 +277,16 @@ impl<'a> MosaicReader<'a> {
                     let at = (win.row + r - row0) * width + win.col;
                     let src = r * win.width..(r + 1) * win.width;
                     let dst = at..at + win.width;
+                    if values {
+                        // The pixels this tile fills (still unobserved, observed
+                        // here) take its date where it sees non-forest.
+                        let news = out.states[dst.clone()].iter().zip(&t.states[src.clone()]);
+                        for (f, (&o, &s)) in out.first_nf[dst.clone()].iter_mut().zip(news) {
+                            if o == UNOBSERVED && s != UNOBSERVED {
+                                *f = day_if_nf(s, day);
+                            }
+                        }
+                    }
                     if want_ndvi {
                         fill_unobserved_with(
                             &mut out.states[dst.clone()],
@@ -284,6 +310,11 @@ impl<'a> MosaicReader<'a> {
         if first {
             // No tile touches the strip.
             init(out);
+        }
+        if values {
+            // One observation per pixel: the one that won.
+            out.confirm.clear();
+            out.confirm.resize(n, 1);
         }
         Ok(())
     }
@@ -525,6 +556,16 @@ impl<'a> MosaicReader<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// `day` for a non-forest observation, else [`NO_DAY`].
+#[inline]
+fn day_if_nf(state: u8, day: i32) -> i32 {
+    if state == NON_FOREST {
+        day
+    } else {
+        NO_DAY
     }
 }
 
