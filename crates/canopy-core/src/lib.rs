@@ -15,7 +15,8 @@
 //! - [`components`]: streaming 8-connected labelling of pixel runs (alert patches);
 //! - [`outline`]: the exact outline of a pixel set as a valid polygon;
 //! - [`targets`]: progress against cover-rate and planting-zone targets.
-//! - [`fire`]: the fire danger index (Decision 127/2000) and its levels.
+//! - [`fire`]: the fire danger index (Decision 127/2000) and its levels;
+//! - [`hotspot`]: satellite hotspot footprints, fire events (grouping), their severity.
 
 pub mod change;
 pub mod components;
@@ -24,6 +25,7 @@ pub mod coverage;
 pub mod fire;
 pub mod forest;
 pub mod grid;
+pub mod hotspot;
 pub mod outline;
 pub mod pixel_area;
 pub mod stats;

@@ -53,10 +53,31 @@ pub struct ChangeRow {
     pub transitions: Vec<(i64, i64, f64)>,
 }
 
-/// One forest-loss alert.
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// Forest loss between two epochs (this module).
+    Loss,
+    /// A fire event in forest (satellite hotspots, [`crate::fire::hotspots`]):
+    /// `from_date`/`to_date` are its first and last detection, `area_ha` the
+    /// forest inside its outline, `pixels` and `clear_obs` its detections.
+    Fire,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Loss => "loss",
+            AlertKind::Fire => "fire",
+        }
+    }
+}
+
+/// One alert: a forest-loss patch, or a fire event (`kind`).
 #[derive(Debug, Clone)]
 pub struct Alert {
     pub id: String,
+    pub kind: AlertKind,
     pub from_epoch: String,
     pub to_epoch: String,
     pub from_date: String,
@@ -664,6 +685,7 @@ fn alerts_of(
                 &comp.runs[0],
                 comp.pixels,
             ),
+            kind: AlertKind::Loss,
             from_epoch: ea.id.clone(),
             to_epoch: eb.id.clone(),
             from_date: ea.date.clone(),

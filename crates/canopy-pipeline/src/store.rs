@@ -773,7 +773,7 @@ fn transitions(r: &ChangeRow) -> Val<'static> {
     Text(serde_json::Value::Array(t).to_string())
 }
 
-const ALERT_FIELDS: [Field; 19] = [
+const ALERT_FIELDS: [Field; 20] = [
     ("alert_id", OGRFieldType::OFTString),
     ("from_epoch", OGRFieldType::OFTString),
     ("to_epoch", OGRFieldType::OFTString),
@@ -793,6 +793,7 @@ const ALERT_FIELDS: [Field; 19] = [
     ("clear_obs", OGRFieldType::OFTInteger),
     ("first_seen", OGRFieldType::OFTString),
     ("season_mismatch", OGRFieldType::OFTInteger),
+    ("kind", OGRFieldType::OFTString),
 ];
 
 fn write_alerts(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
@@ -806,7 +807,7 @@ fn write_alerts(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
 }
 
 /// An alert's values, in [`ALERT_FIELDS`] order.
-fn alert_values(a: &Alert) -> [Val<'_>; 19] {
+fn alert_values(a: &Alert) -> [Val<'_>; 20] {
     let shares: Vec<serde_json::Value> = a
         .communes
         .iter()
@@ -832,6 +833,7 @@ fn alert_values(a: &Alert) -> [Val<'_>; 19] {
         Int(a.clear_obs as i32),
         Str(&a.first_seen),
         Int(a.season_mismatch as i32),
+        Str(a.kind.as_str()),
     ]
 }
 
@@ -1011,6 +1013,8 @@ pub struct StoredAlert {
     pub clear_obs: i64,
     pub first_seen: String,
     pub season_mismatch: bool,
+    /// "loss" or "fire".
+    pub kind: String,
     /// Latest triage status ("new" when never triaged).
     pub status: String,
     /// GeoJSON geometry.
@@ -1026,8 +1030,10 @@ pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
             "has no alerts layer (written by canopy run with two epochs or more)",
         )
     })?;
-    let names: Vec<&str> = ALERT_FIELDS.iter().map(|(n, _)| *n).collect();
+    // `kind` is newer than the other fields: a store without it has loss alerts only.
+    let names: Vec<&str> = ALERT_FIELDS[..19].iter().map(|(n, _)| *n).collect();
     let ix = indices(&layer, &names, path)?;
+    let kind_ix = layer.defn().field_index("kind").ok();
     let mut status: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for e in read_triage(path)? {
         status.insert(e.alert_id, e.status);
@@ -1060,6 +1066,7 @@ pub fn read_alerts(path: &Path) -> Result<Vec<StoredAlert>, PipelineError> {
             clear_obs: f.field_as_integer(ix[16]).ok().flatten().unwrap_or(0) as i64,
             first_seen: string(&f, ix[17]),
             season_mismatch: f.field_as_integer(ix[18]).ok().flatten().unwrap_or(0) != 0,
+            kind: kind_ix.map_or_else(|| "loss".to_string(), |i| string(&f, i)),
             geometry: geojson(&f),
         });
     }
