@@ -35,12 +35,12 @@ REL_TOL = 1e-6
 FLOOR_HA = 1.0  # relative errors are taken against max(want, 1 ha)
 
 
-def _forest_mask(rng) -> np.ndarray:
+def _forest_mask(rng, n: int = N) -> np.ndarray:
     # Smooth random field: sums of blobs, thresholded (irregular patches).
-    yy, xx = np.mgrid[0:N, 0:N]
-    f = np.zeros((N, N))
+    yy, xx = np.mgrid[0:n, 0:n]
+    f = np.zeros((n, n))
     for _ in range(40):
-        cx, cy, r = rng.uniform(0, N), rng.uniform(0, N), rng.uniform(8, 40)
+        cx, cy, r = rng.uniform(0, n), rng.uniform(0, n), rng.uniform(8, 40)
         f += np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
     return f > np.quantile(f, 0.5)
 
@@ -135,6 +135,79 @@ def _hotspots(tmp_path, rng, union_utm, to_wgs):
     return rows
 
 
+def _key(acquired: str, lon: float, lat: float):
+    return (acquired, round(lon, 5), round(lat, 5))
+
+
+def _check(store, inside, states, grid, epsg, label):
+    """Stored hotspots and events of `store` against the oracle; `inside` are the
+    input detections in the region (dicts: lon, lat, scan, track, when, frp)."""
+    stored, geoms, _ = ol.read_gpkg_layer(store, "hotspots")
+    assert len(stored) == len(inside)
+    by_key = {_key(s["acquired"], g.x, g.y): s for s, g in zip(stored, geoms)}
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", epsg, always_xy=True)
+    footprints, keys = {}, []
+    for x in inside:
+        k = _key(x["when"].strftime("%Y-%m-%dT%H:%MZ"), x["lon"], x["lat"])
+        assert k in by_key, k
+        keys.append(k)
+        cx, cy = to_utm.transform(x["lon"], x["lat"])
+        hx, hy = x["scan"] * 500.0, x["track"] * 500.0
+        footprints[k] = box(cx - hx, cy - hy, cx + hx, cy + hy)
+    wkt = pyproj.CRS(epsg).to_wkt()
+    sums = ol.exact_sums(states, grid, wkt, {str(k): g for k, g in footprints.items()})
+    t = ol.ErrorTracker(REL_TOL)
+    some_forest = 0
+    for k in keys:
+        s, o = by_key[k], sums[str(k)]
+        area_ha = footprints[k].area / ol.M2_PER_HA
+        t.check("hotspot footprint_ha", str(k), s["footprint_ha"], area_ha, FLOOR_HA)
+        t.check("hotspot forest_ha", str(k), s["forest_ha"], o["forest_ha"], FLOOR_HA)
+        t.check("hotspot observed_ha", str(k), s["observed_ha"], o["observed_ha"], FLOOR_HA)
+        assert abs(s["forest_fraction"] - o["forest_ha"] / area_ha) < 1e-6
+        some_forest += 0 < s["forest_fraction"] < 1
+    assert some_forest > 10, "footprints straddle forest edges"
+    t.finish(f"{label}: hotspot footprint forest vs exactextract")
+
+    # Events: connected groups of (|Δt| ≤ 24 h and footprint distance ≤ 1 km).
+    parent = {k: k for k in keys}
+
+    def find(k):
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    when = {k: x["when"] for k, x in zip(keys, inside)}
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if abs((when[a] - when[b]).total_seconds()) <= 24 * 3600 and footprints[a].distance(footprints[b]) <= 1000.0:
+                parent[find(a)] = find(b)
+    want = {}
+    for k in keys:
+        want.setdefault(find(k), set()).add(k)
+    got = {}
+    for k, s in by_key.items():
+        got.setdefault(s["event_id"], set()).add(k)
+    assert sorted(map(sorted, got.values())) == sorted(map(sorted, want.values()))
+    assert len(want) < len(keys), "some detections were grouped"
+    events, outlines, _ = ol.read_gpkg_layer(store, "fire_events")
+    assert len(events) == len(want)
+    unions = {}
+    for e in events:
+        members = got[e["event_id"]]
+        assert e["hotspots"] == len(members)
+        assert e["max_frp_mw"] == max(by_key[m]["frp_mw"] for m in members)
+        union = shapely.union_all([footprints[m] for m in members])
+        assert abs(e["area_ha"] - union.area / ol.M2_PER_HA) < 1e-6 * max(1.0, e["area_ha"])
+        unions[e["event_id"]] = union
+    ev_sums = ol.exact_sums(states, grid, wkt, unions)
+    t = ol.ErrorTracker(REL_TOL)
+    for e in events:
+        t.check("fire event forest_ha", e["event_id"], e["forest_ha"], ev_sums[e["event_id"]]["forest_ha"], FLOOR_HA)
+    t.finish(f"{label}: fire-event outline forest vs exactextract")
+    return events
+
+
 def test_hotspot_footprints_and_events_against_exactextract(tmp_path):
     rng = np.random.default_rng(17)
     forest, cloud, union_utm, to_wgs = _region(tmp_path, rng)
@@ -150,70 +223,73 @@ def test_hotspot_footprints_and_events_against_exactextract(tmp_path):
     r = ol.run_canopy("run", tmp_path / "region.toml", "--store", store)
     inside = [x for x in rows if not x["outside"]]
     assert "3 outside" in r.stdout, r.stdout[-2000:]
-
-    stored, geoms, _ = ol.read_gpkg_layer(store, "hotspots")
-    assert len(stored) == len(inside)
-    by_frp = {s["frp_mw"]: s for s in stored}
-    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
-    footprints = {}
-    for x in inside:
-        cx, cy = to_utm.transform(x["lon"], x["lat"])
-        hx, hy = x["scan"] * 500.0, x["track"] * 500.0
-        footprints[x["frp"]] = box(cx - hx, cy - hy, cx + hx, cy + hy)
     grid = ol.Grid(X0, Y0, PX, PX, N, N)
-    sums = ol.exact_sums(_states(forest, cloud), grid, pyproj.CRS("EPSG:32648").to_wkt(),
-                         {str(k): g for k, g in footprints.items()})
-    t = ol.ErrorTracker(REL_TOL)
-    some_forest = 0
-    for x in inside:
-        s = by_frp[x["frp"]]
-        o = sums[str(x["frp"])]
-        area_ha = footprints[x["frp"]].area / ol.M2_PER_HA
-        t.check("hotspot footprint_ha", x["frp"], s["footprint_ha"], area_ha, FLOOR_HA)
-        t.check("hotspot forest_ha", x["frp"], s["forest_ha"], o["forest_ha"], FLOOR_HA)
-        t.check("hotspot observed_ha", x["frp"], s["observed_ha"], o["observed_ha"], FLOOR_HA)
-        assert abs(s["forest_fraction"] - o["forest_ha"] / area_ha) < 1e-6
-        some_forest += 0 < s["forest_fraction"] < 1
-    assert some_forest > 10, "footprints straddle forest edges"
-    t.finish("hotspots: footprint forest vs exactextract")
-
-    # Events: connected groups of (|Δt| ≤ 24 h and footprint distance ≤ 1 km).
-    keys = [x["frp"] for x in inside]
-    parent = {k: k for k in keys}
-
-    def find(k):
-        while parent[k] != k:
-            k = parent[k]
-        return k
-
-    when = {x["frp"]: x["when"] for x in inside}
-    for i, a in enumerate(keys):
-        for b in keys[i + 1:]:
-            if abs((when[a] - when[b]).total_seconds()) <= 24 * 3600 and footprints[a].distance(footprints[b]) <= 1000.0:
-                parent[find(a)] = find(b)
-    want = {}
-    for k in keys:
-        want.setdefault(find(k), set()).add(k)
-    got = {}
-    for s in stored:
-        got.setdefault(s["event_id"], set()).add(s["frp_mw"])
-    assert sorted(map(sorted, got.values())) == sorted(map(sorted, want.values()))
-    assert len(want) < len(keys), "some detections were grouped"
-    events, outlines, _ = ol.read_gpkg_layer(store, "fire_events")
-    assert len(events) == len(want)
-    unions = {}
-    for e, g in zip(events, outlines):
-        members = got[e["event_id"]]
-        assert e["hotspots"] == len(members)
-        assert e["max_frp_mw"] == max(members)
-        union = shapely.union_all([footprints[m] for m in members])
-        assert abs(e["area_ha"] - union.area / ol.M2_PER_HA) < 1e-6 * max(1.0, e["area_ha"])
-        unions[e["event_id"]] = union
-    ev_sums = ol.exact_sums(_states(forest, cloud), grid, pyproj.CRS("EPSG:32648").to_wkt(), unions)
-    t = ol.ErrorTracker(REL_TOL)
-    for e in events:
-        t.check("fire event forest_ha", e["event_id"], e["forest_ha"], ev_sums[e["event_id"]]["forest_ha"], FLOOR_HA)
-    t.finish("fire events: outline forest vs exactextract")
+    events = _check(store, inside, _states(forest, cloud), grid, "EPSG:32648", "generated hotspots")
     # Every event with forest ≥ 0.3 ha became a fire alert with its id (all detections are nominal).
-    alerts = {a["alert_id"]: a for a in ol.query(store, "SELECT * FROM alerts WHERE kind = 'fire'")}
-    assert set(alerts) == {e["event_id"] for e in events if e["forest_ha"] >= 0.3}
+    alerts = {a["alert_id"] for a in ol.query(store, "SELECT * FROM alerts WHERE kind = 'fire'")}
+    assert alerts == {e["event_id"] for e in events if e["forest_ha"] >= 0.3}
+
+
+REAL_NRT = ol.REPO / "data" / "fire" / "firms_modis_nrt_sumatra_2026.csv"
+
+
+def test_real_modis_nrt_file_on_a_region_around_a_cluster(tmp_path):
+    """The real FIRMS NRT file, read as it is, on a region drawn around its densest
+    cluster (Riau, 1.75° N 101.75° E) with a generated forest tile in UTM 47N."""
+    rng = np.random.default_rng(5)
+    lon0, lat0, lon1, lat1 = 101.60, 1.60, 101.90, 1.90
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32647", always_xy=True)
+    to_wgs = pyproj.Transformer.from_crs("EPSG:32647", "EPSG:4326", always_xy=True)
+    region_wgs = box(lon0, lat0, lon1, lat1)
+    region_utm = shapely.ops.transform(to_utm.transform, shapely.segmentize(region_wgs, 0.001))
+    bx0, by0, bx1, by1 = region_utm.bounds
+    px, x0, y0 = 100.0, np.floor(bx0 / 100) * 100 - 3000, np.ceil(by1 / 100) * 100 + 3000
+    n = int(np.ceil((bx1 - bx0 + 6000) / px))
+    forest = _forest_mask(rng, n)
+    cloud = np.zeros((n, n), bool)
+    (tmp_path / "tiles").mkdir()
+    dn = lambda r: np.round((r + 0.1) * 10_000).astype(np.uint16)  # noqa: E731
+    with rasterio.open(
+        tmp_path / "tiles" / "t.tif", "w", driver="GTiff", width=n, height=n, count=3, dtype="uint16",
+        crs="EPSG:32647", transform=from_origin(x0, y0, px, px),
+    ) as ds:
+        ds.write(dn(np.where(forest, 0.03, 0.08)), 1)
+        ds.write(dn(np.where(forest, 0.30, 0.20)), 2)
+        ds.write(cloud.astype(np.uint16), 3)
+        ds.scales = (1e-4, 1e-4, 1.0)
+        ds.offsets = (-0.1, -0.1, 0.0)
+    west = box(lon0, lat0, (lon0 + lon1) / 2, lat1)
+    east = box((lon0 + lon1) / 2, lat0, lon1, lat1)
+    feats = [{"type": "Feature", "properties": {"code": c, "name": c}, "geometry": mapping(g)}
+             for c, g in [("W", west), ("E", east)]]
+    (tmp_path / "communes.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    (tmp_path / "region.toml").write_text(
+        'name = "Riau cluster"\narea_crs = "EPSG:32647"\n'
+        '[communes]\npath = "communes.geojson"\ncode_field = "code"\nname_field = "name"\n'
+        "[forest]\nndvi_min = 0.55\n"
+        '[[epochs]]\nid = "2026"\ndate = "2026-01-01"\ntiles = ["tiles/*.tif"]\nred_band = 1\nnir_band = 2\nmask_band = 3\n'
+        f'[fire]\nhotspots = ["{REAL_NRT}"]\n'
+    )
+    store = tmp_path / "out.gpkg"
+    r = ol.run_canopy("run", tmp_path / "region.toml", "--store", store)
+    with open(REAL_NRT, newline="") as f:
+        rows = list(csv.DictReader(f))
+    inside = []
+    for x in rows:
+        lon, lat = float(x["longitude"]), float(x["latitude"])
+        if region_wgs.contains(shapely.Point(lon, lat)):
+            t = x["acq_time"].zfill(4)
+            inside.append({
+                "lon": lon, "lat": lat, "scan": float(x["scan"]), "track": float(x["track"]),
+                "when": dt.datetime.fromisoformat(x["acq_date"]) + dt.timedelta(hours=int(t[:2]), minutes=int(t[2:])),
+            })
+    assert len(inside) > 100, len(inside)
+    assert f"{len(rows)} detections read, {len(inside)} in the region, {len(rows) - len(inside)} outside" in r.stdout, r.stdout[-1500:]
+    grid = ol.Grid(x0, y0, px, px, n, n)
+    _check(store, inside, _states_n(forest, cloud), grid, "EPSG:32647", "real MODIS NRT (Riau)")
+
+
+def _states_n(forest, cloud):
+    s = np.where(forest, ol.FOREST, ol.NON_FOREST).astype(np.uint8)
+    s[cloud] = ol.UNOBSERVED
+    return s
