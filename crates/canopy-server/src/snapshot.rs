@@ -574,7 +574,8 @@ impl Snapshot {
         let fire_events: Vec<Item> = rows("fire_events")
             .iter()
             .map(|r| {
-                let day = |k: &str| opt_s(r, k).and_then(|d| day_interval(d.get(..10).unwrap_or("")));
+                let day =
+                    |k: &str| opt_s(r, k).and_then(|d| day_interval(d.get(..10).unwrap_or("")));
                 let time = match (day("first_detection"), day("last_detection")) {
                     (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
                     (a, b) => a.or(b),

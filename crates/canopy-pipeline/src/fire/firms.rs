@@ -400,3 +400,59 @@ mod tests {
         assert!(h.iter().all(|x| x.kind.is_none() && x.version == "6.1NRT"));
     }
 }
+
+#[cfg(test)]
+mod ogr_tests {
+    use super::*;
+
+    /// The real NRT file (data/fire) converted by `ogr2ogr` to a shapefile and a
+    /// GeoJSON with detected field types, as a GIS would: ACQ_DATE becomes a Date
+    /// field (`YYYY/MM/DD` as text), ACQ_TIME an integer (`234`: no leading zero),
+    /// names may be truncated/upper-cased. Both read the same as the CSV.
+    #[test]
+    fn real_nrt_file_as_shapefile_and_geojson_reads_like_the_csv() {
+        let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data/fire/firms_modis_nrt_sumatra_2026.csv");
+        let (_, want) = read(&csv).unwrap();
+        assert_eq!(want.len(), 2_149);
+        let d = tempfile::tempdir().unwrap();
+        for (driver, name) in [("ESRI Shapefile", "nrt.shp"), ("GeoJSON", "nrt.geojson")] {
+            let out = d.path().join(name);
+            let o = std::process::Command::new("ogr2ogr")
+                .args(["-f", driver])
+                .arg(&out)
+                .arg(&csv)
+                .args([
+                    "-oo",
+                    "X_POSSIBLE_NAMES=longitude",
+                    "-oo",
+                    "Y_POSSIBLE_NAMES=latitude",
+                    "-oo",
+                    "AUTODETECT_TYPE=YES",
+                    "-a_srs",
+                    "EPSG:4326",
+                ])
+                .output()
+                .expect("ogr2ogr runs");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let (s, got) = read(&out).unwrap();
+            assert_eq!(s, Sensor::Modis, "{name}");
+            assert_eq!(got.len(), want.len(), "{name}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(
+                    (g.date, g.minute, g.confidence),
+                    (w.date, w.minute, w.confidence),
+                    "{name}"
+                );
+                assert!(
+                    (g.lon - w.lon).abs() < 1e-9 && (g.lat - w.lat).abs() < 1e-9,
+                    "{name}"
+                );
+                assert_eq!(
+                    (g.scan_km, g.track_km, g.frp_mw),
+                    (w.scan_km, w.track_km, w.frp_mw)
+                );
+            }
+        }
+    }
+}
