@@ -293,3 +293,25 @@ def _states_n(forest, cloud):
     s = np.where(forest, ol.FOREST, ol.NON_FOREST).astype(np.uint8)
     s[cloud] = ol.UNOBSERVED
     return s
+
+
+def test_sample_fire(sample_store, sample_region_file):
+    """The sample's hotspots (canopy synth: one fire of eight VIIRS detections in
+    natural forest, one low-confidence detection, two outside the region)."""
+    with open(sample_region_file.parent / "fire" / "firms_viirs.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 11
+    hs = ol.query(sample_store, "SELECT * FROM hotspots")
+    assert len(hs) == 9, "two detections lie outside the communes"
+    events = ol.query(sample_store, "SELECT * FROM fire_events")
+    assert len(events) == 2
+    fire = [e for e in events if e["alert"]]
+    assert len(fire) == 1 and fire[0]["hotspots"] == 8 and fire[0]["severity"] == "high", events
+    assert fire[0]["forest_ha"] >= 0.3
+    low = [h for h in hs if h["confidence"] == "low"]
+    assert len(low) == 1 and low[0]["alertable"] == 0
+    alerts = ol.query(sample_store, "SELECT alert_id, severity FROM alerts WHERE kind = 'fire'")
+    assert alerts == [{"alert_id": fire[0]["event_id"], "severity": "high"}]
+    # Most of the fire's footprints are forest (the site was chosen ≥ 70 % forest).
+    members = [h for h in hs if h["event_id"] == fire[0]["event_id"]]
+    assert sum(h["forest_fraction"] for h in members) / len(members) > 0.5
