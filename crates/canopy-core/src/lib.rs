@@ -16,8 +16,10 @@
 //! - [`outline`]: the exact outline of a pixel set as a valid polygon;
 //! - [`targets`]: progress against cover-rate and planting-zone targets.
 //! - [`fire`]: the fire danger index (Decision 127/2000) and its levels;
-//! - [`hotspot`]: satellite hotspot footprints, fire events (grouping), their severity.
+//! - [`hotspot`]: satellite hotspot footprints, fire events (grouping), their severity;
+//! - [`burn`]: NBR, dNBR and the burn-severity classes (not wired into the run yet).
 
+pub mod burn;
 pub mod change;
 pub mod components;
 pub mod composite;
