@@ -3,13 +3,13 @@
 
 use std::io::Write;
 
+use canopy_core::fire as danger;
 use canopy_core::fire::level_name;
-use canopy_pipeline::fire::danger;
 
 /// The last day's bulletin: forest ha per level and the communes at IV and V.
 /// Prints nothing when the run had no `[fire]`.
 pub fn bulletin(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()> {
-    let rows = canopy_pipeline::fire_store::read_danger(store, None)?;
+    let rows = canopy_store::read_danger(store, None)?;
     let Some(day) = danger::last_date(&rows) else {
         return Ok(());
     };
@@ -57,8 +57,9 @@ pub fn events(
     let Some(plan) = fire.and_then(|f| f.hotspots.as_ref()) else {
         return Ok(());
     };
-    let events = canopy_pipeline::fire_store::read_events(store)?;
-    let hotspots = canopy_pipeline::fire_store::read_hotspots(store)?;
+    let reader = canopy_store::Store::open(store)?.read()?;
+    let events = reader.fire_events()?;
+    let hotspots = reader.hotspots()?;
     let read: usize = plan.files.iter().map(|f| f.read).sum();
     writeln!(
         w,
@@ -80,10 +81,10 @@ pub fn events(
         writeln!(
             w,
             "  {} {:<6} {} … {}  {:>3} hotspots  max FRP {:>6.1} MW  forest {:>7.1} ha  commune {}{}",
-            e.id,
-            e.severity,
-            e.first,
-            e.last,
+            e.event_id,
+            e.severity.as_str(),
+            e.first_detection,
+            e.last_detection,
             e.hotspots,
             e.max_frp_mw,
             e.forest_ha,

@@ -33,7 +33,7 @@ fn fire_region(stations: &str) -> tempfile::TempDir {
 fn run_stores_the_daily_levels_and_prints_the_bulletin() {
     let d = fire_region(&stations());
     let (store, out) = run_region(d.path());
-    let rows = canopy_pipeline::fire_store::read_danger(&store, None).unwrap();
+    let rows = canopy_store::read_danger(&store, None).unwrap();
     assert_eq!(rows.len(), 10, "2 communes × 5 days");
     let last: Vec<_> = rows.iter().filter(|r| r.date == "2026-01-05").collect();
     let (a, b) = (last[0], last[1]);
@@ -162,7 +162,12 @@ fn footprint(x: f64, y: f64, scan_km: f64, track_km: f64) -> [f64; 4] {
 fn hotspots_get_footprints_forest_events_and_fire_alerts() {
     let d = hotspot_region();
     let (store, out) = run_region(d.path());
-    let hs = canopy_pipeline::fire_store::read_hotspots(&store).unwrap();
+    let hs = canopy_store::Store::open(&store)
+        .unwrap()
+        .read()
+        .unwrap()
+        .hotspots()
+        .unwrap();
     assert_eq!(hs.len(), 4, "4 of 5 detections are in the region: {hs:#?}");
     let observed = |c: usize, r: usize| !is_cloud(c, r);
     // Hand-computed forest of each footprint: rectangle × checkerboard.
@@ -200,12 +205,17 @@ fn hotspots_get_footprints_forest_events_and_fire_alerts() {
         "MODIS 45 is nominal; VIIRS l is low"
     );
     // Events: {0, 1} (touching, same overpass), {2, 3} (same day, 0 m apart).
-    let ev = canopy_pipeline::fire_store::read_events(&store).unwrap();
+    let ev = canopy_store::Store::open(&store)
+        .unwrap()
+        .read()
+        .unwrap()
+        .fire_events()
+        .unwrap();
     assert_eq!(ev.len(), 2, "{ev:#?}");
     assert_eq!((hs[0].event_id == hs[1].event_id), true);
     assert_eq!(hs[2].event_id, hs[3].event_id);
     assert_ne!(hs[0].event_id, hs[2].event_id);
-    let e0 = ev.iter().find(|e| e.id == hs[0].event_id).unwrap();
+    let e0 = ev.iter().find(|e| e.event_id == hs[0].event_id).unwrap();
     let union = [600_105.0, 2_399_320.0, 600_885.0, 2_399_680.0];
     let (forest, _) = expected(union, &observed);
     assert!((e0.forest_ha - forest).abs() < 1e-4, "{e0:?} vs {forest}");
@@ -214,21 +224,24 @@ fn hotspots_get_footprints_forest_events_and_fire_alerts() {
         (
             e0.hotspots,
             e0.max_frp_mw,
-            e0.first.as_str(),
+            e0.first_detection.as_str(),
             e0.severity.as_str()
         ),
         (2, 9.25, "2026-01-05T06:18Z", "high")
     );
     assert!(e0.alert);
     // The alert: kind fire, in the same table and triage flow as loss alerts.
-    let alerts = canopy_pipeline::store::read_alerts(&store).unwrap();
-    let fire: Vec<_> = alerts.iter().filter(|a| a.kind == "fire").collect();
+    let alerts = canopy_store::read_alerts(&store).unwrap();
+    let fire: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.kind == canopy_store::AlertKind::Fire)
+        .collect();
     assert_eq!(
         fire.len(),
         2,
         "both events touch forest and have a nominal+ detection"
     );
-    let a = fire.iter().find(|a| a.id == e0.id).unwrap();
+    let a = fire.iter().find(|a| a.id == e0.event_id).unwrap();
     assert_eq!(
         (a.from_date.as_str(), a.to_date.as_str()),
         ("2026-01-05", "2026-01-05")
@@ -248,7 +261,7 @@ fn hotspots_get_footprints_forest_events_and_fire_alerts() {
         "smoke seen",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let again = canopy_pipeline::store::read_alerts(&store).unwrap();
+    let again = canopy_store::read_alerts(&store).unwrap();
     assert_eq!(
         again.iter().find(|x| x.id == a.id).unwrap().status,
         "confirmed"
@@ -256,7 +269,7 @@ fn hotspots_get_footprints_forest_events_and_fire_alerts() {
     // Ids are stable: a re-run keeps the events' ids and the triage.
     let o = run_into(d.path(), &store);
     assert!(o.status.success(), "{}", stderr(&o));
-    let third = canopy_pipeline::store::read_alerts(&store).unwrap();
+    let third = canopy_store::read_alerts(&store).unwrap();
     assert_eq!(
         third.iter().find(|x| x.id == a.id).unwrap().status,
         "confirmed"
@@ -266,7 +279,7 @@ fn hotspots_get_footprints_forest_events_and_fire_alerts() {
         out.contains("5 detections read, 4 in the region, 1 outside; 2 events, 2 alerts"),
         "{out}"
     );
-    assert!(out.contains(&e0.id), "{out}");
+    assert!(out.contains(&e0.event_id), "{out}");
 }
 
 #[test]
@@ -283,12 +296,20 @@ fn low_confidence_alone_does_not_alert_unless_asked() {
     .unwrap();
     let (store, _) = run_region(d.path());
     let n_fire = |s: &std::path::Path| {
-        canopy_pipeline::store::read_alerts(s)
-            .map(|a| a.iter().filter(|a| a.kind == "fire").count())
+        canopy_store::read_alerts(s)
+            .map(|a| {
+                a.iter()
+                    .filter(|a| a.kind == canopy_store::AlertKind::Fire)
+                    .count()
+            })
             .unwrap_or(0)
     };
     assert_eq!(
-        canopy_pipeline::fire_store::read_events(&store)
+        canopy_store::Store::open(&store)
+            .unwrap()
+            .read()
+            .unwrap()
+            .fire_events()
             .unwrap()
             .len(),
         1

@@ -134,6 +134,69 @@ impl HotspotPlan {
     pub fn outside(&self) -> usize {
         self.files.iter().map(|f| f.outside).sum()
     }
+
+    /// The `hotspots` rows.
+    pub fn hotspot_rows(&self) -> Vec<canopy_store::HotspotRow> {
+        self.hotspots
+            .iter()
+            .map(|l| {
+                let h = &l.h;
+                canopy_store::HotspotRow {
+                    hotspot_id: l.id.clone(),
+                    event_id: l.event_id.clone(),
+                    source: l.source.clone(),
+                    sensor: h.sensor.as_str().into(),
+                    satellite: h.satellite.clone(),
+                    instrument: h.instrument.clone(),
+                    version: h.version.clone(),
+                    acquired: stamp(h),
+                    acq_date: h.date.to_string(),
+                    daynight: if h.night { "N" } else { "D" }.into(),
+                    confidence: h.confidence.as_str().into(),
+                    confidence_raw: h.confidence_raw.clone(),
+                    frp_mw: h.frp_mw,
+                    brightness_k: h.brightness_k,
+                    scan_km: h.scan_km,
+                    track_km: h.track_km,
+                    firms_type: h.kind.map(i32::from),
+                    commune_code: l.commune_code.clone(),
+                    zone_species: l.zone_species.clone(),
+                    zone_code: l.zone_code.clone(),
+                    plot: l.plot.clone(),
+                    footprint_ha: l.footprint_ha,
+                    forest_ha: l.forest_ha,
+                    observed_ha: l.observed_ha,
+                    forest_fraction: l.forest_fraction,
+                    alertable: l.alertable,
+                    lon: h.lon,
+                    lat: h.lat,
+                }
+            })
+            .collect()
+    }
+
+    /// The `fire_events` rows.
+    pub fn event_rows(&self) -> Vec<canopy_store::FireEventRow> {
+        self.events
+            .iter()
+            .map(|e| canopy_store::FireEventRow {
+                event_id: e.id.clone(),
+                first_detection: e.first.clone(),
+                last_detection: e.last.clone(),
+                hotspots: e.members.len() as u32,
+                max_frp_mw: e.max_frp_mw,
+                area_ha: e.area_ha,
+                forest_ha: e.forest_ha,
+                commune_code: e.communes.first().map(|c| c.0.clone()).unwrap_or_default(),
+                communes: e.communes.clone(),
+                zone_species: e.zone_species.clone(),
+                zone_code: e.zone_code.clone(),
+                severity: e.severity,
+                alert: e.alert,
+                outline: e.outline_wgs84.clone(),
+            })
+            .collect()
+    }
 }
 
 /// The forest plot of a point: the hook for a plot layer (none yet).

@@ -1,7 +1,7 @@
 //! Fire: daily danger level per commune from weather stations
 //! ([`stations`] → [`danger`]); satellite hotspots ([`firms`] → [`hotspots`]:
 //! footprints, forest fractions, fire events, `fire` alerts); stored by
-//! [`crate::fire_store`]. [`table`] reads both inputs (CSV or OGR).
+//! `canopy_store` (`fire_danger`, `hotspots`, `fire_events`). [`table`] reads both inputs (CSV or OGR).
 //!
 //! Burned area (NBR/dNBR) is not implemented yet; its hook is `EpochConfig`
 //! gaining a SWIR band (see the README's Fire section).
