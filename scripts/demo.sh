@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 region=data/regions/lang-son
 if [ ! -f "$region/truth/truth.json" ] || [ ! -f "$region/zones.geojson" ] \
-  || [ ! -f "$region/weather/stations.csv" ] \
+  || [ ! -f "$region/weather/stations.csv" ] || [ ! -f "$region/fire/firms_viirs.csv" ] \
   || ! compgen -G "$region/tiles/2025/scenes/*.tif" > /dev/null; then
   printf '\033[1m== generating the sample imagery (once)\033[0m\n' >&2
   target/release/canopy synth "$region" --communes "$region/communes.geojson" \

@@ -46,3 +46,54 @@ pub fn bulletin(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// The fire events of a store (read back) and the hotspots outside the region
+/// (from the run). Prints nothing when the run had no hotspots.
+pub fn events(
+    store: &std::path::Path,
+    fire: Option<&canopy_pipeline::fire::FireOutputs>,
+    w: &mut impl Write,
+) -> anyhow::Result<()> {
+    let Some(plan) = fire.and_then(|f| f.hotspots.as_ref()) else {
+        return Ok(());
+    };
+    let reader = canopy_store::Store::open(store)?.read()?;
+    let events = reader.fire_events()?;
+    let hotspots = reader.hotspots()?;
+    let read: usize = plan.files.iter().map(|f| f.read).sum();
+    writeln!(
+        w,
+        "\nFire events (satellite hotspots): {} detections read, {} in the region, {} outside; \
+         {} events, {} alerts",
+        read,
+        hotspots.len(),
+        plan.outside(),
+        events.len(),
+        events.iter().filter(|e| e.alert).count()
+    )?;
+    let mut shown: Vec<_> = events.iter().collect();
+    shown.sort_by(|a, b| {
+        b.alert
+            .cmp(&a.alert)
+            .then(b.forest_ha.total_cmp(&a.forest_ha))
+    });
+    for e in shown.iter().take(10) {
+        writeln!(
+            w,
+            "  {} {:<6} {} … {}  {:>3} hotspots  max FRP {:>6.1} MW  forest {:>7.1} ha  commune {}{}",
+            e.event_id,
+            e.severity.as_str(),
+            e.first_detection,
+            e.last_detection,
+            e.hotspots,
+            e.max_frp_mw,
+            e.forest_ha,
+            e.commune_code,
+            if e.alert { "  → alert" } else { "" }
+        )?;
+    }
+    if shown.len() > 10 {
+        writeln!(w, "  … {} more (table fire_events)", shown.len() - 10)?;
+    }
+    Ok(())
+}

@@ -107,7 +107,8 @@ def sample_is_generated(region_dir: Path = SAMPLE_DIR) -> bool:
     tiles = list((region_dir / "tiles").glob("*/*.tif"))
     scenes = list((region_dir / "tiles").glob("*/scenes/*.tif"))
     return (has_truth and len(tiles) > 0 and len(scenes) > 0 and (region_dir / "zones.geojson").exists()
-            and (region_dir / "weather" / "stations.csv").exists())
+            and (region_dir / "weather" / "stations.csv").exists()
+            and (region_dir / "fire" / "firms_viirs.csv").exists())
 
 
 def generate_sample(region_dir: Path = SAMPLE_DIR) -> None:

@@ -19,8 +19,11 @@
 //! - [`fire`]: the fire danger index (Decision 127/2000), its levels, the day's bulletin
 //!   over danger rows;
 //! - [`triage`]: a ranger's verdict on an alert ([`triage::TriageStatus`]);
+//! - [`hotspot`]: satellite hotspot footprints, fire events (grouping), their severity;
+//! - [`burn`]: NBR, dNBR and the burn-severity classes (not wired into the run yet);
 //! - [`text`]: NFC names and diacritic-free search keys.
 
+pub mod burn;
 pub mod change;
 pub mod components;
 pub mod composite;
@@ -28,6 +31,7 @@ pub mod coverage;
 pub mod fire;
 pub mod forest;
 pub mod grid;
+pub mod hotspot;
 pub mod outline;
 pub mod pixel_area;
 pub mod stats;

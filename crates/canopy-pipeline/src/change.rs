@@ -35,6 +35,7 @@ use crate::raster::mosaic::{self, Mosaic};
 use crate::raster::reader::{MosaicReader, PerThread, StripData, NO_CLASS};
 use crate::zones::ZoneLayer;
 
+pub use canopy_store::alerts::AlertKind;
 pub use canopy_store::{Alert, ChangeRow};
 
 /// A run of loss pixels of one row with the same confirming-observation count
@@ -616,6 +617,7 @@ fn alerts_of(
                 &comp.runs[0],
                 comp.pixels,
             ),
+            kind: AlertKind::Loss,
             from_epoch: ea.id.clone(),
             to_epoch: eb.id.clone(),
             from_date: ea.date.clone(),

@@ -41,7 +41,20 @@ pub struct Region {
 #[serde(deny_unknown_fields)]
 pub struct FireConfig {
     /// Daily station observations (CSV, see [`crate::fire::stations`]).
-    pub stations: PathBuf,
+    #[serde(default)]
+    pub stations: Option<PathBuf>,
+    /// NASA FIRMS active-fire files (CSV, shapefile, GeoJSON; see
+    /// [`crate::fire::firms`] and [`crate::fire::hotspots`]).
+    #[serde(default)]
+    pub hotspots: Vec<PathBuf>,
+    /// Whether low-confidence detections can make a fire alert (default: no;
+    /// they are stored either way).
+    #[serde(default)]
+    pub alert_low_confidence: bool,
+    /// The least forest (ha) a fire event must touch to become an alert
+    /// (default 0.3, the legal minimum size of a forest, as for loss alerts).
+    #[serde(default = "default_fire_min_forest")]
+    pub alert_min_forest_ha: f64,
     /// Upper bounds of levels I–IV (default 1000, 2500, 5000, 10000).
     #[serde(default)]
     pub thresholds: Option<[f64; 4]>,
@@ -51,6 +64,10 @@ pub struct FireConfig {
     /// Month-specific rain thresholds: `[[fire.rain_rules]] months = [9, 10], reset_mm = 10`.
     #[serde(default)]
     pub rain_rules: Vec<canopy_core::fire::RainRule>,
+}
+
+fn default_fire_min_forest() -> f64 {
+    0.3
 }
 
 impl FireConfig {
@@ -471,7 +488,24 @@ impl Region {
         }
         let mut fire = raw.fire;
         if let Some(f) = fire.as_mut() {
-            f.stations = dir.join(&f.stations);
+            f.stations = f.stations.as_ref().map(|p| dir.join(p));
+            f.hotspots = f.hotspots.iter().map(|p| dir.join(p)).collect();
+            if f.stations.is_none() && f.hotspots.is_empty() {
+                return Err(cfg_err(
+                    "[fire] needs stations = \"…\" and/or hotspots = [\"…\"]".into(),
+                ));
+            }
+            for p in f.hotspots.iter().chain(&f.stations) {
+                if !p.exists() {
+                    return Err(cfg_err(format!("[fire]: {} does not exist", p.display())));
+                }
+            }
+            if !(f.alert_min_forest_ha >= 0.0) {
+                return Err(cfg_err(format!(
+                    "[fire] alert_min_forest_ha = {} must be ≥ 0",
+                    f.alert_min_forest_ha
+                )));
+            }
             f.scheme()
                 .check()
                 .map_err(|e| cfg_err(format!("[fire]: {e}")))?;

@@ -58,10 +58,31 @@ pub fn run(
         );
     }
     let zone_geometry_s = tz.elapsed().as_secs_f64();
+    // Hotspot footprints and fire-event outlines are measured in the same pass,
+    // after the zone polygons.
+    let hotspot_offset = prep.extra.len();
+    let hotspot_plan = match &region.fire {
+        Some(f) => crate::fire::hotspots::plan(f, &prep, zones.as_ref())
+            .map_err(crate::fire::FireError::from)?,
+        None => None,
+    };
+    let mut hotspot_warnings = Vec::new();
+    if let Some(h) = &hotspot_plan {
+        prep.extra.extend(h.polygons.iter().cloned());
+        for f in h.files.iter().filter(|f| f.outside > 0) {
+            hotspot_warnings.push((
+                "hotspots".to_string(),
+                format!(
+                    "{}: {} of {} detections lie outside the region's communes (not used)",
+                    f.file, f.outside, f.read
+                ),
+            ));
+        }
+    }
     // Change first: its passes read both epochs of a pair and hand their cover
     // sums on, so an epoch is read once for cover and change alike.
     let t0 = std::time::Instant::now();
-    let change = change::run(&region, &prep, zones.as_ref(), &pairs)?;
+    let mut change = change::run(&region, &prep, zones.as_ref(), &pairs)?;
     let mut cover = cover::run(&region, &prep, &change.cover)?;
     cover.timings.extend(change.timings.iter().cloned());
     if zone_plan.is_some() {
@@ -101,10 +122,17 @@ pub fn run(
             .into_iter()
             .map(|w| ("products".to_string(), w)),
     );
+    warnings.extend(hotspot_warnings);
     for (src, w) in &warnings {
         tracing::warn!(source = %src, "{w}");
     }
-    let fire = crate::fire::run(&region, &cover)?;
+    let fire = match crate::fire::run(&region, &cover, hotspot_plan, hotspot_offset)? {
+        Some((outputs, fire_alerts)) => {
+            change.alerts.extend(fire_alerts);
+            Some(outputs)
+        }
+        None => None,
+    };
     cover
         .timings
         .push(("total".into(), t0.elapsed().as_secs_f64()));
@@ -117,7 +145,8 @@ pub fn run(
         files.push(p);
     }
     if let Some(f) = &region.fire {
-        files.push(&f.stations);
+        files.extend(&f.stations);
+        files.extend(&f.hotspots);
     }
     for e in &region.epochs {
         files.extend(&e.tiles);
@@ -179,6 +208,10 @@ pub fn run(
         .as_ref()
         .zip(zone_figures.as_ref())
         .map(|(plan, figures)| crate::zone_rows::tables(&ZoneOutputs { plan, figures }));
+    let fire_rows = fire
+        .as_ref()
+        .and_then(|f| f.hotspots.as_ref())
+        .map(|h| (h.hotspot_rows(), h.event_rows()));
     canopy_store::Store::at(store_path).write(&canopy_store::Tables {
         communes: &cover.communes,
         cover: &cover.rows,
@@ -191,7 +224,11 @@ pub fn run(
         zones: zone_tables.as_ref(),
         targets: targets.as_ref(),
         warnings: &warnings,
-        fire_danger: fire.as_ref().map(|f| &f.danger[..]),
+        fire_danger: fire
+            .as_ref()
+            .filter(|f| !f.danger.is_empty())
+            .map(|f| &f.danger[..]),
+        hotspots: fire_rows.as_ref().map(|(h, e)| (&h[..], &e[..])),
         run: &record,
     })?;
     tracing::info!(store = %store_path.display(), "store written");

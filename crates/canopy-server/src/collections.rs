@@ -114,6 +114,8 @@ use PropType::{Boolean, Integer, Number, String as Str};
 
 /// Severity values, most severe first.
 pub const SEVERITIES: &[&str] = &["high", "medium", "low"];
+/// Alert kinds.
+pub const KINDS: &[&str] = &["loss", "fire"];
 /// Triage statuses.
 pub const STATUSES: &[&str] = &["new", "confirmed", "dismissed"];
 
@@ -175,6 +177,7 @@ pub static ALERTS: CollectionDef = CollectionDef {
         opt("clear_obs", Integer, "Clear observations of the later epoch that saw the patch as non-forest (1 for a single-date epoch)"),
         opt("first_seen", Str, "Date (YYYY-MM-DD) of the first of them: when the clearing was first seen"),
         opt("season_mismatch", Boolean, "The two epochs cover different seasons (phenology guard): leaf-off can look like loss"),
+        PropDef { values: KINDS, ..p("kind", Str, "loss: forest loss between two epochs; fire: a fire event in forest (satellite hotspots; from_date/to_date are its first and last detection, area_ha the forest inside its outline, pixels its detections)") },
         PropDef { values: STATUSES, ..p("status", Str, "Triage status (latest event)") },
         opt("status_by", Str, "Ranger who set the status"),
         opt("status_at", Str, "When (UTC, RFC 3339)"),
@@ -182,6 +185,7 @@ pub static ALERTS: CollectionDef = CollectionDef {
     ],
     filters: &[
         FilterDef { param: "severity", matches: Match::Property("severity"), description: "Severities", values: SEVERITIES },
+        FilterDef { param: "kind", matches: Match::Property("kind"), description: "Alert kinds", values: KINDS },
         FilterDef { param: "status", matches: Match::Status, description: "Triage statuses", values: STATUSES },
         FilterDef { param: "species", matches: Match::Property("zone_species"), description: "Planting-zone species", values: &[] },
         FilterDef { param: "zone_code", matches: Match::Property("zone_code"), description: "Planting-zone codes", values: &[] },
@@ -221,8 +225,78 @@ pub static ZONES: CollectionDef = CollectionDef {
     ],
 };
 
+pub static HOTSPOTS: CollectionDef = CollectionDef {
+    key: CollectionId::Hotspots,
+    id: "hotspots",
+    title: "Satellite fire hotspots",
+    description: "NASA FIRMS active-fire detections inside the region (points), with their footprint's commune, planting zone, forest fraction (latest epoch) and fire event.",
+    item_type: "feature",
+    time: "the acquisition date (UTC)",
+    props: &[
+        opt("hotspot_id", Str, "Stable id (also the feature id)"),
+        opt("event_id", Str, "The fire event it belongs to"),
+        opt("source", Str, "Input file name"),
+        opt("sensor", Str, "MODIS or VIIRS"),
+        opt("satellite", Str, "Satellite as FIRMS writes it (Terra, Aqua, N, N20, N21, …)"),
+        opt("instrument", Str, "Instrument"),
+        opt("version", Str, "FIRMS version as written (6.03, 6.1NRT, 2.0NRT, …)"),
+        opt("acquired", Str, "Acquisition time, UTC (YYYY-MM-DDTHH:MMZ)"),
+        PropDef { date: true, ..opt("acq_date", Str, "Acquisition date, UTC") },
+        opt("daynight", Str, "D (day) or N (night)"),
+        opt("confidence", Str, "low, nominal or high (MODIS: < 30, 30–79, ≥ 80)"),
+        opt("confidence_raw", Str, "Confidence as written (0–100 or l/n/h)"),
+        opt("frp_mw", Number, "Fire radiative power, MW"),
+        opt("brightness_k", Number, "Brightness temperature, K (MODIS brightness, VIIRS bright_ti4)"),
+        opt("scan_km", Number, "Pixel size along scan, km"),
+        opt("track_km", Number, "Pixel size along track, km"),
+        opt("firms_type", Integer, "Archive files: 0 vegetation fire, 1 volcano, 2 other static land source, 3 offshore"),
+        opt("commune_code", Str, "Commune holding the point"),
+        opt("zone_species", Str, "Planting zone holding the point: species"),
+        opt("zone_code", Str, "Planting zone code"),
+        opt("plot", Str, "Forest plot (not available yet: always null)"),
+        opt("footprint_ha", Number, "Footprint (scan × track around the point), ha"),
+        opt("forest_ha", Number, "Forest in the footprint, latest epoch, ha"),
+        opt("observed_ha", Number, "Observed area of the footprint, latest epoch, ha"),
+        opt("forest_fraction", Number, "forest_ha ÷ footprint_ha"),
+        opt("alertable", Integer, "1 when it can make an alert (confidence, type)"),
+    ],
+    filters: &[
+        FilterDef { param: "event_id", matches: Match::Property("event_id"), description: "Fire events", values: &[] },
+        FilterDef { param: "confidence", matches: Match::Property("confidence"), description: "Confidence classes", values: &["low", "nominal", "high"] },
+        FilterDef { param: "commune", matches: Match::Commune, description: "Commune codes", values: &[] },
+    ],
+};
+
+pub static FIRE_EVENTS: CollectionDef = CollectionDef {
+    key: CollectionId::FireEvents,
+    id: "fire_events",
+    title: "Fire events",
+    description: "Hotspots of the same fire (within 24 h and 1 km of each other) grouped; outline = union of their footprints. An event in forest is also an alert of kind fire with the same id.",
+    item_type: "feature",
+    time: "first … last detection",
+    props: &[
+        opt("event_id", Str, "Stable id (also the feature id, and the alert's id when alert = 1)"),
+        opt("first_detection", Str, "First detection, UTC"),
+        opt("last_detection", Str, "Last detection, UTC"),
+        opt("hotspots", Integer, "Detections"),
+        opt("max_frp_mw", Number, "Largest fire radiative power, MW"),
+        opt("area_ha", Number, "Area of the outline, ha"),
+        opt("forest_ha", Number, "Forest inside the outline, latest epoch, ha"),
+        opt("commune_code", Str, "Commune holding the largest share of the outline"),
+        opt("communes", Str, "Communes touched, JSON [{code, ha}], largest first"),
+        opt("zone_species", Str, "Planting zone holding most detections: species"),
+        opt("zone_code", Str, "That zone's code"),
+        PropDef { values: SEVERITIES, ..opt("severity", Str, "high: touches forest outside every planting zone; medium: forest in planting zones only") },
+        opt("alert", Integer, "1 when it became an alert"),
+    ],
+    filters: &[
+        FilterDef { param: "severity", matches: Match::Property("severity"), description: "Severities", values: SEVERITIES },
+        FilterDef { param: "commune", matches: Match::Commune, description: "Commune codes", values: &[] },
+    ],
+};
+
 /// Every collection, in the order `/collections` lists them.
-pub static ALL: [&CollectionDef; 3] = [&COMMUNES, &ALERTS, &ZONES];
+pub static ALL: [&CollectionDef; 5] = [&COMMUNES, &ALERTS, &ZONES, &HOTSPOTS, &FIRE_EVENTS];
 
 /// The served collections. A path's `{collectionId}` is parsed into one once
 /// ([`find`]); an unknown id is a 404 there, never another collection.
@@ -231,6 +305,8 @@ pub enum CollectionId {
     Communes,
     Alerts,
     Zones,
+    Hotspots,
+    FireEvents,
 }
 
 impl CollectionId {
@@ -240,6 +316,8 @@ impl CollectionId {
             CollectionId::Communes => &COMMUNES,
             CollectionId::Alerts => &ALERTS,
             CollectionId::Zones => &ZONES,
+            CollectionId::Hotspots => &HOTSPOTS,
+            CollectionId::FireEvents => &FIRE_EVENTS,
         }
     }
 }

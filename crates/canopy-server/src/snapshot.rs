@@ -40,6 +40,8 @@ pub const LAYERS: &[&str] = &[
     "alert_triage",
     "zones",
     "runs",
+    "hotspots",
+    "fire_events",
 ];
 
 /// One served feature.
@@ -214,6 +216,9 @@ pub struct StoreData {
     pub communes: ItemSet,
     pub alerts: ItemSet,
     pub zones: ItemSet,
+    /// FIRMS hotspots and fire events (empty without `[fire] hotspots`).
+    pub hotspots: ItemSet,
+    pub fire_events: ItemSet,
     /// Per commune code, in epoch order.
     pub cover: BTreeMap<String, Vec<CoverRec>>,
     pub province_cover: Vec<CoverRec>,
@@ -521,6 +526,11 @@ impl Snapshot {
                     .and_then(Value::as_i64)
                     .map_or(Value::Null, |v| Value::Bool(v != 0)),
             );
+            // Stores older than fire alerts have loss alerts only.
+            p.insert(
+                "kind".into(),
+                Value::String(opt_s(r, "kind").unwrap_or_else(|| "loss".into())),
+            );
             let time = match (
                 day_interval(&s(r, "from_date")),
                 day_interval(&s(r, "to_date")),
@@ -549,6 +559,45 @@ impl Snapshot {
             ));
         }
 
+        // hotspots and fire events: every field of the layers is served
+        let hotspots: Vec<Item> = rows("hotspots")
+            .iter()
+            .map(|r| {
+                let time = opt_s(r, "acq_date").and_then(|d| day_interval(&d));
+                item(
+                    opt_s(r, "hotspot_id").unwrap_or_else(|| r.fid.to_string()),
+                    r.geometry.as_ref(),
+                    r.fields.clone().into_iter().collect(),
+                    time,
+                    opt_s(r, "commune_code").into_iter().collect(),
+                )
+            })
+            .collect();
+        let fire_events: Vec<Item> = rows("fire_events")
+            .iter()
+            .map(|r| {
+                let day =
+                    |k: &str| opt_s(r, k).and_then(|d| day_interval(d.get(..10).unwrap_or("")));
+                let time = match (day("first_detection"), day("last_detection")) {
+                    (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+                    (a, b) => a.or(b),
+                };
+                let communes: Vec<String> = opt_s(r, "communes")
+                    .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|v| v["code"].as_str().map(String::from))
+                    .collect();
+                item(
+                    opt_s(r, "event_id").unwrap_or_else(|| r.fid.to_string()),
+                    r.geometry.as_ref(),
+                    r.fields.clone().into_iter().collect(),
+                    time,
+                    communes,
+                )
+            })
+            .collect();
+
         let mut triage = Triage::new();
         for r in rows("alert_triage") {
             triage
@@ -570,6 +619,8 @@ impl Snapshot {
                 communes: ItemSet::new(communes),
                 alerts: ItemSet::new(alerts),
                 zones: ItemSet::new(zones),
+                hotspots: ItemSet::new(hotspots),
+                fire_events: ItemSet::new(fire_events),
                 cover,
                 province_cover,
                 change,
@@ -592,6 +643,8 @@ impl Snapshot {
             CollectionId::Communes => &self.data.communes,
             CollectionId::Alerts => &self.data.alerts,
             CollectionId::Zones => &self.data.zones,
+            CollectionId::Hotspots => &self.data.hotspots,
+            CollectionId::FireEvents => &self.data.fire_events,
         }
     }
 

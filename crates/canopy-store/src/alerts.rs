@@ -1,5 +1,6 @@
-//! `alerts` (MultiPolygon, EPSG:4326): one feature per forest-loss patch, with its
-//! stable id, epochs, area, communes, zone, severity and confirming observations.
+//! `alerts` (MultiPolygon, EPSG:4326): one feature per forest-loss patch or fire
+//! event in forest (`kind`), with its stable id, epochs, area, communes, zone,
+//! severity and confirming observations.
 //! Its triage status is the latest event of [`crate::triage`].
 
 use canopy_core::change::Severity;
@@ -17,7 +18,7 @@ use crate::Reader;
 
 pub const LAYER: &str = "alerts";
 
-const FIELDS: [Field; 19] = [
+const FIELDS: [Field; 20] = [
     ("alert_id", OGRFieldType::OFTString),
     ("from_epoch", OGRFieldType::OFTString),
     ("to_epoch", OGRFieldType::OFTString),
@@ -37,12 +38,42 @@ const FIELDS: [Field; 19] = [
     ("clear_obs", OGRFieldType::OFTInteger),
     ("first_seen", OGRFieldType::OFTString),
     ("season_mismatch", OGRFieldType::OFTInteger),
+    ("kind", OGRFieldType::OFTString),
 ];
 
-/// One forest-loss alert, as a run writes it.
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertKind {
+    /// Forest loss between two epochs.
+    #[default]
+    Loss,
+    /// A fire event in forest (satellite hotspots): `from_date`/`to_date` are its
+    /// first and last detection, `area_ha` the forest inside its outline,
+    /// `pixels` and `clear_obs` its detections, both epochs the latest.
+    Fire,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Loss => "loss",
+            AlertKind::Fire => "fire",
+        }
+    }
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        match s {
+            "loss" => Some(AlertKind::Loss),
+            "fire" => Some(AlertKind::Fire),
+            _ => None,
+        }
+    }
+}
+
+/// One alert (forest loss or fire), as a run writes it.
 #[derive(Debug, Clone)]
 pub struct Alert {
     pub id: String,
+    pub kind: AlertKind,
     pub from_epoch: String,
     pub to_epoch: String,
     pub from_date: String,
@@ -94,6 +125,7 @@ pub struct StoredAlert {
     pub clear_obs: i64,
     pub first_seen: String,
     pub season_mismatch: bool,
+    pub kind: AlertKind,
     /// Latest triage status (new when never triaged).
     pub status: TriageStatus,
     /// GeoJSON geometry.
@@ -111,7 +143,7 @@ pub(crate) fn write(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
 }
 
 /// An alert's values, in [`FIELDS`] order.
-fn values(a: &Alert) -> [Val<'_>; 19] {
+fn values(a: &Alert) -> [Val<'_>; 20] {
     let shares: Vec<serde_json::Value> = a
         .communes
         .iter()
@@ -137,6 +169,7 @@ fn values(a: &Alert) -> [Val<'_>; 19] {
         Int(a.clear_obs as i32),
         Str(&a.first_seen),
         Int(a.season_mismatch as i32),
+        Str(a.kind.as_str()),
     ]
 }
 
@@ -158,7 +191,9 @@ impl Reader {
     /// The alerts, in stored order, with their latest triage status.
     pub fn alerts(&self) -> Result<Vec<StoredAlert>> {
         let mut layer = self.alerts_layer()?;
-        let ix = indices(&layer, &names(&FIELDS), &self.path)?;
+        // `kind` is newer than the other fields: a store without it has loss alerts only.
+        let ix = indices(&layer, &names(&FIELDS[..19]), &self.path)?;
+        let kind_ix = layer.defn().field_index("kind").ok();
         let status = self.triage_status()?;
         let mut out = Vec::new();
         for f in layer.features() {
@@ -195,6 +230,9 @@ impl Reader {
                 clear_obs: f.field_as_integer(ix[16]).ok().flatten().unwrap_or(0) as i64,
                 first_seen: string(&f, ix[17]),
                 season_mismatch: f.field_as_integer(ix[18]).ok().flatten().unwrap_or(0) != 0,
+                kind: kind_ix
+                    .and_then(|i| AlertKind::parse(&string(&f, i)))
+                    .unwrap_or_default(),
                 geometry: geojson(&f),
             });
         }

@@ -82,6 +82,20 @@ pub(crate) fn add_feature<'v>(
     f.create(layer)
 }
 
+/// Adds one feature with a point geometry (lon/lat).
+pub(crate) fn add_point<'v>(
+    layer: &Layer,
+    values: impl IntoIterator<Item = Val<'v>>,
+    p: geo::Point<f64>,
+) -> GResult<()> {
+    let mut f = Feature::new(layer.defn())?;
+    for (i, v) in values.into_iter().enumerate() {
+        v.set(&mut f, i)?;
+    }
+    f.set_geometry(p.to_gdal()?)?;
+    f.create(layer)
+}
+
 /// Creates a table without geometry and writes one feature per row.
 pub(crate) fn write_table<'v, R>(
     ds: &mut Dataset,

@@ -44,6 +44,8 @@ pub struct Tables<'a> {
     pub warnings: &'a [(String, String)],
     /// When the region has `[fire]`.
     pub fire_danger: Option<&'a [DangerRow]>,
+    /// When the region has `[fire] hotspots`.
+    pub hotspots: Option<(&'a [crate::HotspotRow], &'a [crate::FireEventRow])>,
     /// This run's record (appended to the previous store's).
     pub run: &'a RunRecord,
 }
@@ -73,6 +75,10 @@ fn write_tables(
     crate::targets::write_warnings(ds, t.warnings).map_err(at("warnings"))?;
     if let Some(rows) = t.fire_danger {
         crate::fire_danger::write(ds, rows).map_err(at("fire_danger"))?;
+    }
+    if let Some((hotspots, events)) = t.hotspots {
+        crate::hotspots::write(ds, hotspots).map_err(at("hotspots"))?;
+        crate::fire_events::write(ds, events).map_err(at("fire_events"))?;
     }
     crate::triage::write(ds, triage).map_err(at("alert_triage"))?;
     crate::runs::write(ds, runs).map_err(at("runs"))?;

@@ -18,9 +18,13 @@
 //!   below), EPSG:4326 like the communes, properties `zone_code`, `species`,
 //!   `commune_code`, `commune_name`.
 //! - `region.toml`, only when absent; with `[zones]` when zones were made, and
-//!   `[alerts] min_area_ha = 0.3`, `[fire] stations = "weather/stations.csv"`;
+//!   `[alerts] min_area_ha = 0.3`, `[fire] stations = "weather/stations.csv"` and
+//!   `hotspots = ["fire/firms_viirs.csv"]`;
 //! - `weather/stations.csv`: three stations' daily 13:00 weather ending in a dry
-//!   spell (see `weather`), for the fire danger bulletin.
+//!   spell (see `weather`), for the fire danger bulletin;
+//! - `fire/firms_viirs.csv`: FIRMS VIIRS hotspots of one fire in natural forest
+//!   during the dry spell, a low-confidence detection and two outside the region
+//!   (see `fires`); `region.toml`'s `[fire] hotspots` names it.
 //!
 //! # Planting zones
 //!
@@ -62,6 +66,7 @@
 mod communes;
 mod field;
 mod files;
+mod fires;
 mod layout;
 mod names;
 mod plant;
@@ -669,8 +674,16 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     truth::write_truth_json(&truth_path, &tj)?;
     tracing::info!("synth: wrote {}", truth_path.display());
 
+    let mut hotspots = 0;
     if let Some(last) = scene.epochs.last() {
         weather::write(&opts.out_dir, &l.grid, &last.date)?;
+        hotspots = fires::write(&opts.out_dir, &scene, &communes, &zones, &last.date)?;
+        if hotspots > 0 {
+            tracing::info!(
+                "synth: wrote {} ({hotspots} detections)",
+                opts.out_dir.join(fires::FILE).display()
+            );
+        }
     }
     let region = opts.out_dir.join("region.toml");
     let text = truth::region_toml(
@@ -685,6 +698,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
             .collect::<Vec<_>>(),
         opts.targets.is_some(),
         ns,
+        hotspots > 0,
     );
     if truth::write_region_toml_if_absent(&region, &text)? {
         tracing::info!("synth: wrote {}", region.display());

@@ -292,6 +292,7 @@ pub(crate) fn region_toml(
     epochs: &[(String, String)],
     zones: bool,
     scenes: usize,
+    hotspots: bool,
 ) -> String {
     let mut s = String::new();
     s.push_str(&format!("name = {}\n", toml_str(name)));
@@ -307,6 +308,9 @@ pub(crate) fn region_toml(
     }
     s.push_str(&format!("\n[alerts]\nmin_area_ha = {MIN_ALERT_HA}\n"));
     s.push_str("\n[fire]\nstations = \"weather/stations.csv\"\n");
+    if hotspots {
+        s.push_str(&format!("hotspots = [{}]\n", toml_str(super::fires::FILE)));
+    }
     for (id, date) in epochs {
         s.push_str("\n[[epochs]]\n");
         s.push_str(&format!("id = {}\n", toml_str(id)));
@@ -378,8 +382,13 @@ mod tests {
             ],
             false,
             1,
+            true,
         );
         let v: toml::Table = t.parse().unwrap();
+        assert_eq!(
+            v["fire"]["hotspots"][0].as_str(),
+            Some("fire/firms_viirs.csv")
+        );
         assert_eq!(v["name"].as_str(), Some("Lạng \"Sơn\""));
         assert_eq!(v["epochs"].as_array().unwrap().len(), 2);
         assert_eq!(
@@ -392,7 +401,7 @@ mod tests {
         );
         assert!(v.get("zones").is_none());
         assert_eq!(v["alerts"]["min_area_ha"].as_float(), Some(0.3));
-        let z = region_toml("X", "c.geojson", "ma_xa", "ten_xa", &[], true, 1);
+        let z = region_toml("X", "c.geojson", "ma_xa", "ten_xa", &[], true, 1, false);
         assert!(z.contains(
             "\n[zones]\npath = \"zones.geojson\"\nspecies_field = \"species\"\ncode_field = \"zone_code\"\n\n[alerts]\nmin_area_ha = 0.3\n"
         ));

@@ -12,12 +12,17 @@
 //! daynight (D/N); `type` only in archive (standard) files. MODIS confidence is
 //! put in FIRMS' three classes: < 30 low, 30–79 nominal, ≥ 80 high.
 //!
-//! Only the reader is implemented so far: footprints, communes, forest fractions,
-//! events and `fire` alerts are the next step (see the README's Fire section).
+//! Files: CSV (`.csv`, as FIRMS distributes them), or any OGR vector source
+//! (FIRMS shapefiles, GeoJSON, GeoPackage) with the same fields (any case; dates
+//! as `YYYY-MM-DD` or OGR's `YYYY/MM/DD`; a point layer without latitude and
+//! longitude fields takes them from its WGS84 geometry). Footprints, communes,
+//! forest fractions and events: [`super::hotspots`].
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+
+use super::table::Table;
 
 /// What is wrong with a FIRMS file.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +32,12 @@ pub enum FirmsError {
         path: PathBuf,
         #[source]
         source: csv::Error,
+    },
+    #[error("FIRMS file {}: cannot be read as a vector layer: {source}", path.display())]
+    Ogr {
+        path: PathBuf,
+        #[source]
+        source: gdal::errors::GdalError,
     },
     #[error(
         "FIRMS file {}: unknown layout (neither MODIS: brightness, bright_t31 nor VIIRS: \
@@ -38,9 +49,10 @@ pub enum FirmsError {
         missing: String,
         found: String,
     },
-    #[error("FIRMS file {}, line {line}: {msg}", path.display())]
+    #[error("FIRMS file {}, {unit} {line}: {msg}", path.display())]
     Row {
         path: PathBuf,
+        unit: &'static str,
         line: u64,
         msg: String,
     },
@@ -53,12 +65,31 @@ pub enum Sensor {
     Viirs,
 }
 
+impl Sensor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensor::Modis => "MODIS",
+            Sensor::Viirs => "VIIRS",
+        }
+    }
+}
+
 /// FIRMS' confidence classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum Confidence {
     Low,
     Nominal,
     High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Nominal => "nominal",
+            Confidence::High => "high",
+        }
+    }
 }
 
 /// One detection.
@@ -122,22 +153,44 @@ pub fn parse_confidence(sensor: Sensor, s: &str) -> Option<Confidence> {
     }
 }
 
+/// Reads a FIRMS file (either layout): CSV when its name ends in `.csv`, else
+/// through OGR.
+pub fn read(path: &Path) -> Result<(Sensor, Vec<Hotspot>), FirmsError> {
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let table = if is_csv {
+        Table::csv(path).map_err(|source| FirmsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+    } else {
+        Table::ogr(path).map_err(|source| FirmsError::Ogr {
+            path: path.to_path_buf(),
+            source,
+        })?
+    };
+    parse(&table, path)
+}
+
 /// Reads a FIRMS CSV file (either layout).
 pub fn read_csv(path: &Path) -> Result<(Sensor, Vec<Hotspot>), FirmsError> {
-    let read_err = |source| FirmsError::Read {
+    let table = Table::csv(path).map_err(|source| FirmsError::Read {
         path: path.to_path_buf(),
         source,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(read_err)?;
-    let headers = rdr.headers().map_err(read_err)?.clone();
-    let col = |n: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(n));
+    })?;
+    parse(&table, path)
+}
+
+/// The hotspots of a table in FIRMS' layout; `path` for messages.
+fn parse(table: &Table, path: &Path) -> Result<(Sensor, Vec<Hotspot>), FirmsError> {
+    let headers = &table.headers;
+    let col = |n: &str| table.col(n);
     let layout_err = |missing: &str| FirmsError::Layout {
         path: path.to_path_buf(),
         missing: missing.into(),
-        found: headers.iter().collect::<Vec<_>>().join(", "),
+        found: table.columns(),
     };
     let (sensor, c_bright) = match (
         col("brightness"),
@@ -166,15 +219,15 @@ pub fn read_csv(path: &Path) -> Result<(Sensor, Vec<Hotspot>), FirmsError> {
     ];
     let c_type = col("type");
     let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(read_err)?;
-        let line = rec.position().map_or(0, |p| p.line());
+    for rec in &table.rows {
+        let line = rec.line;
         let row_err = |msg: String| FirmsError::Row {
             path: path.to_path_buf(),
+            unit: table.unit,
             line,
             msg,
         };
-        let get = |i: usize| rec.get(i).unwrap_or("");
+        let get = |i: usize| rec.get(i);
         let num = |i: usize| {
             get(i)
                 .parse::<f64>()
@@ -189,6 +242,7 @@ pub fn read_csv(path: &Path) -> Result<(Sensor, Vec<Hotspot>), FirmsError> {
             )));
         }
         let date = NaiveDate::parse_from_str(get(c[4]), "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(get(c[4]), "%Y/%m/%d"))
             .map_err(|_| row_err(format!("acq_date \"{}\" is not YYYY-MM-DD", get(c[4]))))?;
         let minute = parse_acq_time(get(c[5]))
             .ok_or_else(|| row_err(format!("acq_time \"{}\" is not HHMM (UTC)", get(c[5]))))?;
@@ -217,13 +271,19 @@ pub fn read_csv(path: &Path) -> Result<(Sensor, Vec<Hotspot>), FirmsError> {
                     .ok_or_else(|| row_err(format!("type \"{t}\" is not 0–3")))?,
             ),
         };
+        let (scan_km, track_km) = (num(c[2])?, num(c[3])?);
+        if !(scan_km > 0.0 && scan_km < 20.0 && track_km > 0.0 && track_km < 20.0) {
+            return Err(row_err(format!(
+                "scan × track = {scan_km} × {track_km} km is not a sensor pixel size"
+            )));
+        }
         out.push(Hotspot {
             lon,
             lat,
             sensor,
             brightness_k: num(c_bright)?,
-            scan_km: num(c[2])?,
-            track_km: num(c[3])?,
+            scan_km,
+            track_km,
             date,
             minute,
             satellite: get(c[6]).into(),
@@ -338,5 +398,61 @@ mod tests {
         let (s, h) = read_csv(&nrt).unwrap();
         assert_eq!((s, h.len()), (Sensor::Modis, 2_149));
         assert!(h.iter().all(|x| x.kind.is_none() && x.version == "6.1NRT"));
+    }
+}
+
+#[cfg(test)]
+mod ogr_tests {
+    use super::*;
+
+    /// The real NRT file (data/fire) converted by `ogr2ogr` to a shapefile and a
+    /// GeoJSON with detected field types, as a GIS would: ACQ_DATE becomes a Date
+    /// field (`YYYY/MM/DD` as text), ACQ_TIME an integer (`234`: no leading zero),
+    /// names may be truncated/upper-cased. Both read the same as the CSV.
+    #[test]
+    fn real_nrt_file_as_shapefile_and_geojson_reads_like_the_csv() {
+        let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data/fire/firms_modis_nrt_sumatra_2026.csv");
+        let (_, want) = read(&csv).unwrap();
+        assert_eq!(want.len(), 2_149);
+        let d = tempfile::tempdir().unwrap();
+        for (driver, name) in [("ESRI Shapefile", "nrt.shp"), ("GeoJSON", "nrt.geojson")] {
+            let out = d.path().join(name);
+            let o = std::process::Command::new("ogr2ogr")
+                .args(["-f", driver])
+                .arg(&out)
+                .arg(&csv)
+                .args([
+                    "-oo",
+                    "X_POSSIBLE_NAMES=longitude",
+                    "-oo",
+                    "Y_POSSIBLE_NAMES=latitude",
+                    "-oo",
+                    "AUTODETECT_TYPE=YES",
+                    "-a_srs",
+                    "EPSG:4326",
+                ])
+                .output()
+                .expect("ogr2ogr runs");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let (s, got) = read(&out).unwrap();
+            assert_eq!(s, Sensor::Modis, "{name}");
+            assert_eq!(got.len(), want.len(), "{name}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(
+                    (g.date, g.minute, g.confidence),
+                    (w.date, w.minute, w.confidence),
+                    "{name}"
+                );
+                assert!(
+                    (g.lon - w.lon).abs() < 1e-9 && (g.lat - w.lat).abs() < 1e-9,
+                    "{name}"
+                );
+                assert_eq!(
+                    (g.scan_km, g.track_km, g.frp_mw),
+                    (w.scan_km, w.track_km, w.frp_mw)
+                );
+            }
+        }
     }
 }

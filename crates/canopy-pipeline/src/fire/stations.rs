@@ -61,21 +61,17 @@ pub struct Station {
 
 /// Reads a station file; stations in order of first appearance.
 pub fn read(path: &Path) -> Result<Vec<Station>, StationError> {
-    let read_err = |source| StationError::Read {
+    let table = super::table::Table::csv(path).map_err(|source| StationError::Read {
         path: path.to_path_buf(),
         source,
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(read_err)?;
-    let headers = rdr.headers().map_err(read_err)?.clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    })?;
+    let headers = &table.headers;
+    let col = |name: &str| table.col(name);
     let need = |name: &str| {
         col(name).ok_or_else(|| StationError::Column {
             path: path.to_path_buf(),
             column: name.into(),
-            found: headers.iter().collect::<Vec<_>>().join(", "),
+            found: table.columns(),
         })
     };
     let (c_st, c_lon, c_lat, c_date, c_t, c_rain) = (
@@ -92,15 +88,14 @@ pub fn read(path: &Path) -> Result<Vec<Station>, StationError> {
     }
     let mut stations: Vec<Station> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(read_err)?;
-        let line = rec.position().map_or(0, |p| p.line());
+    for rec in &table.rows {
+        let line = rec.line;
         let row_err = |msg: String| StationError::Row {
             path: path.to_path_buf(),
             line,
             msg,
         };
-        let get = |c: usize| rec.get(c).unwrap_or("");
+        let get = |c: usize| rec.get(c);
         let num = |c: usize| -> Result<f64, StationError> {
             let s = get(c);
             s.parse::<f64>()

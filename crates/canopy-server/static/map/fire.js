@@ -1,8 +1,10 @@
-// Fire danger layer: the communes coloured by the stored fire danger level of
-// the last day (GET /stats/fire-danger), with a tooltip built from DOM nodes
-// (textContent only: names from the store are text, never markup). Loaded after
-// map.js; waits until the map is ready, adds its own layer switch, and does
-// nothing when the store has no fire danger (404).
+// Fire layers: the communes coloured by the stored fire danger level of the
+// last day (GET /stats/fire-danger), the fire events (outlines, red when they
+// became an alert) and the satellite hotspots (points), with tooltips built from
+// DOM nodes (textContent only: names from the store are text, never markup).
+// Loaded after map.js; waits until the map is ready, adds its own layer switch
+// ("Fire danger <date>", "Fire events", "Fire hotspots"), and adds nothing for
+// what the store lacks (a 404 danger, empty collections).
 (function () {
   'use strict';
   const COLORS = { 1: '#2b83ba', 2: '#abdda4', 3: '#ffffbf', 4: '#fdae61', 5: '#d7191c' };
@@ -32,15 +34,29 @@
     return div;
   }
 
-  async function load() {
-    const canopy = window.canopy;
+  function lines(title, rows) {
+    const div = document.createElement('div');
+    const b = document.createElement('strong');
+    b.textContent = title;
+    div.appendChild(b);
+    for (const r of rows) {
+      const p = document.createElement('div');
+      p.textContent = r;
+      div.appendChild(p);
+    }
+    return div;
+  }
+
+  const num = (x, d) => (typeof x === 'number' ? x.toFixed(d) : '?');
+
+  async function dangerLayer(canopy) {
     let danger;
     try {
       danger = await getJson('/stats/fire-danger?f=json');
     } catch (e) {
-      if (e.status === 404) return; // the region has no [fire]
+      if (e.status === 404) return null; // the region has no stations
       if (canopy) canopy.errors.push(e.message);
-      return;
+      return null;
     }
     const byCode = new Map(danger.communes.map((r) => [r.commune_code, r]));
     const communes = await getJson('/collections/communes/items?limit=10000&f=json');
@@ -54,9 +70,70 @@
         l.bindTooltip(() => tooltip(String(f.properties.name || code), byCode.get(code)), { sticky: true });
       },
     });
-    L.control.layers(null, { [`Fire danger ${danger.date}`]: layer }, { collapsed: false, position: 'bottomright' })
-      .addTo(canopy.map);
     canopy.fire = { date: danger.date, communes: byCode.size, bulletin: danger.bulletin.length };
+    return [`Fire danger ${danger.date}`, layer];
+  }
+
+  async function eventsLayer(canopy) {
+    const fc = await getJson('/collections/fire_events/items?limit=10000&f=json');
+    canopy.fireEvents = fc.features.length;
+    if (!fc.features.length) return null;
+    const layer = L.geoJSON(fc.features, {
+      style: (f) => ({
+        color: f.properties.alert ? '#b10026' : '#fd8d3c',
+        weight: 2,
+        fillOpacity: 0.25,
+      }),
+      onEachFeature: (f, l) => {
+        const p = f.properties;
+        l.bindTooltip(() => lines(`Fire event ${String(p.event_id)}`, [
+          `${String(p.first_detection)} … ${String(p.last_detection)}`,
+          `${p.hotspots} hotspots, max FRP ${num(p.max_frp_mw, 1)} MW`,
+          `forest ${num(p.forest_ha, 1)} ha of ${num(p.area_ha, 1)} ha; commune ${String(p.commune_code)}`,
+          `severity ${String(p.severity)}${p.alert ? ' (alert)' : ''}`,
+        ]), { sticky: true });
+      },
+    });
+    return ['Fire events', layer];
+  }
+
+  async function hotspotsLayer(canopy) {
+    const fc = await getJson('/collections/hotspots/items?limit=10000&f=json');
+    canopy.hotspots = fc.features.length;
+    if (!fc.features.length) return null;
+    const layer = L.geoJSON(fc.features, {
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+        radius: 4,
+        color: '#7f0000',
+        weight: 1,
+        fillColor: f.properties.confidence === 'low' ? '#fee391' : '#ef3b2c',
+        fillOpacity: 0.9,
+      }),
+      onEachFeature: (f, l) => {
+        const p = f.properties;
+        l.bindTooltip(() => lines(`Hotspot ${String(p.acquired)}`, [
+          `${String(p.sensor)} ${String(p.satellite)}, confidence ${String(p.confidence)}, FRP ${num(p.frp_mw, 1)} MW`,
+          `footprint ${num(p.footprint_ha, 1)} ha, forest ${num(100 * p.forest_fraction, 0)} %`,
+          `commune ${String(p.commune_code)}${p.zone_species ? `, zone ${String(p.zone_species)}` : ''}`,
+        ]), { sticky: true });
+      },
+    });
+    return ['Fire hotspots', layer];
+  }
+
+  async function load() {
+    const canopy = window.canopy;
+    const overlays = {};
+    for (const make of [dangerLayer, eventsLayer, hotspotsLayer]) {
+      try {
+        const got = await make(canopy);
+        if (got) overlays[got[0]] = got[1];
+      } catch (e) {
+        canopy.errors.push(e.message);
+      }
+    }
+    if (!Object.keys(overlays).length) return;
+    L.control.layers(null, overlays, { collapsed: false, position: 'bottomright' }).addTo(canopy.map);
   }
 
   function start() {
