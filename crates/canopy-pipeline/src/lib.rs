@@ -27,6 +27,7 @@ pub mod fire;
 pub mod fire_store;
 pub mod job;
 pub mod layers;
+pub mod photo_store;
 pub mod products;
 pub mod progress;
 pub mod raster;

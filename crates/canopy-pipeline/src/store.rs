@@ -108,6 +108,12 @@ pub fn write(
     } else {
         (Vec::new(), Vec::new())
     };
+    // The rangers' photos go with the triage history (`photo_store`).
+    let previous_photos = if path.exists() {
+        crate::photo_store::read_all(path)?
+    } else {
+        Vec::new()
+    };
     let tmp = dir.join(format!(
         ".{stem}.tmp-{}-{}.gpkg",
         std::process::id(),
@@ -151,6 +157,10 @@ pub fn write(
         crate::fire_store::write(&mut txn, extras.fire)
             .map_err(|(l, e)| err(format!("layer {l}: {}", disk_hint(&e))))?;
         write_triage(&mut txn, &previous_triage).map_err(|e| layer_err("alert_triage", e))?;
+        if !previous_photos.is_empty() {
+            crate::photo_store::write(&mut txn, &previous_photos)
+                .map_err(|e| layer_err(crate::photo_store::TABLE, e))?;
+        }
         write_runs(&mut txn, &runs).map_err(|e| layer_err("runs", e))?;
         txn.commit()
             .map_err(|e| err(format!("commit failed: {}", disk_hint(&e))))?;
