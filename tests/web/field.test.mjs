@@ -222,7 +222,7 @@ test('offline: choose communes, go offline, reload: their alerts are still there
   await shot(page, 'field-phone-vi-offline-choose.png');
   await page.locator('#offline-save').tap();
   await page.locator('#offline-dialog .msg.ok').waitFor({ timeout: 60000 });
-  assert.match(await page.locator('#offline-dialog .msg.ok').innerText(), new RegExp(`${alerts.length} cảnh báo`));
+  assert.match(await page.locator('#offline-dialog .msg.ok').innerText(), new RegExp(`${alerts.length} cảnh báo, ${2 * alerts.length} ảnh`));
   await page.locator('#offline-dialog button.secondary').tap();
 
   await context.setOffline(true);
@@ -233,12 +233,139 @@ test('offline: choose communes, go offline, reload: their alerts are still there
   assert.equal(counts.alerts, alerts.length, 'the chosen communes\' alerts, offline');
   assert.equal(counts.communes, codes.length, 'the chosen communes, offline');
   assert.equal(await page.locator('.leaflet-alerts-pane path.alert-marker').count(), alerts.length);
+  await page.locator('#banner.offline').waitFor({ state: 'visible', timeout: 5000 });
   assert.match(await page.locator('#banner').innerText(), /Ngoại tuyến/);
   // An alert's details open offline (from its saved document).
   const popup = await openAlertPopup(page, alerts[0].id);
   assert.ok((await popup.innerText()).includes(alerts[0].properties.commune_name));
+  // Its evidence chips too, decoded by the browser from the phone's copy.
+  for (const kind of ['before', 'after']) {
+    const w = await popup.locator(`img.chip-${kind}`).evaluate((i) => new Promise((r) => (i.complete ? r(i.naturalWidth) : (i.onload = () => r(i.naturalWidth), i.onerror = () => r(0)))));
+    assert.ok(w >= 24 * 4, `the ${kind} chip is shown offline (${w} px wide)`);
+  }
   await page.waitForFunction(() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1');
   await shot(page, 'field-phone-vi-offline.png');
   await context.setOffline(false);
+  await context.close();
+});
+
+// A photo as a camera would give it: a PNG of w×h made by the browser's canvas.
+async function cameraPhoto(page, w, h) {
+  const b64 = await page.evaluate(([w, h]) => {
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const g = c.getContext('2d');
+    g.fillStyle = '#6b4f2a'; g.fillRect(0, 0, w, h);
+    g.fillStyle = '#2e7d32'; g.fillRect(0, 0, w, h / 3);
+    for (let i = 0; i < 400; i++) { g.fillStyle = `hsl(${i % 360},60%,40%)`; g.fillRect((i * 37) % w, (i * 53) % h, 9, 9); }
+    return c.toDataURL('image/png').split(',')[1];
+  }, [w, h]);
+  return Buffer.from(b64, 'base64');
+}
+
+// The width and height of a JPEG, from its SOF marker (an independent decoder of the
+// header, not the page's).
+function jpegSize(buf) {
+  assert.ok(buf[0] === 0xFF && buf[1] === 0xD8, 'a JPEG');
+  let i = 2;
+  while (i < buf.length) {
+    if (buf[i] !== 0xFF) { i++; continue; }
+    const m = buf[i + 1];
+    const len = buf.readUInt16BE(i + 2);
+    if (m >= 0xC0 && m <= 0xCF && m !== 0xC4 && m !== 0xC8 && m !== 0xCC) return { h: buf.readUInt16BE(i + 5), w: buf.readUInt16BE(i + 7) };
+    i += 2 + len;
+  }
+  throw new Error('no SOF marker');
+}
+
+test('offline triage with a photo is sent on reconnect; a conflict is shown; a removed alert is said so', async () => {
+  const { codes, alerts } = await twoCommunes();
+  const fresh = alerts.filter((a) => (a.properties.status || 'new') === 'new');
+  assert.ok(fresh.length >= 2, 'two untriaged alerts in the chosen communes');
+  const [a, b] = fresh;
+  const { context, page, problems } = await H.openMap({ ...PHONE, locale: 'vi-VN' });
+  await page.evaluate((t) => window.canopy.setToken(t), H.TOKENS['Ranger Test']);
+  await page.evaluate(() => window.canopy.swReady);
+  await page.evaluate((codes) => window.canopy.saveOffline(codes), codes);
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForFunction(() => window.canopy && window.canopy.ready, null, { timeout: 30000 });
+
+  // Alert A: confirmed with a note and a 2400×1800 photo, plus a file that is no photo.
+  let popup = await openAlertPopup(page, a.id);
+  await popup.locator('.choices label[data-status="confirmed"]').click();
+  await popup.locator('textarea').fill('Gốc cây mới chặt, khoảng 2 ha');
+  const photo = await cameraPhoto(page, 2400, 1800);
+  await popup.locator('input.photo-file').setInputFiles([
+    { name: 'goc-cay.png', mimeType: 'image/png', buffer: photo },
+    { name: 'ghi-chu.txt', mimeType: 'image/jpeg', buffer: Buffer.from('không phải ảnh') },
+  ]);
+  await popup.locator('.photo-previews img').waitFor({ timeout: 10000 });
+  assert.equal(await popup.locator('.photo-previews img').count(), 1, 'the photo is kept, the text file is not');
+  assert.match(await popup.locator('.photo-msg').innerText(), /“ghi-chu\.txt” không phải là ảnh/);
+  await popup.locator('button.save').click();
+  await popup.locator('.msg.info', { hasText: 'Không có mạng' }).waitFor({ timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.canopy.lastTriage.result), 'queued');
+
+  // Alert B: dismissed offline; meanwhile another ranger confirms it on the server.
+  popup = await openAlertPopup(page, b.id);
+  await popup.locator('.choices label[data-status="dismissed"]').click();
+  await popup.locator('button.save').click();
+  await popup.locator('.msg.info', { hasText: 'Không có mạng' }).waitFor({ timeout: 10000 });
+  const seen = await H.api(`/collections/alerts/items/${encodeURIComponent(b.id)}`);
+  const other = await H.api(`/collections/alerts/items/${encodeURIComponent(b.id)}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${H.TOKENS['Other Ranger']}`, 'If-Match': seen.headers.get('etag') },
+    body: JSON.stringify({ status: 'confirmed', note: 'Khai thác có phép' }),
+  });
+  assert.equal(other.status, 200);
+  // A queued report for an alert a re-run removed (the server answers 404 for it).
+  await page.evaluate(() => window.canopy.queueTriage({ id: '2024-2025-removedbyrerun', status: 'confirmed', note: '', etag: '"x"', photos: [] }));
+  assert.equal(await page.locator('#queue li').count(), 3);
+  await shot(page, 'field-phone-vi-queue-offline.png');
+
+  // Back online: A is sent with its photo, B is a conflict, the removed one is said so.
+  await context.setOffline(false);
+  await page.evaluate(() => window.dispatchEvent(new Event('online')));
+  await page.waitForFunction(() => (window.canopy.queueState || []).length === 2
+    && window.canopy.queueState.every((q) => q.state !== 'queued'), null, { timeout: 20000 });
+  const state = await page.evaluate(() => window.canopy.queueState);
+  assert.deepEqual(state.map((q) => q.state).sort(), ['conflict', 'gone']);
+  const nowA = await H.api(`/collections/alerts/items/${encodeURIComponent(a.id)}`);
+  assert.equal(nowA.json.properties.status, 'confirmed');
+  assert.equal(nowA.json.properties.status_by, 'Ranger Test');
+  assert.equal(nowA.json.properties.note, 'Gốc cây mới chặt, khoảng 2 ha');
+  const hist = await H.api(`/collections/alerts/items/${encodeURIComponent(a.id)}/history`);
+  const last = hist.json.events[hist.json.events.length - 1];
+  assert.equal(last.photos.length, 1, 'the photo joined the triage event');
+  const img = await fetch(last.photos[0].href.replace(/^https?:\/\/[^/]+/, H.base));
+  assert.equal(img.headers.get('content-type'), 'image/jpeg');
+  const bytes = Buffer.from(await img.arrayBuffer());
+  assert.ok(bytes.length <= 1024 * 1024, `resized on the phone: ${bytes.length} bytes`);
+  assert.deepEqual(jpegSize(bytes), { w: 1600, h: 1200 }, 'longest side 1600 px, aspect kept');
+  // B: the other ranger's status stands, and the phone says who and what.
+  const nowB = await H.api(`/collections/alerts/items/${encodeURIComponent(b.id)}`);
+  assert.equal(nowB.json.properties.status, 'confirmed');
+  assert.equal(nowB.json.properties.status_by, 'Other Ranger');
+  const conflict = page.locator(`#queue li.conflict[data-alert-id="${b.id}"]`);
+  assert.match(await conflict.innerText(), /Xung đột/);
+  assert.match(await conflict.innerText(), /Other Ranger/);
+  assert.match(await page.locator('#queue li.gone').innerText(), /lần phân tích mới đã loại bỏ/);
+  await shot(page, 'field-phone-vi-queue-conflict.png');
+
+  // The ranger chooses: send mine anyway.
+  await conflict.locator('button.q-mine').click();
+  await page.waitForFunction(() => window.canopy.queueState.length === 1, null, { timeout: 10000 });
+  assert.equal((await H.api(`/collections/alerts/items/${encodeURIComponent(b.id)}`)).json.properties.status, 'dismissed');
+
+  // The photo in the alert's history on the page.
+  popup = await openAlertPopup(page, a.id);
+  await popup.locator('button', { hasText: 'Lịch sử' }).click();
+  await popup.locator('.history-photos img').waitFor({ timeout: 10000 });
+  const natural = await popup.locator('.history-photos img').evaluate((i) => new Promise((r) => (i.complete ? r(i.naturalWidth) : (i.onload = () => r(i.naturalWidth)))));
+  assert.equal(natural, 1600);
+  // Offline fetches fail by design; blob: URLs are the page's own photo previews.
+  const unexpected = problems.filter((p) => !/status of (404|412|504)|ERR_INTERNET_DISCONNECTED|net::ERR|external request: blob:/.test(p));
+  assert.deepEqual(unexpected, [], unexpected.join('\n'));
   await context.close();
 });

@@ -17,6 +17,8 @@
 //! - [`progress`]: progress bars.
 
 pub mod change;
+pub mod chip_store;
+pub mod chips;
 pub mod communes;
 pub mod config;
 pub mod cover;

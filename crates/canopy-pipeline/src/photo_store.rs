@@ -68,7 +68,7 @@ pub fn sniff(data: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn binary(f: &Feature, i: usize) -> Vec<u8> {
+pub(crate) fn binary(f: &Feature, i: usize) -> Vec<u8> {
     let mut n: std::os::raw::c_int = 0;
     // SAFETY: the feature is alive for the call; GDAL returns a pointer to `n` bytes
     // owned by the feature, copied out at once.
@@ -81,7 +81,7 @@ fn binary(f: &Feature, i: usize) -> Vec<u8> {
     }
 }
 
-fn set_binary(f: &mut Feature, i: usize, data: &[u8]) {
+pub(crate) fn set_binary(f: &mut Feature, i: usize, data: &[u8]) {
     // SAFETY: GDAL copies the `data.len()` bytes into the feature.
     unsafe {
         gdal_sys::OGR_F_SetFieldBinary(

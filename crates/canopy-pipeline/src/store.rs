@@ -152,6 +152,8 @@ pub fn write(
         write_change(&mut txn, "province_change", &change.province, false)
             .map_err(|e| layer_err("province_change", e))?;
         write_alerts(&mut txn, &change.alerts).map_err(|e| layer_err("alerts", e))?;
+        crate::chip_store::write(&mut txn, &change.chips)
+            .map_err(|e| layer_err(crate::chip_store::TABLE, e))?;
         crate::zone_store::write(&mut txn, extras)
             .map_err(|(l, e)| err(format!("layer {l}: {}", disk_hint(&e))))?;
         crate::fire_store::write(&mut txn, extras.fire)

@@ -17,6 +17,7 @@
 //!   (no diacritics, case or tone-mark placement).
 
 pub mod auth;
+pub mod chips;
 pub mod collections;
 pub mod conn;
 pub mod error;
@@ -205,6 +206,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/collections/{collection_id}/items/{feature_id}/photos/{photo}",
             get(photos::get),
+        )
+        .route(
+            "/collections/{collection_id}/items/{feature_id}/chips/{file}",
+            get(chips::get),
         )
         .route(
             "/collections/{collection_id}/queryables",
