@@ -77,6 +77,27 @@ test('on a phone in Vietnamese: strings, numbers and dates as a Vietnamese reade
   assert.ok(text.includes(p.commune_name.normalize('NFC')), `the commune as stored: ${p.commune_name}`);
   assert.match(text, /Cảnh báo mức (cao|trung bình|thấp)/);
   assert.match(text, /Đăng nhập để xử lý/);
+  // The evidence: both chips decoded by the browser; for composite epochs the NDVI
+  // series, one dot per scene, filled where the scene saw the pixels clear.
+  for (const kind of ['before', 'after']) {
+    const w = await popup.locator(`img.chip-${kind}`).evaluate((i) => new Promise((r) => (i.complete ? r(i.naturalWidth) : (i.onload = () => r(i.naturalWidth), i.onerror = () => r(0)))));
+    assert.ok(w >= 96, `${kind} chip shown (${w} px)`);
+  }
+  const series = await fetch(`${H.base}/collections/alerts/items/${encodeURIComponent(alert.id)}/chips/series.json`);
+  if (series.status === 200) {
+    const pts = await series.json();
+    await popup.locator('.series svg').waitFor({ timeout: 5000 });
+    assert.equal(await popup.locator('.series circle.obs').count(), pts.length);
+    assert.equal(await popup.locator('.series circle.obs.clear').count(), pts.filter((p) => p.ndvi !== null).length);
+    assert.ok(pts.some((p) => p.ndvi !== null), 'some scene saw the alert clear');
+    // The clearing: the later epoch's clear scenes from first_seen on have a lower
+    // NDVI than every clear scene of the earlier epoch.
+    const before = pts.filter((q) => q.epoch === p.from_epoch && q.ndvi !== null).map((q) => q.ndvi);
+    const after = pts.filter((q) => q.epoch === p.to_epoch && q.ndvi !== null && q.date >= p.first_seen).map((q) => q.ndvi);
+    if (before.length && after.length) assert.ok(Math.max(...after) < Math.min(...before), `NDVI after ${after} < before ${before}`);
+  } else {
+    assert.equal(series.status, 404, 'no series: a priority epoch');
+  }
   await page.waitForFunction(() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1');
   await shot(page, 'field-phone-vi-popup.png');
 

@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use canopy_core::components::Component;
+use canopy_core::composite::Method;
 use canopy_core::forest::{FOREST, NON_FOREST};
 use gdal::raster::Buffer;
 use gdal::DriverManager;
@@ -39,14 +40,47 @@ pub const OUTLINE: [u8; 3] = [255, 255, 0];
 /// Unobserved pixels.
 pub const UNOBSERVED: [u8; 3] = [190, 190, 190];
 
-/// One chip of an alert.
+/// One chip of an alert (or its NDVI series, `kind` = `series`, JSON).
 #[derive(Debug, Clone)]
 pub struct Chip {
     pub alert_id: String,
-    /// `before` (the earlier epoch) or `after` (the later one).
+    /// `before` (the earlier epoch), `after` (the later one) or `series`.
     pub kind: &'static str,
     pub epoch: String,
+    /// PNG bytes (before, after) or JSON ([`SeriesPoint`]s, series).
     pub png: Vec<u8>,
+}
+
+/// One scene of a composite epoch, over the alert's pixels.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeriesPoint {
+    pub epoch: String,
+    pub date: String,
+    /// Mean NDVI of the patch's pixels the scene saw clear (`None`: none).
+    pub ndvi: Option<f64>,
+    /// Patch pixels the scene saw clear, of `pixels`.
+    pub clear: usize,
+    pub pixels: usize,
+}
+
+/// Each scene date of a composite epoch as a one-scene mosaic (no series for a
+/// priority epoch: its one observation per pixel is the chip).
+fn scenes(m: &Mosaic) -> Vec<Mosaic> {
+    if m.composite == Method::Priority {
+        return Vec::new();
+    }
+    let mut dates: Vec<&String> = m.tiles.iter().map(|t| &t.date).collect();
+    dates.sort();
+    dates.dedup();
+    dates
+        .into_iter()
+        .map(|d| Mosaic {
+            tiles: m.tiles.iter().filter(|t| &t.date == d).cloned().collect(),
+            composite: Method::Priority,
+            min_clear: 1,
+            ..m.clone()
+        })
+        .collect()
 }
 
 /// An NDVI as a colour: below `threshold` (not forest) browns to tan, at and above it
@@ -158,14 +192,24 @@ pub fn render(
         tracing::warn!(alerts = order.len(), kept = MAX_ALERTS, "chips only for the largest alerts");
         order.truncate(MAX_ALERTS);
     }
+    let scene_mosaics: Vec<Mosaic> = scenes(ma).into_iter().chain(scenes(mb)).collect();
     let per_thread = PerThread::new();
-    let chips: Vec<Result<[Chip; 2], PipelineError>> = order
+    let chips: Vec<Result<Vec<Chip>, PipelineError>> = order
         .par_iter()
         .map(|(id, comp)| {
             per_thread.with(
-                || MosaicReader::new(ma, rules).and_then(|a| Ok((a, MosaicReader::new(mb, rules)?))),
+                || {
+                    MosaicReader::new(ma, rules).and_then(|a| {
+                        let b = MosaicReader::new(mb, rules)?;
+                        let s = scene_mosaics
+                            .iter()
+                            .map(|m| MosaicReader::new(m, rules))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok((a, b, s))
+                    })
+                },
                 |readers| {
-                    let (ra, rb) = readers.as_mut().map_err(|e| PipelineError::Input(e.to_string()))?;
+                    let (ra, rb, rs) = readers.as_mut().map_err(|e| PipelineError::Input(e.to_string()))?;
                     let win = window(comp.bbox, g.width, g.height);
                     let patch: HashSet<(usize, usize)> = comp
                         .runs
@@ -180,9 +224,29 @@ pub fn render(
                         let (rgb, w, h) = draw(&data, g.width, win[1], win, &patch, rules.ndvi_min);
                         out.push(Chip { alert_id: id.clone(), kind, epoch: epoch.to_string(), png: png(&rgb, w, h)? });
                     }
-                    let after = out.pop().expect("two chips");
-                    let before = out.pop().expect("two chips");
-                    Ok([before, after])
+                    if !rs.is_empty() {
+                        let mut points = Vec::with_capacity(rs.len());
+                        for (reader, m) in rs.iter_mut().zip(&scene_mosaics) {
+                            let mut data = StripData::default();
+                            reader.read(win[1], rows, &mut data, true)?;
+                            let vals: Vec<f64> = patch
+                                .iter()
+                                .map(|&(c, r)| data.ndvi.get((r - win[1]) * g.width + c).copied().unwrap_or(f32::NAN) as f64)
+                                .filter(|v| v.is_finite())
+                                .collect();
+                            points.push(SeriesPoint {
+                                epoch: m.epoch.clone(),
+                                date: m.tiles.first().map(|t| t.date.clone()).unwrap_or_default(),
+                                ndvi: (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64),
+                                clear: vals.len(),
+                                pixels: patch.len(),
+                            });
+                        }
+                        let json = serde_json::to_vec(&points)
+                            .map_err(|e| PipelineError::Input(format!("series of alert {id}: {e}")))?;
+                        out.push(Chip { alert_id: id.clone(), kind: "series", epoch: String::new(), png: json });
+                    }
+                    Ok(out)
                 },
             )
         })

@@ -1,5 +1,6 @@
 //! `GET /collections/alerts/items/{id}/chips/{before|after}.png`: the alert's evidence
-//! chips, rendered by the run (`canopy_pipeline::chips`) and stored in the store's
+//! chips, and `…/chips/series.json` (composite epochs: per scene, the mean NDVI of the
+//! alert's pixels seen clear, and how many), rendered by the run (`canopy_pipeline::chips`) and stored in the store's
 //! `alert_chips` table; read from the store file on demand. The header
 //! `X-Canopy-Epoch` names the chip's epoch.
 
@@ -27,9 +28,10 @@ pub async fn get(
     let kind = match file.as_str() {
         "before.png" => "before",
         "after.png" => "after",
+        "series.json" => "series",
         other => {
             return Err(ApiError::NotFound(format!(
-                "no chip \"{other}\": the chips are before.png and after.png"
+                "no chip \"{other}\": the chips are before.png, after.png and series.json (composite epochs)"
             )))
         }
     };
@@ -46,12 +48,15 @@ pub async fn get(
         .map_err(|e| ApiError::Store(e.to_string()))?
         .ok_or_else(|| {
             ApiError::NotFound(format!(
-                "alert \"{fid}\" has no {kind} chip (a store written before chips existed: re-run)"
+                "alert \"{fid}\" has no {kind} chip (a store written before chips existed: re-run; a series only for composite epochs)"
             ))
         })?;
     let mut r = (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(if kind == "series" { "application/json" } else { "image/png" }),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         chip.1,

@@ -64,7 +64,7 @@
       const id = encodeURIComponent(f.id);
       entries.push([`/collections/alerts/items/${id}`, await getJson(`/collections/alerts/items/${id}`)]);
       for (const u of canopy.chipUrls ? canopy.chipUrls(f) : []) {
-        try { entries.push([u, await getJson(u)]); chips++; } catch (_) { /* this alert has no chip */ }
+        try { entries.push([u, await getJson(u)]); if (u.endsWith('.png')) chips++; } catch (_) { /* this alert has no chip (or no series) */ }
       }
       if (progress) progress(++done, keepAlerts.length);
     }
