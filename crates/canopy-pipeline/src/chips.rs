@@ -226,12 +226,14 @@ pub fn render(
                     }
                     if !rs.is_empty() {
                         let mut points = Vec::with_capacity(rs.len());
+                        // Only the patch's rows: a scene read is a whole strip of the grid.
+                        let (pr0, pr1) = (comp.bbox[1] as usize, comp.bbox[3] as usize);
                         for (reader, m) in rs.iter_mut().zip(&scene_mosaics) {
                             let mut data = StripData::default();
-                            reader.read(win[1], rows, &mut data, true)?;
+                            reader.read(pr0, pr1 - pr0, &mut data, true)?;
                             let vals: Vec<f64> = patch
                                 .iter()
-                                .map(|&(c, r)| data.ndvi.get((r - win[1]) * g.width + c).copied().unwrap_or(f32::NAN) as f64)
+                                .map(|&(c, r)| data.ndvi.get((r - pr0) * g.width + c).copied().unwrap_or(f32::NAN) as f64)
                                 .filter(|v| v.is_finite())
                                 .collect();
                             points.push(SeriesPoint {
