@@ -3,13 +3,13 @@
 
 use std::io::Write;
 
+use canopy_core::fire as danger;
 use canopy_core::fire::level_name;
-use canopy_pipeline::fire::danger;
 
 /// The last day's bulletin: forest ha per level and the communes at IV and V.
 /// Prints nothing when the run had no `[fire]`.
 pub fn bulletin(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()> {
-    let rows = canopy_pipeline::fire_store::read_danger(store, None)?;
+    let rows = canopy_store::read_danger(store, None)?;
     let Some(day) = danger::last_date(&rows) else {
         return Ok(());
     };

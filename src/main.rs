@@ -6,11 +6,15 @@
 
 mod fire_print;
 mod print;
+#[cfg(feature = "synth")]
+mod synth_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use canopy_core::change::Severity;
+use canopy_core::triage::TriageStatus;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -55,7 +59,7 @@ enum Command {
         commune: Option<String>,
         /// Only alerts at least this severe.
         #[arg(long, value_enum)]
-        min_severity: Option<SeverityArg>,
+        min_severity: Option<Severity>,
         #[arg(long, value_enum, default_value = "table")]
         format: AlertFormat,
     },
@@ -66,8 +70,8 @@ enum Command {
         store: PathBuf,
         /// The alert id (see `canopy alerts`).
         alert_id: String,
-        #[arg(long, value_parser = ["new", "confirmed", "dismissed"])]
-        status: String,
+        #[arg(long, value_enum)]
+        status: TriageStatus,
         #[arg(long, default_value = "")]
         note: String,
         /// Who checked it.
@@ -138,44 +142,8 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Generate a deterministic Sentinel-2-like sample region over commune polygons.
-    Synth {
-        /// Region directory to write (tiles/, truth/, truth.json, region.toml if absent).
-        out_dir: PathBuf,
-        /// Commune polygons (any OGR layer).
-        #[arg(long)]
-        communes: PathBuf,
-        #[arg(long, default_value = "ma_xa")]
-        code_field: String,
-        #[arg(long, default_value = "ten_xa")]
-        name_field: String,
-        /// Region name written into a new region.toml.
-        #[arg(long, default_value = "Sample region")]
-        name: String,
-        /// Pixel size in metres (30 for the sample, 10 for a province-scale benchmark).
-        #[arg(long, default_value_t = 30.0)]
-        pixel_size: f64,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Number of epochs (≥ 2).
-        #[arg(long, default_value_t = 2)]
-        epochs: usize,
-        /// Targets file naming the communes of each species zone: zones are
-        /// generated there (zones.geojson), with harvest blocks inside them.
-        #[arg(long)]
-        targets: Option<PathBuf>,
-        /// Scenes per epoch (≥ 1). Above 1: dates through the year with moving
-        /// clouds, haze the mask misses, a leaf-off January scene and mown meadows;
-        /// region.toml composites them (max-ndvi).
-        #[arg(long, default_value_t = 1)]
-        scenes: usize,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum SeverityArg {
-    Low,
-    Medium,
-    High,
+    #[cfg(feature = "synth")]
+    Synth(synth_cmd::SynthArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -261,7 +229,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let out = canopy_pipeline::job::run(&region, &store, &pairs)?;
-            let stored = canopy_pipeline::store::read_cover(&store)
+            let stored = canopy_store::read_cover(&store)
                 .with_context(|| format!("reading back {}", store.display()))?;
             let mut w = std::io::stdout();
             print::cover_table(&stored, None, &mut w)?;
@@ -286,11 +254,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             output,
         } => {
             let store = pick_store(store, region)?;
-            let report = canopy_pipeline::report::build(&store, epoch.as_deref())?;
+            let report = canopy_report::build(&store, epoch.as_deref())?;
             let text = match format {
-                ReportFormat::Md => canopy_pipeline::report::markdown(&report),
-                ReportFormat::Csv => canopy_pipeline::report::csv(&report),
-                ReportFormat::Html => canopy_pipeline::report::html(&report),
+                ReportFormat::Md => canopy_report::markdown(&report),
+                ReportFormat::Csv => canopy_report::csv(&report),
+                ReportFormat::Html => canopy_report::html(&report),
             };
             match output {
                 Some(path) => {
@@ -313,15 +281,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             format,
         } => {
             let store = pick_store(store, region)?;
-            let min = min_severity.map(|s| match s {
-                SeverityArg::Low => "low",
-                SeverityArg::Medium => "medium",
-                SeverityArg::High => "high",
-            });
             let filter = print::AlertFilter {
                 since,
                 commune,
-                min_severity: min,
+                min_severity,
             };
             print::alerts(&store, &filter, format, &mut std::io::stdout())
         }
@@ -332,14 +295,14 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             note,
             by,
         } => {
-            let event = canopy_pipeline::store::TriageEvent {
+            let event = canopy_store::TriageEvent {
                 alert_id,
                 status,
                 note,
                 by,
-                at: canopy_pipeline::job::now(),
+                at: canopy_store::now(),
             };
-            canopy_pipeline::store::append_triage(&store, &event, None)?;
+            canopy_store::append_triage(&store, &event, None)?;
             println!(
                 "{}: {} by {} at {}",
                 event.alert_id, event.status, event.by, event.at
@@ -351,7 +314,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             epoch,
             format,
         } => {
-            let stored = canopy_pipeline::store::read_cover(&store)?;
+            let stored = canopy_store::read_cover(&store)?;
             let mut w = std::io::stdout();
             match format {
                 Format::Table => print::cover_table(&stored, epoch.as_deref(), &mut w)?,
@@ -392,42 +355,8 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 store, bind, tokens, cors, public_url, private, poll_ms, limits,
             )
         }
-        Command::Synth {
-            out_dir,
-            communes,
-            code_field,
-            name_field,
-            name,
-            pixel_size,
-            seed,
-            epochs,
-            targets,
-            scenes,
-        } => {
-            let opts = canopy_pipeline::synth::SynthOptions {
-                out_dir: out_dir.clone(),
-                communes,
-                code_field,
-                name_field,
-                region_name: name,
-                pixel_size,
-                seed,
-                epochs,
-                targets,
-                scenes: scenes.max(1),
-            };
-            let s = canopy_pipeline::synth::generate(&opts)?;
-            println!(
-                "Generated {} tiles over a {}×{} working grid ({} px per band per epoch), {} planted changes, in {}",
-                s.tiles,
-                s.grid.width,
-                s.grid.height,
-                s.pixels_per_band_per_epoch,
-                s.changes,
-                out_dir.display()
-            );
-            Ok(())
-        }
+        #[cfg(feature = "synth")]
+        Command::Synth(args) => synth_cmd::run(args),
     }
 }
 

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
+use canopy_core::change::Severity;
 use canopy_pipeline::change::ChangeResult;
-use canopy_pipeline::cover::CoverRow;
-use canopy_pipeline::store::{StoredAlert, StoredCover};
+use canopy_store::{CoverRow, StoredAlert, StoredCover};
 
 use crate::AlertFormat;
 
@@ -166,15 +166,7 @@ pub fn cover_json(s: &StoredCover, epoch: Option<&str>, w: &mut impl Write) -> a
     Ok(())
 }
 
-const SEVERITIES: [&str; 3] = ["high", "medium", "low"];
-
-fn rank(s: &str) -> usize {
-    match s {
-        "low" => 0,
-        "medium" => 1,
-        _ => 2,
-    }
-}
+const SEVERITIES: [Severity; 3] = [Severity::High, Severity::Medium, Severity::Low];
 
 /// The change of each pair (province totals and the communes that lost most)
 /// and the number of alerts by severity.
@@ -238,7 +230,7 @@ pub fn change_summary(
 pub struct AlertFilter {
     pub since: Option<String>,
     pub commune: Option<String>,
-    pub min_severity: Option<&'static str>,
+    pub min_severity: Option<Severity>,
 }
 
 /// Lists the alerts of a store as a table, GeoJSON or CSV.
@@ -248,7 +240,7 @@ pub fn alerts(
     format: AlertFormat,
     w: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let cover = canopy_pipeline::store::read_cover(store)?;
+    let cover = canopy_store::read_cover(store)?;
     if cover.epochs.len() < 2 {
         anyhow::bail!(
             "{}: alerts need two epochs, and this store has {}",
@@ -256,7 +248,7 @@ pub fn alerts(
             cover.epochs.len()
         );
     }
-    let mut list = canopy_pipeline::store::read_alerts(store)?;
+    let mut list = canopy_store::read_alerts(store)?;
     if let Some(since) = &f.since {
         let pos = cover
             .epochs
@@ -287,11 +279,11 @@ pub fn alerts(
         list.retain(touching);
     }
     if let Some(min) = f.min_severity {
-        list.retain(|a| rank(&a.severity) >= rank(min));
+        list.retain(|a| a.severity >= min);
     }
     list.sort_by(|a, b| {
-        rank(&b.severity)
-            .cmp(&rank(&a.severity))
+        b.severity
+            .cmp(&a.severity)
             .then(b.area_ha.total_cmp(&a.area_ha))
     });
     let name = |code: &str| {
@@ -324,7 +316,7 @@ pub fn alerts(
                     a.centroid.1
                 )?;
             }
-            let n = |s: &str| list.iter().filter(|a| a.severity == s).count();
+            let n = |s: Severity| list.iter().filter(|a| a.severity == s).count();
             writeln!(
                 w,
                 "{} alerts: {} high, {} medium, {} low",
@@ -390,11 +382,11 @@ pub fn alerts(
 /// The planting zones per species (province: zoned ha, forest inside, loss) and
 /// the overlaps between species, read back from the store.
 pub fn zone_summary(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()> {
-    let z = canopy_pipeline::zone_store::read_zones(store)?;
+    let z = canopy_store::read_zones(store)?;
     let province: Vec<_> = z
         .species
         .iter()
-        .filter(|r| r.commune_code == canopy_pipeline::cover::PROVINCE_CODE)
+        .filter(|r| r.commune_code == canopy_store::PROVINCE_CODE)
         .collect();
     if province.is_empty() {
         return Ok(());
@@ -402,7 +394,7 @@ pub fn zone_summary(store: &std::path::Path, w: &mut impl Write) -> anyhow::Resu
     let communes = |s: &str| {
         z.species
             .iter()
-            .filter(|r| r.species == s && r.commune_code != canopy_pipeline::cover::PROVINCE_CODE)
+            .filter(|r| r.species == s && r.commune_code != canopy_store::PROVINCE_CODE)
             .map(|r| &r.commune_code)
             .collect::<std::collections::BTreeSet<_>>()
             .len()
@@ -436,7 +428,7 @@ pub fn zone_summary(store: &std::path::Path, w: &mut impl Write) -> anyhow::Resu
     for o in z
         .overlaps
         .iter()
-        .filter(|o| o.commune_code == canopy_pipeline::cover::PROVINCE_CODE)
+        .filter(|o| o.commune_code == canopy_store::PROVINCE_CODE)
     {
         writeln!(
             w,
@@ -449,8 +441,8 @@ pub fn zone_summary(store: &std::path::Path, w: &mut impl Write) -> anyhow::Resu
 
 /// Progress against the region's targets, and every warning of the run.
 pub fn progress(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()> {
-    let Some(p) = canopy_pipeline::zone_store::read_progress(store)? else {
-        for (_, m) in canopy_pipeline::zone_store::read_warnings(store)? {
+    let Some(p) = canopy_store::read_progress(store)? else {
+        for (_, m) in canopy_store::Store::open(store)?.read()?.warnings()? {
             writeln!(w, "warning: {m}")?;
         }
         return Ok(());

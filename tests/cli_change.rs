@@ -44,7 +44,7 @@ fn planted_clearing_gives_one_alert_and_the_loss_by_hand() {
 
     // The change table: loss of commune A is exactly the clearing (2 ha); B has none.
     let db = store.clone();
-    let rows = canopy_pipeline::store::read_change(&db).unwrap().0;
+    let rows = canopy_store::read_change(&db).unwrap().0;
     let a_row = rows.iter().find(|r| r.commune_code == "00001").unwrap();
     assert!((a_row.loss_ha - 2.0).abs() < 1e-9, "{a_row:?}");
     assert_eq!(a_row.gain_ha, 0.0);
@@ -92,30 +92,27 @@ fn alert_ids_are_stable_and_triage_survives_a_rerun() {
         "same inputs, same id"
     );
     assert_eq!(v["features"][0]["properties"]["status"], "confirmed");
-    let history = canopy_pipeline::store::read_triage(&store).unwrap();
+    let history = canopy_store::read_triage(&store).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].by, "Nông Văn A");
     assert_eq!(history[0].note, "chặt phá, đã lập biên bản");
     // A writer that decided on a stale read (0 events seen, the store has 1) is
     // refused under the store's lock and writes nothing; a fresh one is appended.
-    let ev = canopy_pipeline::store::TriageEvent {
+    let ev = canopy_store::TriageEvent {
         alert_id: id.clone(),
-        status: "dismissed".into(),
+        status: canopy_core::triage::TriageStatus::Dismissed,
         note: "stale".into(),
         by: "Hoàng Thị B".into(),
         at: "2026-11-23T00:00:00Z".into(),
     };
-    let err = canopy_pipeline::store::append_triage(&store, &ev, Some(0)).unwrap_err();
+    let err = canopy_store::append_triage(&store, &ev, Some(0)).unwrap_err();
     assert!(
-        matches!(err, canopy_pipeline::PipelineError::Conflict(_)),
+        matches!(err, canopy_store::StoreError::Conflict(_)),
         "{err}"
     );
-    assert_eq!(
-        canopy_pipeline::store::read_triage(&store).unwrap().len(),
-        1
-    );
-    canopy_pipeline::store::append_triage(&store, &ev, Some(1)).unwrap();
-    let history = canopy_pipeline::store::read_triage(&store).unwrap();
+    assert_eq!(canopy_store::read_triage(&store).unwrap().len(), 1);
+    canopy_store::append_triage(&store, &ev, Some(1)).unwrap();
+    let history = canopy_store::read_triage(&store).unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[1].status, "dismissed");
     // Unknown alert and unknown status are refused.

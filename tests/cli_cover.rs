@@ -150,7 +150,7 @@ fn a_second_run_keeps_the_run_history() {
         let o = run_into(d.path(), &store);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    let runs = canopy_pipeline::store::read_runs(&store).unwrap();
+    let runs = canopy_store::read_runs(&store).unwrap();
     assert_eq!(runs.len(), 2);
     assert!(runs[1].inputs.contains("sha256:"), "{}", runs[1].inputs);
 }

@@ -33,7 +33,7 @@ fn fire_region(stations: &str) -> tempfile::TempDir {
 fn run_stores_the_daily_levels_and_prints_the_bulletin() {
     let d = fire_region(&stations());
     let (store, out) = run_region(d.path());
-    let rows = canopy_pipeline::fire_store::read_danger(&store, None).unwrap();
+    let rows = canopy_store::read_danger(&store, None).unwrap();
     assert_eq!(rows.len(), 10, "2 communes × 5 days");
     let last: Vec<_> = rows.iter().filter(|r| r.date == "2026-01-05").collect();
     let (a, b) = (last[0], last[1]);

@@ -137,7 +137,7 @@ fn forest_by_hand(q: [f64; 4]) -> (f64, f64, f64) {
 fn zone_pieces_split_at_commune_boundaries_and_unions_count_overlaps_once() {
     let d = zone_region("");
     let (store, out) = run_region(d.path());
-    let z = canopy_pipeline::zone_store::read_zones(&store).unwrap();
+    let z = canopy_store::read_zones(&store).unwrap();
     let a = r(55.0, 1003.0, 97.0, 1505.0);
     let b = r(953.0, 1917.5, 402.5, 1803.0);
     assert_eq!(a, A);
@@ -257,12 +257,12 @@ fn zone_pieces_split_at_commune_boundaries_and_unions_count_overlaps_once() {
 fn target_progress_by_hand() {
     let d = zone_region(TARGETS);
     let (store, out) = run_region(d.path());
-    let p = canopy_pipeline::zone_store::read_progress(&store)
+    let p = canopy_store::read_progress(&store)
         .unwrap()
         .expect("targets stored");
 
     // Cover: the line through the two province figures, extended to 2031-01-01.
-    let cover = canopy_pipeline::store::read_cover(&store).unwrap();
+    let cover = canopy_store::read_cover(&store).unwrap();
     let c24 = cover.province[0].figures.cover_pct.unwrap();
     let c25 = cover.province[1].figures.cover_pct.unwrap();
     let natural = cover.province[0].figures.natural_ha;
@@ -330,8 +330,8 @@ fn report_in_three_formats_equals_the_store() {
     let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 3, "two communes and the province");
-    let cover = canopy_pipeline::store::read_cover(&store).unwrap();
-    let change = canopy_pipeline::store::read_change(&store).unwrap().0;
+    let cover = canopy_store::read_cover(&store).unwrap();
+    let change = canopy_store::read_change(&store).unwrap().0;
     for row in &rows[..2] {
         let code = row[col("code")];
         let fig = &cover
@@ -461,9 +461,7 @@ fn bad_zone_and_target_input_is_reported() {
         out.contains("cover target 40 % by 2020 is before the first epoch"),
         "{out}"
     );
-    let p = canopy_pipeline::zone_store::read_progress(&store)
-        .unwrap()
-        .unwrap();
+    let p = canopy_store::read_progress(&store).unwrap().unwrap();
     assert_eq!(p.cover[0].projected_pct, None);
     assert_eq!(p.cover[0].status, canopy_core::targets::CoverStatus::Met);
 }
@@ -497,7 +495,7 @@ fn cao_bang_cover_targets_end_to_end() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     let store = store_in(d.path());
-    let p = canopy_pipeline::zone_store::read_progress(&store)
+    let p = canopy_store::read_progress(&store)
         .unwrap()
         .expect("targets stored");
     let targets: Vec<(i32, f64)> = p
@@ -515,7 +513,7 @@ fn cao_bang_cover_targets_end_to_end() {
         p.warnings
     );
 
-    let cover = canopy_pipeline::store::read_cover(&store).unwrap();
+    let cover = canopy_store::read_cover(&store).unwrap();
     assert_eq!(cover.province.len(), 2);
     let c24 = cover.province[0].figures.cover_pct.unwrap();
     let c25 = cover.province[1].figures.cover_pct.unwrap();

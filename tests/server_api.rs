@@ -287,7 +287,7 @@ async fn triage_needs_a_token_and_a_fresh_etag_and_keeps_history() {
     assert_eq!(r.json["numberMatched"], 1);
 
     // the store has it (the CLI reads the same table) …
-    let events = canopy_pipeline::store::read_triage(&store).unwrap();
+    let events = canopy_store::read_triage(&store).unwrap();
     assert_eq!(events.len(), 2);
     // … a re-run keeps it, and the server picks the new store up without a restart
     let before = st.snapshot().stamp;

@@ -134,7 +134,7 @@ async fn photos_join_the_rangers_triage_are_checked_and_survive_a_rerun() {
     assert_eq!(post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/png", svg).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // Too large: a JPEG header and 1 MiB + 1 byte.
     let mut big = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    big.resize(canopy_pipeline::photo_store::MAX_PHOTO_BYTES + 1, 0);
+    big.resize(canopy_store::photos::MAX_PHOTO_BYTES + 1, 0);
     let r = post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/jpeg", big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Another ranger cannot add photos to Lan's triage.

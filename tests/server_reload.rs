@@ -75,12 +75,12 @@ async fn a_store_replaced_during_a_patch_is_reloaded() {
     let app = router(state.clone());
     let (_, _, communes) = call(&app, get("/collections/communes/items")).await;
     assert!(names(&communes).iter().all(|n| !n.starts_with("Renamed")));
-    let alerts = canopy_pipeline::store::read_alerts(&store).unwrap();
+    let alerts = canopy_store::read_alerts(&store).unwrap();
     let id = alerts[0].id.clone();
     let (_, etag, _) = call(&app, get(&format!("/collections/alerts/items/{id}"))).await;
 
     // A run holds the lock while it writes and renames.
-    let lock = canopy_pipeline::store::lock(&store).unwrap();
+    let lock = canopy_store::lock(&store).unwrap();
     let req = Request::patch(format!("/collections/alerts/items/{id}"))
         .header("host", "canopy.test")
         .header("content-type", "application/json")
@@ -108,10 +108,7 @@ async fn a_store_replaced_during_a_patch_is_reloaded() {
     // … with the event, which is in the file too.
     let (_, _, item) = call(&app, get(&format!("/collections/alerts/items/{id}"))).await;
     assert_eq!(item["properties"]["status"], "confirmed", "{item}");
-    assert_eq!(
-        canopy_pipeline::store::read_triage(&store).unwrap().len(),
-        1
-    );
+    assert_eq!(canopy_store::read_triage(&store).unwrap().len(), 1);
     // and the snapshot's identity is the file's: a later poll has nothing to reload,
     // and a later change is seen.
     assert!(!state.refresh().await.unwrap());

@@ -16,9 +16,7 @@ use std::process::{Child, Command, Stdio};
 fn store_with_triage() -> (tempfile::TempDir, PathBuf, String) {
     let d = region_two_epochs();
     let (store, _) = run_region(d.path());
-    let id = canopy_pipeline::store::read_alerts(&store).unwrap()[0]
-        .id
-        .clone();
+    let id = canopy_store::read_alerts(&store).unwrap()[0].id.clone();
     for status in ["confirmed", "dismissed"] {
         let o = run(&[
             "triage",
@@ -36,7 +34,7 @@ fn store_with_triage() -> (tempfile::TempDir, PathBuf, String) {
 }
 
 fn triage_count(store: &Path) -> usize {
-    canopy_pipeline::store::read_triage(store).unwrap().len()
+    canopy_store::read_triage(store).unwrap().len()
 }
 
 fn rerun(d: &Path, store: &Path) -> std::process::Output {
@@ -88,7 +86,7 @@ fn a_hot_journal_is_rolled_back_by_the_next_reader_and_the_run_keeps_history() {
     let o = rerun(d.path(), &store);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(triage_count(&store), 2);
-    assert_eq!(canopy_pipeline::store::read_runs(&store).unwrap().len(), 2);
+    assert_eq!(canopy_store::read_runs(&store).unwrap().len(), 2);
     assert!(!journal(&store).exists());
     let o = run(&["alerts", "--store", &path_str(&store)]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -210,7 +208,7 @@ fn store_never_replaces_a_file_that_is_not_a_canopy_store() {
     let (store, _) = run_region(dir);
     let o = rerun(dir, &store);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(canopy_pipeline::store::read_runs(&store).unwrap().len(), 2);
+    assert_eq!(canopy_store::read_runs(&store).unwrap().len(), 2);
 }
 
 #[test]
@@ -232,7 +230,7 @@ fn two_runs_started_together_both_succeed_and_keep_every_run() {
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         }
     }
-    assert_eq!(canopy_pipeline::store::read_runs(&store).unwrap().len(), 7);
+    assert_eq!(canopy_store::read_runs(&store).unwrap().len(), 7);
     assert_eq!(triage_count(&store), 2);
     let left: Vec<_> = std::fs::read_dir(store.parent().unwrap())
         .unwrap()

@@ -70,8 +70,13 @@ pub fn change_strip(
     }
 }
 
-/// How urgent an alert is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// How urgent an alert is (ordered: low < medium < high; stored and served as
+/// `"low"`, `"medium"`, `"high"`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Severity {
     Low,
     Medium,
@@ -94,6 +99,12 @@ impl Severity {
             "high" => Some(Severity::High),
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

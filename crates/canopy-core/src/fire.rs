@@ -168,6 +168,51 @@ pub fn level_name(level: u8) -> &'static str {
     }
 }
 
+/// One commune on one day.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DangerRow {
+    pub commune_code: String,
+    pub commune_name: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub index: f64,
+    /// 1 (I) … 5 (V).
+    pub level: u8,
+    pub station: String,
+    pub distance_km: f64,
+    pub forest_ha: f64,
+}
+
+/// The bulletin of one day: communes at level IV and V, highest level first,
+/// then most forest first.
+pub fn bulletin<'a>(rows: &'a [DangerRow], date: &str) -> Vec<&'a DangerRow> {
+    let mut b: Vec<&DangerRow> = rows
+        .iter()
+        .filter(|r| r.date == date && r.level >= 4)
+        .collect();
+    b.sort_by(|a, b| {
+        b.level
+            .cmp(&a.level)
+            .then(b.forest_ha.total_cmp(&a.forest_ha))
+            .then(a.commune_code.cmp(&b.commune_code))
+    });
+    b
+}
+
+/// Forest ha at each level (index 0 = I) on one day.
+pub fn forest_by_level(rows: &[DangerRow], date: &str) -> [f64; 5] {
+    let mut out = [0.0; 5];
+    for r in rows.iter().filter(|r| r.date == date) {
+        out[(r.level.clamp(1, 5) - 1) as usize] += r.forest_ha;
+    }
+    out
+}
+
+/// The last day of the rows.
+pub fn last_date(rows: &[DangerRow]) -> Option<&str> {
+    rows.iter().map(|r| r.date.as_str()).max()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

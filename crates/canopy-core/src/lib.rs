@@ -28,4 +28,6 @@ pub mod outline;
 pub mod pixel_area;
 pub mod stats;
 pub mod targets;
+pub mod text;
+pub mod triage;
 pub mod zonal;

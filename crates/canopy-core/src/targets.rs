@@ -11,7 +11,11 @@
 //! extended to the end of the target year. It is a statement about the current
 //! pace, not a forecast, and the report says so.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::{Deserialize, Serialize};
+
+use crate::text::fold;
 
 /// A forest-cover target: `pct` % of the natural area by the end of `year`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -235,6 +239,106 @@ pub fn zone_progress(
         excess_ha: (zone_ha - target.max_ha).max(0.0),
         communes_without_zone: without,
         unknown_communes: unknown,
+    }
+}
+
+/// The targets that apply to a region, and what was noticed reading them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Targets {
+    pub cover: Vec<CoverTarget>,
+    pub zones: Vec<ZoneTarget>,
+    pub warnings: Vec<String>,
+}
+
+/// A `YYYY-MM-DD` date as a decimal year (2025-12-31 → 2025 + 364/365).
+pub fn decimal_year(date: &str) -> Option<f64> {
+    use chrono::Datelike;
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let days = if d.leap_year() { 366.0 } else { 365.0 };
+    Some(d.year() as f64 + (d.ordinal0() as f64) / days)
+}
+
+/// Progress on every target of a region.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    pub cover: Vec<CoverProgress>,
+    pub zones: Vec<ZoneProgress>,
+    /// Warnings from reading the targets and from measuring them.
+    pub warnings: Vec<String>,
+    /// How the trend is computed (said wherever progress is shown).
+    pub method: &'static str,
+}
+
+/// The sentence that goes with every projection.
+pub const METHOD: &str = "Trend = least-squares line through the province cover of every \
+epoch, extended to the end of the target year (a linear projection at the current pace, \
+not a forecast).";
+
+/// What progress is measured on: figures read back from a store.
+pub struct Measured<'a> {
+    /// Province cover per epoch, date order: (epoch id, date, cover %).
+    pub province_cover: &'a [(String, String, Option<f64>)],
+    pub province_natural_ha: f64,
+    /// Zone area per species in the province (overlaps counted once).
+    pub species_ha: &'a BTreeMap<String, f64>,
+    /// Commune names (NFC) per species that has a zone in them.
+    pub communes_with_species: &'a BTreeMap<String, BTreeSet<String>>,
+    /// Every commune name of the region (NFC).
+    pub commune_names: &'a [String],
+}
+
+/// Measures every target.
+pub fn progress(targets: &Targets, m: &Measured) -> Progress {
+    let mut warnings = targets.warnings.clone();
+    let series: Vec<CoverPoint> = m
+        .province_cover
+        .iter()
+        .filter_map(|(id, date, pct)| {
+            Some(CoverPoint {
+                epoch: id.clone(),
+                year: decimal_year(date)?,
+                cover_pct: (*pct)?,
+            })
+        })
+        .collect();
+    let cover = targets
+        .cover
+        .iter()
+        .filter_map(|t| cover_progress(t, &series, m.province_natural_ha))
+        .collect();
+    let names: BTreeMap<String, &String> = m.commune_names.iter().map(|n| (fold(n), n)).collect();
+    let zones = targets
+        .zones
+        .iter()
+        .map(|t| {
+            let ha = m.species_ha.get(&t.species).copied().unwrap_or(0.0);
+            if ha <= 0.0 {
+                warnings.push(format!(
+                    "species {} has a zone target ({}–{} ha by {}) but no zone polygon",
+                    t.species, t.min_ha, t.max_ha, t.year
+                ));
+            }
+            let with = m.communes_with_species.get(&t.species);
+            let p = zone_progress(t, ha, |name| {
+                names
+                    .get(&fold(name))
+                    .map(|n| with.is_some_and(|w| w.contains(*n)))
+            });
+            if !p.unknown_communes.is_empty() {
+                warnings.push(format!(
+                    "zone target {}: {} not a commune of the region",
+                    t.species,
+                    p.unknown_communes.join(", ")
+                ));
+            }
+            p
+        })
+        .collect();
+    Progress {
+        cover,
+        zones,
+        warnings,
+        method: METHOD,
     }
 }
 

@@ -13,9 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use canopy_core::change::{
-    change_strip, severity, Severity, CH_CODES, CH_GAIN, CH_LOSS, CH_UNOBSERVED,
-};
+use canopy_core::change::{change_strip, severity, CH_CODES, CH_GAIN, CH_LOSS, CH_UNOBSERVED};
 use canopy_core::components::{row_runs, Component, Labeller, Run};
 use canopy_core::composite::{date_of, different_seasons, NO_DAY};
 use canopy_core::coverage::{coverage, Coverage};
@@ -37,54 +35,7 @@ use crate::raster::mosaic::{self, Mosaic};
 use crate::raster::reader::{MosaicReader, PerThread, StripData, NO_CLASS};
 use crate::zones::ZoneLayer;
 
-/// Change of one commune (or the province) between two epochs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRow {
-    pub commune_code: String,
-    pub from_epoch: String,
-    pub to_epoch: String,
-    pub loss_ha: f64,
-    pub gain_ha: f64,
-    /// `gain_ha − loss_ha`.
-    pub net_ha: f64,
-    /// Unobserved in either epoch.
-    pub unobserved_ha: f64,
-    /// Class epochs: (from class, to class, ha), observed in both, sorted.
-    pub transitions: Vec<(i64, i64, f64)>,
-}
-
-/// One forest-loss alert.
-#[derive(Debug, Clone)]
-pub struct Alert {
-    pub id: String,
-    pub from_epoch: String,
-    pub to_epoch: String,
-    pub from_date: String,
-    pub to_date: String,
-    /// Exact outline of the patch's pixels, EPSG:4326 (lon/lat).
-    pub geom_wgs84: MultiPolygon<f64>,
-    pub area_ha: f64,
-    pub pixels: u64,
-    pub centroid: (f64, f64),
-    /// Commune with the largest share.
-    pub commune_code: String,
-    /// Every commune the patch touches, with its share in ha, largest first.
-    pub communes: Vec<(String, f64)>,
-    pub zone_species: Option<String>,
-    pub zone_code: Option<String>,
-    /// Class epochs: whether natural forest was lost; `None` for spectral epochs.
-    pub natural_lost: Option<bool>,
-    pub natural_lost_ha: f64,
-    pub severity: Severity,
-    /// Clear observations of the later epoch that saw the patch as non-forest
-    /// (the most any of its pixels had; 1 for a priority epoch).
-    pub clear_obs: u32,
-    /// Date of the first of them: when the clearing was first seen.
-    pub first_seen: String,
-    /// The two epochs cover different seasons (phenology guard): leaf-off or
-    /// senescent vegetation may look like loss.
-    pub season_mismatch: bool,
-}
+pub use canopy_store::{Alert, ChangeRow};
 
 /// A run of loss pixels of one row with the same confirming-observation count
 /// and first non-forest day in the later epoch.

@@ -40,16 +40,7 @@ pub const OUTLINE: [u8; 3] = [255, 255, 0];
 /// Unobserved pixels.
 pub const UNOBSERVED: [u8; 3] = [190, 190, 190];
 
-/// One chip of an alert (or its NDVI series, `kind` = `series`, JSON).
-#[derive(Debug, Clone)]
-pub struct Chip {
-    pub alert_id: String,
-    /// `before` (the earlier epoch), `after` (the later one) or `series`.
-    pub kind: &'static str,
-    pub epoch: String,
-    /// PNG bytes (before, after) or JSON ([`SeriesPoint`]s, series).
-    pub png: Vec<u8>,
-}
+pub use canopy_store::chips::Chip;
 
 /// One scene of a composite epoch, over the alert's pixels.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -27,34 +27,7 @@ use crate::raster::reader::{MosaicReader, PerThread, Rules, StripData};
 /// Rows per strip: a multiple of the usual 256-row GeoTIFF block.
 pub const STRIP_ROWS: usize = 256;
 
-/// One commune of the results.
-#[derive(Debug, Clone)]
-pub struct CommuneOut {
-    pub code: String,
-    pub name: String,
-    /// Polygon in WGS84 (EPSG:4326, lon/lat), for the store and the web.
-    pub geom_wgs84: MultiPolygon<f64>,
-    pub natural_ha: f64,
-}
-
-/// Figures of one commune (or the province) in one epoch.
-#[derive(Debug, Clone)]
-pub struct CoverRow {
-    pub commune_code: String,
-    pub epoch: String,
-    pub figures: CoverFigures,
-}
-
-/// How many scenes reached a commune (or the province) in an epoch, and its
-/// mean number of clear observations per pixel (area-weighted over the whole
-/// commune, unobserved land counting zero).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ObservationRow {
-    pub commune_code: String,
-    pub epoch: String,
-    pub scenes: u32,
-    pub clear_obs: f64,
-}
+pub use canopy_store::{CommuneOut, CoverRow, ObservationRow, PROVINCE_CODE};
 
 /// What the cover job produces.
 #[derive(Debug, Clone)]
@@ -75,9 +48,6 @@ pub struct CoverResult {
     /// Communes with no clear observation at all in a composite epoch.
     pub warnings: Vec<String>,
 }
-
-/// The code under which province totals are reported.
-pub const PROVINCE_CODE: &str = "PROVINCE";
 
 /// A region read and checked once, shared by the cover and change jobs.
 pub struct Prepared {

@@ -21,16 +21,9 @@ pub enum PipelineError {
     /// The inputs do not fit together (e.g. no tile overlaps any commune).
     #[error("{0}")]
     Input(String),
-    /// The GeoPackage store could not be written or read.
-    #[error("store {}: {msg}", path.display())]
-    Store { path: PathBuf, msg: String },
-    /// A write's precondition failed: the store changed since the writer read it
-    /// (a triage appended meanwhile by another process).
-    #[error("{0}")]
-    Conflict(String),
-    /// The record a write refers to is not in the store (e.g. an alert a re-run removed).
-    #[error("{0}")]
-    NotFound(String),
+    /// The results store could not be written or read.
+    #[error(transparent)]
+    Store(#[from] canopy_store::StoreError),
     /// Fire inputs (weather stations) are missing or malformed.
     #[error(transparent)]
     Fire(#[from] crate::fire::FireError),
@@ -45,12 +38,6 @@ impl PipelineError {
     }
     pub(crate) fn vector(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
         PipelineError::Vector {
-            path: path.into(),
-            msg: msg.to_string(),
-        }
-    }
-    pub(crate) fn store(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
-        PipelineError::Store {
             path: path.into(),
             msg: msg.to_string(),
         }

@@ -6,10 +6,10 @@ use crate::change::{self, ChangeResult};
 use crate::config::Region;
 use crate::cover::{self, CoverResult};
 use crate::error::PipelineError;
-use crate::store::{self, EpochRecord, RunRecord};
+use crate::zone_rows::ZoneOutputs;
 use crate::zone_stats;
-use crate::zone_store::{Extras, ZoneOutputs};
 use crate::zones;
+use canopy_store::{EpochRecord, RunRecord};
 
 /// What a run did, for the CLI to print.
 pub struct RunOutcome {
@@ -35,7 +35,7 @@ pub fn run(
     if store_path.exists() {
         // Checked again under the store's lock before writing; this catches a wrong
         // `--store` before the work.
-        store::check_replaceable(store_path)?;
+        canopy_store::check_replaceable(store_path)?;
     }
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
     let pairs = change::pairs(&region, extra_pairs)?;
@@ -175,16 +175,26 @@ pub fn run(
         inputs: serde_json::Value::Object(inputs).to_string(),
         timings: serde_json::Value::Object(timings).to_string(),
     };
-    let extras = Extras {
-        zones: zone_plan
-            .as_ref()
-            .zip(zone_figures.as_ref())
-            .map(|(plan, figures)| ZoneOutputs { plan, figures }),
+    let zone_tables = zone_plan
+        .as_ref()
+        .zip(zone_figures.as_ref())
+        .map(|(plan, figures)| crate::zone_rows::tables(&ZoneOutputs { plan, figures }));
+    canopy_store::Store::at(store_path).write(&canopy_store::Tables {
+        communes: &cover.communes,
+        cover: &cover.rows,
+        province_cover: &cover.province,
+        epochs: &epochs,
+        observations: &cover.observations,
+        change: &change.rows,
+        province_change: &change.province,
+        alerts: &change.alerts,
+        zones: zone_tables.as_ref(),
         targets: targets.as_ref(),
-        warnings: warnings.clone(),
-        fire: fire.as_ref(),
-    };
-    store::write(store_path, &cover, &change, &epochs, &record, &extras)?;
+        warnings: &warnings,
+        fire_danger: fire.as_ref().map(|f| &f.danger[..]),
+        run: &record,
+        chips: &change.chips,
+    })?;
     tracing::info!(store = %store_path.display(), "store written");
     Ok(RunOutcome {
         region,
@@ -199,7 +209,7 @@ pub use crate::fingerprint::fingerprint;
 
 /// The current time, RFC 3339 UTC, to the second.
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    canopy_store::now()
 }
 
 /// GDAL's block cache defaults to 5 % of RAM (1.2 GB here); each block is read

@@ -50,25 +50,7 @@ pub struct SpeciesUnit {
     pub area_m2: f64,
 }
 
-/// Land planned for two species at once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Overlap {
-    pub species_a: String,
-    pub species_b: String,
-    /// A commune code, or [`PROVINCE_CODE`].
-    pub commune_code: String,
-    pub overlap_ha: f64,
-}
-
-/// One zone as a whole.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ZoneTotal {
-    pub zone_code: String,
-    pub species: String,
-    pub area_ha: f64,
-    /// The part inside the region's communes (what the statistics count).
-    pub inside_ha: f64,
-}
+pub use canopy_store::zones::{Overlap, ZoneTotal};
 
 /// The geometry side of the zone statistics, computed once per run.
 #[derive(Debug, Clone, Default)]

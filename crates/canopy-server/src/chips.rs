@@ -42,7 +42,7 @@ pub async fn get(
         return Err(ApiError::NotFound("this server has no store file".into()));
     };
     let f2 = fid.clone();
-    let chip = tokio::task::spawn_blocking(move || canopy_pipeline::chip_store::read(&path, &f2, kind))
+    let chip = tokio::task::spawn_blocking(move || canopy_store::chips::read(&path, &f2, kind))
         .await
         .map_err(|e| ApiError::Store(format!("chip task failed: {e}")))?
         .map_err(|e| ApiError::Store(e.to_string()))?

@@ -102,7 +102,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(transparent)]
-    Store(#[from] canopy_pipeline::PipelineError),
+    Store(#[from] canopy_store::StoreError),
     #[error("token file {}: {msg}", path.display())]
     Tokens { path: PathBuf, msg: String },
     #[error("CANOPY_TOKENS: {0}")]
@@ -118,4 +118,16 @@ pub enum ServerError {
     },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// An error with its sources, as one line ("a: b: c").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(x) = cur {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        cur = x.source();
+    }
+    s
 }

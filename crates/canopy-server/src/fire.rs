@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use canopy_core::fire as danger;
 use canopy_core::fire::level_name;
-use canopy_pipeline::fire::danger;
 use serde_json::json;
 
 use crate::error::ApiError;

@@ -13,7 +13,7 @@
 //! - [`ogc`], [`features`]: the OGC endpoints; [`openapi`]: `/api`;
 //! - [`stats`]: planner endpoints; [`triage`], [`auth`]: ranger writes and tokens;
 //! - [`html`], [`respond`]: HTML views, links, responses; [`static_files`]: `/map`;
-//! - [`error`]: error types. Names are searched with `canopy_pipeline::text::fold`
+//! - [`error`]: error types. Names are searched with `canopy_core::text::fold`
 //!   (no diacritics, case or tone-mark placement).
 
 pub mod auth;

@@ -18,7 +18,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use canopy_pipeline::photo_store::{self, PhotoMeta, MAX_PHOTO_BYTES};
+use canopy_store::photos::{self as photo_store, PhotoMeta, MAX_PHOTO_BYTES};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -139,7 +139,7 @@ pub async fn upload(
     }
     let seen = snap.triage.get(&fid).map_or(0, Vec::len);
     let (fid2, by, data) = (fid.clone(), ranger.clone(), body.to_vec());
-    let at = canopy_pipeline::job::now();
+    let at = canopy_store::now();
     let (_, meta) = tokio::task::spawn_blocking(move || {
         photo_store::append(
             &path,
@@ -150,11 +150,11 @@ pub async fn upload(
     .await
     .map_err(|e| ApiError::Store(format!("photo task failed: {e}")))?
     .map_err(|e| match e {
-        canopy_pipeline::PipelineError::Conflict(m) => ApiError::PreconditionFailed(m),
-        canopy_pipeline::PipelineError::NotFound(m) => ApiError::NotFound(format!(
+        canopy_store::StoreError::Conflict(m) => ApiError::PreconditionFailed(m),
+        canopy_store::StoreError::NotFound(m) => ApiError::NotFound(format!(
             "{m} (the store was replaced by a new run meanwhile)"
         )),
-        canopy_pipeline::PipelineError::Input(m) => ApiError::InvalidBody(m),
+        canopy_store::StoreError::Input(m) => ApiError::InvalidBody(m),
         e => ApiError::Store(e.to_string()),
     })?;
     debug_assert_eq!(meta.content_type, kind);

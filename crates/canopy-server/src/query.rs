@@ -15,7 +15,7 @@ use crate::collections::{
 };
 use crate::error::ApiError;
 use crate::snapshot::Snapshot;
-use canopy_pipeline::text::fold;
+use canopy_core::text::fold;
 
 /// Raw query pairs, in request order.
 pub type Params = Vec<(String, String)>;

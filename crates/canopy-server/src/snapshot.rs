@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use canopy_pipeline::layers::{Layers, Row};
+use canopy_store::{Layers, Row, StoreError};
 use geo::Intersects;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::geometry;
 use crate::query::day_interval;
-use canopy_pipeline::text::fold;
+use canopy_core::text::fold;
 
 /// The layers a snapshot reads.
 pub const LAYERS: &[&str] = &[
@@ -226,15 +226,15 @@ pub struct StoreData {
     pub last_run: Option<String>,
     /// Species-zone figures (`species_summary`, `species_overlap`, zone totals), when
     /// read from a store file.
-    pub species: Option<canopy_pipeline::zone_store::StoredZones>,
+    pub species: Option<canopy_store::StoredZones>,
     /// Progress against the stored targets (none when the run had no targets).
-    pub progress: Option<canopy_pipeline::targets::Progress>,
+    pub progress: Option<canopy_core::targets::Progress>,
     /// The `fire_danger` rows (commune × day), when the run had `[fire]`.
-    pub fire_danger: Vec<canopy_pipeline::fire::DangerRow>,
+    pub fire_danger: Vec<canopy_core::fire::DangerRow>,
 }
 
 /// The store file's identity (device, inode, mtime, size, SQLite change counter).
-pub type Stamp = canopy_pipeline::store::FileId;
+pub type Stamp = canopy_store::FileId;
 
 /// What requests read.
 #[derive(Debug, Clone)]
@@ -322,33 +322,31 @@ fn item(
 }
 
 impl Snapshot {
-    /// Reads the store at `path` (one open dataset: one consistent state).
-    pub fn load(path: &Path) -> Result<Snapshot, canopy_pipeline::PipelineError> {
+    /// Reads the store at `path`: one open dataset, so one consistent state (the
+    /// served layers, the zone tables, target progress and fire danger all come
+    /// through the same [`canopy_store::Reader`]).
+    pub fn load(path: &Path) -> Result<Snapshot, StoreError> {
         let stamp = Stamp::of(path);
-        let layers = canopy_pipeline::layers::read_layers(path, LAYERS)?;
+        let store = canopy_store::Store::open(path)?.read()?;
+        let layers = store.layers(LAYERS)?;
         if !layers.contains_key("communes") {
-            return Err(canopy_pipeline::PipelineError::Store {
-                path: path.to_path_buf(),
-                msg: "has no communes layer (is it a store written by `canopy run`?)".into(),
-            });
+            return Err(StoreError::invalid(
+                path,
+                "has no communes layer (is it a store written by `canopy run`?)",
+            ));
         }
         let mut snap = Snapshot::from_layers(&layers);
-        // The zone tables and target progress through the pipeline's own readers (the
-        // report uses them too). Another open of the file: if a run replaced it in
-        // between, the stamp taken before differs from the file's and the watcher
-        // reads everything again at its next poll.
-        let mut zones = canopy_pipeline::zone_store::read_zones(path)?;
+        let mut zones = store.zones()?;
         zones.pieces.clear(); // served from the zones layer above
-        let progress = canopy_pipeline::zone_store::read_progress(path)?;
         let data = Arc::get_mut(&mut snap.data).expect("a new snapshot is not shared");
         data.species = Some(zones);
-        data.progress = progress;
-        data.fire_danger = canopy_pipeline::fire_store::read_danger(path, None)?;
+        data.progress = store.progress()?;
+        data.fire_danger = store.fire_danger(None)?;
         snap.stamp = stamp;
         Ok(snap)
     }
 
-    /// Builds a snapshot from layer rows (as `canopy_pipeline::layers` reads them).
+    /// Builds a snapshot from layer rows (as `canopy_store::Reader::layers` reads them).
     pub fn from_layers(layers: &Layers) -> Snapshot {
         let rows = |n: &str| layers.get(n).map(Vec::as_slice).unwrap_or(&[]);
         let epochs: Vec<Epoch> = rows("epochs")

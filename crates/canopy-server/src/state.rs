@@ -47,7 +47,7 @@ impl AppState {
         store: PathBuf,
         tokens: Tokens,
         settings: Settings,
-    ) -> Result<AppState, canopy_pipeline::PipelineError> {
+    ) -> Result<AppState, canopy_store::StoreError> {
         let snap = Snapshot::load(&store)?;
         Ok(AppState {
             store: Some(store),

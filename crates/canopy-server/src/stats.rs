@@ -14,12 +14,12 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{error_chain, ApiError};
 use crate::query::{format, get, only};
 use crate::respond::{link, Link, Query, ReadRequest, GEOJSON, JSON};
 use crate::snapshot::{ChangeRec, CommuneRef, Snapshot};
 use crate::state::AppState;
-use canopy_pipeline::text::fold;
+use canopy_core::text::fold;
 
 #[derive(Serialize)]
 struct Match {
@@ -263,14 +263,14 @@ pub async fn species(
         Some(e) => Some(known_epoch(snap, e)?),
         None => None,
     };
-    let province = canopy_pipeline::cover::PROVINCE_CODE;
+    let province = canopy_store::PROVINCE_CODE;
     let commune_code = match get(&p, "commune") {
         Some(c) if c == province => Some(province.to_string()),
         Some(c) => Some(commune(snap, c)?.code.clone()),
         None => None,
     };
     let species = get(&p, "species");
-    let empty = canopy_pipeline::zone_store::StoredZones::default();
+    let empty = canopy_store::StoredZones::default();
     let z = d.species.as_ref().unwrap_or(&empty);
     let rows: Vec<_> = z
         .species
@@ -291,7 +291,7 @@ pub async fn species(
         .filter(|t| species.is_none_or(|s| t.species == s))
         .collect();
     let doc = json!({
-        "province_code": canopy_pipeline::cover::PROVINCE_CODE,
+        "province_code": canopy_store::PROVINCE_CODE,
         "species": rows,
         "overlaps": overlaps,
         "zones": zones,
@@ -346,7 +346,7 @@ pub async fn targets(
 }
 
 /// `GET /stats/report?epoch=&f=json|csv|html|md`: the planners' report of an epoch
-/// (default: the latest), built by `canopy_pipeline::report` from the store file,
+/// (default: the latest), built by `canopy_report` from the store file,
 /// exactly as `canopy report` writes it.
 pub async fn report(
     State(st): State<Arc<AppState>>,
@@ -377,26 +377,24 @@ pub async fn report(
             "this server has no store file to build a report from".into(),
         ));
     };
-    let report = tokio::task::spawn_blocking(move || {
-        canopy_pipeline::report::build(&path, epoch.as_deref())
-    })
-    .await
-    .map_err(|e| ApiError::Store(format!("report task failed: {e}")))?
-    .map_err(|e| ApiError::Store(e.to_string()))?;
+    let report = tokio::task::spawn_blocking(move || canopy_report::build(&path, epoch.as_deref()))
+        .await
+        .map_err(|e| ApiError::Store(format!("report task failed: {e}")))?
+        .map_err(|e| ApiError::Store(error_chain(&e)))?;
     let name = format!("report-{}", report.epoch);
     let (body, ty, attach) = match fmt.as_str() {
         "csv" => (
-            canopy_pipeline::report::csv(&report),
+            canopy_report::csv(&report),
             "text/csv; charset=utf-8",
             Some(format!("{name}.csv")),
         ),
         "md" => (
-            canopy_pipeline::report::markdown(&report),
+            canopy_report::markdown(&report),
             "text/markdown; charset=utf-8",
             None,
         ),
         "html" => (
-            canopy_pipeline::report::html(&report),
+            canopy_report::html(&report),
             "text/html; charset=utf-8",
             None,
         ),

@@ -5,7 +5,7 @@
 //! rangers editing the same alert never silently overwrite each other. Writes are
 //! serialized by the server's write lock; before checking the ETag the server reloads
 //! the store if another process (`canopy triage`, a new run) changed it. The event is
-//! appended with `canopy_pipeline::store::append_triage`, which takes the store's file
+//! appended with `canopy_store::append_triage`, which takes the store's file
 //! lock (so a concurrent `canopy run` keeps it) and re-checks, under that lock, that
 //! the alert has as many events as the ETag was computed from (so a `canopy triage`
 //! landing between the check and the write is a 412, not a silent override).
@@ -27,6 +27,8 @@ use crate::query::only;
 use crate::respond::{base_url, link, Query, ReadRequest, JSON};
 use crate::snapshot::{Snapshot, TriageEvent};
 use crate::state::AppState;
+use canopy_core::triage::TriageStatus;
+use canopy_store::StoreError;
 
 /// The largest accepted note, in characters.
 pub const MAX_NOTE: usize = 2_000;
@@ -151,12 +153,18 @@ pub async fn patch(
             "the alert changed since you read it (ETag is now {current}); GET it again"
         )));
     }
-    let event = canopy_pipeline::store::TriageEvent {
+    let status = TriageStatus::parse(&patch.status).ok_or_else(|| {
+        ApiError::InvalidBody(format!(
+            "status \"{}\" is not a triage status",
+            patch.status
+        ))
+    })?;
+    let event = canopy_store::TriageEvent {
         alert_id: fid.clone(),
-        status: patch.status.clone(),
+        status,
         note: patch.note.clone(),
         by: ranger.clone(),
-        at: canopy_pipeline::job::now(),
+        at: canopy_store::now(),
     };
     // The ETag checked above counts this alert's events; the store checks the
     // same count again under its file lock, so another process's triage landing in
@@ -164,23 +172,22 @@ pub async fn patch(
     let seen = snap.triage.get(&fid).map_or(0, Vec::len);
     let store = path.clone();
     let ev = event.clone();
-    let written = tokio::task::spawn_blocking(move || {
-        canopy_pipeline::store::append_triage(&store, &ev, Some(seen))
-    })
-    .await
-    .map_err(|e| ApiError::Store(format!("triage task failed: {e}")))?
-    .map_err(|e| match e {
-        canopy_pipeline::PipelineError::Conflict(m) => {
-            ApiError::PreconditionFailed(format!("{m}; GET it again"))
-        }
-        canopy_pipeline::PipelineError::NotFound(m) => ApiError::NotFound(format!(
-            "{m} (the store was replaced by a new run meanwhile)"
-        )),
-        e => ApiError::Store(e.to_string()),
-    })?;
+    let written =
+        tokio::task::spawn_blocking(move || canopy_store::append_triage(&store, &ev, Some(seen)))
+            .await
+            .map_err(|e| ApiError::Store(format!("triage task failed: {e}")))?
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => {
+                    ApiError::PreconditionFailed(format!("{m}; GET it again"))
+                }
+                StoreError::NotFound(m) => ApiError::NotFound(format!(
+                    "{m} (the store was replaced by a new run meanwhile)"
+                )),
+                e => ApiError::Store(e.chain()),
+            })?;
     tracing::info!(alert = %fid, status = %event.status, by = %ranger, "triage");
     let event = TriageEvent {
-        status: event.status,
+        status: event.status.as_str().to_string(),
         note: event.note,
         by: event.by,
         at: event.at,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use canopy_pipeline::layers::{Layers, Row};
 use canopy_server::snapshot::Snapshot;
 use canopy_server::{auth::Tokens, router, AppState, Settings};
+use canopy_store::{Layers, Row};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;

@@ -1,5 +1,5 @@
 //! Fire: daily danger level per commune from weather stations
-//! ([`stations`] → [`danger`]), stored by [`crate::fire_store`].
+//! ([`stations`] → [`danger`]), stored by `canopy_store::fire_danger`.
 //!
 //! Hotspots (NASA FIRMS) and burned area (NBR/dNBR) are not implemented yet;
 //! their hooks are the `FireOutputs` fields to come and `EpochConfig` gaining a

@@ -7,9 +7,20 @@ use std::path::Path;
 use gdal::vector::{Feature, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
 use gdal::Dataset;
 
-use crate::chips::Chip;
-use crate::photo_store::{binary, set_binary};
-use crate::PipelineError;
+use crate::error::StoreError as PipelineError;
+use crate::photos::{binary, set_binary};
+
+/// One chip of an alert (or its NDVI series, `kind` = `series`, JSON), rendered by
+/// the run (`canopy_pipeline::chips`).
+#[derive(Debug, Clone)]
+pub struct Chip {
+    pub alert_id: String,
+    /// `before` (the earlier epoch), `after` (the later one) or `series`.
+    pub kind: &'static str,
+    pub epoch: String,
+    /// PNG bytes (before, after) or JSON (series).
+    pub png: Vec<u8>,
+}
 
 /// The table's name.
 pub const TABLE: &str = "alert_chips";
@@ -42,16 +53,16 @@ pub fn write(ds: &mut Dataset, chips: &[Chip]) -> gdal::errors::Result<()> {
 
 /// One chip's PNG and epoch (`kind`: before or after); `None` when the store has none.
 pub fn read(path: &Path, alert_id: &str, kind: &str) -> Result<Option<(String, Vec<u8>)>, PipelineError> {
-    crate::store::recover(path)?;
+    crate::file::recover(path)?;
     let ds = Dataset::open(path)
-        .map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))?;
+        .map_err(|e| PipelineError::invalid(&path, format!("cannot be opened as a GeoPackage: {e}")))?;
     let Ok(mut layer) = ds.layer_by_name(TABLE) else {
         return Ok(None);
     };
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     layer
         .set_attribute_filter(&format!("alert_id = {} AND kind = {}", quote(alert_id), quote(kind)))
-        .map_err(|e| PipelineError::store(path, format!("table {TABLE}: {e}")))?;
+        .map_err(|e| PipelineError::invalid(&path, format!("table {TABLE}: {e}")))?;
     let found = layer.features().next().map(|f| {
         (f.field_as_string(2).ok().flatten().unwrap_or_default(), binary(&f, 3))
     });
@@ -60,9 +71,9 @@ pub fn read(path: &Path, alert_id: &str, kind: &str) -> Result<Option<(String, V
 
 /// The alert ids that have chips.
 pub fn alert_ids(path: &Path) -> Result<std::collections::BTreeSet<String>, PipelineError> {
-    crate::store::recover(path)?;
+    crate::file::recover(path)?;
     let ds = Dataset::open(path)
-        .map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))?;
+        .map_err(|e| PipelineError::invalid(&path, format!("cannot be opened as a GeoPackage: {e}")))?;
     let Ok(mut layer) = ds.layer_by_name(TABLE) else {
         return Ok(Default::default());
     };

@@ -106,7 +106,7 @@ pub(crate) fn read(
             .unwrap_or_default();
         let name = name_idx
             .and_then(|i| feature.field_as_string(i).ok().flatten())
-            .map(|n| crate::text::nfc(&n))
+            .map(|n| canopy_core::text::nfc(&n))
             .unwrap_or_default();
         items.push(Commune {
             code,

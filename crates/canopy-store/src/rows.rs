@@ -1,8 +1,7 @@
 //! Store rows ↔ GDAL features: how a record's values become the fields of a
 //! feature, and how fields are read back.
 //!
-//! Every layer of the store ([`crate::store`], [`crate::zone_store`]) is written
-//! the same way: create it with its field list, then one feature per record with
+//! Every table of the store (one module each) is written the same way: create it with its field list, then one feature per record with
 //! value `i` in field `i`. So a writer only states the field list and maps each
 //! record to its [`Val`]s, and the field list and the values read side by side.
 //! Readers look fields up by name (see [`indices`]) and convert them with the
@@ -17,7 +16,7 @@ use gdal::vector::{
 use gdal::Dataset;
 use geo::MultiPolygon;
 
-use crate::error::PipelineError;
+use crate::error::StoreError;
 
 pub(crate) type GResult<T> = gdal::errors::Result<T>;
 
@@ -128,9 +127,9 @@ where
 }
 
 /// The index of field `name`, or an error naming the layer and the field.
-pub(crate) fn idx(layer: &Layer, name: &str, path: &Path) -> Result<usize, PipelineError> {
+pub(crate) fn idx(layer: &Layer, name: &str, path: &Path) -> Result<usize, StoreError> {
     layer.defn().field_index(name).map_err(|_| {
-        PipelineError::store(path, format!("layer {} has no field {name}", layer.name()))
+        StoreError::invalid(path, format!("layer {} has no field {name}", layer.name()))
     })
 }
 
@@ -139,7 +138,7 @@ pub(crate) fn indices(
     layer: &Layer,
     names: &[&str],
     path: &Path,
-) -> Result<Vec<usize>, PipelineError> {
+) -> Result<Vec<usize>, StoreError> {
     names.iter().map(|n| idx(layer, n, path)).collect()
 }
 
@@ -151,7 +150,7 @@ pub(crate) fn read_rows<T>(
     names: &[&str],
     path: &Path,
     row: impl Fn(&Feature, &[usize]) -> T,
-) -> Result<Vec<T>, PipelineError> {
+) -> Result<Vec<T>, StoreError> {
     let Ok(mut layer) = ds.layer_by_name(name) else {
         return Ok(Vec::new());
     };
@@ -182,4 +181,40 @@ pub(crate) fn geojson(f: &Feature) -> String {
     f.geometry()
         .and_then(|g| g.json().ok())
         .unwrap_or_else(|| "null".into())
+}
+
+/// The fields of a table of per-commune rows (`with_code`) or province rows:
+/// `commune_code` first when with code, then `fields`.
+pub(crate) fn unit_fields<'a>(with_code: bool, fields: &Fields<'a>) -> Vec<Field<'a>> {
+    let mut all = vec![];
+    if with_code {
+        all.push(("commune_code", OGRFieldType::OFTString));
+    }
+    all.extend_from_slice(fields);
+    all
+}
+
+/// A row of a [`unit_fields`] table: the code when with code, then `values`.
+pub(crate) fn unit_values<'a>(
+    with_code: bool,
+    code: &'a str,
+    values: impl IntoIterator<Item = Val<'a>>,
+) -> impl Iterator<Item = Val<'a>> {
+    with_code
+        .then_some(Val::Str(code))
+        .into_iter()
+        .chain(values)
+}
+
+/// String fields named `names`.
+pub(crate) fn string_fields<'a>(names: &[&'a str]) -> Vec<Field<'a>> {
+    names
+        .iter()
+        .map(|n| (*n, OGRFieldType::OFTString))
+        .collect()
+}
+
+/// The names of `fields`, in order.
+pub(crate) fn names<'a>(fields: &[Field<'a>]) -> Vec<&'a str> {
+    fields.iter().map(|(n, _)| *n).collect()
 }

@@ -14,8 +14,10 @@ use std::path::Path;
 use gdal::vector::{Feature, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
 use gdal::Dataset;
 
-use crate::store::{lock, read_alerts, read_triage, recover, FileId, TriageWrite};
-use crate::PipelineError;
+use crate::error::StoreError as PipelineError;
+use crate::file::{lock, recover, FileId};
+use crate::triage::TriageWrite;
+use crate::Reader;
 
 /// The largest photo, in bytes (the phone resizes before sending).
 pub const MAX_PHOTO_BYTES: usize = 1024 * 1024;
@@ -102,7 +104,7 @@ fn rows(ds: &Dataset, path: &Path, with_data: bool) -> Result<Vec<Photo>, Pipeli
         .iter()
         .map(|(n, _)| {
             defn.field_index(n).map_err(|_| {
-                PipelineError::store(path, format!("table {TABLE} has no field {n}"))
+                PipelineError::invalid(&path, format!("table {TABLE} has no field {n}"))
             })
         })
         .collect::<Result<_, _>>()?;
@@ -135,7 +137,7 @@ fn rows(ds: &Dataset, path: &Path, with_data: bool) -> Result<Vec<Photo>, Pipeli
 fn open(path: &Path) -> Result<Dataset, PipelineError> {
     recover(path)?;
     Dataset::open(path)
-        .map_err(|e| PipelineError::store(path, format!("cannot be opened as a GeoPackage: {e}")))
+        .map_err(|e| PipelineError::invalid(&path, format!("cannot be opened as a GeoPackage: {e}")))
 }
 
 /// Every photo's description (no bytes), ordered by alert, event, number.
@@ -214,14 +216,16 @@ pub fn append(path: &Path, p: &NewPhoto, seen: usize) -> Result<(TriageWrite, Ph
     let _lock = lock(path)?;
     recover(path)?;
     let before = FileId::of(path);
-    if !read_alerts(path)?.iter().any(|a| a.id == p.alert_id) {
+    let r = Reader::open(path)?;
+    if !r.has_alert(p.alert_id)? {
         return Err(PipelineError::NotFound(format!(
             "store {}: has no alert \"{}\"",
             path.display(),
             p.alert_id
         )));
     }
-    let events: Vec<_> = read_triage(path)?
+    let events: Vec<_> = r
+        .triage()?
         .into_iter()
         .filter(|t| t.alert_id == p.alert_id)
         .collect();
@@ -244,6 +248,7 @@ pub fn append(path: &Path, p: &NewPhoto, seen: usize) -> Result<(TriageWrite, Ph
             p.alert_id, last.by, p.by
         )));
     }
+    drop(r);
     let mut ds = Dataset::open_ex(
         path,
         gdal::DatasetOptions {
@@ -251,7 +256,7 @@ pub fn append(path: &Path, p: &NewPhoto, seen: usize) -> Result<(TriageWrite, Ph
             ..Default::default()
         },
     )
-    .map_err(|e| PipelineError::store(path, format!("cannot open for update: {e}")))?;
+    .map_err(|e| PipelineError::invalid(&path, format!("cannot open for update: {e}")))?;
     let existing = rows(&ds, path, false)?
         .into_iter()
         .filter(|x| x.meta.alert_id == p.alert_id && x.meta.event == seen)
@@ -275,11 +280,11 @@ pub fn append(path: &Path, p: &NewPhoto, seen: usize) -> Result<(TriageWrite, Ph
         data: p.data.to_vec(),
     };
     {
-        let layer = table(&mut ds).map_err(|e| PipelineError::store(path, format!("table {TABLE}: {e}")))?;
-        add(&layer, &photo).map_err(|e| PipelineError::store(path, format!("writing a photo: {e}")))?;
+        let layer = table(&mut ds).map_err(|e| PipelineError::invalid(&path, format!("table {TABLE}: {e}")))?;
+        add(&layer, &photo).map_err(|e| PipelineError::invalid(&path, format!("writing a photo: {e}")))?;
     }
     ds.close()
-        .map_err(|e| PipelineError::store(path, format!("writing a photo: {e}")))?;
+        .map_err(|e| PipelineError::invalid(&path, format!("writing a photo: {e}")))?;
     Ok((
         TriageWrite {
             before,

@@ -1,7 +1,8 @@
 //! The planners' report: the 6-month or annual figures a commune-level planner
 //! sends up, for one epoch, built from the store only.
 //!
-//! [`build`] reads everything the report shows from the GeoPackage into a plain
+//! [`build`] reads everything the report shows from the store (one open dataset,
+//! through `canopy-store`'s typed readers) into a plain
 //! [`Report`]; the renderers ([`markdown`], [`csv`], [`html`]) only format it.
 //! The CLI (`canopy report`) and the server's report endpoint call the same
 //! functions, so the numbers are the store's, whatever the format: CSV carries
@@ -25,12 +26,25 @@ use canopy_core::targets::ZoneProgress;
 use geo::MultiPolygon;
 use serde::Serialize;
 
-use crate::cover::PROVINCE_CODE;
-use crate::error::PipelineError;
-use crate::store;
-use crate::targets::Progress;
-use crate::zone_stats::Overlap;
-use crate::zone_store::{self, SpeciesRow};
+use canopy_core::change::Severity;
+use canopy_core::targets::Progress;
+use canopy_core::triage::TriageStatus;
+use canopy_store::zones::{Overlap, SpeciesRow};
+use canopy_store::{Reader, Store, StoreError, PROVINCE_CODE};
+
+/// Why a report cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The epoch asked for is not in the store.
+    #[error("no epoch \"{epoch}\" in {} (epochs: {})", store.display(), known.join(", "))]
+    NoEpoch {
+        epoch: String,
+        store: std::path::PathBuf,
+        known: Vec<String>,
+    },
+}
 
 /// Alert counts of one commune (or the province) for the report's pair.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -94,45 +108,49 @@ pub struct Report {
     pub shapes: Vec<(String, MultiPolygon<f64>)>,
 }
 
-/// Reads a store into the report of `epoch` (default: the latest).
-pub fn build(store_path: &Path, epoch: Option<&str>) -> Result<Report, PipelineError> {
-    let cover = store::read_cover(store_path)?;
-    let dates = zone_store::read_epoch_dates(store_path)?;
+/// Reads the store at `store_path` (one open dataset) into the report of `epoch`
+/// (default: the latest).
+pub fn build(store_path: &Path, epoch: Option<&str>) -> Result<Report, ReportError> {
+    build_from(&Store::open(store_path)?.read()?, epoch)
+}
+
+/// [`build`] on an open store.
+pub fn build_from(store: &Reader, epoch: Option<&str>) -> Result<Report, ReportError> {
+    let store_path = store.path();
+    let cover = store.cover()?;
+    let dates = store.epoch_dates()?;
     let k = match epoch {
-        Some(e) => dates.iter().position(|(id, _)| id == e).ok_or_else(|| {
-            PipelineError::Input(format!(
-                "no epoch \"{e}\" in {} (epochs: {})",
-                store_path.display(),
-                dates
-                    .iter()
-                    .map(|d| d.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?,
+        Some(e) => {
+            dates
+                .iter()
+                .position(|(id, _)| id == e)
+                .ok_or_else(|| ReportError::NoEpoch {
+                    epoch: e.to_string(),
+                    store: store_path.to_path_buf(),
+                    known: dates.iter().map(|d| d.0.clone()).collect(),
+                })?
+        }
         None => dates
             .len()
             .checked_sub(1)
-            .ok_or_else(|| PipelineError::store(store_path, "has no epoch"))?,
+            .ok_or_else(|| StoreError::invalid(store_path, "has no epoch"))?,
     };
     let (epoch, date) = dates[k].clone();
     let previous = k.checked_sub(1).map(|p| dates[p].clone());
-    let (change, province_change) = store::read_change(store_path)?;
-    let alerts = match store::read_alerts(store_path) {
+    let (change, province_change) = store.change()?;
+    let alerts = match store.alerts() {
         Ok(a) => a,
         Err(_) if dates.len() < 2 => Vec::new(),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
-    let zones = zone_store::read_zones(store_path)?;
-    let progress = zone_store::read_progress(store_path)?;
+    let zones = store.zones()?;
+    let progress = store.progress()?;
     let warnings = match &progress {
         Some(p) => p.warnings.clone(),
-        None => zone_store::read_warnings(store_path)?
-            .into_iter()
-            .map(|(_, m)| m)
-            .collect(),
+        None => store.warnings()?.into_iter().map(|(_, m)| m).collect(),
     };
-    let run_finished_at = store::read_runs(store_path)?
+    let run_finished_at = store
+        .runs()?
         .last()
         .map(|r| r.finished_at.clone())
         .unwrap_or_default();
@@ -171,15 +189,15 @@ pub fn build(store_path: &Path, epoch: Option<&str>) -> Result<Report, PipelineE
                 && a.to_epoch == epoch
                 && (code == PROVINCE_CODE || a.commune_code == code)
         }) {
-            match a.severity.as_str() {
-                "high" => counts.high += 1,
-                "medium" => counts.medium += 1,
-                _ => counts.low += 1,
+            match a.severity {
+                Severity::High => counts.high += 1,
+                Severity::Medium => counts.medium += 1,
+                Severity::Low => counts.low += 1,
             }
-            match a.status.as_str() {
-                "confirmed" => counts.confirmed += 1,
-                "dismissed" => counts.dismissed += 1,
-                _ => counts.new += 1,
+            match a.status {
+                TriageStatus::Confirmed => counts.confirmed += 1,
+                TriageStatus::Dismissed => counts.dismissed += 1,
+                TriageStatus::New => counts.new += 1,
             }
             counts.area_ha += a.area_ha;
         }
@@ -228,7 +246,7 @@ pub fn build(store_path: &Path, epoch: Option<&str>) -> Result<Report, PipelineE
         overlaps,
         progress,
         warnings,
-        shapes: store::read_commune_shapes(store_path)?,
+        shapes: store.commune_shapes()?,
     })
 }
 

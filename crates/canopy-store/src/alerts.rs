@@ -1,0 +1,215 @@
+//! `alerts` (MultiPolygon, EPSG:4326): one feature per forest-loss patch, with its
+//! stable id, epochs, area, communes, zone, severity and confirming observations.
+//! Its triage status is the latest event of [`crate::triage`].
+
+use canopy_core::change::Severity;
+use canopy_core::triage::TriageStatus;
+use gdal::vector::{LayerAccess, OGRFieldType};
+use gdal::Dataset;
+use geo::MultiPolygon;
+
+use crate::error::{Result, StoreError};
+use crate::rows::Val::{Int, Int64, Real, Str, Text};
+use crate::rows::{
+    geojson, indices, names, opt, opt_string, real, string, write_shapes, Field, GResult, Val,
+};
+use crate::Reader;
+
+pub const LAYER: &str = "alerts";
+
+const FIELDS: [Field; 19] = [
+    ("alert_id", OGRFieldType::OFTString),
+    ("from_epoch", OGRFieldType::OFTString),
+    ("to_epoch", OGRFieldType::OFTString),
+    ("from_date", OGRFieldType::OFTString),
+    ("to_date", OGRFieldType::OFTString),
+    ("area_ha", OGRFieldType::OFTReal),
+    ("pixels", OGRFieldType::OFTInteger64),
+    ("centroid_lon", OGRFieldType::OFTReal),
+    ("centroid_lat", OGRFieldType::OFTReal),
+    ("commune_code", OGRFieldType::OFTString),
+    ("communes", OGRFieldType::OFTString),
+    ("zone_species", OGRFieldType::OFTString),
+    ("zone_code", OGRFieldType::OFTString),
+    ("natural_lost", OGRFieldType::OFTInteger),
+    ("natural_lost_ha", OGRFieldType::OFTReal),
+    ("severity", OGRFieldType::OFTString),
+    ("clear_obs", OGRFieldType::OFTInteger),
+    ("first_seen", OGRFieldType::OFTString),
+    ("season_mismatch", OGRFieldType::OFTInteger),
+];
+
+/// One forest-loss alert, as a run writes it.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub id: String,
+    pub from_epoch: String,
+    pub to_epoch: String,
+    pub from_date: String,
+    pub to_date: String,
+    /// Exact outline of the patch's pixels, EPSG:4326 (lon/lat).
+    pub geom_wgs84: MultiPolygon<f64>,
+    pub area_ha: f64,
+    pub pixels: u64,
+    pub centroid: (f64, f64),
+    /// Commune with the largest share.
+    pub commune_code: String,
+    /// Every commune the patch touches, with its share in ha, largest first.
+    pub communes: Vec<(String, f64)>,
+    pub zone_species: Option<String>,
+    pub zone_code: Option<String>,
+    /// Class epochs: whether natural forest was lost; `None` for spectral epochs.
+    pub natural_lost: Option<bool>,
+    pub natural_lost_ha: f64,
+    pub severity: Severity,
+    /// Clear observations of the later epoch that saw the patch as non-forest
+    /// (the most any of its pixels had; 1 for a priority epoch).
+    pub clear_obs: u32,
+    /// Date of the first of them: when the clearing was first seen.
+    pub first_seen: String,
+    /// The two epochs cover different seasons (phenology guard): leaf-off or
+    /// senescent vegetation may look like loss.
+    pub season_mismatch: bool,
+}
+
+/// An alert as stored, with its current triage status.
+#[derive(Debug, Clone)]
+pub struct StoredAlert {
+    pub id: String,
+    pub from_epoch: String,
+    pub to_epoch: String,
+    pub from_date: String,
+    pub to_date: String,
+    pub area_ha: f64,
+    pub centroid: (f64, f64),
+    pub commune_code: String,
+    /// Every commune the alert touches (largest share first).
+    pub communes: Vec<String>,
+    pub zone_species: Option<String>,
+    pub zone_code: Option<String>,
+    pub natural_lost: Option<bool>,
+    pub severity: Severity,
+    /// Clear observations of the later epoch confirming the loss, the first's date,
+    /// and the phenology-guard flag.
+    pub clear_obs: i64,
+    pub first_seen: String,
+    pub season_mismatch: bool,
+    /// Latest triage status (new when never triaged).
+    pub status: TriageStatus,
+    /// GeoJSON geometry.
+    pub geometry: String,
+}
+
+pub(crate) fn write(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
+    write_shapes(
+        ds,
+        LAYER,
+        &["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"],
+        &FIELDS,
+        alerts.iter().map(|a| (values(a), &a.geom_wgs84)),
+    )
+}
+
+/// An alert's values, in [`FIELDS`] order.
+fn values(a: &Alert) -> [Val<'_>; 19] {
+    let shares: Vec<serde_json::Value> = a
+        .communes
+        .iter()
+        .map(|(c, ha)| serde_json::json!({"code": c, "ha": ha}))
+        .collect();
+    [
+        Str(&a.id),
+        Str(&a.from_epoch),
+        Str(&a.to_epoch),
+        Str(&a.from_date),
+        Str(&a.to_date),
+        Real(a.area_ha),
+        Int64(a.pixels as i64),
+        Real(a.centroid.0),
+        Real(a.centroid.1),
+        Str(&a.commune_code),
+        Text(serde_json::Value::Array(shares).to_string()),
+        opt(a.zone_species.as_deref().map(Str)),
+        opt(a.zone_code.as_deref().map(Str)),
+        opt(a.natural_lost.map(|b| Int(b as i32))),
+        Real(a.natural_lost_ha),
+        Str(a.severity.as_str()),
+        Int(a.clear_obs as i32),
+        Str(&a.first_seen),
+        Int(a.season_mismatch as i32),
+    ]
+}
+
+/// SQL string literal (single quotes doubled).
+fn sql_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Reader {
+    fn alerts_layer(&self) -> Result<gdal::vector::Layer<'_>> {
+        self.ds.layer_by_name(LAYER).map_err(|_| {
+            StoreError::invalid(
+                &self.path,
+                "has no alerts layer (written by canopy run with two epochs or more)",
+            )
+        })
+    }
+
+    /// The alerts, in stored order, with their latest triage status.
+    pub fn alerts(&self) -> Result<Vec<StoredAlert>> {
+        let mut layer = self.alerts_layer()?;
+        let ix = indices(&layer, &names(&FIELDS), &self.path)?;
+        let status = self.triage_status()?;
+        let mut out = Vec::new();
+        for f in layer.features() {
+            let id = string(&f, ix[0]);
+            let severity = string(&f, ix[15]);
+            let severity = Severity::parse(&severity).ok_or_else(|| {
+                StoreError::invalid(
+                    &self.path,
+                    format!("alert \"{id}\": unknown severity \"{severity}\""),
+                )
+            })?;
+            out.push(StoredAlert {
+                status: status.get(&id).copied().unwrap_or_default(),
+                id,
+                from_epoch: string(&f, ix[1]),
+                to_epoch: string(&f, ix[2]),
+                from_date: string(&f, ix[3]),
+                to_date: string(&f, ix[4]),
+                area_ha: real(&f, ix[5]).unwrap_or(0.0),
+                centroid: (
+                    real(&f, ix[7]).unwrap_or(0.0),
+                    real(&f, ix[8]).unwrap_or(0.0),
+                ),
+                commune_code: string(&f, ix[9]),
+                communes: serde_json::from_str::<Vec<serde_json::Value>>(&string(&f, ix[10]))
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|v| v["code"].as_str().map(String::from))
+                    .collect(),
+                zone_species: opt_string(&f, ix[11]),
+                zone_code: opt_string(&f, ix[12]),
+                natural_lost: f.field_as_integer(ix[13]).ok().flatten().map(|v| v != 0),
+                severity,
+                clear_obs: f.field_as_integer(ix[16]).ok().flatten().unwrap_or(0) as i64,
+                first_seen: string(&f, ix[17]),
+                season_mismatch: f.field_as_integer(ix[18]).ok().flatten().unwrap_or(0) != 0,
+                geometry: geojson(&f),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether an alert with this id exists (an attribute filter: no alert is read
+    /// whole).
+    pub fn has_alert(&self, id: &str) -> Result<bool> {
+        let mut layer = self.alerts_layer()?;
+        layer
+            .set_attribute_filter(&format!("alert_id = {}", sql_text(id)))
+            .map_err(StoreError::gdal(&self.path, "filtering alerts"))?;
+        let found = layer.features().next().is_some();
+        layer.clear_attribute_filter();
+        Ok(found)
+    }
+}
