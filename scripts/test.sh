@@ -14,4 +14,4 @@ printf '\033[1m== oracle tests (exactextract, GDAL/OGR, real imagery)\033[0m\n' 
 printf '\033[1m== HTTP clients against canopy serve (GDAL OAPIF, OWSLib, schemathesis)\033[0m\n' >&2
 .venv/bin/python -m pytest -q tests/server
 printf '\033[1m== web map test (headless Chromium; screenshots in target/screenshots)\033[0m\n' >&2
-node --test tests/web/map.test.mjs tests/web/hostile.test.mjs
+node --test tests/web/map.test.mjs tests/web/hostile.test.mjs tests/web/field.test.mjs

@@ -129,7 +129,7 @@ after(async () => {
 
 // A page with its console errors, page errors, failed and off-machine requests recorded.
 async function openMap(contextOptions = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...contextOptions });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', ...contextOptions });
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });

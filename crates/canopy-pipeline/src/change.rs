@@ -61,6 +61,8 @@ pub struct ChangeResult {
     pub extra: Vec<(String, String, Vec<[f64; CH_CODES]>)>,
     /// Phenology-guard warnings (pairs of epochs in different seasons).
     pub warnings: Vec<String>,
+    /// Each alert's before/after evidence chips (`chips`), stored by `chip_store`.
+    pub chips: Vec<crate::chips::Chip>,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -256,6 +258,7 @@ pub fn run(
             ));
         }
         let comps = labeller.finish();
+        let mut patches = Vec::new();
         let alerts = alerts_of(
             comps,
             &ma,
@@ -270,7 +273,9 @@ pub fn run(
             mismatch,
             classes,
             (i, j),
+            &mut patches,
         )?;
+        result.chips.extend(crate::chips::render(&ma, &mb, &prep.rules, &patches)?);
         tracing::info!(from = %ea.id, to = %eb.id, alerts = alerts.len(), "change computed");
         result.alerts.extend(alerts);
         result.timings.push((
@@ -525,6 +530,7 @@ fn alerts_of(
     season_mismatch: bool,
     classes: bool,
     (i, j): (usize, usize),
+    patches: &mut Vec<(String, Component)>,
 ) -> Result<Vec<Alert>, PipelineError> {
     let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
     let min_m2 = region.alerts.min_area_ha * M2_PER_HA;
@@ -637,6 +643,9 @@ fn alerts_of(
             first_seen,
             season_mismatch,
         });
+        if let Some(a) = out.last() {
+            patches.push((a.id.clone(), comp.clone()));
+        }
     }
     Ok(out)
 }

@@ -230,6 +230,7 @@ pub fn run(
             .map(|f| &f.danger[..]),
         hotspots: fire_rows.as_ref().map(|(h, e)| (&h[..], &e[..])),
         run: &record,
+        chips: &change.chips,
     })?;
     tracing::info!(store = %store_path.display(), "store written");
     Ok(RunOutcome {

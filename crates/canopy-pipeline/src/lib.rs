@@ -12,6 +12,7 @@
 //! - [`progress`]: progress bars.
 
 pub mod change;
+pub mod chips;
 pub mod communes;
 pub mod config;
 pub mod cover;

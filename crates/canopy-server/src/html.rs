@@ -6,6 +6,8 @@
 
 use serde_json::Value;
 
+use crate::i18n;
+
 /// Escapes text for HTML.
 pub use canopy_core::text::html_escape as esc;
 
@@ -16,6 +18,7 @@ fn scalar(v: &Value) -> String {
             format!("<a href=\"{0}\">{0}</a>", esc(s))
         }
         Value::String(s) => esc(s),
+        Value::Number(n) => esc(&i18n::number(&n.to_string())),
         other => esc(&other.to_string()),
     }
 }
@@ -25,12 +28,12 @@ fn links(v: &[Value]) -> String {
     for l in v {
         let href = l["href"].as_str().unwrap_or("");
         let rel = l["rel"].as_str().unwrap_or("");
-        let title = l["title"].as_str().unwrap_or(rel);
+        let title = i18n::title(l["title"].as_str().unwrap_or(rel));
         let ty = l["type"].as_str().unwrap_or("");
         o.push_str(&format!(
             "<li><a href=\"{}\">{}</a> <small>({} · {})</small></li>",
             esc(href),
-            esc(title),
+            esc(&title),
             esc(rel),
             esc(ty)
         ));
@@ -101,17 +104,24 @@ fn render(v: &Value, depth: usize) -> String {
     }
 }
 
-/// A page titled `title` showing `doc`.
+/// A page titled `title` showing `doc`, in the request's language (`i18n`).
 pub fn page(title: &str, doc: &Value) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} · Canopy</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:1rem;}}table{{border-collapse:collapse;}}\
 th,td{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;font-size:90%;}}\
 th{{background:#f3f6f3;}}</style></head><body>\
-<nav><a href=\"/\">Canopy</a> · <a href=\"/collections\">collections</a> · <a href=\"/map\">map</a> · <a href=\"/api\">API</a></nav>\
+<nav><a href=\"/?lang={lang}\">Canopy</a> · <a href=\"/collections?lang={lang}\">{collections}</a> · \
+<a href=\"/map?lang={lang}\">{map}</a> · <a href=\"/api?f=html&amp;lang={lang}\">API</a> · \
+<a href=\"?lang={other}\" hreflang=\"{other}\" lang=\"{other}\">{other_name}</a></nav>\
 <h1>{t}</h1>{b}</body></html>",
-        t = esc(title),
+        lang = i18n::current().code(),
+        other = match i18n::current() { i18n::Lang::Vi => "en", i18n::Lang::En => "vi" },
+        other_name = match i18n::current() { i18n::Lang::Vi => "English", i18n::Lang::En => "Tiếng Việt" },
+        collections = esc(&i18n::tr("collections")),
+        map = esc(&i18n::tr("map")),
+        t = esc(&i18n::title(title)),
         b = render(doc, 0)
     )
 }

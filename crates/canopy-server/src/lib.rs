@@ -18,6 +18,7 @@
 //!   (no diacritics, case or tone-mark placement).
 
 pub mod auth;
+pub mod chips;
 pub mod collections;
 pub mod conn;
 pub mod error;
@@ -25,8 +26,10 @@ pub mod features;
 pub mod fire;
 pub mod geometry;
 pub mod html;
+pub mod i18n;
 pub mod ogc;
 pub mod openapi;
+pub mod photos;
 pub mod query;
 pub mod respond;
 pub mod snapshot;
@@ -70,9 +73,12 @@ pub struct ServeOptions {
 
 /// The Content-Security-Policy of every response: scripts only from this server (no
 /// inline script, no `eval`), data only from this server, map tiles from
-/// OpenStreetMap when chosen; no plugins, no framing, no `<base>` rewrites.
+/// OpenStreetMap when chosen; no plugins, no framing, no `<base>` rewrites. `blob:`
+/// images: the previews of a ranger's photos before they are sent (object URLs of
+/// the resized files, made by the page itself). The service worker (`/sw.js`) and the
+/// manifest are same-origin (`script-src`/`default-src 'self'`).
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data: https://tile.openstreetmap.org; connect-src 'self'; object-src 'none'; \
+     img-src 'self' data: blob: https://tile.openstreetmap.org; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 async fn security_headers(mut r: Response) -> Response {
@@ -195,6 +201,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(triage::history),
         )
         .route(
+            "/collections/{collection_id}/items/{feature_id}/photos",
+            axum::routing::post(photos::upload)
+                .layer(DefaultBodyLimit::max(photos::BODY_LIMIT)),
+        )
+        .route(
+            "/collections/{collection_id}/items/{feature_id}/photos/{photo}",
+            get(photos::get),
+        )
+        .route(
+            "/collections/{collection_id}/items/{feature_id}/chips/{file}",
+            get(chips::get),
+        )
+        .route(
             "/collections/{collection_id}/queryables",
             get(ogc::queryables),
         )
@@ -211,12 +230,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/map", get(static_files::map))
         .route("/map/", get(static_files::map))
         .route("/static/{*path}", get(static_files::file))
+        .route("/sw.js", get(static_files::service_worker))
         .fallback(ogc::not_found)
         .method_not_allowed_fallback(ogc::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
         ))
+        .layer(axum::middleware::from_fn(i18n::layer))
         .layer(DefaultBodyLimit::max(triage::MAX_BODY))
         .layer(axum::middleware::from_fn(limit_request))
         .layer(axum::middleware::map_response(security_headers))

@@ -28,10 +28,11 @@ pub enum Format {
     Html,
 }
 
-/// Rejects any parameter not in `allowed`, and repeated parameters.
+/// Rejects any parameter not in `allowed`, and repeated parameters. `lang` (the
+/// language of HTML pages, checked by `i18n::layer`) is accepted everywhere.
 pub fn only(params: &Params, allowed: &[&str]) -> Result<(), ApiError> {
     for (i, (k, _)) in params.iter().enumerate() {
-        if !allowed.contains(&k.as_str()) {
+        if !allowed.contains(&k.as_str()) && k != "lang" {
             return Err(ApiError::BadRequest(format!(
                 "unknown query parameter \"{k}\"; this endpoint accepts: {}",
                 allowed.join(", ")

@@ -245,7 +245,22 @@ pub async fn history(
         crate::respond::GEOJSON,
         "The alert",
     ));
-    let events = snap.triage.get(&fid).cloned().unwrap_or_default();
+    // Each event with its photos (crate::photos), read from the store file.
+    let photos = crate::photos::by_event(&st, base, &fid).await;
+    let events: Vec<serde_json::Value> = snap
+        .triage
+        .get(&fid)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            let mine: Vec<_> = photos.iter().filter(|(n, _)| *n == i + 1).map(|(_, p)| p.clone()).collect();
+            v["photos"] = serde_json::Value::Array(mine);
+            v
+        })
+        .collect();
     let doc = json!({
         "alert_id": fid,
         "status": snap.status(&fid).map_or("new", |e| e.status.as_str()),

@@ -34,6 +34,9 @@ pub enum StoreError {
     /// The record a write refers to is not in the store (e.g. an alert a re-run removed).
     #[error("{0}")]
     NotFound(String),
+    /// What a client sent is refused (a photo that is not an image, too large, one too many).
+    #[error("{0}")]
+    Input(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -33,6 +33,7 @@
 
 pub mod alerts;
 pub mod change;
+pub mod chips;
 pub mod communes;
 pub mod cover;
 pub mod epochs;
@@ -43,6 +44,7 @@ pub mod fire_events;
 pub mod hotspots;
 pub mod layers;
 pub mod observations;
+pub mod photos;
 pub(crate) mod rows;
 pub mod runs;
 pub mod targets;

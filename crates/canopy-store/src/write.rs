@@ -48,6 +48,8 @@ pub struct Tables<'a> {
     pub hotspots: Option<(&'a [crate::HotspotRow], &'a [crate::FireEventRow])>,
     /// This run's record (appended to the previous store's).
     pub run: &'a RunRecord,
+    /// Each alert's evidence chips (`chips`).
+    pub chips: &'a [crate::chips::Chip],
 }
 
 /// Writes every table into `ds` (in one transaction, by the caller).
@@ -81,6 +83,7 @@ fn write_tables(
         crate::fire_events::write(ds, events).map_err(at("fire_events"))?;
     }
     crate::triage::write(ds, triage).map_err(at("alert_triage"))?;
+    crate::chips::write(ds, t.chips).map_err(at("alert_chips"))?;
     crate::runs::write(ds, runs).map_err(at("runs"))?;
     Ok(())
 }
@@ -120,6 +123,12 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
     } else {
         (Vec::new(), Vec::new())
     };
+    // The rangers' photos go with the triage history (`photos`).
+    let previous_photos = if path.exists() {
+        crate::photos::read_all(path)?
+    } else {
+        Vec::new()
+    };
     let tmp = dir.join(format!(
         ".{stem}.tmp-{}-{}.gpkg",
         std::process::id(),
@@ -143,6 +152,10 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
             .map_err(gdal_err(path, "cannot start a transaction"))?;
         write_tables(&mut txn, t, &previous_triage, &runs)
             .map_err(|(l, e)| gdal_err(path, format!("layer {l}"))(e))?;
+        if !previous_photos.is_empty() {
+            crate::photos::write(&mut txn, &previous_photos)
+                .map_err(gdal_err(path, format!("layer {}", crate::photos::TABLE)))?;
+        }
         txn.commit().map_err(gdal_err(path, "commit failed"))?;
     }
     ds.close()

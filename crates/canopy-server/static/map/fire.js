@@ -26,10 +26,13 @@
     b.textContent = name;
     div.appendChild(b);
     const p = document.createElement('div');
+    const I = window.canopyI18n;
     p.textContent = row
-      ? `Fire danger level ${NAMES[row.level] || '?'} (P = ${Math.round(row.index)}), ` +
-        `${row.forest_ha.toFixed(1)} ha forest; station ${row.station}, ${row.distance_km.toFixed(1)} km`
-      : 'No fire danger for this commune';
+      ? I.t('fire.tooltip', {
+        level: NAMES[row.level] || '?', index: I.num(Math.round(row.index), 0), forest: I.num(row.forest_ha, 1, 1) + ' ha',
+        station: row.station, km: I.num(row.distance_km, 1, 1),
+      })
+      : I.t('fire.none');
     div.appendChild(p);
     return div;
   }
@@ -71,7 +74,7 @@
       },
     });
     canopy.fire = { date: danger.date, communes: byCode.size, bulletin: danger.bulletin.length };
-    return [`Fire danger ${danger.date}`, layer];
+    return [window.canopyI18n.t('fire.layer', { date: window.canopyI18n.date(danger.date) }), layer];
   }
 
   async function eventsLayer(canopy) {
@@ -94,7 +97,7 @@
         ]), { sticky: true });
       },
     });
-    return ['Fire events', layer];
+    return [window.canopyI18n.t('fire.events'), layer];
   }
 
   async function hotspotsLayer(canopy) {
@@ -118,7 +121,7 @@
         ]), { sticky: true });
       },
     });
-    return ['Fire hotspots', layer];
+    return [window.canopyI18n.t('fire.hotspots'), layer];
   }
 
   async function load() {

@@ -6,8 +6,14 @@
 // For tests, `window.canopy` exposes the state: `ready`, `counts`, `errors`, `openAlert`.
 'use strict';
 
-(function () {
-  const canopy = (window.canopy = { ready: false, counts: {}, errors: [], alerts: {} });
+(async function () {
+  const canopy = (window.canopy = { ready: false, counts: {}, errors: [], alerts: {}, popupExtras: [] });
+  // The language's strings first (static/map/i18n.js): every text below goes through T.
+  const I = await window.canopyI18n.ready;
+  const T = I.t;
+  canopy.lang = I.lang;
+  canopy.i18n = I;
+  document.getElementById('btn-lang').addEventListener('click', () => I.use(I.lang === 'vi' ? 'en' : 'vi'));
 
   function fatal(message) {
     canopy.errors.push(message);
@@ -21,8 +27,7 @@
 
   if (typeof window.L === 'undefined') {
     // The vendor files are copied from npm by web/build.sh before cargo embeds them.
-    fatal('The map library (Leaflet) is missing from this build: /static/vendor/leaflet/leaflet.js was not found. ' +
-      'Run web/build.sh (scripts/setup.sh does it), then rebuild canopy (cargo build --release).');
+    fatal(T('load.leafletMissing'));
     return;
   }
 
@@ -34,7 +39,11 @@
   const SEVERITY_COLORS = { high: '#d7191c', medium: '#f07c00', low: '#f2d21b' };
   const SEVERITY_ORDER = { high: 0, medium: 1, low: 2 };
   const SPECIES_COLORS = { pine: '#3b6fb6', anise: '#8856a7', acacia: '#1c9e94', cinnamon: '#a6611a' };
-  const SPECIES_LABELS = { pine: 'pine (Thông)', anise: 'star anise (Hồi)', acacia: 'acacia (Keo)', cinnamon: 'cinnamon (Quế)' };
+  const SPECIES_LABELS = Object.fromEntries(['pine', 'anise', 'acacia', 'cinnamon'].map((s) => [s, T('species.' + s)]));
+  // Severity and status values are stored in English; shown in the page's language.
+  const sevName = (s) => (s ? T('sev.' + s) : '?');
+  const statusName = (s) => T('status.' + (s || 'new'));
+  const speciesName = (s) => SPECIES_LABELS[s] || s;
   const EXTRA_SPECIES_COLORS = ['#c51b7d', '#4d4d4d', '#7570b3', '#b35806', '#01665e'];
   const STATUSES = ['new', 'confirmed', 'dismissed'];
 
@@ -99,15 +108,16 @@
   }
 
   const fmt = {
-    ha(v) { return v === null || v === undefined ? '–' : Number(v).toLocaleString('en', { maximumFractionDigits: Math.abs(v) < 10 ? 2 : 1 }) + ' ha'; },
-    pct(v) { return v === null || v === undefined ? 'no data' : Number(v).toFixed(1) + ' %'; },
+    ha(v) { return v === null || v === undefined ? '–' : I.num(v, Math.abs(v) < 10 ? 2 : 1) + ' ha'; },
+    pct(v) { return v === null || v === undefined ? T('nodata') : I.num(v, 1, 1) + ' %'; },
     signedHa(v) { return v === null || v === undefined ? '–' : (v > 0 ? '+' : '') + fmt.ha(v); },
-    when(v) {
-      if (!v) return '';
-      const d = new Date(v);
-      return Number.isNaN(d.getTime()) ? String(v) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-    },
+    when: I.when,
+    coord(v) { return I.num(v, 5, 5); },
+    date: I.date,
   };
+  canopy.fmt = fmt;
+  canopy.el = el;
+  canopy.popupExtras = canopy.popupExtras || [];
 
   function tableRows(rows) {
     return el('table', null, rows.filter((r) => r && r[1] !== null && r[1] !== undefined && r[1] !== '')
@@ -187,7 +197,7 @@
     style: (f) => ({ color: speciesColor(f.properties.species), weight: 1.5, fillColor: speciesColor(f.properties.species), fillOpacity: 0.45 }),
     onEachFeature: (f, layer) => {
       const p = f.properties;
-      layer.bindTooltip(() => textNode(`${SPECIES_LABELS[p.species] || p.species} zone${p.zone_code ? ' ' + p.zone_code : ''}`), { sticky: true });
+      layer.bindTooltip(() => textNode(T('zone.tooltip', { species: speciesName(p.species), code: p.zone_code ? ' ' + p.zone_code : '' })), { sticky: true });
       layer.bindPopup(() => zonePopup(p), { maxWidth: popupWidth() });
     },
   });
@@ -207,41 +217,42 @@
     return el('div', { class: 'popup commune-popup' },
       el('h3', null, p.name || p.code),
       tableRows([
-        ['code', p.code],
-        ['forest cover', `${fmt.pct(p.cover_pct)}${p.epoch ? ' (' + p.epoch + ')' : ''}`],
-        ['forest', fmt.ha(p.forest_ha)],
-        ['natural area', fmt.ha(p.natural_ha)],
-        change && ['change', change],
-        change && ['loss', fmt.ha(p.loss_ha)],
-        change && ['gain', fmt.ha(p.gain_ha)],
-        change && ['net', fmt.signedHa(p.net_ha)],
+        [T('f.code'), p.code],
+        [T('f.cover'), `${fmt.pct(p.cover_pct)}${p.epoch ? ' (' + p.epoch + ')' : ''}`],
+        [T('f.forest'), fmt.ha(p.forest_ha)],
+        [T('f.natural'), fmt.ha(p.natural_ha)],
+        change && [T('f.change'), change],
+        change && [T('f.loss'), fmt.ha(p.loss_ha)],
+        change && [T('f.gain'), fmt.ha(p.gain_ha)],
+        change && [T('f.net'), fmt.signedHa(p.net_ha)],
       ]));
   }
 
   function zonePopup(p) {
     return el('div', { class: 'popup zone-popup' },
-      el('h3', null, `${SPECIES_LABELS[p.species] || p.species} zone`),
+      el('h3', null, T('zone.title', { species: speciesName(p.species) })),
       tableRows([
-        ['zone code', p.zone_code],
-        ['commune', p.commune_name ? `${p.commune_name} (${p.commune_code})` : p.commune_code],
-        ['area', fmt.ha(p.area_ha)],
-        ['forest', fmt.ha(p.forest_ha)],
-        ['forest cover', p.cover_pct === undefined ? null : fmt.pct(p.cover_pct)],
+        [T('f.zoneCode'), p.zone_code],
+        [T('f.commune'), p.commune_name ? `${p.commune_name} (${p.commune_code})` : p.commune_code],
+        [T('f.area'), fmt.ha(p.area_ha)],
+        [T('f.forest'), fmt.ha(p.forest_ha)],
+        [T('f.cover'), p.cover_pct === undefined ? null : fmt.pct(p.cover_pct)],
       ]));
   }
 
   function alertDetails(p) {
-    const natural = p.natural_lost === true || p.natural_lost === 1 ? 'yes' : p.natural_lost === false || p.natural_lost === 0 ? 'no' : null;
-    const statusLine = el('span', null, el('span', { class: 'status' }, p.status || 'new'),
-      p.status_by ? ` by ${p.status_by}` : '', p.status_at ? `, ${fmt.when(p.status_at)}` : '');
+    const natural = p.natural_lost === true || p.natural_lost === 1 ? T('yes') : p.natural_lost === false || p.natural_lost === 0 ? T('no') : null;
+    const statusLine = el('span', null, el('span', { class: 'status', 'data-status': p.status || 'new' }, statusName(p.status)),
+      p.status_by ? T('by', { who: p.status_by }) : '', p.status_at ? `, ${fmt.when(p.status_at)}` : '');
     return tableRows([
-      ['commune', p.commune_name ? `${p.commune_name} (${p.commune_code})` : p.commune_code],
-      ['loss between', `${p.from_date || p.from_epoch} and ${p.to_date || p.to_epoch}`],
-      ['area', fmt.ha(p.area_ha)],
-      ['zone', p.zone_species ? `${SPECIES_LABELS[p.zone_species] || p.zone_species}${p.zone_code ? ' · ' + p.zone_code : ''}` : 'outside every planting zone'],
-      ['natural forest lost', natural],
-      ['status', statusLine],
-      ['note', p.note],
+      [T('f.commune'), p.commune_name ? `${p.commune_name} (${p.commune_code})` : p.commune_code],
+      [T('f.lossBetween'), T('between', { a: p.from_date ? fmt.date(p.from_date) : p.from_epoch, b: p.to_date ? fmt.date(p.to_date) : p.to_epoch })],
+      [T('f.area'), fmt.ha(p.area_ha)],
+      [T('f.zone'), p.zone_species ? `${speciesName(p.zone_species)}${p.zone_code ? ' · ' + p.zone_code : ''}` : T('zone.outside')],
+      [T('f.naturalLost'), natural],
+      [T('f.firstSeen'), p.first_seen ? fmt.date(p.first_seen) : null],
+      [T('f.status'), statusLine],
+      [T('f.note'), p.note],
     ]);
   }
 
@@ -251,9 +262,14 @@
     const root = el('div', { class: 'popup alert-popup', 'data-alert-id': f.id });
     const details = el('div', { class: 'details' }, alertDetails(p));
     root.append(
-      el('h3', null, el('span', { class: `sev ${p.severity}` }, p.severity || '?'), ' alert'),
+      el('h3', null, el('span', { class: `sev ${p.severity}` }, T('alert.title', { sev: sevName(p.severity) }))),
       el('div', { class: 'muted' }, String(f.id)),
       details);
+
+    // Sections other scripts add (go.js: the way there; chips.js: the evidence).
+    for (const extra of canopy.popupExtras) {
+      try { const node = extra(entry); if (node) root.append(node); } catch (e) { console.error('canopy map: ' + e.message); }
+    }
 
     const triage = el('div', { class: 'triage' });
     root.append(triage);
@@ -268,42 +284,44 @@
     };
 
     const historyList = el('ol', { class: 'history', hidden: true });
-    const historyBtn = el('button', { type: 'button', class: 'secondary', onclick: () => loadHistory(f.id, historyList) }, 'History');
+    const historyBtn = el('button', { type: 'button', class: 'secondary', onclick: () => loadHistory(f.id, historyList) }, T('alert.history'));
 
     if (!token()) {
       triage.append(
-        el('p', { class: 'muted' }, 'Rangers: sign in with your token to mark this alert as checked on the ground.'),
-        el('div', { class: 'actions' }, historyBtn, el('button', { type: 'button', onclick: openTokenDialog }, 'Sign in to triage')),
+        el('p', { class: 'muted' }, T('alert.signInText')),
+        el('div', { class: 'actions' }, historyBtn, el('button', { type: 'button', class: 'sign-in', onclick: openTokenDialog }, T('alert.signIn'))),
         historyList);
       return root;
     }
 
     const name = 'status-' + String(f.id).replace(/[^A-Za-z0-9_-]/g, '_');
-    const choices = el('div', { class: 'choices', role: 'radiogroup', 'aria-label': 'status' },
-      STATUSES.map((s) => el('label', null,
+    const choices = el('div', { class: 'choices', role: 'radiogroup', 'aria-label': T('alert.statusAria') },
+      STATUSES.map((s) => el('label', { 'data-status': s },
         el('input', { type: 'radio', name, value: s, checked: (p.status || 'new') === s }),
-        el('span', null, s))));
-    const note = el('textarea', { name: 'note', placeholder: 'What was seen on the ground (optional)', maxlength: 2000 });
+        el('span', null, statusName(s)))));
+    const note = el('textarea', { name: 'note', placeholder: T('alert.notePlaceholder'), maxlength: 2000 });
     note.value = p.note || '';
-    const save = el('button', { type: 'button', class: 'save' }, 'Save');
+    const photoField = canopy.photoInput ? canopy.photoInput() : null; // queue.js
+    const save = el('button', { type: 'button', class: 'save' }, T('alert.save'));
     save.addEventListener('click', async () => {
       const status = (choices.querySelector('input:checked') || {}).value;
       save.disabled = true;
-      show('info', 'Saving…');
+      show('info', T('alert.saving'));
       try {
-        await triageAlert(entry, status, note.value, { show, details, choices });
+        const photos = photoField ? photoField.photos() : [];
+        if (await triageAlert(entry, status, note.value, { show, details, choices }, photos) && photoField) photoField.clear();
       } finally {
         save.disabled = false;
       }
     });
-    triage.append(el('h4', null, 'Ground check'), choices, note,
+    triage.append(el('h4', null, T('alert.groundCheck')), choices, note, photoField ? photoField.node : null,
       el('div', { class: 'actions' }, historyBtn, save), msg, historyList);
     return root;
   }
 
   async function loadHistory(id, list) {
     list.hidden = false;
-    list.replaceChildren(el('li', null, 'Loading…'));
+    list.replaceChildren(el('li', null, T('history.loading')));
     try {
       const resp = await fetch(`/collections/alerts/items/${encodeURIComponent(id)}/history`, { headers: { Accept: 'application/json' } });
       if (!resp.ok) throw new Error(`HTTP ${resp.status}: ${await errorText(resp)}`);
@@ -311,11 +329,13 @@
       const events = Array.isArray(body) ? body : body.events || body.history || body.features || [];
       list.replaceChildren(...(events.length ? events.map((e) => {
         const ev = e.properties || e;
-        return el('li', null, el('b', null, ev.status || '?'), ev.by || ev.status_by ? ` by ${ev.by || ev.status_by}` : '',
-          ev.at || ev.status_at ? `, ${fmt.when(ev.at || ev.status_at)}` : '', ev.note ? `: “${ev.note}”` : '');
-      }) : [el('li', null, 'No triage yet.')]));
+        return el('li', null, el('b', null, ev.status ? statusName(ev.status) : '?'), ev.by || ev.status_by ? T('by', { who: ev.by || ev.status_by }) : '',
+          ev.at || ev.status_at ? `, ${fmt.when(ev.at || ev.status_at)}` : '', ev.note ? `: “${ev.note}”` : '',
+          Array.isArray(ev.photos) && ev.photos.length ? el('div', { class: 'history-photos' }, ev.photos.map((ph, i) =>
+            el('a', { href: ph.href, target: '_blank' }, el('img', { src: ph.href, alt: T('photo.alt', { n: i + 1 }), loading: 'lazy', width: 96 })))) : null);
+      }) : [el('li', null, T('history.none'))]));
     } catch (e) {
-      list.replaceChildren(el('li', null, `History unavailable: ${e.message}`));
+      list.replaceChildren(el('li', null, T('history.unavailable', { msg: e.message })));
     }
   }
 
@@ -338,14 +358,15 @@
   }
 
   // PATCH the alert with If-Match; say clearly what happened, above all on a conflict.
-  async function triageAlert(entry, status, note, ui) {
+  // Returns true when the triage was saved or queued (the form's photos can go).
+  async function triageAlert(entry, status, note, ui, photos = []) {
     const id = entry.feature.id;
     if (!entry.etag) {
       try {
         const latest = await fetchAlert(id);
         updateAlert(entry, latest.feature, latest.etag);
       } catch (e) {
-        ui.show('error', `Could not read the alert before saving: ${e.message}`);
+        ui.show('error', T('triage.readFailed', { msg: e.message }));
         return;
       }
     }
@@ -360,8 +381,18 @@
         body: JSON.stringify({ status, note }),
       });
     } catch (e) {
-      ui.show('error', 'No connection to the server: nothing was saved. Try again when you are online.');
-      return;
+      // No network: queue it (queue.js) with the ETag seen, to be sent on reconnect.
+      if (!canopy.queueTriage) { ui.show('error', T('triage.offline')); return false; }
+      try {
+        await canopy.queueTriage({ id: String(id), status, note, etag: entry.etag, photos });
+      } catch (qe) {
+        ui.show('error', qe.message);
+        canopy.lastTriage = { id, status, result: 'not queued' };
+        return false;
+      }
+      ui.show('info', T('queue.queued'));
+      canopy.lastTriage = { id, status, result: 'queued' };
+      return true;
     }
     if (resp.ok) {
       const feature = await resp.json().catch(() => null);
@@ -374,9 +405,25 @@
       }
       const p = entry.feature.properties;
       ui.details.replaceChildren(alertDetails(p));
-      ui.show('ok', `Saved: ${p.status}${p.status_by ? ' by ' + p.status_by : ''}.`);
+      if (photos.length && canopy.sendPhotos) {
+        let pr;
+        try { pr = await canopy.sendPhotos(id, entry.etag, photos); } catch (_) { pr = null; }
+        if (!pr) {
+          await canopy.queueTriage({ id: String(id), status, note, etag: entry.etag, photos, state: 'photos' }).catch(() => null);
+          ui.show('info', T('queue.photosQueued'));
+          return true;
+        }
+        if (!pr.ok) {
+          ui.show('error', T('photo.refused', { status: pr.status, reason: await errorText(pr) }));
+          canopy.lastTriage = { id, status: p.status, result: 'photos refused' };
+          return false;
+        }
+        const latest = await fetchAlert(id).catch(() => null);
+        if (latest) updateAlert(entry, latest.feature, latest.etag);
+      }
+      ui.show('ok', T('triage.saved', { status: statusName(p.status), by: p.status_by ? T('by', { who: p.status_by }) : '' }));
       canopy.lastTriage = { id, status: p.status, result: 'saved' };
-      return;
+      return true;
     }
     const reason = await errorText(resp);
     if (resp.status === 412) {
@@ -388,19 +435,23 @@
       const p = entry.feature.properties;
       ui.details.replaceChildren(alertDetails(p));
       ui.show('conflict',
-        el('b', null, 'Not saved: someone else changed this alert after you opened it. '),
-        latest ? `It is now “${p.status}”${p.status_by ? ' by ' + p.status_by : ''}${p.status_at ? ' at ' + fmt.when(p.status_at) : ''}${p.note ? ', note: “' + p.note + '”' : ''}. ` : '',
-        'Your choice and note are still in the form: check them and press Save again to replace theirs.');
+        el('b', null, T('triage.conflict')),
+        latest ? T('triage.conflictNow', {
+          status: statusName(p.status), by: p.status_by ? T('by', { who: p.status_by }) : '',
+          at: p.status_at ? T('triage.conflictAt', { when: fmt.when(p.status_at) }) : '',
+          note: p.note ? T('triage.conflictNote', { note: p.note }) : '',
+        }) : '',
+        T('triage.conflictKeep'));
       canopy.lastTriage = { id, status, result: 'conflict' };
       return;
     }
     if (resp.status === 401 || resp.status === 403) {
-      ui.show('error', `Token refused (HTTP ${resp.status}: ${reason}). Nothing was saved. `,
-        el('button', { type: 'button', class: 'secondary', onclick: openTokenDialog }, 'Change token'));
+      ui.show('error', T('triage.refused', { status: resp.status, reason }),
+        el('button', { type: 'button', class: 'secondary', onclick: openTokenDialog }, T('triage.changeToken')));
       canopy.lastTriage = { id, status, result: 'unauthorized' };
       return;
     }
-    ui.show('error', `Not saved (HTTP ${resp.status}): ${reason}`);
+    ui.show('error', T('triage.error', { status: resp.status, reason }));
     canopy.lastTriage = { id, status, result: 'error ' + resp.status };
   }
 
@@ -439,7 +490,7 @@
       // The alert id on the drawn element, for tests and for styling.
       if (!renderer) marker.on('add', () => marker.getElement() && marker.getElement().setAttribute('data-alert-id', f.id));
       alertIndex.set(String(f.id), entry);
-      marker.bindTooltip(() => textNode(`${entry.feature.properties.severity} · ${fmt.ha(entry.feature.properties.area_ha)} · ${entry.feature.properties.commune_name || ''}`), { direction: 'top', offset: [0, -6] });
+      marker.bindTooltip(() => textNode(`${sevName(entry.feature.properties.severity)} · ${fmt.ha(entry.feature.properties.area_ha)} · ${entry.feature.properties.commune_name || ''}`), { direction: 'top', offset: [0, -6] });
       const popupContent = () => alertPopup(entry);
       marker.bindPopup(popupContent, {
         maxWidth: popupWidth(), minWidth: Math.min(260, window.innerWidth - 60),
@@ -489,6 +540,7 @@
     return true;
   }
   canopy.openAlert = openAlert;
+  canopy.alertUpdated = (id, feature, etag) => { const e = alertIndex.get(String(id)); if (e) updateAlert(e, feature, etag); };
   canopy.alertMarker = (id) => (alertIndex.get(String(id)) || {}).marker;
 
   // ---------------------------------------------------------------- the list and filters
@@ -524,7 +576,7 @@
     const open = all.filter((e) => (e.feature.properties.status || 'new') === 'new').length;
     document.getElementById('alert-count').textContent = String(open);
     document.getElementById('list-summary').textContent =
-      `${entries.length} of ${all.length} alerts shown · ${open} not yet checked. New first, then by severity and area.`;
+      T('list.summary', { shown: I.num(entries.length, 0), all: I.num(all.length, 0), open: I.num(open, 0) });
     const shownMax = 500;
     document.getElementById('alert-list').replaceChildren(...entries.slice(0, shownMax).map((e) => {
       const p = e.feature.properties;
@@ -533,8 +585,8 @@
           el('i', { class: `dot sev-${p.severity}` }),
           el('span', { class: 'where' }, p.commune_name || p.commune_code || '?'),
           el('span', null, fmt.ha(p.area_ha)),
-          el('span', { class: 'meta' }, `${p.severity} · ${p.status || 'new'} · ${p.from_epoch}→${p.to_epoch}${p.zone_species ? ' · ' + p.zone_species + ' zone' : ''}`)));
-    }), entries.length > shownMax ? el('li', { class: 'muted' }, `… and ${entries.length - shownMax} more: zoom in or filter.`) : '');
+          el('span', { class: 'meta' }, `${sevName(p.severity)} · ${statusName(p.status)} · ${p.from_epoch}→${p.to_epoch}${p.zone_species ? T('list.zone', { species: speciesName(p.zone_species) }) : ''}`)));
+    }), entries.length > shownMax ? el('li', { class: 'muted' }, T('list.more', { n: I.num(entries.length - shownMax, 0) })) : '');
   }
 
   const panel = document.getElementById('panel');
@@ -552,11 +604,12 @@
   function setToken(t) {
     try { if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY); } catch (_) { canopy._token = t; }
     const btn = document.getElementById('btn-token');
-    btn.textContent = t ? 'Signed in' : 'Sign in';
+    btn.textContent = t ? T('btn.signedIn') : T('btn.token');
     btn.classList.toggle('signed-in', !!t);
     map.closePopup();
   }
   canopy.setToken = setToken;
+  canopy.token = token;
   const dialog = document.getElementById('token-dialog');
   const tokenInput = document.getElementById('token-input');
   function openTokenDialog() {
@@ -588,24 +641,24 @@
       if (map.hasLayer(communesLayer)) {
         const labels = COVER_COLORS.map((c, i) => i === 0 ? `< ${COVER_BREAKS[0]} %`
           : i === COVER_BREAKS.length ? `≥ ${COVER_BREAKS[i - 1]} %` : `${COVER_BREAKS[i - 1]}–${COVER_BREAKS[i]} %`);
-        rows.push(el('h3', null, `Forest cover${canopy.epoch ? ' ' + canopy.epoch : ''}`));
+        rows.push(el('h3', null, `${T('legend.cover')}${canopy.epoch ? ' ' + canopy.epoch : ''}`));
         COVER_COLORS.slice().reverse().forEach((c, i) => rows.push(el('div', { class: 'row' },
           el('span', { class: 'sw', style: `background:${c}` }), labels[labels.length - 1 - i])));
-        rows.push(el('div', { class: 'row' }, el('span', { class: 'sw nodata' }), 'no data'));
+        rows.push(el('div', { class: 'row' }, el('span', { class: 'sw nodata' }), T('nodata')));
       }
       if (map.hasLayer(zonesLayer) && canopy.species && canopy.species.length) {
-        rows.push(el('h3', null, 'Planting zones'));
+        rows.push(el('h3', null, T('legend.zones')));
         canopy.species.forEach((s) => rows.push(el('div', { class: 'row' },
-          el('span', { class: 'sw', style: `background:${speciesColor(s)};opacity:.75` }), SPECIES_LABELS[s] || s)));
+          el('span', { class: 'sw', style: `background:${speciesColor(s)};opacity:.75` }), speciesName(s))));
       }
       if (map.hasLayer(alertsGroup)) {
-        rows.push(el('h3', null, 'Forest-loss alerts'));
+        rows.push(el('h3', null, T('legend.alerts')));
         ['high', 'medium', 'low'].forEach((s) => rows.push(el('div', { class: 'row' },
-          el('span', { class: 'mk', style: `background:${SEVERITY_COLORS[s]}` }), s)));
-        rows.push(el('div', { class: 'row' }, el('span', { class: 'mk confirmed', style: 'background:#bbb' }), 'confirmed'));
-        rows.push(el('div', { class: 'row' }, el('span', { class: 'mk dismissed', style: 'background:#bbb' }), 'dismissed'));
+          el('span', { class: 'mk', style: `background:${SEVERITY_COLORS[s]}` }), sevName(s))));
+        rows.push(el('div', { class: 'row' }, el('span', { class: 'mk confirmed', style: 'background:#bbb' }), statusName('confirmed')));
+        rows.push(el('div', { class: 'row' }, el('span', { class: 'mk dismissed', style: 'background:#bbb' }), statusName('dismissed')));
       }
-      const details = el('details', { open: !narrow() }, el('summary', null, 'Legend'), rows);
+      const details = el('details', { open: !narrow() }, el('summary', null, T('legend.title')), rows);
       ctl.div.replaceChildren(details);
       ctl.div.hidden = rows.length === 0;
     };
@@ -619,7 +672,7 @@
   const info = (text) => {
     const banner = document.getElementById('banner');
     if (!banner.hidden && banner.className !== 'info') return;
-    banner.textContent = text + ' (tap to hide)'; banner.className = 'info'; banner.hidden = !text;
+    banner.textContent = text + T('load.tapHide'); banner.className = 'info'; banner.hidden = !text;
     banner.onclick = () => { if (banner.className === 'info') { banner.hidden = true; map.invalidateSize(); } };
     map.invalidateSize();
   };
@@ -647,12 +700,17 @@
         .sort((a, b) => (SPECIES_COLORS[a] ? 0 : 1) - (SPECIES_COLORS[b] ? 0 : 1) || a.localeCompare(b));
     } else failed.push(`zones (${zones.reason.message})`);
 
+    canopy.data = {
+      communes: communes.status === 'fulfilled' ? communes.value : [],
+      alerts: alerts.status === 'fulfilled' ? alerts.value : [],
+      zones: zones.value || [],
+    };
     communesLayer.addTo(map);
     zonesLayer.addTo(map);
     alertsGroup.addTo(map);
     L.control.layers(
-      { 'No basemap (offline)': plain, 'OpenStreetMap (needs internet)': osm },
-      { 'Communes: forest cover %': communesLayer, 'Planting zones': zonesLayer, 'Alerts': alertsGroup },
+      { [T('layer.none')]: plain, [T('layer.osm')]: osm },
+      { [T('layer.communes')]: communesLayer, [T('layer.zones')]: zonesLayer, [T('layer.alerts')]: alertsGroup },
       { collapsed: narrow(), position: 'topright' }).addTo(map);
     legend.render();
 
@@ -661,10 +719,10 @@
     if (bounds && bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10], animate: false });
 
     if (failed.length) {
-      fatal(`Could not load ${failed.join('; ')}.`);
+      fatal(T('load.failed', { what: failed.join('; ') }));
       return;
     }
-    if (canopy.counts.zones === 0) info('This store has no planting zones yet.');
+    if (canopy.counts.zones === 0) info(T('load.noZones'));
     canopy.ready = true;
     document.body.dataset.state = 'ready';
 
@@ -672,5 +730,5 @@
     if (m) openAlert(decodeURIComponent(m[1]));
   }
 
-  load().catch((e) => fatal(`The map failed to load: ${e.message}`));
+  load().catch((e) => fatal(T('load.crashed', { msg: e.message })));
 })();

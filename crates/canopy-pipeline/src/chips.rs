@@ -1,0 +1,282 @@
+//! Evidence chips: for each alert, a small PNG of the earlier and of the later epoch
+//! around the patch, with the patch's outline drawn, so that a ranger sees why the
+//! system thinks the forest was cut before walking there.
+//!
+//! Rendered by the run from the same strips the change pass reads (`MosaicReader`,
+//! on the earlier epoch's working grid, so both chips share one lattice). Spectral
+//! epochs are drawn as NDVI ([`ndvi_colour`]: browns below the forest threshold,
+//! greens above it, grey where unobserved); class epochs by observation state
+//! (forest green, non-forest tan, grey unobserved). Each source pixel becomes a
+//! [`SCALE`]×[`SCALE`] block; the outline is a 1-px yellow (#ffff00, a colour the
+//! ramps never use) line along the block edges between patch and non-patch pixels,
+//! so the pixels inside keep their colour. Bounded: a window of at most
+//! [`MAX_SIDE`] source pixels a side (centred on the patch), at most [`MAX_ALERTS`]
+//! alerts a pair (the largest first); PNG via GDAL's PNG driver.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use canopy_core::components::Component;
+use canopy_core::composite::Method;
+use canopy_core::forest::{FOREST, NON_FOREST};
+use gdal::raster::Buffer;
+use gdal::DriverManager;
+use rayon::prelude::*;
+
+use crate::raster::mosaic::Mosaic;
+use crate::raster::reader::{MosaicReader, PerThread, Rules, StripData};
+use crate::PipelineError;
+
+/// Block size of a source pixel in the chip.
+pub const SCALE: usize = 4;
+/// Largest window side, in source pixels.
+pub const MAX_SIDE: usize = 96;
+/// Smallest window side, in source pixels.
+pub const MIN_SIDE: usize = 24;
+/// Most alerts with chips per epoch pair.
+pub const MAX_ALERTS: usize = 5000;
+/// The outline colour.
+pub const OUTLINE: [u8; 3] = [255, 255, 0];
+/// Unobserved pixels.
+pub const UNOBSERVED: [u8; 3] = [190, 190, 190];
+
+pub use canopy_store::chips::Chip;
+
+/// One scene of a composite epoch, over the alert's pixels.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeriesPoint {
+    pub epoch: String,
+    pub date: String,
+    /// Mean NDVI of the patch's pixels the scene saw clear (`None`: none).
+    pub ndvi: Option<f64>,
+    /// Patch pixels the scene saw clear, of `pixels`.
+    pub clear: usize,
+    pub pixels: usize,
+}
+
+/// Each scene date of a composite epoch as a one-scene mosaic (no series for a
+/// priority epoch: its one observation per pixel is the chip).
+fn scenes(m: &Mosaic) -> Vec<Mosaic> {
+    if m.composite == Method::Priority {
+        return Vec::new();
+    }
+    let mut dates: Vec<&String> = m.tiles.iter().map(|t| &t.date).collect();
+    dates.sort();
+    dates.dedup();
+    dates
+        .into_iter()
+        .map(|d| Mosaic {
+            tiles: m.tiles.iter().filter(|t| &t.date == d).cloned().collect(),
+            composite: Method::Priority,
+            min_clear: 1,
+            ..m.clone()
+        })
+        .collect()
+}
+
+/// An NDVI as a colour: below `threshold` (not forest) browns to tan, at and above it
+/// light to dark green. Red exceeds green for every non-forest value and green
+/// exceeds red for every forest value, whatever the threshold.
+pub fn ndvi_colour(ndvi: f32, threshold: f64) -> [u8; 3] {
+    if !ndvi.is_finite() {
+        return UNOBSERVED;
+    }
+    let v = ndvi as f64;
+    let lerp = |a: [f64; 3], b: [f64; 3], t: f64| {
+        let t = t.clamp(0.0, 1.0);
+        [0, 1, 2].map(|i| (a[i] + (b[i] - a[i]) * t).round() as u8)
+    };
+    if v < threshold {
+        // -0.2 .. threshold: dark brown → tan
+        lerp([110.0, 70.0, 40.0], [215.0, 180.0, 120.0], (v + 0.2) / (threshold + 0.2))
+    } else {
+        // threshold .. 0.9: light green → dark green
+        lerp([150.0, 205.0, 110.0], [20.0, 100.0, 35.0], (v - threshold) / (0.9 - threshold).max(1e-6))
+    }
+}
+
+fn state_colour(s: u8) -> [u8; 3] {
+    match s {
+        FOREST => [30, 120, 45],
+        NON_FOREST => [215, 180, 120],
+        _ => UNOBSERVED,
+    }
+}
+
+/// The window `[c0, r0, c1, r1)` around a patch's bbox, clamped to the grid.
+fn window(bbox: [u32; 4], width: usize, height: usize) -> [usize; 4] {
+    let (c0, r0, c1, r1) = (bbox[0] as usize, bbox[1] as usize, bbox[2] as usize, bbox[3] as usize);
+    let side = ((c1 - c0).max(r1 - r0) * 2).clamp(MIN_SIDE, MAX_SIDE);
+    let (cx, cy) = ((c0 + c1) / 2, (r0 + r1) / 2);
+    let place = |centre: usize, len: usize| {
+        let side = side.min(len);
+        let start = centre.saturating_sub(side / 2).min(len - side);
+        (start, start + side)
+    };
+    let (x0, x1) = place(cx, width);
+    let (y0, y1) = place(cy, height);
+    [x0, y0, x1, y1]
+}
+
+static VSI_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// RGB rows (`w`×`h`) as PNG bytes, via GDAL.
+fn png(rgb: &[u8], w: usize, h: usize) -> Result<Vec<u8>, PipelineError> {
+    let err = |e: gdal::errors::GdalError| PipelineError::Input(format!("rendering a chip: {e}"));
+    let mem = DriverManager::get_driver_by_name("MEM").map_err(err)?;
+    let ds = mem.create_with_band_type::<u8, _>("", w, h, 3).map_err(err)?;
+    for b in 0..3 {
+        let data: Vec<u8> = rgb.iter().skip(b).step_by(3).copied().collect();
+        let mut buf = Buffer::new((w, h), data);
+        ds.rasterband(b + 1).map_err(err)?.write((0, 0), (w, h), &mut buf).map_err(err)?;
+    }
+    let path = format!("/vsimem/canopy-chip-{}-{}.png", std::process::id(), VSI_SEQ.fetch_add(1, Ordering::Relaxed));
+    let driver = DriverManager::get_driver_by_name("PNG").map_err(err)?;
+    let out = ds.create_copy(&driver, &path, &Default::default()).map_err(err)?;
+    drop(out);
+    gdal::vsi::get_vsi_mem_file_bytes_owned(&path).map_err(err)
+}
+
+/// Draws one epoch's window with the patch's outline.
+fn draw(data: &StripData, grid_w: usize, row0: usize, win: [usize; 4], patch: &HashSet<(usize, usize)>, threshold: f64) -> (Vec<u8>, usize, usize) {
+    let (w, h) = (win[2] - win[0], win[3] - win[1]);
+    let (cw, ch) = (w * SCALE, h * SCALE);
+    let mut rgb = vec![0u8; cw * ch * 3];
+    let inside = |c: isize, r: isize| c >= 0 && r >= 0 && patch.contains(&(c as usize, r as usize));
+    for y in 0..h {
+        for x in 0..w {
+            let (c, r) = (win[0] + x, win[1] + y);
+            let i = (r - row0) * grid_w + c;
+            let colour = if !data.ndvi.is_empty() {
+                ndvi_colour(data.ndvi[i], threshold)
+            } else {
+                state_colour(data.states[i])
+            };
+            let here = inside(c as isize, r as isize);
+            let (ci, ri) = (c as isize, r as isize);
+            let edge = |dx: isize, dy: isize| here && !inside(ci + dx, ri + dy);
+            let (left, right, top, bottom) = (edge(-1, 0), edge(1, 0), edge(0, -1), edge(0, 1));
+            for by in 0..SCALE {
+                for bx in 0..SCALE {
+                    let line = (left && bx == 0) || (right && bx == SCALE - 1) || (top && by == 0) || (bottom && by == SCALE - 1);
+                    let o = ((y * SCALE + by) * cw + x * SCALE + bx) * 3;
+                    rgb[o..o + 3].copy_from_slice(if line { &OUTLINE } else { &colour });
+                }
+            }
+        }
+    }
+    (rgb, cw, ch)
+}
+
+/// The before/after chips of every patch (`(alert id, component)`) of the pair
+/// `ma` → `mb` (`mb` planned on `ma`'s grid).
+pub fn render(
+    ma: &Mosaic,
+    mb: &Mosaic,
+    rules: &Rules,
+    patches: &[(String, Component)],
+) -> Result<Vec<Chip>, PipelineError> {
+    let g = ma.grid;
+    let mut order: Vec<&(String, Component)> = patches.iter().collect();
+    order.sort_by(|a, b| b.1.pixels.cmp(&a.1.pixels).then(a.0.cmp(&b.0)));
+    if order.len() > MAX_ALERTS {
+        tracing::warn!(alerts = order.len(), kept = MAX_ALERTS, "chips only for the largest alerts");
+        order.truncate(MAX_ALERTS);
+    }
+    let scene_mosaics: Vec<Mosaic> = scenes(ma).into_iter().chain(scenes(mb)).collect();
+    let per_thread = PerThread::new();
+    let chips: Vec<Result<Vec<Chip>, PipelineError>> = order
+        .par_iter()
+        .map(|(id, comp)| {
+            per_thread.with(
+                || {
+                    MosaicReader::new(ma, rules).and_then(|a| {
+                        let b = MosaicReader::new(mb, rules)?;
+                        let s = scene_mosaics
+                            .iter()
+                            .map(|m| MosaicReader::new(m, rules))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok((a, b, s))
+                    })
+                },
+                |readers| {
+                    let (ra, rb, rs) = readers.as_mut().map_err(|e| PipelineError::Input(e.to_string()))?;
+                    let win = window(comp.bbox, g.width, g.height);
+                    let patch: HashSet<(usize, usize)> = comp
+                        .runs
+                        .iter()
+                        .flat_map(|r| (r.c0..r.c1).map(move |c| (c as usize, r.row as usize)))
+                        .collect();
+                    let rows = win[3] - win[1];
+                    let mut out = Vec::with_capacity(2);
+                    for (reader, kind, epoch) in [(ra, "before", &ma.epoch), (rb, "after", &mb.epoch)] {
+                        let mut data = StripData::default();
+                        reader.read(win[1], rows, &mut data, true)?;
+                        let (rgb, w, h) = draw(&data, g.width, win[1], win, &patch, rules.ndvi_min);
+                        out.push(Chip { alert_id: id.clone(), kind, epoch: epoch.to_string(), png: png(&rgb, w, h)? });
+                    }
+                    if !rs.is_empty() {
+                        let mut points = Vec::with_capacity(rs.len());
+                        // Only the patch's rows: a scene read is a whole strip of the grid.
+                        let (pr0, pr1) = (comp.bbox[1] as usize, comp.bbox[3] as usize);
+                        for (reader, m) in rs.iter_mut().zip(&scene_mosaics) {
+                            let mut data = StripData::default();
+                            reader.read(pr0, pr1 - pr0, &mut data, true)?;
+                            let vals: Vec<f64> = patch
+                                .iter()
+                                .map(|&(c, r)| data.ndvi.get((r - pr0) * g.width + c).copied().unwrap_or(f32::NAN) as f64)
+                                .filter(|v| v.is_finite())
+                                .collect();
+                            points.push(SeriesPoint {
+                                epoch: m.epoch.clone(),
+                                date: m.tiles.first().map(|t| t.date.clone()).unwrap_or_default(),
+                                ndvi: (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64),
+                                clear: vals.len(),
+                                pixels: patch.len(),
+                            });
+                        }
+                        let json = serde_json::to_vec(&points)
+                            .map_err(|e| PipelineError::Input(format!("series of alert {id}: {e}")))?;
+                        out.push(Chip { alert_id: id.clone(), kind: "series", epoch: String::new(), png: json });
+                    }
+                    Ok(out)
+                },
+            )
+        })
+        .collect();
+    let mut all = Vec::with_capacity(chips.len() * 2);
+    for c in chips {
+        all.extend(c?);
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramp_separates_forest_from_non_forest() {
+        for t in [0.3, 0.5, 0.6] {
+            for k in -20..=90 {
+                let v = k as f32 / 100.0;
+                let [r, g, _] = ndvi_colour(v, t);
+                if (v as f64) < t {
+                    assert!(r > g, "ndvi {v} < {t}: {r} {g}");
+                } else {
+                    assert!(g > r, "ndvi {v} >= {t}: {r} {g}");
+                }
+                assert_ne!(ndvi_colour(v, t), OUTLINE);
+            }
+        }
+        assert_eq!(ndvi_colour(f32::NAN, 0.5), UNOBSERVED);
+    }
+
+    #[test]
+    fn windows_are_clamped_and_bounded() {
+        assert_eq!(window([10, 10, 14, 12], 1000, 1000), [0, 0, 24, 24]);
+        assert_eq!(window([500, 500, 700, 520], 1000, 1000), [552, 462, 648, 558]);
+        assert_eq!(window([990, 990, 1000, 1000], 1000, 1000), [976, 976, 1000, 1000]);
+        assert_eq!(window([0, 0, 5, 5], 10, 8), [0, 0, 10, 8]);
+    }
+}
