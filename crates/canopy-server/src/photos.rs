@@ -35,7 +35,7 @@ pub const BODY_LIMIT: usize = MAX_PHOTO_BYTES + 64 * 1024;
 pub fn href(base: &str, p: &PhotoMeta) -> String {
     format!(
         "{base}/collections/alerts/items/{}/photos/{}-{}",
-        crate::ogc::urlencode(&p.alert_id),
+        crate::respond::path_segment(&p.alert_id),
         p.event,
         p.seq
     )
