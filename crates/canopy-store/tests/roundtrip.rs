@@ -4,7 +4,7 @@
 use canopy_core::change::Severity;
 use canopy_core::stats::CoverFigures;
 use canopy_core::triage::TriageStatus;
-use canopy_store::{
+use canopy_store::{AlertKind, 
     Alert, ChangeRow, CommuneOut, CoverRow, EpochRecord, RunRecord, Store, StoreError, Tables,
     TriageEvent,
 };
@@ -37,6 +37,7 @@ fn alert(id: &str, severity: Severity) -> Alert {
         clear_obs: 3,
         first_seen: "2025-03-01".into(),
         season_mismatch: false,
+        kind: AlertKind::Loss,
     }
 }
 
@@ -102,6 +103,8 @@ fn write(path: &std::path::Path, alerts: &[Alert]) {
             targets: None,
             warnings: &[],
             fire_danger: None,
+            hotspots: None,
+            chips: &[],
             run: &run,
         })
         .unwrap();
