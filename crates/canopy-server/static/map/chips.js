@@ -9,7 +9,9 @@
   if (!canopy) return;
   const url = (f, kind) => `/collections/alerts/items/${encodeURIComponent(f.id)}/chips/${kind}.png`;
   const seriesUrl = (f) => `/collections/alerts/items/${encodeURIComponent(f.id)}/chips/series.json`;
-  canopy.chipUrls = (f) => [url(f, 'before'), url(f, 'after'), seriesUrl(f)];
+  // Fire alerts (satellite hotspots) have no image pair, so no chips are asked for.
+  const hasChips = (f) => (f.properties || {}).kind !== 'fire';
+  canopy.chipUrls = (f) => (hasChips(f) ? [url(f, 'before'), url(f, 'after'), seriesUrl(f)] : []);
 
   // The NDVI of the alert's pixels, scene by scene (composite epochs): a filled dot
   // where the scene saw the pixels clear, a hollow grey one at the bottom where it
@@ -67,6 +69,7 @@
     const { el, fmt, i18n } = canopy;
     const T = i18n.t;
     const f = entry.feature, p = f.properties;
+    if (!hasChips(f)) return null;
     const figure = (kind, date) => {
       const img = el('img', { src: url(f, kind), alt: T(`chips.${kind}Alt`, { date }), width: 128, height: 128, loading: 'lazy', class: `chip chip-${kind}` });
       const fig = el('figure', null, img, el('figcaption', null, T(`chips.${kind}`, { date })));
