@@ -275,7 +275,12 @@ pub fn run(
             (i, j),
             &mut patches,
         )?;
+        let t_chips = std::time::Instant::now();
         result.chips.extend(crate::chips::render(&ma, &mb, &prep.rules, &patches)?);
+        result.timings.push((
+            format!("chips {}→{}", ea.id, eb.id),
+            t_chips.elapsed().as_secs_f64(),
+        ));
         tracing::info!(from = %ea.id, to = %eb.id, alerts = alerts.len(), "change computed");
         result.alerts.extend(alerts);
         result.timings.push((
