@@ -139,6 +139,10 @@ enum Command {
         epoch: Option<String>,
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
+        /// Language of the HTML report: vi (Vietnamese, the default) or en. Markdown
+        /// and CSV are English (column names and numbers for tools).
+        #[arg(long, default_value = "vi")]
+        lang: canopy_report::Lang,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -254,6 +258,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             store,
             epoch,
             format,
+            lang,
             output,
         } => {
             let store = pick_store(store, region)?;
@@ -261,7 +266,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             let text = match format {
                 ReportFormat::Md => canopy_report::markdown(&report),
                 ReportFormat::Csv => canopy_report::csv(&report),
-                ReportFormat::Html => canopy_report::html(&report),
+                ReportFormat::Html => canopy_report::html(&report, lang),
             };
             match output {
                 Some(path) => {

@@ -391,6 +391,31 @@ async fn planner_report_species_and_targets() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    // The HTML report in each language: the same bytes as `canopy report --lang`
+    // (default Vietnamese, `?lang=en` English).
+    for (query, lang) in [("", "vi"), ("&lang=en", "en"), ("&lang=vi", "vi")] {
+        let r = app
+            .clone()
+            .oneshot(
+                Request::get(format!("/stats/report?f=html{query}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let page =
+            String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        let o = run(&["report", "--store", &path_str(&store), "--format", "html", "--lang", lang]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(page, String::from_utf8(o.stdout).unwrap(), "{lang}");
+        let heading = if lang == "vi" { "<h2>Các xã</h2>" } else { "<h2>Communes</h2>" };
+        assert!(page.contains(heading), "{lang}: {heading}");
+    }
+    assert_eq!(
+        get(&app, "/stats/report?f=html&lang=fr").await.status,
+        StatusCode::BAD_REQUEST
+    );
     let r = get(&app, "/stats/report").await;
     assert_eq!(
         (r.status, r.json["epoch"].as_str()),

@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 use geo::{BoundingRect, MultiPolygon};
 
-use super::{communes_without_zone, line_figures, num, opt_num, opt_pct, Line, Report};
+use super::i18n::{date, fill, number as num, tr, Lang};
+use super::{communes_without_zone, line_figures, Line, Report};
 
 /// Cover classes of the choropleth: upper bounds (%) and colours (ColorBrewer
 /// YlGn, colour-blind safe and printable in grey).
@@ -35,7 +36,7 @@ fn colour(pct: Option<f64>) -> &'static str {
 }
 
 /// The choropleth map as an SVG element.
-fn map_svg(r: &Report) -> String {
+fn map_svg(r: &Report, lang: Lang) -> String {
     let all: Vec<&MultiPolygon<f64>> = r.shapes.iter().map(|s| &s.1).collect();
     let Some(bb) = all.iter().filter_map(|m| m.bounding_rect()).reduce(|a, b| {
         geo::Rect::new(
@@ -53,7 +54,8 @@ fn map_svg(r: &Report) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        r#"<svg class="map" viewBox="0 0 {width:.0} {height:.0}" role="img" aria-label="Forest cover per commune">"#
+        r#"<svg class="map" viewBox="0 0 {width:.0} {height:.0}" role="img" aria-label="{}">"#,
+        tr(lang, "Forest cover per commune")
     );
     for (code, shape) in &r.shapes {
         let line = r.communes.iter().find(|l| &l.code == code);
@@ -76,14 +78,14 @@ fn map_svg(r: &Report) -> String {
             colour(pct),
             esc(code),
             esc(name),
-            opt_num(pct, 2)
+            opt_num(pct, 2, lang)
         );
     }
     o.push_str("</svg>");
     o
 }
 
-fn legend() -> String {
+fn legend(lang: Lang) -> String {
     let mut o = String::from(r#"<ul class="legend">"#);
     let mut lo = 0.0;
     for (hi, c) in CLASSES {
@@ -97,13 +99,14 @@ fn legend() -> String {
     }
     let _ = write!(
         o,
-        r#"<li><span style="background:{NO_DATA}"></span>not observed</li></ul>"#
+        r#"<li><span style="background:{NO_DATA}"></span>{}</li></ul>"#,
+        tr(lang, "not observed")
     );
     o
 }
 
 /// Bars of zoned ha per species against the plan's min–max range.
-fn chart_svg(r: &Report) -> String {
+fn chart_svg(r: &Report, lang: Lang) -> String {
     let targets = r.progress.as_ref().map(|p| &p.zones[..]).unwrap_or(&[]);
     let mut species: Vec<String> = r.species.clone();
     for t in targets {
@@ -136,7 +139,8 @@ fn chart_svg(r: &Report) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        r#"<svg class="chart" viewBox="0 0 800 {height:.0}" role="img" aria-label="Zoned area by species against targets">"#
+        r#"<svg class="chart" viewBox="0 0 800 {height:.0}" role="img" aria-label="{}">"#,
+        tr(lang, "Zoned area by species against targets")
     );
     for (i, s) in species.iter().enumerate() {
         let y = 10.0 + i as f64 * row_h;
@@ -151,33 +155,34 @@ fn chart_svg(r: &Report) -> String {
         if let Some(t) = targets.iter().find(|t| &t.target.species == s) {
             let _ = write!(
                 o,
-                r#"<rect class="range" x="{:.1}" y="{:.1}" width="{:.1}" height="24"><title>target {}–{} ha by {}</title></rect>"#,
+                r#"<rect class="range" x="{:.1}" y="{:.1}" width="{:.1}" height="24"><title>{}</title></rect>"#,
                 x(t.target.min_ha),
                 y,
                 (x(t.target.max_ha) - x(t.target.min_ha)).max(1.0),
-                num(t.target.min_ha, 0),
-                num(t.target.max_ha, 0),
-                t.target.year
+                fill(
+                    tr(lang, "target {}–{} ha by {}"),
+                    &[&num(t.target.min_ha, 0, lang), &num(t.target.max_ha, 0, lang), &t.target.year.to_string()]
+                )
             );
         }
         let _ = write!(
             o,
-            r#"<rect class="bar" x="{left:.1}" y="{:.1}" width="{:.1}" height="14"><title>{} ha zoned</title></rect>"#,
+            r#"<rect class="bar" x="{left:.1}" y="{:.1}" width="{:.1}" height="14"><title>{}</title></rect>"#,
             y + 5.0,
             (x(v) - left).max(0.5),
-            num(v, 2)
+            fill(tr(lang, "{} ha zoned"), &[&num(v, 2, lang)])
         );
         let target = targets
             .iter()
             .find(|t| &t.target.species == s)
-            .map(|t| format!(" / {}–{}", num(t.target.min_ha, 0), num(t.target.max_ha, 0)))
+            .map(|t| format!(" / {}–{}", num(t.target.min_ha, 0, lang), num(t.target.max_ha, 0, lang)))
             .unwrap_or_default();
         let _ = write!(
             o,
             r#"<text x="{:.1}" y="{:.1}" class="value">{}{target} ha</text>"#,
             left + bar_w + 10.0,
             y + 17.0,
-            num(v, 0)
+            num(v, 0, lang)
         );
     }
     let _ = write!(
@@ -188,18 +193,18 @@ fn chart_svg(r: &Report) -> String {
         height - 18.0,
         left + bar_w,
         height - 4.0,
-        num(max, 0)
+        num(max, 0, lang)
     );
     o
 }
 
-fn line_row(l: &Line, species: &[String], class: &str) -> String {
+fn line_row(l: &Line, species: &[String], class: &str, lang: Lang) -> String {
     let mut o = format!(
         r#"<tr class="{class}"><td>{}</td><td>{}</td>"#,
         esc(&l.code),
         esc(&l.name),
     );
-    for cell in line_figures(l, species) {
+    for cell in line_figures(l, species, lang) {
         let _ = write!(o, "<td>{cell}</td>");
     }
     let a = &l.alerts;
@@ -239,95 +244,144 @@ fn status_class(s: &str) -> String {
     format!("status-{}", s.replace(' ', "-"))
 }
 
-/// The report as one self-contained HTML page.
-pub fn html(r: &Report) -> String {
+fn opt_num(v: Option<f64>, d: usize, lang: Lang) -> String {
+    v.map(|v| num(v, d, lang)).unwrap_or_else(|| "–".into())
+}
+
+fn opt_pct(v: Option<f64>, lang: Lang) -> String {
+    v.map(|v| format!("{} %", num(v, 2, lang)))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// A target's percentage as written in the plan (shortest form), with `lang`'s
+/// decimal separator.
+fn target_pct(v: f64, lang: Lang) -> String {
+    v.to_string().replace('.', &lang.separators().1.to_string())
+}
+
+/// Table header cells, each in `lang`.
+fn heads(lang: Lang, cells: &[&'static str]) -> String {
+    cells
+        .iter()
+        .map(|c| format!("<th>{}</th>", esc(tr(lang, c))))
+        .collect()
+}
+
+/// The report as one self-contained HTML page in `lang` (Vietnamese first: its
+/// headings, comma decimals and dd/mm/yyyy dates; names and warnings as stored).
+pub fn html(r: &Report, lang: Lang) -> String {
+    let t = |en: &'static str| tr(lang, en);
+    let n = |v: f64, d: usize| num(v, d, lang);
     let mut o = String::new();
-    let title = format!("Forest report, {}: epoch {}", r.region, r.epoch);
+    let title = fill(t("Forest report, {}: epoch {}"), &[&r.region, &r.epoch]);
     let _ = write!(
         o,
-        r#"<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body>"#,
+        r#"<!DOCTYPE html><html lang="{}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body>"#,
+        lang.code(),
         esc(&title)
     );
     let _ = write!(o, "<h1>{}</h1>", esc(&title));
     let since = r
         .previous
         .as_ref()
-        .map(|(p, d)| format!(", change and alerts since {} ({})", esc(p), esc(d)))
+        .map(|(p, d)| fill(t(", change and alerts since {} ({})"), &[p, &date(d, lang)]))
         .unwrap_or_default();
     let _ = write!(
         o,
-        r#"<p class="meta">Epoch {} ({}){since}. Figures from the store written at {}. Areas in hectares; cover % = forest / observed land.</p>"#,
-        esc(&r.epoch),
-        esc(&r.date),
-        esc(&r.run_finished_at)
+        r#"<p class="meta">{}</p>"#,
+        esc(&fill(
+            t("Epoch {} ({}){}. Figures from the store written at {}. Areas in hectares; cover % = forest / observed land."),
+            &[&r.epoch, &date(&r.date, lang), &since, &date(&r.run_finished_at, lang)]
+        ))
     );
     let p = &r.province;
+    let net = p
+        .net_ha
+        .map(|v| fill(t(", net change {} ha"), &[&n(v, 2)]))
+        .unwrap_or_default();
     let _ = write!(
         o,
-        r#"<p><b>Province:</b> {} ha natural area, {} ha forest, cover {} %{}.</p>"#,
-        num(p.natural_ha, 2),
-        num(p.forest_ha, 2),
-        opt_num(p.cover_pct, 2),
-        p.net_ha
-            .map(|n| format!(", net change {} ha", num(n, 2)))
-            .unwrap_or_default()
+        r#"<p><b>{}</b> {}</p>"#,
+        esc(t("Province:")),
+        esc(&fill(
+            t("{} ha natural area, {} ha forest, cover {} %{}."),
+            &[&n(p.natural_ha, 2), &n(p.forest_ha, 2), &opt_num(p.cover_pct, 2, lang), &net]
+        ))
     );
     let _ = write!(
         o,
-        r#"<div class="figures"><section><h2>Forest cover per commune</h2>{}{}</section>"#,
-        map_svg(r),
-        legend()
+        r#"<div class="figures"><section><h2>{}</h2>{}{}</section>"#,
+        esc(t("Forest cover per commune")),
+        map_svg(r, lang),
+        legend(lang)
     );
-    let chart = chart_svg(r);
+    let chart = chart_svg(r, lang);
     if !chart.is_empty() {
         let _ = write!(
             o,
-            r#"<section><h2>Planting zones against targets</h2>{chart}<p class="meta">Green bar: zoned area (overlapping zones of one species counted once). Orange band: the plan's range.</p></section>"#
+            r#"<section><h2>{}</h2>{chart}<p class="meta">{}</p></section>"#,
+            esc(t("Planting zones against targets")),
+            esc(t("Green bar: zoned area (overlapping zones of one species counted once). Orange band: the plan's range."))
         );
     }
     o.push_str("</div>");
 
     if let Some(pr) = &r.progress {
-        o.push_str("<h2>Targets</h2>");
+        let _ = write!(o, "<h2>{}</h2>", esc(t("Targets")));
         if !pr.cover.is_empty() {
-            o.push_str("<table><thead><tr><th>cover target</th><th>latest</th><th>gap pp</th><th>gap ha</th><th>trend pp/yr</th><th>projected</th><th>status</th></tr></thead><tbody>");
+            let _ = write!(
+                o,
+                "<table><thead><tr>{}</tr></thead><tbody>",
+                heads(lang, &["cover target", "latest", "gap pp", "gap ha", "trend pp/yr", "projected", "status"])
+            );
             for c in &pr.cover {
                 let _ = write!(
                     o,
-                    r#"<tr><td>{} % by {}</td><td>{} % ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="{}">{}</td></tr>"#,
-                    c.target.pct,
-                    c.target.year,
-                    num(c.latest_pct, 2),
+                    r#"<tr><td>{}</td><td>{} % ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="{}">{}</td></tr>"#,
+                    esc(&fill(
+                        t("{} % by {}"),
+                        &[&target_pct(c.target.pct, lang), &c.target.year.to_string()]
+                    )),
+                    n(c.latest_pct, 2),
                     esc(&c.latest_epoch),
-                    num(c.gap_pp, 2),
-                    num(c.gap_ha, 0),
-                    opt_num(c.trend_pp_per_year, 2),
-                    opt_pct(c.projected_pct),
+                    n(c.gap_pp, 2),
+                    n(c.gap_ha, 0),
+                    opt_num(c.trend_pp_per_year, 2, lang),
+                    opt_pct(c.projected_pct, lang),
                     status_class(c.status.as_str()),
-                    c.status.as_str()
+                    esc(t(c.status.as_str()))
                 );
             }
             let _ = write!(
                 o,
                 r#"</tbody></table><p class="meta">{}</p>"#,
-                esc(pr.method)
+                esc(t(pr.method))
             );
         }
         if !pr.zones.is_empty() {
-            o.push_str("<table><thead><tr><th>species</th><th>target ha</th><th>by</th><th>zoned ha</th><th>status</th><th>named communes without a zone</th></tr></thead><tbody>");
+            let _ = write!(
+                o,
+                "<table><thead><tr>{}</tr></thead><tbody>",
+                heads(lang, &["species", "target ha", "by", "zoned ha", "status", "named communes without a zone"])
+            );
             for z in &pr.zones {
+                let without = if z.communes_without_zone.is_empty() {
+                    t("none").to_string()
+                } else {
+                    communes_without_zone(z)
+                };
                 let _ = write!(
                     o,
                     r#"<tr><td>{} ({})</td><td>{}–{}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td style="text-align:left;white-space:normal">{}</td></tr>"#,
                     esc(&z.target.species),
                     esc(&z.target.name_vi),
-                    num(z.target.min_ha, 0),
-                    num(z.target.max_ha, 0),
+                    n(z.target.min_ha, 0),
+                    n(z.target.max_ha, 0),
                     z.target.year,
-                    num(z.zone_ha, 2),
+                    n(z.zone_ha, 2),
                     status_class(z.status.as_str()),
-                    z.status.as_str(),
-                    esc(&communes_without_zone(z))
+                    esc(t(z.status.as_str())),
+                    esc(&without)
                 );
             }
             o.push_str("</tbody></table>");
@@ -335,42 +389,57 @@ pub fn html(r: &Report) -> String {
     }
 
     if !r.species_totals.is_empty() {
-        o.push_str("<h2>Planting zones (province)</h2><table><thead><tr><th>species</th><th>zone ha</th><th>forest ha</th><th>cover %</th><th>loss ha since previous</th></tr></thead><tbody>");
+        let _ = write!(
+            o,
+            "<h2>{}</h2><table><thead><tr>{}</tr></thead><tbody>",
+            esc(t("Planting zones (province)")),
+            heads(lang, &["species", "zone ha", "forest ha", "cover %", "loss ha since previous"])
+        );
         for s in &r.species_totals {
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&s.species),
-                num(s.zone_ha, 2),
-                num(s.forest_ha, 2),
-                opt_num(s.cover_pct, 2),
-                opt_num(s.loss_ha, 2)
+                n(s.zone_ha, 2),
+                n(s.forest_ha, 2),
+                opt_num(s.cover_pct, 2, lang),
+                opt_num(s.loss_ha, 2, lang)
             );
         }
         o.push_str("</tbody></table>");
         for ov in &r.overlaps {
             let _ = write!(
                 o,
-                "<p>Zoned for both {} and {}: {} ha.</p>",
-                esc(&ov.species_a),
-                esc(&ov.species_b),
-                num(ov.overlap_ha, 2)
+                "<p>{}</p>",
+                esc(&fill(
+                    t("Zoned for both {} and {}: {} ha."),
+                    &[&ov.species_a, &ov.species_b, &n(ov.overlap_ha, 2)]
+                ))
             );
         }
     }
 
-    o.push_str("<h2>Communes</h2><table><thead><tr><th>code</th><th>commune</th><th>natural ha</th><th>forest ha</th><th>cover %</th><th>loss ha</th><th>gain ha</th><th>net ha</th>");
+    let _ = write!(
+        o,
+        "<h2>{}</h2><table><thead><tr>{}",
+        esc(t("Communes")),
+        heads(lang, &["code", "commune", "natural ha", "forest ha", "cover %", "loss ha", "gain ha", "net ha"])
+    );
     for s in &r.species {
-        let _ = write!(o, "<th>{} zone ha</th>", esc(s));
+        let _ = write!(o, "<th>{}</th>", esc(&fill(t("{} zone ha"), &[s])));
     }
-    o.push_str("<th>alerts high</th><th>medium</th><th>low</th><th>new</th><th>confirmed</th><th>dismissed</th></tr></thead><tbody>");
+    let _ = write!(
+        o,
+        "{}</tr></thead><tbody>",
+        heads(lang, &["alerts high", "medium", "low", "new", "confirmed", "dismissed"])
+    );
     for l in &r.communes {
-        o.push_str(&line_row(l, &r.species, "commune"));
+        o.push_str(&line_row(l, &r.species, "commune", lang));
     }
-    o.push_str(&line_row(&r.province, &r.species, "province"));
+    o.push_str(&line_row(&r.province, &r.species, "province", lang));
     o.push_str("</tbody></table>");
     if !r.warnings.is_empty() {
-        o.push_str(r#"<h2>Warnings</h2><ul class="warnings">"#);
+        let _ = write!(o, r#"<h2>{}</h2><ul class="warnings">"#, esc(t("Warnings")));
         for w in &r.warnings {
             let _ = write!(o, "<li>{}</li>", esc(w));
         }

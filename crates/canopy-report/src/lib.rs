@@ -13,10 +13,12 @@
 
 mod csv;
 mod html;
+pub mod i18n;
 mod markdown;
 
 pub use self::csv::csv;
 pub use self::html::html;
+pub use self::i18n::Lang;
 pub use self::markdown::markdown;
 
 use std::collections::BTreeMap;
@@ -250,29 +252,11 @@ pub fn build_from(store: &Reader, epoch: Option<&str>) -> Result<Report, ReportE
     })
 }
 
-/// Formats a number with thousands separators and `d` decimals ("12,345.67").
+/// Formats a number with thousands separators and `d` decimals ("12,345.67"),
+/// as English writes it (Markdown and the CLI; the HTML report uses
+/// [`i18n::number`] in its language).
 pub(crate) fn num(v: f64, d: usize) -> String {
-    let s = format!("{:.*}", d, v.abs());
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s.clone(), None),
-    };
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
-        "−"
-    } else {
-        ""
-    };
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
+    i18n::number(v, d, Lang::En)
 }
 
 /// An optional number, "–" when absent.
@@ -288,17 +272,19 @@ pub(crate) fn opt_pct(v: Option<f64>) -> String {
 
 /// The figures of a line, as the Markdown and HTML tables show them: natural
 /// and forest ha, cover %, loss, gain and net ha, then the zone ha of each species.
-pub(crate) fn line_figures(l: &Line, species: &[String]) -> Vec<String> {
+pub(crate) fn line_figures(l: &Line, species: &[String], lang: Lang) -> Vec<String> {
+    let n = |v: f64| i18n::number(v, 2, lang);
+    let o = |v: Option<f64>| v.map(n).unwrap_or_else(|| "–".into());
     let mut cells = vec![
-        num(l.natural_ha, 2),
-        num(l.forest_ha, 2),
-        opt_num(l.cover_pct, 2),
-        opt_num(l.loss_ha, 2),
-        opt_num(l.gain_ha, 2),
-        opt_num(l.net_ha, 2),
+        n(l.natural_ha),
+        n(l.forest_ha),
+        o(l.cover_pct),
+        o(l.loss_ha),
+        o(l.gain_ha),
+        o(l.net_ha),
     ];
     for s in species {
-        cells.push(num(l.zone_ha.get(s).copied().unwrap_or(0.0), 2));
+        cells.push(n(l.zone_ha.get(s).copied().unwrap_or(0.0)));
     }
     cells
 }

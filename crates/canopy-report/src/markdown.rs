@@ -47,7 +47,7 @@ fn title(r: &Report) -> String {
 fn row(l: &Line, species: &[String], bold: bool) -> String {
     let b = |s: String| if bold { format!("**{s}**") } else { s };
     let mut cells = vec![b(md(&l.code)), b(md(&l.name))];
-    cells.extend(line_figures(l, species));
+    cells.extend(line_figures(l, species, crate::Lang::En));
     let a = &l.alerts;
     cells.push(format!("{} / {} / {}", a.high, a.medium, a.low));
     cells.push(format!("{} / {} / {}", a.new, a.confirmed, a.dismissed));

@@ -1,7 +1,8 @@
 //! The language of the server's HTML pages: Vietnamese first, English the other.
 //!
-//! Every string of the pages is in [`TABLE`] (one row per string: English, Vietnamese),
-//! so a page can never be half translated without the test below failing. The
+//! Every string of the pages is in [`TABLE`] (`canopy_report::i18n::PAGES`, one row
+//! per string: English, Vietnamese, beside the report's strings), so a page can never
+//! be half translated without the tests there failing. The
 //! language of a request is `?lang=vi|en`, else the first of `Accept-Language`'s
 //! languages that is Vietnamese or English, else Vietnamese. A middleware ([`layer`])
 //! decides it once per request and keeps it in a task-local for the renderer; JSON is
@@ -17,21 +18,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// A page language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Vi,
-    En,
-}
-
-impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Vi => "vi",
-            Lang::En => "en",
-        }
-    }
-}
+/// A page language (shared with the report: `canopy_report::i18n`).
+pub use canopy_report::i18n::Lang;
 
 tokio::task_local! {
     static LANG: Lang;
@@ -42,33 +30,9 @@ pub fn current() -> Lang {
     LANG.try_with(|l| *l).unwrap_or(Lang::Vi)
 }
 
-/// Every string of the server's HTML pages: (English, Vietnamese).
-pub const TABLE: &[(&str, &str)] = &[
-    ("Canopy", "Canopy"),
-    ("collections", "lớp dữ liệu"),
-    ("map", "bản đồ"),
-    ("API", "API"),
-    ("Conformance", "Tiêu chuẩn tuân thủ"),
-    ("Collections", "Các lớp dữ liệu"),
-    ("Communes", "Các xã"),
-    ("Forest-loss alerts", "Cảnh báo mất rừng"),
-    ("Planting zones", "Vùng trồng rừng"),
-    ("Fire danger", "Nguy cơ cháy rừng"),
-    ("Province totals", "Tổng hợp toàn tỉnh"),
-    ("Planting zones by species", "Vùng trồng theo loài cây"),
-    ("Progress against the targets", "Tiến độ so với chỉ tiêu"),
-    ("Change", "Biến động"),
-    ("Triage history of", "Lịch sử xử lý của"),
-    ("schema", "lược đồ"),
-    ("queryables", "trường truy vấn"),
-    ("This document as JSON", "Tài liệu này dạng JSON"),
-    ("This document as HTML", "Tài liệu này dạng HTML"),
-    ("Next page", "Trang sau"),
-    ("Previous page", "Trang trước"),
-    ("Language", "Ngôn ngữ"),
-    ("English", "English"),
-    ("Tiếng Việt", "Tiếng Việt"),
-];
+/// Every string of the server's HTML pages: (English, Vietnamese). The table lives
+/// in `canopy_report::i18n` beside the report's, so every string is in one place.
+pub use canopy_report::i18n::PAGES as TABLE;
 
 /// `en` in the request's language (itself when the table has no row for it).
 pub fn tr(en: &str) -> String {
@@ -117,22 +81,7 @@ pub fn number(raw: &str) -> String {
         return raw.to_string(); // exponents and the like: as JSON wrote them
     }
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let (group, decimal) = match current() {
-        Lang::Vi => ('.', ','),
-        Lang::En => (',', '.'),
-    };
-    let mut o = String::from(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            o.push(group);
-        }
-        o.push(c);
-    }
-    if !frac.is_empty() {
-        o.push(decimal);
-        o.push_str(frac);
-    }
-    o
+    canopy_report::i18n::group_digits(sign, int, frac, current())
 }
 
 /// The language asked for by `?lang=` (an error names a value that is neither), else
@@ -141,13 +90,9 @@ pub fn negotiate(query: Option<&str>, accept_language: Option<&str>) -> Result<L
     if let Some(q) = query {
         let asked: Vec<&str> = form_urlencoded_values(q, "lang");
         if let Some(v) = asked.first() {
-            return match *v {
-                "vi" => Ok(Lang::Vi),
-                "en" => Ok(Lang::En),
-                other => Err(ApiError::BadRequest(format!(
-                    "lang={other}: expected vi (Vietnamese) or en (English)"
-                ))),
-            };
+            return v.parse::<Lang>().map_err(|_| {
+                ApiError::BadRequest(format!("lang={v}: expected vi (Vietnamese) or en (English)"))
+            });
         }
     }
     for part in accept_language.unwrap_or("").split(',') {

@@ -432,7 +432,7 @@ pub async fn report(
             None,
         ),
         "html" => (
-            canopy_report::html(&report),
+            canopy_report::html(&report, crate::i18n::current()),
             "text/html; charset=utf-8",
             None,
         ),
