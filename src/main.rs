@@ -147,6 +147,25 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Export one layer of the store for GIS software, phones or spreadsheets:
+    /// GeoPackage, shapefile (UTF-8, short field names), KML, GPX (waypoints at the
+    /// features' centroids), CSV or XLSX (attributes only).
+    Export {
+        /// The region file (its default store is read) …
+        region: Option<PathBuf>,
+        /// … or the store itself.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The layer (communes, alerts, zones, cover, change, hotspots, fire_events, …).
+        #[arg(long)]
+        layer: String,
+        /// The file to write; its extension gives the format unless --format is given.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// gpkg, shp, kml, gpx, csv or xlsx.
+        #[arg(long, value_parser = parse_export_format)]
+        format: Option<canopy_export::Format>,
+    },
     /// Generate a deterministic Sentinel-2-like sample region over commune polygons.
     #[cfg(feature = "synth")]
     Synth(synth_cmd::SynthArgs),
@@ -250,6 +269,33 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 out.cover.communes.len(),
                 out.region.epochs.len(),
                 store.display()
+            );
+            Ok(())
+        }
+        Command::Export {
+            region,
+            store,
+            layer,
+            output,
+            format,
+        } => {
+            let store = pick_store(store, region)?;
+            let done = canopy_export::export(&store, &layer, &output, format)?;
+            for (long, short) in &done.renamed {
+                eprintln!("field {long} written as {short}");
+            }
+            for f in &done.skipped {
+                eprintln!("field {f} left out (binary)");
+            }
+            eprintln!(
+                "{} features of {layer} written as {} to {}",
+                done.features,
+                done.format,
+                done.files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             Ok(())
         }
@@ -420,6 +466,11 @@ fn serve(
 }
 
 /// `--store`, or the default store of the region file.
+fn parse_export_format(s: &str) -> Result<canopy_export::Format, String> {
+    canopy_export::Format::parse(s)
+        .ok_or_else(|| format!("\"{s}\": expected gpkg, shp, kml, gpx, csv or xlsx"))
+}
+
 fn pick_store(store: Option<PathBuf>, region: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match (store, region) {
         (Some(s), _) => Ok(s),
