@@ -63,6 +63,9 @@ pub struct ChangeResult {
     pub warnings: Vec<String>,
     /// Each alert's before/after evidence chips (`chips`), stored by `chip_store`.
     pub chips: Vec<crate::chips::Chip>,
+    /// Each loss alert's pixels (its id, its runs on its pair's earlier working
+    /// grid), for `burn` (the share of the alert that burned).
+    pub patches: Vec<(String, Vec<Run>)>,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -276,6 +279,9 @@ pub fn run(
             &mut patches,
         )?;
         result.chips.extend(crate::chips::render(&ma, &mb, &prep.rules, &patches)?);
+        result
+            .patches
+            .extend(patches.into_iter().map(|(id, c)| (id, c.runs)));
         tracing::info!(from = %ea.id, to = %eb.id, alerts = alerts.len(), "change computed");
         result.alerts.extend(alerts);
         result.timings.push((
@@ -642,6 +648,7 @@ fn alerts_of(
             clear_obs,
             first_seen,
             season_mismatch,
+            cause: canopy_store::alerts::AlertCause::Unknown,
         });
         if let Some(a) = out.last() {
             patches.push((a.id.clone(), comp.clone()));
