@@ -163,3 +163,71 @@ fn swir_band_out_of_range_names_the_tile() {
     let err = stderr(&o);
     assert!(err.contains("a.tif") && err.contains("swir_band = 5"), "{err}");
 }
+
+#[tokio::test]
+async fn stats_burned_area_serves_the_stored_rows() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let d = swir_region();
+    let (store, _) = run_region(d.path());
+    let st = std::sync::Arc::new(
+        canopy_server::AppState::open(
+            store.clone(),
+            canopy_server::auth::Tokens::none(),
+            canopy_server::Settings::default(),
+        )
+        .unwrap(),
+    );
+    let app = canopy_server::router(st);
+    let get = |uri: &str| {
+        let app = app.clone();
+        let req = Request::get(uri)
+            .header("host", "canopy.test")
+            .body(Body::empty())
+            .unwrap();
+        async move {
+            let r = app.oneshot(req).await.unwrap();
+            let status = r.status();
+            let bytes = r.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
+        }
+    };
+    let (s, j) = get("/stats/burned-area").await;
+    assert_eq!(s, StatusCode::OK, "{j}");
+    assert_eq!(j["from_epoch"], "2024");
+    assert_eq!(j["to_epoch"], "2025");
+    assert!((j["province"]["burned_ha"].as_f64().unwrap() - 2.0).abs() < 1e-9, "{j}");
+    assert!((j["province"]["classes"]["high_ha"].as_f64().unwrap() - 2.0).abs() < 1e-9);
+    let a = j["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "00001")
+        .unwrap();
+    assert!((a["burned_ha"].as_f64().unwrap() - 2.0).abs() < 1e-9);
+    let (s, j) = get("/stats/burned-area?from=2025").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{j}");
+    // A store without burned area: 404 that says why.
+    let d2 = region_two_epochs();
+    let (store2, _) = run_region(d2.path());
+    let st2 = std::sync::Arc::new(
+        canopy_server::AppState::open(
+            store2,
+            canopy_server::auth::Tokens::none(),
+            canopy_server::Settings::default(),
+        )
+        .unwrap(),
+    );
+    let r = canopy_server::router(st2)
+        .oneshot(
+            Request::get("/stats/burned-area")
+                .header("host", "canopy.test")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
