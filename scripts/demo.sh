@@ -8,7 +8,8 @@ scripts/setup.sh
 region=data/regions/lang-son
 if [ ! -f "$region/truth/truth.json" ] || [ ! -f "$region/zones.geojson" ] \
   || [ ! -f "$region/weather/stations.csv" ] || [ ! -f "$region/fire/firms_viirs.csv" ] \
-  || ! compgen -G "$region/tiles/2025/scenes/*.tif" > /dev/null; then
+  || ! compgen -G "$region/tiles/2025/scenes/*.tif" > /dev/null \
+  || ! gdalinfo "$(compgen -G "$region/tiles/2025/*.tif" | head -1)" 2>/dev/null | grep -q '^Band 4 '; then
   printf '\033[1m== generating the sample imagery (once)\033[0m\n' >&2
   target/release/canopy synth "$region" --communes "$region/communes.geojson" \
     --name "Lạng Sơn" --pixel-size 30 --seed 7 --scenes 3 --targets "$region/targets.toml"

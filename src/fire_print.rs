@@ -97,3 +97,61 @@ pub fn events(
     }
     Ok(())
 }
+
+/// Burned forest per epoch pair (province, by severity class; the communes that
+/// burned most) and the loss alerts caused by fire, read back from the store.
+/// Prints nothing when no pair had SWIR bands.
+pub fn burned(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()> {
+    use canopy_core::burn::BurnClass;
+    use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PROVINCE};
+    let r = canopy_store::Store::open(store)?.read()?;
+    let rows = r.burned_area()?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let alerts = r.alerts()?;
+    for p in rows.iter().filter(|x| x.unit == UNIT_PROVINCE) {
+        let fire = alerts
+            .iter()
+            .filter(|a| {
+                a.kind == canopy_store::AlertKind::Loss
+                    && a.cause == canopy_store::AlertCause::Fire
+                    && a.from_epoch == p.from_epoch
+                    && a.to_epoch == p.to_epoch
+            })
+            .count();
+        writeln!(
+            w,
+            "\nBurned forest {} → {} (province, dNBR ≥ 0.100, Key & Benson 2006): {:.2} ha; \
+             loss alerts caused by fire: {fire}",
+            p.from_epoch,
+            p.to_epoch,
+            p.burned_ha()
+        )?;
+        writeln!(
+            w,
+            "  {}; forest without dNBR {:.2} ha",
+            BurnClass::ALL
+                .iter()
+                .filter(|c| c.is_burned())
+                .map(|c| format!("{} {:.2}", c.as_str(), p.ha(*c)))
+                .collect::<Vec<_>>()
+                .join(" · "),
+            p.no_dnbr_ha
+        )?;
+        let mut communes: Vec<_> = rows
+            .iter()
+            .filter(|x| {
+                x.unit == UNIT_COMMUNE
+                    && x.from_epoch == p.from_epoch
+                    && x.to_epoch == p.to_epoch
+                    && x.burned_ha() > 0.0
+            })
+            .collect();
+        communes.sort_by(|a, b| b.burned_ha().total_cmp(&a.burned_ha()));
+        for c in communes.iter().take(5) {
+            writeln!(w, "  {:<8} burned {:>9.2} ha", c.code, c.burned_ha())?;
+        }
+    }
+    Ok(())
+}

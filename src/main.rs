@@ -263,6 +263,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             print::progress(&store, &mut w)?;
             fire_print::bulletin(&store, &mut w)?;
             fire_print::events(&store, out.fire.as_ref(), &mut w)?;
+            fire_print::burned(&store, &mut w)?;
             println!(
                 "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
                 store.display(),

@@ -298,14 +298,16 @@ pub fn alerts(
         AlertFormat::Table => {
             writeln!(
                 w,
-                "{:<26} {:<8} {:>9} {:<7} {:<18} {:<9} {:<10} {:>10} {:>9}",
-                "alert", "severity", "ha", "commune", "name", "zone", "status", "lon", "lat"
+                "{:<26} {:<5} {:<8} {:<8} {:>9} {:<7} {:<18} {:<9} {:<10} {:>10} {:>9}",
+                "alert", "kind", "cause", "severity", "ha", "commune", "name", "zone", "status", "lon", "lat"
             )?;
             for a in &list {
                 writeln!(
                     w,
-                    "{:<26} {:<8} {:>9.2} {:<7} {:<18} {:<9} {:<10} {:>10.5} {:>9.5}",
+                    "{:<26} {:<5} {:<8} {:<8} {:>9.2} {:<7} {:<18} {:<9} {:<10} {:>10.5} {:>9.5}",
                     a.id,
+                    a.kind.as_str(),
+                    a.cause.as_str(),
                     a.severity,
                     a.area_ha,
                     a.commune_code,
@@ -327,11 +329,11 @@ pub fn alerts(
             )?;
         }
         AlertFormat::Csv => {
-            writeln!(w, "alert_id,severity,area_ha,commune_code,commune_name,from_epoch,to_epoch,zone_species,zone_code,natural_lost,status,lon,lat")?;
+            writeln!(w, "alert_id,severity,area_ha,commune_code,commune_name,from_epoch,to_epoch,zone_species,zone_code,natural_lost,status,lon,lat,kind,cause")?;
             for a in &list {
                 writeln!(
                     w,
-                    "{},{},{},{},\"{}\",{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},\"{}\",{},{},{},{},{},{},{},{},{},{}",
                     a.id,
                     a.severity,
                     a.area_ha,
@@ -344,7 +346,9 @@ pub fn alerts(
                     a.natural_lost.map(|b| b.to_string()).unwrap_or_default(),
                     a.status,
                     a.centroid.0,
-                    a.centroid.1
+                    a.centroid.1,
+                    a.kind.as_str(),
+                    a.cause.as_str()
                 )?;
             }
         }
@@ -365,6 +369,7 @@ pub fn alerts(
                             "from_date": a.from_date, "to_date": a.to_date,
                             "zone_species": a.zone_species, "zone_code": a.zone_code,
                             "natural_lost": a.natural_lost, "status": a.status,
+                            "kind": a.kind.as_str(), "cause": a.cause.as_str(),
                         }
                     })
                 })

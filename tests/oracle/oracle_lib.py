@@ -106,6 +106,11 @@ def sample_is_generated(region_dir: Path = SAMPLE_DIR) -> bool:
     has_truth = (region_dir / "truth.json").exists() or (region_dir / "truth" / "truth.json").exists()
     tiles = list((region_dir / "tiles").glob("*/*.tif"))
     scenes = list((region_dir / "tiles").glob("*/scenes/*.tif"))
+    if tiles:
+        # Samples from before the SWIR band (band 4, burned area) are regenerated.
+        with rasterio.open(sorted(tiles)[0]) as ds:
+            if ds.count < 4:
+                return False
     return (has_truth and len(tiles) > 0 and len(scenes) > 0 and (region_dir / "zones.geojson").exists()
             and (region_dir / "weather" / "stations.csv").exists()
             and (region_dir / "fire" / "firms_viirs.csv").exists())

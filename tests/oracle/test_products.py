@@ -356,3 +356,141 @@ def test_bad_products_are_named(tmp_path):
 
     err = _fail(_region(tmp_path, [("2015-07-11", [str(SERIES / "2015-07-11.json")], 'format = "landsat"')]))
     assert "format" in err and "landsat-c2-l2" in err, err
+
+
+# --------------------------------------------------------------------------- SWIR2 (burned area)
+
+BURN = (slice(60, 90), slice(10, 40))  # rows, cols of the burned patch (10 m pixels)
+
+
+def _swir_refl(nir_refl: np.ndarray, burned: bool) -> np.ndarray:
+    """SWIR2 reflectance of the fixtures: 0.2 × NIR (NBR 0.667), 1.5 × NIR on the
+    burned patch of the later scene (NBR −0.2)."""
+    s = 0.2 * nir_refl
+    if burned:
+        s[BURN] = 1.5 * nir_refl[BURN]
+    return s
+
+
+def _burned_oracle(nir_a, nir_b, swir_a, swir_b, obs_a, obs_b, forest_a, t) -> tuple[float, float]:
+    """(burned ha, forest without dNBR ha) of the province, by numpy."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nbr_a = ((nir_a - swir_a) / (nir_a + swir_a)).astype(np.float32)
+        nbr_b = ((nir_b - swir_b) / (nir_b + swir_b)).astype(np.float32)
+    nbr_a[~obs_a], nbr_b[~obs_b] = np.nan, np.nan
+    d = np.round((nbr_a.astype(np.float64) - nbr_b.astype(np.float64)) * 1000.0)
+    px = abs(t.a * t.e) / 10_000.0
+    burned = forest_a & ~np.isnan(d) & (d >= 100)
+    return burned.sum() * px, (forest_a & np.isnan(d)).sum() * px
+
+
+def _province_burned(store: Path) -> tuple[float, float]:
+    rows = ol.query(store, "SELECT burned_ha, no_dnbr_ha FROM burned_area WHERE unit = 'province'")
+    assert len(rows) == 1, rows
+    return rows[0]["burned_ha"], rows[0]["no_dnbr_ha"]
+
+
+def test_swir_from_landsat_sr_b7(tmp_path):
+    """Two Landsat C2 L2 scenes with SR_B7 (scaled by the MTL's band-7 factors): the
+    later one burned on a 30 × 30 px patch; the burned ha is numpy's."""
+    scenes = []
+    for k, (date, burned) in enumerate((("2016-08-04", False), ("2016-08-20", True))):
+        scene, _ = _build_landsat(tmp_path / f"src{k}")
+        mtl = scene / f"{LS_ID}_MTL.txt"
+        text = mtl.read_text().replace("2016-08-04", date)
+        text = text.replace(
+            '    FILE_NAME_QUALITY_L1_PIXEL', f'    FILE_NAME_BAND_7 = "{LS_ID}_SR_B7.TIF"\n    FILE_NAME_QUALITY_L1_PIXEL'
+        ).replace(
+            "REFLECTANCE_ADD_BAND_5 = -0.200000",
+            "REFLECTANCE_ADD_BAND_5 = -0.200000\n    REFLECTANCE_MULT_BAND_7 = 2.75E-05\n    REFLECTANCE_ADD_BAND_7 = -0.200000",
+        )
+        mtl.write_text(text)
+        with rasterio.open(scene / f"{LS_ID}_SR_B5.TIF") as ds:
+            sr5, prof = ds.read(1), ds.profile
+        nir = sr5 * 2.75e-5 - 0.2
+        sr7 = np.round((_swir_refl(nir, burned) + 0.2) / 2.75e-5).astype(np.uint16)
+        sr7[sr5 == 0] = 0
+        with rasterio.open(scene / f"{LS_ID}_SR_B7.TIF", "w", **prof) as ds:
+            ds.write(sr7, 1)
+        scenes.append((scene, sr5, sr7))
+    region = _region(tmp_path, [("2016-08-04", [str(scenes[0][0])], ""), ("2016-08-20", [str(scenes[1][0])], "")])
+    store = _run(region)
+    with rasterio.open(scenes[0][0] / f"{LS_ID}_QA_PIXEL.TIF") as ds:
+        qa, t = ds.read(1), ds.transform
+    with rasterio.open(scenes[0][0] / f"{LS_ID}_SR_B4.TIF") as ds:
+        sr4 = ds.read(1)
+    refl = lambda a: a * 2.75e-5 - 0.2  # noqa: E731
+    obs = ((qa & 0b111111) == 0) & (sr4 != 0) & (scenes[0][1] != 0)
+    ndvi = _ndvi(refl(sr4), refl(scenes[0][1]))
+    forest = obs & (ndvi >= NDVI_MIN)
+    want = _burned_oracle(
+        refl(scenes[0][1]), refl(scenes[1][1]), refl(scenes[0][2]), refl(scenes[1][2]), obs, obs, forest, t
+    )
+    assert want[0] > 1.0, "the patch must burn some forest"
+    got = _province_burned(store)
+    assert got[0] == pytest.approx(want[0], rel=1e-7), (got, want)
+    assert got[1] == pytest.approx(want[1], rel=1e-7, abs=1e-9), (got, want)
+
+
+def test_swir_from_stac_swir22_and_safe_b12(tmp_path):
+    """A STAC item (2015-07-11) with a `swir22` asset, then a SAFE (2016-03-17) with
+    a 20 m B12 burned on a patch: B12 resampled to 10 m by nearest neighbour like
+    SCL; burned ha and forest without dNBR (the SAFE's clouds) are numpy's."""
+    import json
+
+    d0, d1 = "2015-07-11", "2016-03-17"
+    src = tmp_path / "src"
+    src.mkdir()
+    # STAC: swir22 at 10 m beside the item (hrefs resolved against the item).
+    nir0, t = _read(SERIES / d0 / "nir.tif")
+    with rasterio.open(SERIES / d0 / "nir.tif") as ds:
+        prof = ds.profile
+    swir0 = _swir_refl(nir0 * 1e-4 - 0.1, False)
+    dn0 = np.round((swir0 + 0.1) * 1e4).astype(np.uint16)
+    dn0[nir0 == 0] = 0
+    item = json.loads((SERIES / f"{d0}.json").read_text())
+    for k, a in item["assets"].items():
+        a["href"] = str(SERIES / a["href"])
+    with rasterio.open(src / "swir22.tif", "w", **prof) as ds:
+        ds.write(dn0, 1)
+    item["assets"]["swir22"] = dict(item["assets"]["nir"], href=str(src / "swir22.tif"))
+    item["assets"]["swir22"]["eo:bands"] = [{"name": "B12", "common_name": "swir22"}]
+    (src / f"{d0}.json").write_text(json.dumps(item))
+    # SAFE: B12 at 20 m from every other NIR pixel, burned on the patch.
+    safe = _build_safe(src, d1, "04.00", offsets=True)
+    nir1, _ = _read(SERIES / d1 / "nir.tif")
+    h, w = nir1.shape
+    nir20 = nir1[::2, ::2] * 1e-4 - 0.1
+    s20 = 0.2 * nir20
+    rr, cc = np.mgrid[0 : nir20.shape[0], 0 : nir20.shape[1]]
+    patch20 = (rr * 2 >= BURN[0].start) & (rr * 2 < BURN[0].stop) & (cc * 2 >= BURN[1].start) & (cc * 2 < BURN[1].stop)
+    s20[patch20] = 1.5 * nir20[patch20]
+    b12 = np.round((s20 + 0.1) * 1e4).astype(np.uint16)
+    b12[nir1[::2, ::2] == 0] = 0
+    t20 = rasterio.Affine(t.a * 2, 0, t.c, 0, t.e * 2, t.f)
+    p20 = dict(prof, height=b12.shape[0], width=b12.shape[1], transform=t20)
+    tif = src / "b12.tif"
+    with rasterio.open(tif, "w", **p20) as ds:
+        ds.write(b12, 1)
+    gran = next((safe / "GRANULE").iterdir()) / "IMG_DATA" / "R20m"
+    _jp2(tif, gran / "T33TVM_20160317T100032_B12_20m.jp2")
+    region = _region(tmp_path, [(d0, [str(src / f"{d0}.json")], ""), (d1, [str(safe)], "")])
+    store = _run(region)
+    # Oracle: 2015-07-11 forest and NBR (10 m SWIR), 2016-03-17 NBR (B12 at r//2, c//2, its SCL).
+    red0, _ = _read(SERIES / d0 / "red.tif")
+    scl0, _ = _read(SERIES / d0 / "scl.tif")
+    red1, _ = _read(SERIES / d1 / "red.tif")
+    scl1, _ = _read(SERIES / d1 / "scl.tif")
+    up = lambda a: a[np.arange(h)[:, None] // 2, np.arange(w)[None, :] // 2]  # noqa: E731
+    ndvi0 = _ndvi(red0 * 1e-4 - 0.1, nir0 * 1e-4 - 0.1)
+    obs0 = ~np.isin(up(scl0), list(SCL_INVALID)) & (red0 != 0) & (nir0 != 0) & ~np.isnan(ndvi0)
+    ndvi1 = _ndvi(red1 * 1e-4 - 0.1, nir1 * 1e-4 - 0.1)
+    obs1 = ~np.isin(up(scl1), list(SCL_INVALID)) & (red1 != 0) & (nir1 != 0) & ~np.isnan(ndvi1)
+    forest = obs0 & (ndvi0 >= NDVI_MIN)
+    sw1 = up(b12) * 1e-4 - 0.1
+    obs1 &= up(b12) != 0
+    want = _burned_oracle(nir0 * 1e-4 - 0.1, nir1 * 1e-4 - 0.1, dn0 * 1e-4 - 0.1, sw1, obs0 & (dn0 != 0), obs1, forest, t)
+    assert want[0] > 1.0 and want[1] > 1.0, f"the patch must burn forest and the clouds hide some: {want}"
+    got = _province_burned(store)
+    assert got[0] == pytest.approx(want[0], rel=1e-7), (got, want)
+    assert got[1] == pytest.approx(want[1], rel=1e-7, abs=1e-9), (got, want)

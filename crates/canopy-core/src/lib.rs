@@ -20,7 +20,7 @@
 //!   over danger rows;
 //! - [`triage`]: a ranger's verdict on an alert ([`triage::TriageStatus`]);
 //! - [`hotspot`]: satellite hotspot footprints, fire events (grouping), their severity;
-//! - [`burn`]: NBR, dNBR and the burn-severity classes (not wired into the run yet);
+//! - [`burn`]: NBR, dNBR, the burn-severity classes, burn codes and alert causes;
 //! - [`text`]: NFC names and diacritic-free search keys.
 
 pub mod burn;

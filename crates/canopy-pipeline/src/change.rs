@@ -63,6 +63,9 @@ pub struct ChangeResult {
     pub warnings: Vec<String>,
     /// Each alert's before/after evidence chips (`chips`), stored by `chip_store`.
     pub chips: Vec<crate::chips::Chip>,
+    /// Each loss alert's pixels (its id, its runs on its pair's earlier working
+    /// grid), for `burn` (the share of the alert that burned).
+    pub patches: Vec<(String, Vec<Run>)>,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -281,6 +284,9 @@ pub fn run(
             format!("chips {}→{}", ea.id, eb.id),
             t_chips.elapsed().as_secs_f64(),
         ));
+        result
+            .patches
+            .extend(patches.into_iter().map(|(id, c)| (id, c.runs)));
         tracing::info!(from = %ea.id, to = %eb.id, alerts = alerts.len(), "change computed");
         result.alerts.extend(alerts);
         result.timings.push((
@@ -647,6 +653,7 @@ fn alerts_of(
             clear_obs,
             first_seen,
             season_mismatch,
+            cause: canopy_store::alerts::AlertCause::Unknown,
         });
         if let Some(a) = out.last() {
             patches.push((a.id.clone(), comp.clone()));

@@ -199,6 +199,9 @@ pub struct EpochConfig {
     pub composite: canopy_core::composite::Method,
     /// Fewest clear observations for a pixel to count as observed (`min_clear`, default 1).
     pub min_clear: u16,
+    /// GeoTIFF spectral epochs: the SWIR2 band (Sentinel-2 B12, Landsat SR_B7), for
+    /// burned area (`pipeline::burn`). Products find theirs themselves.
+    pub swir_band: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +235,8 @@ struct RawEpoch {
     nir_band: Option<usize>,
     mask_band: Option<usize>,
     class_band: Option<usize>,
+    /// SWIR2 band of a GeoTIFF spectral epoch (burned area).
+    swir_band: Option<usize>,
     composite: Option<String>,
     min_clear: Option<u16>,
     /// "stac" | "sentinel2-safe" | "landsat-c2-l2" | "geotiff"; recognised from each file if absent.
@@ -303,6 +308,7 @@ impl Region {
                 })?),
             };
             let band_keys = e.red_band.is_some()
+                || e.swir_band.is_some()
                 || e.nir_band.is_some()
                 || e.mask_band.is_some()
                 || e.class_band.is_some();
@@ -313,7 +319,7 @@ impl Region {
             };
             if product && band_keys {
                 return Err(cfg_err(format!(
-                    "{ctx}: red_band/nir_band/mask_band/class_band do not apply to format \"{}\" \
+                    "{ctx}: red_band/nir_band/mask_band/class_band/swir_band do not apply to format \"{}\" \
                      (the product says where its bands are)",
                     format.map(ProductFormat::name).unwrap_or("?")
                 )));
@@ -364,6 +370,7 @@ impl Region {
                 ("nir_band", e.nir_band),
                 ("mask_band", e.mask_band),
                 ("class_band", e.class_band),
+                ("swir_band", e.swir_band),
             ] {
                 if b == Some(0) {
                     return Err(cfg_err(format!("{ctx}.{key}: bands are numbered from 1")));
@@ -418,6 +425,11 @@ impl Region {
                     composite.as_str()
                 )));
             }
+            if e.swir_band.is_some() && !matches!(bands, EpochBands::Spectral { .. }) {
+                return Err(cfg_err(format!(
+                    "{ctx}: swir_band only applies to red/NIR epochs"
+                )));
+            }
             if e.min_clear == Some(0) {
                 return Err(cfg_err(format!("{ctx}.min_clear must be at least 1")));
             }
@@ -432,6 +444,7 @@ impl Region {
                 id: e.id,
                 composite,
                 min_clear: e.min_clear.unwrap_or(1),
+                swir_band: e.swir_band,
                 date: e.date,
                 patterns: e.tiles,
                 tiles,

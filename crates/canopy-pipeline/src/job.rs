@@ -20,6 +20,8 @@ pub struct RunOutcome {
     pub warnings: Vec<String>,
     /// Fire danger etc., when the region has `[fire]`.
     pub fire: Option<crate::fire::FireOutputs>,
+    /// Burned area per pair (pairs whose epochs both have SWIR).
+    pub burn: crate::burn::BurnResult,
 }
 
 /// Runs the region file at `region_path` and writes the store at `store_path`.
@@ -85,6 +87,12 @@ pub fn run(
     let mut change = change::run(&region, &prep, zones.as_ref(), &pairs)?;
     let mut cover = cover::run(&region, &prep, &change.cover)?;
     cover.timings.extend(change.timings.iter().cloned());
+    let piece_ids = zone_plan
+        .as_ref()
+        .map(crate::zone_rows::piece_ids)
+        .unwrap_or_default();
+    let burn = crate::burn::run(&region, &prep, &pairs, &piece_ids, &mut change)?;
+    cover.timings.extend(burn.timings.iter().cloned());
     if zone_plan.is_some() {
         cover
             .timings
@@ -123,6 +131,7 @@ pub fn run(
             .map(|w| ("products".to_string(), w)),
     );
     warnings.extend(hotspot_warnings);
+    warnings.extend(burn.warnings.iter().map(|w| ("burn".to_string(), w.clone())));
     for (src, w) in &warnings {
         tracing::warn!(source = %src, "{w}");
     }
@@ -229,6 +238,7 @@ pub fn run(
             .filter(|f| !f.danger.is_empty())
             .map(|f| &f.danger[..]),
         hotspots: fire_rows.as_ref().map(|(h, e)| (&h[..], &e[..])),
+        burned_area: burn.measured.then_some(&burn.rows[..]),
         run: &record,
         chips: &change.chips,
     })?;
@@ -239,6 +249,7 @@ pub fn run(
         change,
         warnings: warnings.into_iter().map(|(_, w)| w).collect(),
         fire,
+        burn,
     })
 }
 

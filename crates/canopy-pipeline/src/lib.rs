@@ -11,6 +11,7 @@
 //! - [`targets`]: plan targets and progress against them;
 //! - [`progress`]: progress bars.
 
+pub mod burn;
 pub mod change;
 pub mod chips;
 pub mod communes;

@@ -16,7 +16,7 @@ pub struct ZoneOutputs<'a> {
 }
 
 /// Unique piece ids: `zone_code@commune_code`, with `#n` if codes repeat.
-fn piece_ids(plan: &ZonePlan) -> Vec<String> {
+pub(crate) fn piece_ids(plan: &ZonePlan) -> Vec<String> {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     plan.pieces
         .iter()

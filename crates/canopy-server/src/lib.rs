@@ -226,6 +226,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/stats/targets", get(stats::targets))
         .route("/stats/report", get(stats::report))
         .route("/stats/fire-danger", get(fire::danger))
+        .route("/stats/burned-area", get(fire::burned_area))
         .route("/stats/observations", get(stats::observations))
         .route("/map", get(static_files::map))
         .route("/map/", get(static_files::map))

@@ -237,6 +237,8 @@ pub struct StoreData {
     pub progress: Option<canopy_core::targets::Progress>,
     /// The `fire_danger` rows (commune × day), when the run had `[fire]`.
     pub fire_danger: Vec<canopy_core::fire::DangerRow>,
+    /// The `burned_area` rows (unit × epoch pair), when some pair had SWIR.
+    pub burned_area: Vec<canopy_store::BurnedAreaRow>,
     /// The `observations` rows (commune × epoch: scenes, mean clear observations).
     pub observations: Vec<canopy_store::ObservationRow>,
 }
@@ -350,6 +352,7 @@ impl Snapshot {
         data.species = Some(zones);
         data.progress = store.progress()?;
         data.fire_danger = store.fire_danger(None)?;
+        data.burned_area = store.burned_area()?;
         data.observations = store.observations()?;
         snap.stamp = stamp;
         Ok(snap)
@@ -630,6 +633,7 @@ impl Snapshot {
                 species: None,
                 progress: None,
                 fire_danger: Vec::new(),
+                burned_area: Vec::new(),
                 observations: Vec::new(),
             }),
             triage: Arc::new(triage),

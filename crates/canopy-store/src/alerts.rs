@@ -3,6 +3,7 @@
 //! severity and confirming observations.
 //! Its triage status is the latest event of [`crate::triage`].
 
+pub use canopy_core::burn::AlertCause;
 use canopy_core::change::Severity;
 use canopy_core::triage::TriageStatus;
 use gdal::vector::{LayerAccess, OGRFieldType};
@@ -18,7 +19,7 @@ use crate::Reader;
 
 pub const LAYER: &str = "alerts";
 
-const FIELDS: [Field; 20] = [
+const FIELDS: [Field; 21] = [
     ("alert_id", OGRFieldType::OFTString),
     ("from_epoch", OGRFieldType::OFTString),
     ("to_epoch", OGRFieldType::OFTString),
@@ -39,6 +40,7 @@ const FIELDS: [Field; 20] = [
     ("first_seen", OGRFieldType::OFTString),
     ("season_mismatch", OGRFieldType::OFTInteger),
     ("kind", OGRFieldType::OFTString),
+    ("cause", OGRFieldType::OFTString),
 ];
 
 /// What an alert is about.
@@ -101,6 +103,9 @@ pub struct Alert {
     /// The two epochs cover different seasons (phenology guard): leaf-off or
     /// senescent vegetation may look like loss.
     pub season_mismatch: bool,
+    /// Loss alerts: `fire` when more than half of the patch burned between its
+    /// epochs (`pipeline::burn`), else unknown; fire alerts: `fire`.
+    pub cause: AlertCause,
 }
 
 /// An alert as stored, with its current triage status.
@@ -126,6 +131,8 @@ pub struct StoredAlert {
     pub first_seen: String,
     pub season_mismatch: bool,
     pub kind: AlertKind,
+    /// `fire` or unknown (absent in older stores: unknown).
+    pub cause: AlertCause,
     /// Latest triage status (new when never triaged).
     pub status: TriageStatus,
     /// GeoJSON geometry.
@@ -143,7 +150,7 @@ pub(crate) fn write(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
 }
 
 /// An alert's values, in [`FIELDS`] order.
-fn values(a: &Alert) -> [Val<'_>; 20] {
+fn values(a: &Alert) -> [Val<'_>; 21] {
     let shares: Vec<serde_json::Value> = a
         .communes
         .iter()
@@ -170,6 +177,7 @@ fn values(a: &Alert) -> [Val<'_>; 20] {
         Str(&a.first_seen),
         Int(a.season_mismatch as i32),
         Str(a.kind.as_str()),
+        Str(a.cause.as_str()),
     ]
 }
 
@@ -194,6 +202,7 @@ impl Reader {
         // `kind` is newer than the other fields: a store without it has loss alerts only.
         let ix = indices(&layer, &names(&FIELDS[..19]), &self.path)?;
         let kind_ix = layer.defn().field_index("kind").ok();
+        let cause_ix = layer.defn().field_index("cause").ok();
         let status = self.triage_status()?;
         let mut out = Vec::new();
         for f in layer.features() {
@@ -232,6 +241,9 @@ impl Reader {
                 season_mismatch: f.field_as_integer(ix[18]).ok().flatten().unwrap_or(0) != 0,
                 kind: kind_ix
                     .and_then(|i| AlertKind::parse(&string(&f, i)))
+                    .unwrap_or_default(),
+                cause: cause_ix
+                    .and_then(|i| AlertCause::parse(&string(&f, i)))
                     .unwrap_or_default(),
                 geometry: geojson(&f),
             });

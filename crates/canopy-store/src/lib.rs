@@ -32,6 +32,7 @@
 //! of the temporary file, rename and lock file). Callers do not change.
 
 pub mod alerts;
+pub mod burned_area;
 pub mod change;
 pub mod chips;
 pub mod communes;
@@ -57,7 +58,8 @@ use std::path::{Path, PathBuf};
 use gdal::vector::Layer;
 use gdal::Dataset;
 
-pub use alerts::{Alert, AlertKind, StoredAlert};
+pub use alerts::{Alert, AlertCause, AlertKind, StoredAlert};
+pub use burned_area::BurnedAreaRow;
 pub use change::ChangeRow;
 pub use communes::{CommuneOut, StoredCommune};
 pub use cover::{CoverRow, StoredCover, PROVINCE_CODE};

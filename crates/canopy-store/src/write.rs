@@ -46,6 +46,8 @@ pub struct Tables<'a> {
     pub fire_danger: Option<&'a [DangerRow]>,
     /// When the region has `[fire] hotspots`.
     pub hotspots: Option<(&'a [crate::HotspotRow], &'a [crate::FireEventRow])>,
+    /// When some epoch pair has SWIR bands (burned area).
+    pub burned_area: Option<&'a [crate::BurnedAreaRow]>,
     /// This run's record (appended to the previous store's).
     pub run: &'a RunRecord,
     /// Each alert's evidence chips (`chips`).
@@ -81,6 +83,9 @@ fn write_tables(
     if let Some((hotspots, events)) = t.hotspots {
         crate::hotspots::write(ds, hotspots).map_err(at("hotspots"))?;
         crate::fire_events::write(ds, events).map_err(at("fire_events"))?;
+    }
+    if let Some(rows) = t.burned_area {
+        crate::burned_area::write(ds, rows).map_err(at("burned_area"))?;
     }
     crate::triage::write(ds, triage).map_err(at("alert_triage"))?;
     crate::chips::write(ds, t.chips).map_err(at("alert_chips"))?;

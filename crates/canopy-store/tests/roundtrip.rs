@@ -38,6 +38,7 @@ fn alert(id: &str, severity: Severity) -> Alert {
         first_seen: "2025-03-01".into(),
         season_mismatch: false,
         kind: AlertKind::Loss,
+        cause: canopy_store::alerts::AlertCause::Fire,
     }
 }
 
@@ -104,6 +105,14 @@ fn write(path: &std::path::Path, alerts: &[Alert]) {
             warnings: &[],
             fire_danger: None,
             hotspots: None,
+            burned_area: Some(&[canopy_store::BurnedAreaRow {
+                unit: "commune".into(),
+                code: "001".into(),
+                from_epoch: "2020".into(),
+                to_epoch: "2025".into(),
+                class_ha: [0.0, 0.5, 10.0, 1.25, 2.0, 0.0, 0.75],
+                no_dnbr_ha: 3.0,
+            }]),
             chips: &[],
             run: &run,
         })
@@ -131,6 +140,12 @@ fn typed_rows_read_back_through_one_reader() {
     assert_eq!(alerts[1].severity, Severity::High);
     assert_eq!(alerts[0].status, TriageStatus::New);
     assert_eq!(alerts[0].communes, ["001", "002"]);
+    assert_eq!(alerts[0].cause, canopy_store::AlertCause::Fire);
+    let burned = r.burned_area().unwrap();
+    assert_eq!(burned.len(), 1);
+    assert_eq!(burned[0].class_ha, [0.0, 0.5, 10.0, 1.25, 2.0, 0.0, 0.75]);
+    assert_eq!(burned[0].burned_ha(), 4.0); // low + moderate-low + high
+    assert_eq!(burned[0].no_dnbr_ha, 3.0);
     assert!(r.has_alert("a'1").unwrap(), "an id with a quote is found");
     assert!(!r.has_alert("a").unwrap());
     assert!(

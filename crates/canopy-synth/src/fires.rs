@@ -14,6 +14,16 @@
 //!
 //! The forest stays forest in every epoch (the fire is after the last image),
 //! so the loss alerts and their truth are unchanged. Deterministic.
+//!
+//! Burned area (band 4 of every spectral tile, SWIR2 as Sentinel-2 B12, same L2A
+//! scale and offset, nodata 0): SWIR2 reflectance is 0.2 × the NIR reflectance
+//! (NBR = 0.8 / 1.2 = 0.667 whatever the cover), except on the **burned patch**:
+//! the first planted clearing (outside zones, not under a forced cloud, not
+//! straddling tiles), whose pixels in the epochs after its clearing have SWIR2 =
+//! 1.5 × NIR (NBR = −0.2). So that clearing's loss alert is 100 % burned (dNBR
+//! 0.867, high severity: cause `fire`) and every other pixel has dNBR ≈ 0. The
+//! red, NIR and mask bands are unchanged, so every other figure of the sample is
+//! too.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -226,4 +236,69 @@ pub(crate) fn write(
     }
     std::fs::write(&path, text).map_err(io)?;
     Ok(rows.len())
+}
+
+/// SWIR2 / NIR reflectance ratio of unburned land and of the burned patch.
+const SWIR_RATIO: (u32, u32) = (1, 5);
+const SWIR_RATIO_BURNED: (u32, u32) = (3, 2);
+
+/// The SWIR2 DN of a pixel from its NIR DN (L2A: reflectance = DN / 10000 − 0.1):
+/// reflectance 0.2 × NIR, or 1.5 × NIR on the burned patch; nodata (0) stays 0.
+pub(crate) fn swir_dn(nir_dn: u16, burned: bool) -> u16 {
+    if nir_dn == 0 {
+        return 0;
+    }
+    let (num, den) = if burned {
+        SWIR_RATIO_BURNED
+    } else {
+        SWIR_RATIO
+    };
+    let refl = (nir_dn as u32).saturating_sub(1000);
+    (1000 + (refl * num + den / 2) / den).min(u16::MAX as u32) as u16
+}
+
+/// The sample's burned patch: a planted clearing's rectangle, burned in every
+/// epoch after `from`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BurnedPatch {
+    pub rect: super::layout::PxRect,
+    pub from: usize,
+}
+
+impl BurnedPatch {
+    pub fn burned(&self, c: usize, r: usize, e: usize) -> bool {
+        e > self.from && self.rect.contains(c, r)
+    }
+}
+
+impl Scene {
+    /// The burned patch (see the module doc), if the sample has a fitting clearing.
+    pub(crate) fn burned_patch(&self) -> Option<BurnedPatch> {
+        self.changes
+            .iter()
+            .find(|c| {
+                c.kind == super::scene::Kind::Clearing
+                    && !c.cloud_covered
+                    && !c.straddles
+                    && c.zone.is_none()
+            })
+            .map(|c| BurnedPatch {
+                rect: c.rect,
+                from: c.from,
+            })
+    }
+}
+
+#[cfg(test)]
+mod swir_tests {
+    use super::swir_dn;
+
+    #[test]
+    fn swir_by_hand() {
+        // NIR DN 4000 → reflectance 0.3; SWIR2 0.06 → DN 1600; burned 0.45 → 5500.
+        assert_eq!(swir_dn(4000, false), 1600);
+        assert_eq!(swir_dn(4000, true), 5500);
+        assert_eq!(swir_dn(0, false), 0);
+        assert_eq!(swir_dn(900, false), 1000);
+    }
 }

@@ -112,10 +112,10 @@ fn describe_spectral(
     for (k, v) in meta {
         ds.set_metadata_item(k, v, "").map_err(e)?;
     }
-    for (i, name) in ["B4", "B8", "cloud"].iter().enumerate() {
+    for (i, name) in ["B4", "B8", "cloud", "B12"].iter().enumerate() {
         let mut b = ds.rasterband(i + 1).map_err(e)?;
         b.set_description(name).map_err(e)?;
-        if i < 2 {
+        if i != 2 {
             b.set_scale(L2A_SCALE).map_err(e)?;
             b.set_offset(L2A_OFFSET).map_err(e)?;
             b.set_no_data_value(Some(0.0)).map_err(e)?;
@@ -185,23 +185,25 @@ where
     Ok(total)
 }
 
-/// Computes a three-band strip row by row in parallel; `row_fn(j, red, nir, mask)`
-/// fills strip row `j` and returns its counts.
-fn three_band_strip<F>(width: usize, rows: usize, row_fn: F) -> (Vec<Vec<u16>>, Counts)
+/// Computes a four-band strip (red, NIR, mask, SWIR2) row by row in parallel;
+/// `row_fn(j, red, nir, mask, swir)` fills strip row `j` and returns its counts.
+fn four_band_strip<F>(width: usize, rows: usize, row_fn: F) -> (Vec<Vec<u16>>, Counts)
 where
-    F: Fn(usize, &mut [u16], &mut [u16], &mut [u16]) -> Counts + Sync,
+    F: Fn(usize, &mut [u16], &mut [u16], &mut [u16], &mut [u16]) -> Counts + Sync,
 {
     let mut red = vec![0u16; width * rows];
     let mut nir = vec![0u16; width * rows];
     let mut mask = vec![0u16; width * rows];
+    let mut swir = vec![0u16; width * rows];
     let counts = red
         .par_chunks_mut(width)
         .zip(nir.par_chunks_mut(width))
         .zip(mask.par_chunks_mut(width))
+        .zip(swir.par_chunks_mut(width))
         .enumerate()
-        .map(|(j, ((r, n), m))| row_fn(j, r, n, m))
+        .map(|(j, (((r, n), m), w))| row_fn(j, r, n, m, w))
         .reduce(Counts::default, Counts::add);
-    (vec![red, nir, mask], counts)
+    (vec![red, nir, mask, swir], counts)
 }
 
 fn tile_meta(scene: &Scene, e: usize, sc: usize, tile: &str) -> Vec<(&'static str, String)> {
@@ -241,14 +243,15 @@ pub(crate) fn write_utm_tile(
     let tile = &scene.layout.utm[t];
     let (w, h) = (tile.width(), tile.height());
     let gt = tile.grid(&scene.layout.grid).geotransform();
-    let mut ds = create::<u16>(path, w, h, 3, gt, 32648, true)?;
+    let mut ds = create::<u16>(path, w, h, 4, gt, 32648, true)?;
     describe_spectral(&mut ds, path, &tile_meta(scene, e, sc, &tile.name))?;
     let win = tile.window;
     let k = stream(&mut ds, path, w, h, pb, |row0, rows| {
-        three_band_strip(w, rows, |j, red, nir, mask| {
+        four_band_strip(w, rows, |j, red, nir, mask, swir| {
             let lr = row0 + j;
             let r = win.r0 + lr;
             let ctx = scene.row_ctx(e, r, r + 1);
+            let burned = scene.burned_patch();
             let mut fs = scene.forest.sampler();
             let mut cs = scene.clouds[t][e].sampler();
             let (mut cx, mut hx) = scene.extra_samplers(t, e, sc);
@@ -270,6 +273,7 @@ pub(crate) fn write_utm_tile(
                 red[i] = rd;
                 nir[i] = ni;
                 mask[i] = m;
+                swir[i] = super::fires::swir_dn(ni, burned.is_some_and(|b| b.burned(c, r, e)));
                 k.cloud += m as u64;
             }
             k
@@ -292,11 +296,11 @@ pub(crate) fn write_wgs_tile(
     let wt = &scene.layout.wgs;
     let g = wt.grid;
     let (w, h) = (g.width, g.height);
-    let mut ds = create::<u16>(path, w, h, 3, g.geotransform(), 4326, true)?;
+    let mut ds = create::<u16>(path, w, h, 4, g.geotransform(), 4326, true)?;
     describe_spectral(&mut ds, path, &tile_meta(scene, e, sc, &wt.name))?;
     let failure = std::sync::Mutex::new(None::<String>);
     let k = stream(&mut ds, path, w, h, pb, |row0, rows| {
-        three_band_strip(w, rows, |j, red, nir, mask| {
+        four_band_strip(w, rows, |j, red, nir, mask, swir| {
             let lat = g.y0 - ((row0 + j) as f64 + 0.5) * g.dy;
             let mut pts: Vec<(f64, f64)> = (0..w)
                 .map(|i| (g.x0 + (i as f64 + 0.5) * g.dx, lat))
@@ -318,6 +322,7 @@ pub(crate) fn write_wgs_tile(
                 .flatten()
                 .fold((usize::MAX, 0), |(a, b), &(_, r)| (a.min(r), b.max(r)));
             let ctx = scene.row_ctx(e, rmin, rmax + 1);
+            let burned = scene.burned_patch();
             let mut fs = scene.forest.sampler();
             let mut cs = scene.clouds[WGS_TILE][e].sampler();
             let (mut cx, mut hx) = scene.extra_samplers(WGS_TILE, e, sc);
@@ -335,6 +340,10 @@ pub(crate) fn write_wgs_tile(
                         red[i] = rd;
                         nir[i] = ni;
                         mask[i] = m;
+                        swir[i] = super::fires::swir_dn(
+                            ni,
+                            burned.is_some_and(|b| b.burned(*c, *r, e)),
+                        );
                         k.cloud += m as u64;
                     }
                 }

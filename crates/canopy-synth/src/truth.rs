@@ -328,7 +328,7 @@ pub(crate) fn region_toml(
                 toml_str(&format!("tiles/{id}/*.tif"))
             ));
         }
-        s.push_str("red_band = 1\nnir_band = 2\nmask_band = 3\n");
+        s.push_str("red_band = 1\nnir_band = 2\nmask_band = 3\nswir_band = 4\n");
     }
     s
 }

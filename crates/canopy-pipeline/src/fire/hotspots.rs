@@ -505,6 +505,7 @@ pub fn finish(
             clear_obs: e.members.len() as u32,
             first_seen: e.first[..10].to_string(),
             season_mismatch: false,
+            cause: canopy_store::alerts::AlertCause::Fire,
         });
     }
     alerts

@@ -142,12 +142,17 @@ pub fn read(path: &Path) -> Result<SceneParts, ProductError> {
     let date = get("DATE_ACQUIRED")
         .and_then(iso_date)
         .ok_or_else(|| ProductError::invalid(&mtl, "has no DATE_ACQUIRED (YYYY-MM-DD)"))?;
+    // SWIR2 is band 7 on every Landsat of C2 L2 (TM, ETM+, OLI); optional
+    // (burned area only): a scene without its SR_B7 file still reads.
+    let has_b7 = get("FILE_NAME_BAND_7").is_some_and(|f| dir.join(f).is_file())
+        || dir.join(format!("{scene_id}_SR_B7.TIF")).is_file();
     Ok(SceneParts {
         red: refl(red_n)?,
         nir: refl(nir_n)?,
         mask: Some((qa, MaskRule::InvalidBits(LANDSAT_QA_INVALID_BITS))),
         date: Some(date),
         epsg: None,
+        swir: if has_b7 { Some(refl(7)?) } else { None },
     })
 }
 

@@ -131,6 +131,9 @@ pub struct SceneParts {
     pub date: Option<NaiveDate>,
     /// CRS to assume when the files carry none (STAC `proj:epsg`).
     pub epsg: Option<u32>,
+    /// SWIR2 (Sentinel-2 B12, Landsat SR_B7) with its reflectance scaling, when the
+    /// product has it: the last band of the VRT, described `SWIR2` (burned area).
+    pub swir: Option<BandRef>,
 }
 
 /// A product resolved for the tile reader.

@@ -94,6 +94,8 @@ pub fn read(product: &Path, opts: &ProductOptions) -> Result<SceneParts, Product
     let red_file = band("_B04_10m.jp2", "B04 10 m band")?;
     let nir_file = band("_B08_10m.jp2", "B08 10 m band")?;
     let scl_file = band("_SCL_20m.jp2", "SCL scene classification (20 m)")?;
+    // B12 (SWIR2, 20 m) is optional: burned area only.
+    let swir_file = find(&files, "_B12_20m.jp2").map(|f| format!("{root}/{f}"));
 
     let baseline = xml_text(&xml, "PROCESSING_BASELINE", None).and_then(|s| s.parse::<f64>().ok());
     let quant = xml_text(&xml, "BOA_QUANTIFICATION_VALUE", None)
@@ -149,6 +151,8 @@ pub fn read(product: &Path, opts: &ProductOptions) -> Result<SceneParts, Product
         mask: Some((scl, MaskRule::InvalidClasses(opts.scl_invalid))),
         date,
         epsg: None,
+        // band_id 12 is B12.
+        swir: swir_file.map(|f| refl(f, 12)).transpose()?,
     })
 }
 

@@ -18,6 +18,9 @@ use super::{iso_date, BandRef, ProductError, ProductOptions, SceneParts};
 /// Asset keys tried in order for each role, then `eo:bands` common names.
 const RED_KEYS: [&str; 3] = ["red", "B04", "b04"];
 const NIR_KEYS: [&str; 5] = ["nir", "B08", "b08", "nir08", "nir08-8a"];
+/// SWIR2 (burned area; optional): Earth Search `swir22`, Planetary Computer `B12`,
+/// Landsat C2 L2 `swir22`.
+const SWIR_KEYS: [&str; 3] = ["swir22", "B12", "b12"];
 const SCL_KEYS: [&str; 2] = ["scl", "SCL"];
 const QA_KEYS: [&str; 2] = ["qa_pixel", "QA_PIXEL"];
 
@@ -80,6 +83,9 @@ pub fn read(item: &Path, opts: &ProductOptions) -> Result<SceneParts, ProductErr
         .and_then(|s| s.trim().parse::<f64>().ok());
     let red = band(item, red_key, red, baseline)?;
     let nir = band(item, nir_key, nir, baseline)?;
+    let swir = find_asset(assets, &SWIR_KEYS, "swir22")
+        .map(|(k, a)| band(item, k, a, baseline))
+        .transpose()?;
     let mask = if let Some((k, a)) = find_asset(assets, &SCL_KEYS, "") {
         let mut b = band(item, k, a, None)?;
         (b.scale, b.offset, b.nodata) = (1.0, 0.0, Some(0.0));
@@ -112,6 +118,7 @@ pub fn read(item: &Path, opts: &ProductOptions) -> Result<SceneParts, ProductErr
         mask,
         date,
         epsg,
+        swir,
     })
 }
 

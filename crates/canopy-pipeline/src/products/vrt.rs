@@ -1,4 +1,5 @@
-//! The stacked VRT of a scene: red, NIR and mask on the red band's grid.
+//! The stacked VRT of a scene: red, NIR, mask and SWIR2 (when the product has
+//! them) on the red band's grid.
 //!
 //! Red and NIR must share one grid (a product's 10 m bands do). The mask may
 //! have another pixel size (Sentinel-2 SCL at 20 m): its source window is
@@ -158,6 +159,38 @@ pub fn write(product: &Path, p: &SceneParts, vrt: &Path) -> Result<(), ProductEr
             r#"xOff="{xoff:.10}" yOff="{yoff:.10}" xSize="{xsize:.10}" ySize="{ysize:.10}""#
         );
         band(&mut x, 3, m, &band_type(&mo, m), &src, &full, false);
+    }
+    if let Some(sw) = &p.swir {
+        // SWIR2 (burned area): on the red grid like the mask, nearest neighbour
+        // from its own pixel size (Sentinel-2 B12 is 20 m), with its reflectance
+        // scaling; found by its description (`burn::SWIR_DESCRIPTION`).
+        let so = open(product, sw, "SWIR2")?;
+        let (sgt, (sw_w, sw_h)) = (so.gt, so.size);
+        let xoff = (gt[0] - sgt[0]) / sgt[1];
+        let yoff = (gt[3] - sgt[3]) / sgt[5];
+        let xsize = w as f64 * gt[1] / sgt[1];
+        let ysize = h as f64 * gt[5] / sgt[5];
+        if !(xoff > -1e-6
+            && yoff > -1e-6
+            && xoff + xsize <= sw_w as f64 + 1e-6
+            && yoff + ysize <= sw_h as f64 + 1e-6)
+        {
+            return Err(ProductError::invalid(
+                product,
+                format!("SWIR2 band {} does not cover the red band's grid", sw.file),
+            ));
+        }
+        let src = format!(
+            r#"xOff="{xoff:.10}" yOff="{yoff:.10}" xSize="{xsize:.10}" ySize="{ysize:.10}""#
+        );
+        let n = if p.mask.is_some() { 4 } else { 3 };
+        let mut b = String::new();
+        band(&mut b, n, sw, &band_type(&so, sw), &src, &full, true);
+        x.push_str(&b.replacen(
+            ">\n",
+            &format!(">\n    <Description>{}</Description>\n", crate::burn::SWIR_DESCRIPTION),
+            1,
+        ));
     }
     x.push_str("</VRTDataset>\n");
     gdal::vsi::create_mem_file(vrt, x.into_bytes()).map_err(|source| ProductError::Gdal {

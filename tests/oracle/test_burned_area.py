@@ -1,0 +1,175 @@
+"""Burned area of the Lạng Sơn sample (issue 17) against a numpy/rasterio oracle.
+
+The oracle reads every tile's NIR and SWIR2 (band 4, B12) with rasterio (Debian's
+gdalwarp for the EPSG:4326 tile, as oracle_lib does for NDVI), computes
+NBR = (NIR − SWIR2) / (NIR + SWIR2) on L2A reflectance, composites it as the README
+documents (priority: the first clear tile; max-/median-NDVI epochs: the per-pixel
+median of the clear observations' NBR), takes dNBR = NBR(2024) − NBR(2025), the
+Key & Benson (2006) classes (burned: dNBR ≥ 0.100), keeps the pixels that are forest
+in 2024 (oracle_lib's own composite), and sums each class per commune and for the
+province with exactextract. Same tolerance as test_sample_oracle (0.01 %, floor
+0.01 ha).
+
+It also checks each loss alert's cause: `fire` exactly when exactextract finds more
+than half of its outline burned, and that the sample's burned clearing gives one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import warnings
+
+import numpy as np
+import oracle_lib as ol
+import pytest
+import shapely
+from exactextract import exact_extract
+from exactextract.raster import NumPyRasterSource
+from shapely.geometry import mapping
+
+REL = 1e-4
+FLOOR_HA = 0.01
+
+
+def _swir_bands(region_file) -> dict[str, int]:
+    raw = tomllib.loads(region_file.read_text(encoding="utf-8"))
+    return {e["id"]: e.get("swir_band") for e in raw["epochs"]}
+
+
+def _nbr(region, epoch, swir: int, bbox, layer_crs, workdir):
+    """The epoch's composite NBR on its working grid (NaN where no clear observation)."""
+    e = dataclasses.replace(epoch, red=swir)
+    plan = ol.plan_epoch(e, bbox, layer_crs)
+    g = plan.grid
+    if e.composite == "priority":
+        out = np.full((g.height, g.width), np.nan, dtype=np.float32)
+        for pt in plan.tiles:
+            col, row, w, h = pt.window
+            st, nb = ol.tile_states(pt, plan, e, region, workdir, with_ndvi=True)
+            view = out[row : row + h, col : col + w]
+            fill = np.isnan(view) & (st != ol.UNOBSERVED)
+            view[fill] = nb[fill]
+        return plan, out
+    # Composite epochs: median of the clear observations' NBR, min_clear of the epoch.
+    stack = []
+    for pt in plan.tiles:
+        col, row, w, h = pt.window
+        st, nb = ol.tile_states(pt, plan, e, region, workdir, with_ndvi=True)
+        layer = np.full((g.height, g.width), np.nan, dtype=np.float32)
+        v = np.where(st != ol.UNOBSERVED, nb, np.nan).astype(np.float32)
+        layer[row : row + h, col : col + w] = v
+        stack.append(layer)
+    arr = np.stack(stack)
+    clear = (~np.isnan(arr)).sum(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
+        med = np.nanmedian(arr.astype(np.float64), axis=0)
+    med[clear < max(e.min_clear, 1)] = np.nan
+    return plan, med.astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def burn_oracle(sample_region_file, sample_oracle, tmp_path_factory):
+    region = sample_oracle["region"]
+    swir = _swir_bands(sample_region_file)
+    ea, eb = region.epochs[0], region.epochs[1]
+    assert swir[ea.id] and swir[eb.id], "the sample's epochs have no swir_band"
+    communes, layer_crs = sample_oracle["communes"], sample_oracle["layer_crs"]
+    bbox = shapely.bounds(shapely.GeometryCollection([c.geom for c in communes])).tolist()
+    work = tmp_path_factory.mktemp("burn_oracle")
+    plan_a, states_a = ol.composite(region, ea, bbox, layer_crs, work / "a")
+    forest = states_a == ol.FOREST
+    del states_a
+    pa, nbr_a = _nbr(region, ea, swir[ea.id], bbox, layer_crs, work / "na")
+    pb, nbr_b = _nbr(region, eb, swir[eb.id], bbox, layer_crs, work / "nb")
+    assert pa.grid == plan_a.grid and pb.grid == plan_a.grid, "the oracle assumes one working grid"
+    with np.errstate(invalid="ignore"):
+        d = (nbr_a.astype(np.float64) - nbr_b.astype(np.float64)) * 1000.0
+    d = np.round(d)
+    valid = forest & ~np.isnan(d)
+    burned = valid & (d >= 100)
+    high = valid & (d >= 660)
+    unburned = valid & (d >= -100) & (d < 100)
+    no_dnbr = forest & np.isnan(d)
+    g = plan_a.grid
+    xmin, ymin, xmax, ymax = g.bounds
+    wkt = plan_a.crs.to_wkt()
+    src = lambda a, n: NumPyRasterSource(a.astype(np.uint8), xmin, ymin, xmax, ymax, name=n, srs_wkt=wkt)  # noqa: E731
+    rasters = [src(burned, "burned"), src(high, "high"), src(unburned, "unburned"), src(no_dnbr, "nodnbr")]
+    to_work = ol.transformer(layer_crs, plan_a.crs)
+    polys = {c.code: ol.transform_geom(c.geom, to_work) for c in communes}
+    polys[ol.PROVINCE_KEY] = ol.transform_geom(shapely.union_all([c.geom for c in communes]), to_work)
+    feats = [{"type": "Feature", "properties": {"key": k}, "geometry": mapping(p)} for k, p in polys.items()]
+    px_ha = g.dx * g.dy / ol.M2_PER_HA
+    sums = {}
+    for r in exact_extract(rasters, feats, ["sum"], include_cols=["key"]):
+        p = r["properties"]
+        sums[p["key"]] = {k: p[f"{k}_sum"] * px_ha for k in ("burned", "high", "unburned", "nodnbr")}
+    return {
+        "pair": (ea.id, eb.id),
+        "sums": sums,
+        "burned_src": rasters[0],
+        "px_ha": px_ha,
+        "crs": plan_a.crs,
+        "burned_px": int(burned.sum()),
+    }
+
+
+def test_burned_ha_per_commune_match_numpy(sample_store, burn_oracle):
+    rows = ol.query(sample_store, "SELECT * FROM burned_area")
+    a, b = burn_oracle["pair"]
+    got = {
+        (ol.PROVINCE_KEY if r["unit"] == "province" else r["code"]): r
+        for r in rows
+        if r["from_epoch"] == a and r["to_epoch"] == b and r["unit"] in ("commune", "province")
+    }
+    assert burn_oracle["burned_px"] > 100, "the oracle finds no burned patch in the sample"
+    t = ol.ErrorTracker(REL)
+    for key, want in burn_oracle["sums"].items():
+        code = "province" if key == ol.PROVINCE_KEY else key
+        row = got.get(key)
+        assert row is not None, f"no burned_area row for {code}"
+        t.check("burned_ha", code, row["burned_ha"], want["burned"], FLOOR_HA)
+        t.check("high_ha", code, row["high_ha"], want["high"], FLOOR_HA)
+        t.check("unburned_ha", code, row["unburned_ha"], want["unburned"], FLOOR_HA)
+        t.check("no_dnbr_ha", code, row["no_dnbr_ha"], want["nodnbr"], FLOOR_HA)
+        parts = sum(row[f"{k}_ha"] for k in ("low", "moderate_low", "moderate_high", "high"))
+        assert abs(parts - row["burned_ha"]) < 1e-9, f"{code}: classes do not add up to burned_ha"
+    ol.REPORTS.append(t.report("burned area vs numpy/exactextract"))
+    t.assert_ok("burned area")
+
+
+def test_loss_alert_cause_fire_when_mostly_burned(sample_store, burn_oracle):
+    a, b = burn_oracle["pair"]
+    rows = ol.query(
+        sample_store,
+        f"SELECT alert_id, area_ha, cause, kind, geom FROM alerts WHERE kind = 'loss' AND from_epoch = '{a}' AND to_epoch = '{b}'",
+    )
+    assert rows, "no loss alerts"
+    to_work = ol.transformer("EPSG:4326", burn_oracle["crs"])
+    feats = []
+    for r in rows:
+        g = ol.transform_geom(ol.gpkg_geometry(r["geom"]), to_work)
+        feats.append({"type": "Feature", "properties": {"id": r["alert_id"]}, "geometry": mapping(g)})
+    res = exact_extract(burn_oracle["burned_src"], feats, ["sum", "count"], include_cols=["id"])
+    share = {x["properties"]["id"]: x["properties"]["sum"] / max(x["properties"]["count"], 1e-12) for x in res}
+    fire = [r for r in rows if r["cause"] == "fire"]
+    assert len(fire) == 1, f"expected the sample's one burned clearing, got {[(r['alert_id'], r['cause']) for r in fire]}"
+    for r in rows:
+        s = share[r["alert_id"]]
+        # Outlines are pixel edges: the share is exact up to reprojection round trips.
+        if abs(s - 0.5) > 0.01:
+            assert (r["cause"] == "fire") == (s > 0.5), f"{r['alert_id']}: burned share {s:.3f}, cause {r['cause']}"
+        assert r["cause"] in ("fire", "unknown")
+    assert share[fire[0]["alert_id"]] > 0.99
+
+
+def test_burned_area_served_and_printed(sample_store, canopy_bin):
+    r = ol.run_canopy("alerts", "--store", sample_store, "--format", "csv")
+    header = r.stdout.splitlines()[0].split(",")
+    assert header[-2:] == ["kind", "cause"]
+    causes = [line.split(",")[-1] for line in r.stdout.splitlines()[1:]]
+    assert "fire" in causes and "unknown" in causes
+    n = ol.query(sample_store, "SELECT COUNT(*) AS n FROM burned_area WHERE unit = 'zone_piece'")[0]["n"]
+    assert n > 0, "zone pieces have burned-area rows"
