@@ -119,27 +119,38 @@ fn names(s: &StoredCover) -> std::collections::HashMap<&str, &str> {
         .collect()
 }
 
-/// CSV of the cover rows (all epochs unless one is given).
+/// CSV of the cover rows (all epochs unless one is given). Numbers as Rust prints
+/// them (full precision), fields quoted only where CSV needs it (the `csv` crate).
 pub fn cover_csv(s: &StoredCover, epoch: Option<&str>, w: &mut impl Write) -> anyhow::Result<()> {
-    writeln!(w, "commune_code,name,epoch,natural_ha,forest_ha,observed_ha,unobserved_ha,cover_pct,observed_pct")?;
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record([
+        "commune_code",
+        "name",
+        "epoch",
+        "natural_ha",
+        "forest_ha",
+        "observed_ha",
+        "unobserved_ha",
+        "cover_pct",
+        "observed_pct",
+    ])?;
     let names = names(s);
     for r in rows_of(s, epoch)? {
         let name = names.get(r.commune_code.as_str()).copied().unwrap_or("");
         let f = &r.figures;
-        writeln!(
-            w,
-            "{},\"{}\",{},{},{},{},{},{},{}",
-            r.commune_code,
-            name.replace('"', "\"\""),
-            r.epoch,
-            f.natural_ha,
-            f.forest_ha,
-            f.observed_ha,
-            f.unobserved_ha,
+        out.write_record([
+            r.commune_code.clone(),
+            name.to_string(),
+            r.epoch.clone(),
+            f.natural_ha.to_string(),
+            f.forest_ha.to_string(),
+            f.observed_ha.to_string(),
+            f.unobserved_ha.to_string(),
             f.cover_pct.map(|v| v.to_string()).unwrap_or_default(),
-            f.observed_pct
-        )?;
+            f.observed_pct.to_string(),
+        ])?;
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -329,28 +340,44 @@ pub fn alerts(
             )?;
         }
         AlertFormat::Csv => {
-            writeln!(w, "alert_id,severity,area_ha,commune_code,commune_name,from_epoch,to_epoch,zone_species,zone_code,natural_lost,status,lon,lat,kind,cause")?;
+            let mut out = csv::Writer::from_writer(&mut *w);
+            out.write_record([
+                "alert_id",
+                "severity",
+                "area_ha",
+                "commune_code",
+                "commune_name",
+                "from_epoch",
+                "to_epoch",
+                "zone_species",
+                "zone_code",
+                "natural_lost",
+                "status",
+                "lon",
+                "lat",
+                "kind",
+                "cause",
+            ])?;
             for a in &list {
-                writeln!(
-                    w,
-                    "{},{},{},{},\"{}\",{},{},{},{},{},{},{},{},{},{}",
-                    a.id,
-                    a.severity,
-                    a.area_ha,
-                    a.commune_code,
-                    name(&a.commune_code).replace('"', "\"\""),
-                    a.from_epoch,
-                    a.to_epoch,
-                    a.zone_species.as_deref().unwrap_or(""),
-                    a.zone_code.as_deref().unwrap_or(""),
+                out.write_record([
+                    a.id.clone(),
+                    a.severity.to_string(),
+                    a.area_ha.to_string(),
+                    a.commune_code.clone(),
+                    name(&a.commune_code).to_string(),
+                    a.from_epoch.clone(),
+                    a.to_epoch.clone(),
+                    a.zone_species.clone().unwrap_or_default(),
+                    a.zone_code.clone().unwrap_or_default(),
                     a.natural_lost.map(|b| b.to_string()).unwrap_or_default(),
-                    a.status,
-                    a.centroid.0,
-                    a.centroid.1,
-                    a.kind.as_str(),
-                    a.cause.as_str()
-                )?;
+                    a.status.to_string(),
+                    a.centroid.0.to_string(),
+                    a.centroid.1.to_string(),
+                    a.kind.as_str().to_string(),
+                    a.cause.as_str().to_string(),
+                ])?;
             }
+            out.flush()?;
         }
         AlertFormat::Geojson => {
             let features: Vec<serde_json::Value> = list

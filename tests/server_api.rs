@@ -446,3 +446,101 @@ async fn planner_report_species_and_targets() {
         0
     );
 }
+
+/// The fields of `value` (recursively) that `schema` (in `doc`, the OpenAPI document)
+/// does not declare, as JSON paths. A schema is followed through `$ref` and `allOf`;
+/// an object with neither `properties` nor `additionalProperties` declares no field.
+fn undocumented(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let target = doc.pointer(r.trim_start_matches('#'));
+        let Some(target) = target else {
+            out.push(format!("{at}: unresolved {r}"));
+            return;
+        };
+        return undocumented(doc, target, value, at, out);
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        // the union of the parts' properties
+        let mut props = serde_json::Map::new();
+        for p in parts {
+            let mut p = p;
+            while let Some(r) = p["$ref"].as_str() {
+                p = doc.pointer(r.trim_start_matches('#')).unwrap_or(&Value::Null);
+            }
+            if let Some(m) = p["properties"].as_object() {
+                props.extend(m.clone());
+            }
+        }
+        if parts.len() == 1 && props.is_empty() {
+            return undocumented(doc, &parts[0], value, at, out);
+        }
+        let merged = serde_json::json!({"type": "object", "properties": props});
+        return undocumented(doc, &merged, value, at, out);
+    }
+    match value {
+        Value::Object(m) => {
+            let props = schema["properties"].as_object();
+            let extra = &schema["additionalProperties"];
+            for (k, v) in m {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => undocumented(doc, s, v, &format!("{at}.{k}"), out),
+                    None if extra.is_object() => {
+                        undocumented(doc, extra, v, &format!("{at}.{k}"), out)
+                    }
+                    None => out.push(format!("{at}.{k}")),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                undocumented(doc, &schema["items"], v, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The schema of a 200 JSON answer of GET `path` in the document.
+fn answer_schema<'a>(doc: &'a Value, path: &str) -> &'a Value {
+    &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+}
+
+#[tokio::test]
+async fn every_field_of_the_stats_answers_is_documented() {
+    let d = region_two_epochs();
+    let (store, _) = run_region(d.path());
+    let app = router(state(&store));
+    let doc = get(&app, "/api").await.json;
+    let code = get(&app, "/stats/communes").await.json["communes"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut checked = 0;
+    for (path, uri) in [
+        ("/stats/communes", "/stats/communes".to_string()),
+        ("/stats/communes/{commune}", format!("/stats/communes/{code}")),
+        ("/stats/change", "/stats/change".into()),
+        ("/stats/province", "/stats/province".into()),
+        ("/stats/species", "/stats/species".into()),
+        ("/stats/targets", "/stats/targets".into()),
+        ("/stats/observations", "/stats/observations".into()),
+        ("/stats/report", "/stats/report".into()),
+    ] {
+        let r = get(&app, &uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        let schema = answer_schema(&doc, path);
+        assert!(schema.is_object(), "{path} has no documented JSON answer");
+        let mut missing = Vec::new();
+        undocumented(&doc, schema, &r.json, "", &mut missing);
+        assert!(missing.is_empty(), "{uri}: fields not in /api: {missing:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 8);
+    // the check is not blind: a field the structs do not have is seen
+    let mut r = get(&app, "/stats/province").await.json;
+    r["cover"][0]["made_up_ha"] = 1.into();
+    r["surprise"] = true.into();
+    let mut missing = Vec::new();
+    undocumented(&doc, answer_schema(&doc, "/stats/province"), &r, "", &mut missing);
+    assert_eq!(missing, [".cover[0].made_up_ha", ".surprise"]);
+}

@@ -236,19 +236,17 @@ pub fn cover_csv(store: &Path) -> Vec<(String, String, f64, f64, f64)> {
     let o = run(&["stats", "--store", &path_str(store), "--format", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            // code,"name",epoch,natural,forest,observed,unobserved,cover,observed_pct
-            let (code, rest) = l.split_once(',').unwrap();
-            let rest = &rest[rest[1..].find('"').unwrap() + 3..];
-            let v: Vec<&str> = rest.split(',').collect();
+    // code,name,epoch,natural,forest,observed,unobserved,cover,observed_pct
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| {
+            let v = r.unwrap();
             (
-                code.to_string(),
                 v[0].to_string(),
-                v[2].parse().unwrap(),
+                v[2].to_string(),
+                v[4].parse().unwrap(),
+                v[5].parse().unwrap(),
                 v[3].parse().unwrap(),
-                v[1].parse().unwrap(),
             )
         })
         .collect()

@@ -170,6 +170,7 @@ pub fn level_name(level: u8) -> &'static str {
 
 /// One commune on one day.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DangerRow {
     pub commune_code: String,
     pub commune_name: String,

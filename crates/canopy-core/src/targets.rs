@@ -20,6 +20,7 @@ use crate::text::fold;
 /// A forest-cover target: `pct` % of the natural area by the end of `year`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoverTarget {
     pub province: String,
     pub year: i32,
@@ -29,6 +30,7 @@ pub struct CoverTarget {
 /// A planting-zone target for one species.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ZoneTarget {
     /// Filled from the table key (`[zone_target.pine]` → "pine").
     #[serde(default)]
@@ -56,6 +58,7 @@ pub struct CoverPoint {
 
 /// Where a cover target stands.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoverProgress {
     pub target: CoverTarget,
     /// The latest epoch with a measured cover.
@@ -75,6 +78,7 @@ pub struct CoverProgress {
 /// The verdict on a cover target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CoverStatus {
     /// The latest measured cover is at or above the target.
     Met,
@@ -168,6 +172,7 @@ pub fn cover_progress(
 
 /// Where a species' zone-area target stands.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ZoneProgress {
     pub target: ZoneTarget,
     /// Measured zone area of the species in the province (overlaps counted once).
@@ -186,6 +191,7 @@ pub struct ZoneProgress {
 /// The verdict on a zone-area target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ZoneStatus {
     /// No zone of this species at all.
     NoZones,
@@ -260,6 +266,7 @@ pub fn decimal_year(date: &str) -> Option<f64> {
 
 /// Progress on every target of a region.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Progress {
     pub cover: Vec<CoverProgress>,
     pub zones: Vec<ZoneProgress>,

@@ -24,9 +24,11 @@ pub enum PipelineError {
     /// The results store could not be written or read.
     #[error(transparent)]
     Store(#[from] canopy_store::StoreError),
-    /// Fire inputs (weather stations) are missing or malformed.
+    /// Fire inputs (weather stations, hotspots) are missing or malformed: a
+    /// `fire::FireError` (boxed, and converted in `fire`, so that this module, which
+    /// `fire` uses, does not import `fire` back).
     #[error(transparent)]
-    Fire(#[from] crate::fire::FireError),
+    Fire(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl PipelineError {

@@ -50,6 +50,7 @@ pub enum ReportError {
 
 /// Alert counts of one commune (or the province) for the report's pair.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertCounts {
     pub high: usize,
     pub medium: usize,
@@ -68,6 +69,7 @@ impl AlertCounts {
 
 /// One line of the report: a commune, or the province.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Line {
     pub code: String,
     pub name: String,
@@ -86,11 +88,13 @@ pub struct Line {
 
 /// The report of one epoch.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub region: String,
     pub epoch: String,
     pub date: String,
     /// The previous epoch (id, date): the change and alerts are since then.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
     pub previous: Option<(String, String)>,
     /// When the run that wrote the store finished.
     pub run_finished_at: String,

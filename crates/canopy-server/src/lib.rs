@@ -183,55 +183,77 @@ async fn require_token(
     next.run(req).await
 }
 
+/// A route: its path, the methods it answers (the OpenAPI test checks that `/api`
+/// documents each) and its handlers.
+pub(crate) type Route = (
+    &'static str,
+    &'static [&'static str],
+    axum::routing::MethodRouter<Arc<AppState>>,
+);
+
+/// Every route of the server, in one table (the router and `openapi`'s test read it).
+pub(crate) fn routes() -> Vec<Route> {
+    use axum::routing::post;
+    vec![
+        ("/", &["get"], get(ogc::landing)),
+        ("/conformance", &["get"], get(ogc::conformance)),
+        ("/api", &["get"], get(ogc::api)),
+        ("/collections", &["get"], get(ogc::collections_list)),
+        ("/collections/{collection_id}", &["get"], get(ogc::collection)),
+        ("/collections/{collection_id}/items", &["get"], get(ogc::items)),
+        (
+            "/collections/{collection_id}/items/{feature_id}",
+            &["get", "patch"],
+            get(ogc::item).patch(triage::patch),
+        ),
+        (
+            "/collections/{collection_id}/items/{feature_id}/history",
+            &["get"],
+            get(triage::history),
+        ),
+        (
+            "/collections/{collection_id}/items/{feature_id}/photos",
+            &["post"],
+            post(photos::upload).layer(DefaultBodyLimit::max(photos::BODY_LIMIT)),
+        ),
+        (
+            "/collections/{collection_id}/items/{feature_id}/photos/{photo}",
+            &["get"],
+            get(photos::get),
+        ),
+        (
+            "/collections/{collection_id}/items/{feature_id}/chips/{file}",
+            &["get"],
+            get(chips::get),
+        ),
+        (
+            "/collections/{collection_id}/queryables",
+            &["get"],
+            get(ogc::queryables),
+        ),
+        ("/collections/{collection_id}/schema", &["get"], get(ogc::schema)),
+        ("/stats/communes", &["get"], get(stats::communes)),
+        ("/stats/communes/{commune}", &["get"], get(stats::commune_series)),
+        ("/stats/change", &["get"], get(stats::change)),
+        ("/stats/province", &["get"], get(stats::province)),
+        ("/stats/species", &["get"], get(stats::species)),
+        ("/stats/targets", &["get"], get(stats::targets)),
+        ("/stats/report", &["get"], get(stats::report)),
+        ("/stats/fire-danger", &["get"], get(fire::danger)),
+        ("/stats/burned-area", &["get"], get(fire::burned_area)),
+        ("/stats/observations", &["get"], get(stats::observations)),
+        ("/map", &["get"], get(static_files::map)),
+        ("/map/", &["get"], get(static_files::map)),
+        ("/static/{*path}", &["get"], get(static_files::file)),
+        ("/sw.js", &["get"], get(static_files::service_worker)),
+    ]
+}
+
 /// The application: every route, with panics caught, bodies capped and tracing.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(ogc::landing))
-        .route("/conformance", get(ogc::conformance))
-        .route("/api", get(ogc::api))
-        .route("/collections", get(ogc::collections_list))
-        .route("/collections/{collection_id}", get(ogc::collection))
-        .route("/collections/{collection_id}/items", get(ogc::items))
-        .route(
-            "/collections/{collection_id}/items/{feature_id}",
-            get(ogc::item).patch(triage::patch),
-        )
-        .route(
-            "/collections/{collection_id}/items/{feature_id}/history",
-            get(triage::history),
-        )
-        .route(
-            "/collections/{collection_id}/items/{feature_id}/photos",
-            axum::routing::post(photos::upload)
-                .layer(DefaultBodyLimit::max(photos::BODY_LIMIT)),
-        )
-        .route(
-            "/collections/{collection_id}/items/{feature_id}/photos/{photo}",
-            get(photos::get),
-        )
-        .route(
-            "/collections/{collection_id}/items/{feature_id}/chips/{file}",
-            get(chips::get),
-        )
-        .route(
-            "/collections/{collection_id}/queryables",
-            get(ogc::queryables),
-        )
-        .route("/collections/{collection_id}/schema", get(ogc::schema))
-        .route("/stats/communes", get(stats::communes))
-        .route("/stats/communes/{commune}", get(stats::commune_series))
-        .route("/stats/change", get(stats::change))
-        .route("/stats/province", get(stats::province))
-        .route("/stats/species", get(stats::species))
-        .route("/stats/targets", get(stats::targets))
-        .route("/stats/report", get(stats::report))
-        .route("/stats/fire-danger", get(fire::danger))
-        .route("/stats/burned-area", get(fire::burned_area))
-        .route("/stats/observations", get(stats::observations))
-        .route("/map", get(static_files::map))
-        .route("/map/", get(static_files::map))
-        .route("/static/{*path}", get(static_files::file))
-        .route("/sw.js", get(static_files::service_worker))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, _, handlers)| r.route(path, handlers))
         .fallback(ogc::not_found)
         .method_not_allowed_fallback(ogc::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,11 +1,16 @@
 //! The OpenAPI 3.0 document served at `/api`, generated from the same tables the
 //! handlers use (`collections` for collections, properties and filters; the limits
 //! of `collections` and `triage`), so the documentation cannot drift from the code.
+//! The schemas of the `/stats` responses (and of the rows in them) are derived from
+//! their Rust structs with `utoipa` ([`Derived`]); the tests below and
+//! `tests/server_api.rs` fail on a route of the router or a field of a response that
+//! the document does not declare.
 //!
 //! Each collection gets its own paths (`/collections/alerts/items`, …) with its own
 //! filter parameters, declared `style: form, explode: false` as QGIS and GDAL expect.
 
 use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
 
 use crate::collections::{self, CollectionDef, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::collections::{MAX_BODY, MAX_NOTE};
@@ -52,10 +57,12 @@ fn op(
     id: &str,
     summary: &str,
     tags: &[&str],
-    params: Vec<Value>,
+    mut params: Vec<Value>,
     ok: Value,
     errs: &[u16],
 ) -> Value {
+    // Every route takes `lang` (the language of HTML pages and messages, see `i18n`).
+    params.push(param_ref("lang"));
     let mut responses = Map::new();
     responses.insert("200".into(), ok);
     responses.extend(errors(errs));
@@ -152,10 +159,6 @@ fn components() -> Value {
             "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
         }),
     );
-    schemas.insert("Link".into(), json!({
-        "type": "object", "required": ["href", "rel"],
-        "properties": {"href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"}, "title": {"type": "string"}},
-    }));
     schemas.insert(
         "Links".into(),
         json!({"type": "array", "items": reference("Link")}),
@@ -224,69 +227,15 @@ fn components() -> Value {
             "events": {"type": "array", "items": reference("TriageEvent")}, "links": reference("Links"),
         },
     }));
-    let num = json!({"type": "number", "nullable": true});
-    schemas.insert(
-        "Cover".into(),
-        json!({
-            "type": "object", "required": ["epoch"],
-            "properties": {
-                "epoch": {"type": "string"}, "date": {"type": "string", "nullable": true},
-                "natural_ha": num, "forest_ha": num, "observed_ha": num, "unobserved_ha": num,
-                "cover_pct": num, "observed_pct": num,
-            },
-        }),
-    );
-    schemas.insert("Change".into(), json!({
-        "type": "object", "required": ["from_epoch", "to_epoch"],
-        "properties": {
-            "commune_code": {"type": "string", "nullable": true}, "name": {"type": "string", "nullable": true},
-            "from_epoch": {"type": "string"}, "to_epoch": {"type": "string"},
-            "loss_ha": num, "gain_ha": num, "net_ha": num, "unobserved_ha": num,
-            "transitions": {"type": "array", "nullable": true, "items": {"type": "object"}},
-        },
-    }));
-    schemas.insert("CommuneMatches".into(), json!({
-        "type": "object", "required": ["query", "communes", "numberMatched"],
-        "properties": {
-            "query": {"type": "string"}, "numberMatched": {"type": "integer"},
-            "communes": {"type": "array", "items": {"type": "object", "required": ["code", "name"], "properties": {
-                "code": {"type": "string"}, "name": {"type": "string"}, "links": reference("Links")}}},
-            "links": reference("Links"),
-        },
-    }));
-    schemas.insert(
-        "CommuneSeries".into(),
-        json!({
-            "type": "object", "required": ["code", "name", "cover", "change"],
-            "properties": {
-                "code": {"type": "string"}, "name": {"type": "string"}, "natural_ha": num,
-                "cover": {"type": "array", "items": reference("Cover")},
-                "change": {"type": "array", "items": reference("Change")},
-                "links": reference("Links"),
-            },
-        }),
-    );
-    schemas.insert("ChangeReport".into(), json!({
-        "type": "object", "required": ["from", "to", "communes"],
-        "properties": {
-            "from": {"type": "string"}, "to": {"type": "string"},
-            "from_date": {"type": "string", "nullable": true}, "to_date": {"type": "string", "nullable": true},
-            "province": {"allOf": [reference("Change")], "nullable": true},
-            "communes": {"type": "array", "items": reference("Change")},
-            "links": reference("Links"),
-        },
-    }));
-    schemas.insert("ProvinceReport".into(), json!({
-        "type": "object", "required": ["epochs", "cover", "change"],
-        "properties": {
-            "region": {"type": "string"},
-            "epochs": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "date": {"type": "string"}}}},
-            "cover": {"type": "array", "items": reference("Cover")},
-            "change": {"type": "array", "items": reference("Change")},
-            "last_run": {"type": "string", "nullable": true},
-            "links": reference("Links"),
-        },
-    }));
+    // The derived schemas: the `/stats` responses and every row type in them.
+    if let Ok(Value::Object(derived)) = serde_json::to_value(
+        Derived::openapi()
+            .components
+            .map(|c| c.schemas)
+            .unwrap_or_default(),
+    ) {
+        schemas.extend(derived);
+    }
     for def in collections::ALL {
         feature_schemas(def, &mut schemas);
     }
@@ -310,6 +259,9 @@ fn components() -> Value {
                          "description": "Only features whose time intersects this instant or interval (RFC 3339; a/b, .. for open ends)",
                          "schema": {"type": "string"}, "style": "form", "explode": false},
             "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
+            "lang": {"name": "lang", "in": "query", "required": false,
+                     "description": "Language of HTML pages, the map and error messages: vi (Vietnamese) or en (English); default: the Accept-Language header, else vi",
+                     "schema": {"type": "string", "enum": ["vi", "en"]}, "style": "form", "explode": false},
         },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "description": "A ranger's token (configured with --tokens / CANOPY_TOKENS)"},
@@ -372,6 +324,7 @@ pub fn document(base: &str) -> Value {
             item["patch"] = patch;
             paths.insert(format!("/collections/{id}/items/{{featureId}}/history"), json!({"get": op("getAlertHistory", "Every triage event of the alert, oldest first", tag,
                 vec![param_ref("featureId"), f()], ok("Triage history", "application/json", reference("TriageHistory"), true), &[400, 404])}));
+            alert_media(id, tag, &mut paths);
         }
         paths.insert(format!("/collections/{id}/items/{{featureId}}"), item);
         paths.insert(format!("/collections/{id}/queryables"), json!({"get": op(&format!("get{name}Queryables"), &format!("Properties of {id} that take a filter"), tag, vec![f()], ok("JSON Schema", "application/schema+json", reference("JsonSchema"), true), &[400])}));
@@ -394,15 +347,19 @@ pub fn document(base: &str) -> Value {
         vec![f(), epoch_q.clone(),
              json!({"name": "species", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this species"}),
              json!({"name": "commune", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this commune (code or name; PROVINCE for the province rows)"})],
-        ok("Species figures", "application/json", json!({"type": "object", "required": ["species", "overlaps", "zones"], "properties": {
-            "province_code": {"type": "string"},
-            "species": {"type": "array", "items": {"type": "object"}},
-            "overlaps": {"type": "array", "items": {"type": "object"}},
-            "zones": {"type": "array", "items": {"type": "object"}},
-            "links": reference("Links")}}), true), &[400, 404])}));
+        ok("Species figures", "application/json", reference("SpeciesReport"), true), &[400, 404])}));
+    paths.insert("/stats/observations".into(), json!({"get": op("getObservations", "Per commune (and the province, commune_code PROVINCE) and epoch: scenes that reached it and the mean clear observations per pixel", s,
+        vec![f(), json!({"name": "epoch", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this epoch (default: every epoch)"}),
+             json!({"name": "commune", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this commune (code or name; PROVINCE for the province rows)"})],
+        ok("Scenes and clear observations", "application/json", reference("ObservationsReport"), true), &[400, 404])}));
     paths.insert("/stats/targets".into(), json!({"get": op("getTargets", "Progress against the plan's targets (cover rate by year, zone area by species)", s, vec![f()],
-        ok("Progress", "application/json", json!({"type": "object", "required": ["has_targets"], "properties": {
-            "has_targets": {"type": "boolean"}, "progress": {"type": "object", "nullable": true}, "links": reference("Links")}}), true), &[400])}));
+        ok("Progress", "application/json", reference("TargetsReport"), true), &[400])}));
+    paths.insert("/stats/fire-danger".into(), json!({"get": op("getFireDanger", "Fire danger of one day: every commune's index and level, the bulletin (levels IV and V) and forest ha per level", s,
+        vec![f(), json!({"name": "date", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The day, YYYY-MM-DD (default: the last day)"})],
+        ok("Fire danger", "application/json", reference("FireDanger"), true), &[400, 404])}));
+    paths.insert("/stats/burned-area".into(), json!({"get": op("getBurnedArea", "Burned forest of one epoch pair by burn-severity class (dNBR, Key & Benson 2006) for the province, every commune and zone piece", s,
+        vec![f(), epoch("from", "Earlier epoch id (default: the last pair with burned area)"), epoch("to", "Later epoch id")],
+        ok("Burned area", "application/json", reference("BurnedArea"), true), &[400, 404])}));
     let mut report = op(
         "getReport",
         "The planners' report of an epoch, as canopy report writes it",
@@ -414,7 +371,7 @@ pub fn document(base: &str) -> Value {
         ok(
             "The report",
             "application/json",
-            json!({"type": "object", "required": ["region", "epoch", "communes", "province"]}),
+            reference("Report"),
             true,
         ),
         &[400, 404, 503],
@@ -423,8 +380,9 @@ pub fn document(base: &str) -> Value {
     report["responses"]["200"]["content"]["text/markdown"] = json!({"schema": {"type": "string"}});
     paths.insert("/stats/report".into(), json!({ "get": report }));
     let w = &["Web map"];
-    paths.insert("/map".into(), json!({"get": {"operationId": "getMap", "summary": "The web map page", "tags": w,
-        "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}}}));
+    paths.insert("/map".into(), json!({"get": {"operationId": "getMap", "summary": "The web map page (in the language of lang, else of Accept-Language)", "tags": w,
+        "parameters": [param_ref("lang")],
+        "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}, "400": errors(&[400])["400"]}}}));
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -437,4 +395,206 @@ pub fn document(base: &str) -> Value {
         "paths": paths,
         "components": components(),
     })
+}
+
+/// The schemas derived from the response structs (and the rows they hold). A type
+/// that a listed one refers to must be listed too (a test checks every `$ref`).
+#[derive(OpenApi)]
+#[openapi(components(schemas(
+    crate::respond::Link,
+    crate::snapshot::Epoch,
+    crate::snapshot::CoverRec,
+    crate::snapshot::ChangeRec,
+    crate::snapshot::Transition,
+    crate::stats::CommuneMatch,
+    crate::stats::CommuneMatches,
+    crate::stats::CommuneSeries,
+    crate::stats::NamedChange,
+    crate::stats::ChangeReport,
+    crate::stats::ProvinceReport,
+    crate::stats::SpeciesReport,
+    crate::stats::ObservationsReport,
+    crate::stats::TargetsReport,
+    crate::fire::FireDanger,
+    crate::fire::DangerCommune,
+    crate::fire::BulletinEntry,
+    crate::fire::LevelForest,
+    crate::fire::BurnedArea,
+    crate::fire::BurnedUnit,
+    crate::fire::ClassHa,
+    crate::fire::EpochPair,
+    crate::fire::ClassInfo,
+    canopy_core::fire::DangerRow,
+    canopy_core::targets::Progress,
+    canopy_core::targets::CoverProgress,
+    canopy_core::targets::CoverTarget,
+    canopy_core::targets::CoverStatus,
+    canopy_core::targets::ZoneProgress,
+    canopy_core::targets::ZoneTarget,
+    canopy_core::targets::ZoneStatus,
+    canopy_store::zones::SpeciesRow,
+    canopy_store::zones::Overlap,
+    canopy_store::zones::ZoneTotal,
+    canopy_store::ObservationRow,
+    canopy_report::Report,
+    canopy_report::Line,
+    canopy_report::AlertCounts,
+)))]
+pub struct Derived;
+
+/// An alert's photos (upload, one photo) and evidence chips.
+fn alert_media(id: &str, tag: &[&str], paths: &mut Map<String, Value>) {
+    let images = || {
+        Map::from_iter(["image/jpeg", "image/png", "image/webp"].map(|ty| {
+            (
+                ty.to_string(),
+                json!({"schema": {"type": "string", "format": "binary"}}),
+            )
+        }))
+    };
+    let mut upload = op(
+        "uploadAlertPhoto",
+        "Add a ranger's photo (JPEG, PNG or WebP) to the alert's latest triage event, which must be the sender's own",
+        tag,
+        vec![
+            param_ref("featureId"),
+            json!({"name": "If-Match", "in": "header", "required": true, "schema": {"type": "string"}, "description": "The alert's ETag (as the triage PATCH answered it)"}),
+        ],
+        json!({"description": "unused"}),
+        &[400, 401, 404, 412, 413, 415, 422, 428, 503],
+    );
+    if let Some(responses) = upload["responses"].as_object_mut() {
+        responses.remove("200");
+        responses.insert("201".into(), json!({
+            "description": "The stored photo (its URL also in Location; the alert's new ETag in ETag)",
+            "content": {"application/json": {"schema": {"type": "object", "required": ["href", "alert_id", "event", "seq", "type", "bytes", "by", "at"],
+                "properties": {"href": {"type": "string"}, "alert_id": {"type": "string"}, "event": {"type": "integer"}, "seq": {"type": "integer"},
+                    "type": {"type": "string"}, "bytes": {"type": "integer"}, "by": {"type": "string"}, "at": {"type": "string"}}}}},
+        }));
+    }
+    upload["requestBody"] =
+        json!({"required": true, "description": "The image's bytes", "content": images()});
+    upload["security"] = json!([{"bearer": []}]);
+    paths.insert(
+        format!("/collections/{id}/items/{{featureId}}/photos"),
+        json!({ "post": upload }),
+    );
+    let photo = json!({"name": "photo", "in": "path", "required": true, "schema": {"type": "string"}, "description": "EVENT-SEQ, as the history's photo links give it"});
+    paths.insert(
+        format!("/collections/{id}/items/{{featureId}}/photos/{{photo}}"),
+        json!({"get": op("getAlertPhoto", "One photo of the alert (a link of its history)", tag,
+            vec![param_ref("featureId"), photo],
+            json!({"description": "The photo, with its stored type", "content": images()}), &[400, 404, 503])}),
+    );
+    let file = json!({"name": "file", "in": "path", "required": true, "schema": {"type": "string"}, "description": "before.png, after.png or series.json"});
+    paths.insert(
+        format!("/collections/{id}/items/{{featureId}}/chips/{{file}}"),
+        json!({"get": op("getAlertChip",
+            "Evidence of the alert: image chips before and after, and its composite series (composite epochs only)", tag,
+            vec![param_ref("featureId"), file],
+            json!({"description": "The chip", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}, "application/json": {"schema": {"type": "object"}}}}),
+            &[400, 404, 503])}),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Routes that are the web map's own files, not the API.
+    const NOT_API: &[&str] = &["/map/", "/static/{*path}", "/sw.js"];
+
+    /// The documented paths a route of the router stands for.
+    fn documented_as(route: &str) -> Vec<String> {
+        let p = route.replace("{feature_id}", "{featureId}");
+        if p.contains("{collection_id}") {
+            collections::ALL
+                .iter()
+                .map(|d| p.replace("{collection_id}", d.id))
+                .collect()
+        } else {
+            vec![p]
+        }
+    }
+
+    #[test]
+    fn every_route_and_method_is_documented() {
+        let doc = document("http://canopy.test");
+        let paths = doc["paths"].as_object().unwrap();
+        let mut missing = Vec::new();
+        for (route, methods, _) in crate::routes() {
+            if NOT_API.contains(&route) {
+                continue;
+            }
+            for m in methods {
+                if !documented_as(route)
+                    .iter()
+                    .any(|p| paths.get(p).is_some_and(|item| item.get(*m).is_some()))
+                {
+                    missing.push(format!("{} {route}", m.to_uppercase()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "routes missing from /api: {missing:?}");
+        // and the reverse: nothing documented that the router does not serve
+        let served: Vec<String> = crate::routes()
+            .iter()
+            .flat_map(|(r, _, _)| documented_as(r))
+            .collect();
+        let stale: Vec<&String> = paths.keys().filter(|p| !served.contains(p)).collect();
+        assert!(stale.is_empty(), "documented but not routed: {stale:?}");
+    }
+
+    #[test]
+    fn the_check_sees_a_route_that_is_not_documented() {
+        let doc = document("http://canopy.test");
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(!documented_as("/stats/nowhere")
+            .iter()
+            .any(|p| paths.contains_key(p)));
+        assert!(paths["/stats/observations"].get("get").is_some());
+        assert!(paths["/collections/alerts/items/{featureId}"]
+            .get("patch")
+            .is_some());
+    }
+
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document("http://canopy.test");
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.len() > 50);
+        for r in all {
+            let ptr = r.trim_start_matches('#');
+            assert!(doc.pointer(ptr).is_some(), "{r} does not resolve");
+        }
+    }
+
+    #[test]
+    fn stats_schemas_come_from_the_structs() {
+        let doc = document("http://canopy.test");
+        let s = &doc["components"]["schemas"];
+        // a field of each struct, named as serde names it
+        assert!(s["CommuneMatches"]["properties"]["numberMatched"].is_object());
+        assert!(s["ObservationRow"]["properties"]["clear_obs"].is_object());
+        assert!(s["ChangeRec"]["properties"]["transitions"]["nullable"] == json!(true));
+        assert!(s["Report"]["properties"]["shapes"].is_null(), "serde(skip) stays out");
+        // every map-language parameter is there
+        assert_eq!(doc["components"]["parameters"]["lang"]["schema"]["enum"], json!(["vi", "en"]));
+        let map = &doc["paths"]["/map"]["get"]["parameters"][0]["$ref"];
+        assert_eq!(map, "#/components/parameters/lang");
+    }
 }

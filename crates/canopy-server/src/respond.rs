@@ -48,7 +48,7 @@ pub fn base_url(settings: &Settings, headers: &HeaderMap) -> String {
 }
 
 /// A link object.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Link {
     pub href: String,
     pub rel: String,

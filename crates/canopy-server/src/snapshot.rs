@@ -156,14 +156,14 @@ impl ItemSet {
 }
 
 /// One epoch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Epoch {
     pub id: String,
     pub date: String,
 }
 
 /// Cover figures of a commune or the province for one epoch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CoverRec {
     pub epoch: String,
     pub date: Option<String>,
@@ -176,7 +176,7 @@ pub struct CoverRec {
 }
 
 /// Change figures of a commune or the province between two epochs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChangeRec {
     pub commune_code: Option<String>,
     pub from_epoch: String,
@@ -185,8 +185,17 @@ pub struct ChangeRec {
     pub gain_ha: Option<f64>,
     pub net_ha: Option<f64>,
     pub unobserved_ha: Option<f64>,
-    /// Class-to-class transitions `[{from, to, ha}]` (class epochs), else null.
-    pub transitions: Option<Value>,
+    /// Class-to-class transitions (class epochs), else null.
+    pub transitions: Option<Vec<Transition>>,
+}
+
+/// Hectares that went from one land-cover class to another (the store's
+/// `transitions` JSON, as `canopy-store`'s change table writes it).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Transition {
+    pub from: i64,
+    pub to: i64,
+    pub ha: f64,
 }
 
 /// A commune's identity.

@@ -12,20 +12,113 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::error::{error_chain, ApiError};
 use crate::query::{format, get, only};
 use crate::respond::{link, Link, Query, ReadRequest, GEOJSON, JSON};
-use crate::snapshot::{ChangeRec, CommuneRef, Snapshot};
+use crate::snapshot::{ChangeRec, CommuneRef, CoverRec, Epoch, Snapshot};
 use crate::state::AppState;
+use canopy_core::targets::Progress;
 use canopy_core::text::fold;
+use canopy_store::zones::{Overlap, SpeciesRow, ZoneTotal};
+use canopy_store::ObservationRow;
 
-#[derive(Serialize)]
-struct Match {
+// The response documents of the `/stats` endpoints. `/api` derives their schemas
+// from these structs (see `openapi`), so a field added here is documented there.
+// They are answered with their keys in alphabetical order (through `sorted`), as
+// before they were typed.
+
+/// A commune found by `/stats/communes`.
+#[derive(Serialize, ToSchema)]
+pub struct CommuneMatch {
     code: String,
     name: String,
     links: Vec<Link>,
+}
+
+/// `GET /stats/communes`.
+#[derive(Serialize, ToSchema)]
+pub struct CommuneMatches {
+    query: String,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    communes: Vec<CommuneMatch>,
+    links: Vec<Link>,
+}
+
+/// `GET /stats/communes/{commune}`.
+#[derive(Serialize, ToSchema)]
+pub struct CommuneSeries {
+    code: String,
+    name: String,
+    natural_ha: Option<f64>,
+    cover: Vec<CoverRec>,
+    change: Vec<ChangeRec>,
+    links: Vec<Link>,
+}
+
+/// A commune's change row with the commune's name.
+#[derive(Serialize, ToSchema)]
+pub struct NamedChange {
+    #[serde(flatten)]
+    change: ChangeRec,
+    name: Option<String>,
+}
+
+/// `GET /stats/change`.
+#[derive(Serialize, ToSchema)]
+pub struct ChangeReport {
+    from: String,
+    to: String,
+    from_date: Option<String>,
+    to_date: Option<String>,
+    province: Option<ChangeRec>,
+    communes: Vec<NamedChange>,
+    links: Vec<Link>,
+}
+
+/// `GET /stats/province`.
+#[derive(Serialize, ToSchema)]
+pub struct ProvinceReport {
+    region: String,
+    epochs: Vec<Epoch>,
+    cover: Vec<CoverRec>,
+    change: Vec<ChangeRec>,
+    last_run: Option<String>,
+    links: Vec<Link>,
+}
+
+/// `GET /stats/species`.
+#[derive(Serialize, ToSchema)]
+pub struct SpeciesReport {
+    province_code: String,
+    species: Vec<SpeciesRow>,
+    overlaps: Vec<Overlap>,
+    zones: Vec<ZoneTotal>,
+    links: Vec<Link>,
+}
+
+/// `GET /stats/observations`.
+#[derive(Serialize, ToSchema)]
+pub struct ObservationsReport {
+    province_code: String,
+    observations: Vec<ObservationRow>,
+    links: Vec<Link>,
+}
+
+/// `GET /stats/targets`.
+#[derive(Serialize, ToSchema)]
+pub struct TargetsReport {
+    has_targets: bool,
+    progress: Option<Progress>,
+    links: Vec<Link>,
+}
+
+/// `doc` as a JSON value: its keys in alphabetical order (serde_json's map).
+pub fn sorted<T: Serialize>(doc: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(doc)
+        .map_err(|e| ApiError::Store(format!("cannot serialize the response: {e}")))
 }
 
 /// Communes matching `q`: the code itself, the name (folded) exactly, then names
@@ -82,9 +175,9 @@ pub async fn communes(
     let r = ReadRequest::new(&st, &headers, &p, &["f", "q"])?;
     let (base, snap) = (&r.base, &r.snap);
     let q = get(&p, "q").unwrap_or("");
-    let matches: Vec<Match> = lookup(snap, q)
+    let matches: Vec<CommuneMatch> = lookup(snap, q)
         .into_iter()
-        .map(|c| Match {
+        .map(|c| CommuneMatch {
             code: c.code.clone(),
             name: c.name.clone(),
             links: vec![
@@ -101,13 +194,13 @@ pub async fn communes(
             ],
         })
         .collect();
-    let doc = json!({
-        "query": q,
-        "numberMatched": matches.len(),
-        "communes": matches,
-        "links": r.self_links("/stats/communes", JSON),
-    });
-    Ok(r.respond("Communes", &doc, JSON))
+    let doc = CommuneMatches {
+        query: q.to_string(),
+        number_matched: matches.len(),
+        communes: matches,
+        links: r.self_links("/stats/communes", JSON),
+    };
+    Ok(r.respond("Communes", &sorted(&doc)?, JSON))
 }
 
 /// `GET /stats/communes/{code}`: cover per epoch and every change row of a commune.
@@ -121,11 +214,12 @@ pub async fn commune_series(
     let (base, snap) = (&r.base, &r.snap);
     let c = commune(snap, &key)?;
     let cover = snap.data.cover.get(&c.code).cloned().unwrap_or_default();
-    let change: Vec<&ChangeRec> = snap
+    let change: Vec<ChangeRec> = snap
         .data
         .change
         .iter()
         .filter(|r| r.commune_code.as_deref() == Some(&c.code))
+        .cloned()
         .collect();
     let natural = cover.iter().find_map(|r| r.natural_ha);
     let mut links = r.self_links(
@@ -142,15 +236,15 @@ pub async fn commune_series(
         GEOJSON,
         "Alerts in this commune",
     ));
-    let doc = json!({
-        "code": c.code,
-        "name": c.name,
-        "natural_ha": natural,
-        "cover": cover,
-        "change": change,
-        "links": links,
-    });
-    Ok(r.respond(&c.name, &doc, JSON))
+    let doc = CommuneSeries {
+        code: c.code.clone(),
+        name: c.name.clone(),
+        natural_ha: natural,
+        cover,
+        change,
+        links,
+    };
+    Ok(r.respond(&c.name, &sorted(&doc)?, JSON))
 }
 
 /// `GET /stats/change?from=&to=[&commune=]`: change between two epochs (default: the
@@ -210,25 +304,29 @@ pub async fn change(
         .iter()
         .map(|c| (c.code.as_str(), c.name.as_str()))
         .collect();
-    let communes: Vec<serde_json::Value> = rows
+    let communes: Vec<NamedChange> = rows
         .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            v["name"] = json!(r.commune_code.as_deref().and_then(|c| names.get(c)));
-            v
+        .map(|r| NamedChange {
+            change: (*r).clone(),
+            name: r
+                .commune_code
+                .as_deref()
+                .and_then(|c| names.get(c))
+                .map(|n| n.to_string()),
         })
         .collect();
     let date = |e: &str| d.epochs.iter().find(|x| x.id == e).map(|x| x.date.clone());
-    let doc = json!({
-        "from": from,
-        "to": to,
-        "from_date": date(&from),
-        "to_date": date(&to),
-        "province": province,
-        "communes": communes,
-        "links": r.self_links("/stats/change", JSON),
-    });
-    Ok(r.respond(&format!("Change {from} → {to}"), &doc, JSON))
+    let doc = ChangeReport {
+        from_date: date(&from),
+        to_date: date(&to),
+        province: province.cloned(),
+        communes,
+        links: r.self_links("/stats/change", JSON),
+        from,
+        to,
+    };
+    let title = format!("Change {} → {}", doc.from, doc.to);
+    Ok(r.respond(&title, &sorted(&doc)?, JSON))
 }
 
 /// `GET /stats/province`: province totals per epoch and the province change rows.
@@ -240,15 +338,15 @@ pub async fn province(
     let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
     let snap = &r.snap;
     let d = &snap.data;
-    let doc = json!({
-        "region": d.region_name,
-        "epochs": d.epochs,
-        "cover": d.province_cover,
-        "change": d.province_change,
-        "last_run": d.last_run,
-        "links": r.self_links("/stats/province", JSON),
-    });
-    Ok(r.respond("Province totals", &doc, JSON))
+    let doc = ProvinceReport {
+        region: d.region_name.clone(),
+        epochs: d.epochs.clone(),
+        cover: d.province_cover.clone(),
+        change: d.province_change.clone(),
+        last_run: d.last_run.clone(),
+        links: r.self_links("/stats/province", JSON),
+    };
+    Ok(r.respond("Province totals", &sorted(&doc)?, JSON))
 }
 
 /// `GET /stats/species[?epoch=&species=&commune=]`: species-zone figures per commune
@@ -275,32 +373,35 @@ pub async fn species(
     let species = get(&p, "species");
     let empty = canopy_store::StoredZones::default();
     let z = d.species.as_ref().unwrap_or(&empty);
-    let rows: Vec<_> = z
+    let rows: Vec<SpeciesRow> = z
         .species
         .iter()
         .filter(|r| epoch.as_deref().is_none_or(|e| r.epoch == e))
         .filter(|r| species.is_none_or(|s| r.species == s))
         .filter(|r| commune_code.as_deref().is_none_or(|c| r.commune_code == c))
+        .cloned()
         .collect();
-    let overlaps: Vec<_> = z
+    let overlaps: Vec<Overlap> = z
         .overlaps
         .iter()
         .filter(|o| species.is_none_or(|s| o.species_a == s || o.species_b == s))
         .filter(|o| commune_code.as_deref().is_none_or(|c| o.commune_code == c))
+        .cloned()
         .collect();
-    let zones: Vec<_> = z
+    let zones: Vec<ZoneTotal> = z
         .zones
         .iter()
         .filter(|t| species.is_none_or(|s| t.species == s))
+        .cloned()
         .collect();
-    let doc = json!({
-        "province_code": canopy_store::PROVINCE_CODE,
-        "species": rows,
-        "overlaps": overlaps,
-        "zones": zones,
-        "links": r.self_links("/stats/species", JSON),
-    });
-    Ok(r.respond("Planting zones by species", &doc, JSON))
+    let doc = SpeciesReport {
+        province_code: canopy_store::PROVINCE_CODE.to_string(),
+        species: rows,
+        overlaps,
+        zones,
+        links: r.self_links("/stats/species", JSON),
+    };
+    Ok(r.respond("Planting zones by species", &sorted(&doc)?, JSON))
 }
 
 /// `GET /stats/observations[?epoch=&commune=]`: per commune (and the province,
@@ -323,19 +424,20 @@ pub async fn observations(
         Some(c) => Some(commune(snap, c)?.code.clone()),
         None => None,
     };
-    let rows: Vec<_> = snap
+    let rows: Vec<ObservationRow> = snap
         .data
         .observations
         .iter()
         .filter(|o| epoch.as_deref().is_none_or(|e| o.epoch == e))
         .filter(|o| commune_code.as_deref().is_none_or(|c| o.commune_code == c))
+        .cloned()
         .collect();
-    let doc = json!({
-        "province_code": province,
-        "observations": rows,
-        "links": r.self_links("/stats/observations", JSON),
-    });
-    Ok(r.respond("Scenes and clear observations", &doc, JSON))
+    let doc = ObservationsReport {
+        province_code: province.to_string(),
+        observations: rows,
+        links: r.self_links("/stats/observations", JSON),
+    };
+    Ok(r.respond("Scenes and clear observations", &sorted(&doc)?, JSON))
 }
 
 /// The `item` link to a commune's OGC feature.
@@ -375,12 +477,12 @@ pub async fn targets(
 ) -> Result<Response, ApiError> {
     let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
     let snap = &r.snap;
-    let doc = json!({
-        "has_targets": snap.data.progress.is_some(),
-        "progress": snap.data.progress,
-        "links": r.self_links("/stats/targets", JSON),
-    });
-    Ok(r.respond("Progress against the targets", &doc, JSON))
+    let doc = TargetsReport {
+        has_targets: snap.data.progress.is_some(),
+        progress: snap.data.progress.clone(),
+        links: r.self_links("/stats/targets", JSON),
+    };
+    Ok(r.respond("Progress against the targets", &sorted(&doc)?, JSON))
 }
 
 /// `GET /stats/report?epoch=&f=json|csv|html|md`: the planners' report of an epoch

@@ -32,6 +32,7 @@
 //! of the temporary file, rename and lock file). Callers do not change.
 
 pub mod alerts;
+pub mod atomic;
 pub mod burned_area;
 pub mod change;
 pub mod chips;

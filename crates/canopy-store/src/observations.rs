@@ -22,6 +22,7 @@ const FIELDS: [Field; 4] = [
 /// mean number of clear observations per pixel (area-weighted over the whole
 /// commune, unobserved land counting zero).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObservationRow {
     pub commune_code: String,
     pub epoch: String,

@@ -175,9 +175,6 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
             ),
         )
     })?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(StoreError::io(path, format!("syncing {}", tmp.display())))?;
     // The old file's journal must not end up beside the new file: `previous_history`
     // had SQLite roll back a hot one; one that is still there is not hot (no writer
     // runs: we hold the lock) and belongs to the old file.
@@ -190,11 +187,11 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
             ))?;
         }
     }
-    std::fs::rename(&tmp, path).map_err(StoreError::io(path, "cannot replace the store"))?;
+    crate::atomic::replace(&tmp, path).map_err(StoreError::io(
+        path,
+        format!("cannot replace the store by {}", tmp.display()),
+    ))?;
     guard.1 = true;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
     Ok(())
 }
 

@@ -135,6 +135,7 @@ pub struct PieceChange {
 
 /// One row of `species_summary`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SpeciesRow {
     pub species: String,
     /// A commune code or `PROVINCE`.
@@ -152,6 +153,7 @@ pub struct SpeciesRow {
 
 /// Land planned for two species at once.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Overlap {
     pub species_a: String,
     pub species_b: String,
@@ -162,6 +164,7 @@ pub struct Overlap {
 
 /// One zone as a whole.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ZoneTotal {
     pub zone_code: String,
     pub species: String,

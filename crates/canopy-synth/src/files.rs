@@ -1,4 +1,5 @@
-//! Files written whole or not at all: under a temporary name (`.part`), then renamed.
+//! Files written whole or not at all: JSON through `canopy_store::atomic`; rasters
+//! (which GDAL writes by name) under a temporary name (`.part`), then renamed.
 
 use std::path::{Path, PathBuf};
 
@@ -11,13 +12,11 @@ pub(crate) fn partial_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Writes `contents` to `path` through a temporary name.
+/// Writes `contents` to `path` whole or not at all (`canopy_store::atomic`, the
+/// routine every writer of a finished file uses).
 pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), SynthError> {
-    let tmp = partial_path(path);
-    let io = |source| SynthError::Io {
+    canopy_store::atomic::write_file(path, contents).map_err(|source| SynthError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    std::fs::write(&tmp, contents).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }

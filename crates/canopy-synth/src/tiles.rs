@@ -91,11 +91,12 @@ fn create<T: GdalType>(
     Ok(ds)
 }
 
-/// Closes the dataset and renames its partial file to `path`.
+/// Closes the dataset and puts its partial file in place of `path`
+/// (`canopy_store::atomic::replace`: synced, renamed).
 fn finish(ds: Dataset, path: &Path) -> Result<(), SynthError> {
     let tmp = partial_path(path);
     ds.close().map_err(|e| gdal_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|source| SynthError::Io {
+    canopy_store::atomic::replace(&tmp, path).map_err(|source| SynthError::Io {
         path: path.to_path_buf(),
         source,
     })

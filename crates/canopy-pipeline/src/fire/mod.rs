@@ -35,6 +35,12 @@ pub enum FireError {
     Hotspots(#[from] hotspots::HotspotError),
 }
 
+impl From<FireError> for crate::error::PipelineError {
+    fn from(e: FireError) -> Self {
+        crate::error::PipelineError::Fire(Box::new(e))
+    }
+}
+
 /// The fire part of a run, after the cover pass: `None` when the region has no
 /// `[fire]` section. `plan` is what [`hotspots::plan`] made before the pass and
 /// `offset` where its polygons start among the pass's extra polygons. Returns
