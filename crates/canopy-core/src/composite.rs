@@ -162,8 +162,16 @@ impl Composite {
     /// (states and NDVI as `SpectralRule::classify_into` writes them), observed on `day`.
     pub fn add(&mut self, at: usize, states: &[u8], ndvi: &[f32], day: i32) {
         assert_eq!(states.len(), ndvi.len());
-        let n = states.len();
-        // Slices of exactly the run's pixels: one bounds check here, none per pixel.
+        self.add_with(at, states.len(), day, |k| (states[k], ndvi[k]));
+    }
+
+    /// Adds one scene's observations of the pixels `at .. at + n`, where
+    /// `obs(k)` gives pixel `at + k`'s state and NDVI (as
+    /// `SpectralRule::state_and_ndvi` does): classification fused with
+    /// compositing, no per-scene buffer of states. Same result as [`Composite::add`]
+    /// of the same observations.
+    #[inline]
+    pub fn add_with(&mut self, at: usize, n: usize, day: i32, obs: impl Fn(usize) -> (u8, f32)) {
         let clear = &mut self.clear[at..at + n];
         let confirm = &mut self.confirm[at..at + n];
         let first_nf = &mut self.first_nf[at..at + n];
@@ -172,7 +180,7 @@ impl Composite {
                 let m = self.scenes;
                 let stack = &mut self.stack[at * m..(at + n) * m];
                 for k in 0..n {
-                    let s = states[k];
+                    let (s, v) = obs(k);
                     if s == UNOBSERVED {
                         continue;
                     }
@@ -182,7 +190,7 @@ impl Composite {
                     }
                     let c = clear[k] as usize;
                     if c < m {
-                        stack[k * m + c] = ndvi[k];
+                        stack[k * m + c] = v;
                     }
                     clear[k] = clear[k].saturating_add(1);
                 }
@@ -190,23 +198,24 @@ impl Composite {
             _ => {
                 let best = &mut self.best[at..at + n];
                 let best_state = &mut self.best_state[at..at + n];
+                // Without branches (selects), so that clouds scattered over a
+                // scene cost no mispredictions; an unobserved pixel changes nothing.
                 for k in 0..n {
-                    let s = states[k];
-                    if s == UNOBSERVED {
-                        continue;
-                    }
-                    if s == NON_FOREST {
-                        confirm[k] += 1;
-                        first_nf[k] = first_nf[k].min(day);
-                    }
+                    let (s, v) = obs(k);
+                    let seen = s != UNOBSERVED;
+                    let nf = s == NON_FOREST;
+                    confirm[k] = confirm[k].wrapping_add(nf as u16);
+                    first_nf[k] = if nf {
+                        first_nf[k].min(day)
+                    } else {
+                        first_nf[k]
+                    };
                     // Ties keep the larger state (forest over non-forest) so the
                     // result does not depend on the order of scenes.
-                    let v = ndvi[k];
-                    if v > best[k] || (v == best[k] && s > best_state[k]) {
-                        best[k] = v;
-                        best_state[k] = s;
-                    }
-                    clear[k] = clear[k].saturating_add(1);
+                    let better = seen & ((v > best[k]) | ((v == best[k]) & (s > best_state[k])));
+                    best[k] = if better { v } else { best[k] };
+                    best_state[k] = if better { s } else { best_state[k] };
+                    clear[k] = clear[k].saturating_add(seen as u16);
                 }
             }
         }

@@ -167,19 +167,121 @@ impl SpectralRule {
         assert!(mask.is_none_or(|m| m.len() == n));
         // `classify` and `ndvi_of` in one pass: the NDVI is computed once.
         for i in 0..n {
-            let (r, v) = (red[i], nir[i]);
-            let masked = mask.is_some_and(|m| self.mask.invalid(m[i]));
-            let (s, x) = if masked || self.red.is_nodata(r) || self.nir.is_nodata(v) {
-                (UNOBSERVED, f32::NAN)
-            } else {
-                match self::ndvi(self.red.value(r), self.nir.value(v)) {
-                    Some(x) if x >= self.ndvi_min => (FOREST, x as f32),
-                    Some(x) => (NON_FOREST, x as f32),
-                    None => (UNOBSERVED, f32::NAN),
-                }
-            };
+            let (s, x) = self.state_and_ndvi(red[i], nir[i], mask.map(|m| m[i]));
             out[i] = s;
             ndvi[i] = x;
+        }
+    }
+
+    /// State and NDVI (NaN where unobserved) of one pixel: `classify` and
+    /// `ndvi_of` with the NDVI computed once. Raw values of integer bands enter
+    /// as `f32` (exact up to 2²⁴), so a `u16` band gives the same answer as its
+    /// `f32` reading.
+    #[inline(always)]
+    pub fn state_and_ndvi(&self, red: f32, nir: f32, mask: Option<f32>) -> (u8, f32) {
+        let masked = mask.is_some_and(|m| self.mask.invalid(m));
+        if masked || self.red.is_nodata(red) || self.nir.is_nodata(nir) {
+            (UNOBSERVED, f32::NAN)
+        } else {
+            match self::ndvi(self.red.value(red), self.nir.value(nir)) {
+                Some(x) if x >= self.ndvi_min => (FOREST, x as f32),
+                Some(x) => (NON_FOREST, x as f32),
+                None => (UNOBSERVED, f32::NAN),
+            }
+        }
+    }
+}
+
+/// [`SpectralRule`] for `u16` bands with a "non-zero is unusable" mask (or
+/// none), without branches so that a row of pixels compiles to vector code: the
+/// same states and NDVI, bit for bit, as [`SpectralRule::state_and_ndvi`] of
+/// the values as `f32` (see the test `u16_rule_matches_the_f32_rule`).
+#[derive(Clone, Copy, Debug)]
+pub struct U16Rule {
+    ndvi_min: f64,
+    red: (f64, f64),
+    nir: (f64, f64),
+    /// A nodata value a `u16` can hold, else 65536 (never equal).
+    red_nodata: u32,
+    nir_nodata: u32,
+}
+
+impl SpectralRule {
+    /// The branch-free form of this rule for `u16` bands, when the mask rule is
+    /// [`MaskRule::NonZero`] (other mask rules keep the general path).
+    pub fn for_u16(&self) -> Option<U16Rule> {
+        if self.mask != MaskRule::NonZero {
+            return None;
+        }
+        let nd = |b: &BandScaling| match b.nodata {
+            Some(v) if (0.0..=65535.0).contains(&v) && v.fract() == 0.0 => v as u32,
+            _ => 65536,
+        };
+        Some(U16Rule {
+            ndvi_min: self.ndvi_min,
+            red: (self.red.scale, self.red.offset),
+            nir: (self.nir.scale, self.nir.offset),
+            red_nodata: nd(&self.red),
+            nir_nodata: nd(&self.nir),
+        })
+    }
+}
+
+impl U16Rule {
+    /// State and NDVI (NaN where unobserved) of one pixel; `clear` is false
+    /// where the mask or a warped tile's alpha says the pixel is unusable.
+    #[inline(always)]
+    pub fn state_and_ndvi(&self, red: u16, nir: u16, clear: bool) -> (u8, f32) {
+        // The same operations, in the same order, as `BandScaling::value` and `ndvi`.
+        let r = red as f64 * self.red.0 + self.red.1;
+        let v = nir as f64 * self.nir.0 + self.nir.1;
+        let s = v + r;
+        let x = (v - r) / s;
+        let ok =
+            clear & (red as u32 != self.red_nodata) & (nir as u32 != self.nir_nodata) & (s > 0.0);
+        let forest = x >= self.ndvi_min;
+        let state = (ok as u8) * (NON_FOREST + forest as u8);
+        (state, if ok { x as f32 } else { f32::NAN })
+    }
+
+    /// Classifies a run of pixels: `mask` non-zero or `alpha` zero is unusable.
+    pub fn classify_into(
+        &self,
+        red: &[u16],
+        nir: &[u16],
+        mask: Option<&[u16]>,
+        alpha: Option<&[u16]>,
+        out: &mut [u8],
+        ndvi: &mut [f32],
+    ) {
+        let n = out.len();
+        assert!(red.len() == n && nir.len() == n && ndvi.len() == n);
+        let (red, nir, ndvi) = (&red[..n], &nir[..n], &mut ndvi[..n]);
+        match (mask, alpha) {
+            (None, None) => {
+                for k in 0..n {
+                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], true);
+                }
+            }
+            (Some(m), None) => {
+                let m = &m[..n];
+                for k in 0..n {
+                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], m[k] == 0);
+                }
+            }
+            (None, Some(a)) => {
+                let a = &a[..n];
+                for k in 0..n {
+                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], a[k] != 0);
+                }
+            }
+            (Some(m), Some(a)) => {
+                let (m, a) = (&m[..n], &a[..n]);
+                for k in 0..n {
+                    let clear = (m[k] == 0) & (a[k] != 0);
+                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], clear);
+                }
+            }
         }
     }
 }
@@ -316,6 +418,85 @@ mod tests {
         // both reflectances ≤ 0 after the offset: NDVI undefined.
         assert_eq!(r.classify(900.0, 950.0, None), UNOBSERVED);
         assert_eq!(r.classify(f32::NAN, 4000.0, None), UNOBSERVED);
+    }
+
+    /// The branch-free `u16` rule gives the general rule's states and NDVI bit
+    /// for bit: every raw value near the nodata value, the threshold and the
+    /// undefined NDVI, and a pseudo-random sample of all pairs.
+    #[test]
+    fn u16_rule_matches_the_f32_rule() {
+        let rules = [
+            l2a(),
+            SpectralRule {
+                red: BandScaling::default(),
+                nir: BandScaling::default(),
+                ..l2a()
+            },
+            SpectralRule {
+                ndvi_min: 0.5,
+                red: BandScaling {
+                    scale: 2.75e-5,
+                    offset: -0.2,
+                    nodata: Some(65535.0),
+                },
+                nir: BandScaling {
+                    scale: 2.75e-5,
+                    offset: -0.2,
+                    nodata: Some(0.5),
+                },
+                mask: MaskRule::NonZero,
+            },
+        ];
+        let mut vals: Vec<u16> = vec![0, 1, 2, 899, 900, 901, 999, 1000, 1001, 1300, 4000];
+        vals.extend([7272, 7273, 7274, 65534, 65535]);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push((x % 65536) as u16);
+        }
+        let same = |a: (u8, f32), b: (u8, f32)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits();
+        for rule in &rules {
+            let fast = rule.for_u16().expect("NonZero mask");
+            for (i, &r) in vals.iter().enumerate() {
+                let partners = vals.iter().skip(i % 97).step_by(97).take(300);
+                for &v in partners.chain(&vals[..16]) {
+                    for (m, a) in [(0u16, 1u16), (3, 1), (0, 0)] {
+                        let want = if a == 0 {
+                            (UNOBSERVED, f32::NAN)
+                        } else {
+                            rule.state_and_ndvi(r as f32, v as f32, Some(m as f32))
+                        };
+                        let got = fast.state_and_ndvi(r, v, m == 0 && a != 0);
+                        assert!(
+                            same(want, got),
+                            "red {r} nir {v} mask {m} alpha {a}: {want:?} vs {got:?}"
+                        );
+                    }
+                }
+            }
+            // The row form agrees with the pixel form.
+            let n = 1000;
+            let (red, nir) = (&vals[100..100 + n], &vals[5000..5000 + n]);
+            let mask: Vec<u16> = (0..n as u16).map(|k| k % 7 / 6).collect();
+            let alpha: Vec<u16> = (0..n as u16).map(|k| (k % 11 != 0) as u16 * 255).collect();
+            let (mut s, mut v) = (vec![0u8; n], vec![0f32; n]);
+            fast.classify_into(red, nir, Some(&mask), Some(&alpha), &mut s, &mut v);
+            for k in 0..n {
+                let want = if alpha[k] == 0 {
+                    (UNOBSERVED, f32::NAN)
+                } else {
+                    rule.state_and_ndvi(red[k] as f32, nir[k] as f32, Some(mask[k] as f32))
+                };
+                assert!(same(want, (s[k], v[k])), "pixel {k}");
+            }
+        }
+        let scl = SpectralRule {
+            mask: MaskRule::InvalidClasses(ClassSet::new(SCL_INVALID_DEFAULT)),
+            ..l2a()
+        };
+        assert!(scl.for_u16().is_none());
     }
 
     #[test]
