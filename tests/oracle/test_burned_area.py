@@ -151,9 +151,9 @@ def test_loss_alert_cause_fire_when_mostly_burned(sample_store, burn_oracle):
     feats = []
     for r in rows:
         g = ol.transform_geom(ol.gpkg_geometry(r["geom"]), to_work)
-        feats.append({"type": "Feature", "properties": {"id": r["alert_id"]}, "geometry": mapping(g)})
-    res = exact_extract(burn_oracle["burned_src"], feats, ["sum", "count"], include_cols=["id"])
-    share = {x["properties"]["id"]: x["properties"]["sum"] / max(x["properties"]["count"], 1e-12) for x in res}
+        feats.append({"type": "Feature", "properties": {"aid": r["alert_id"]}, "geometry": mapping(g)})
+    res = exact_extract(burn_oracle["burned_src"], feats, ["sum", "count"], include_cols=["aid"])
+    share = {x["properties"]["aid"]: x["properties"]["sum"] / max(x["properties"]["count"], 1e-12) for x in res}
     fire = [r for r in rows if r["cause"] == "fire"]
     assert len(fire) == 1, f"expected the sample's one burned clearing, got {[(r['alert_id'], r['cause']) for r in fire]}"
     for r in rows:
