@@ -424,10 +424,20 @@ fn stamp_with(c: &mut impl GenericClient, loc: &PgLocation) -> std::result::Resu
 }
 
 /// The store's version now (none when it cannot be read).
+///
+/// On a thread of its own: the server asks from async code, where the blocking
+/// `postgres` client (which runs a runtime of its own) must not run.
 pub(crate) fn stamp(path: &Path) -> Option<FileId> {
     let loc = parse(path).ok()?;
-    let mut c = loc.connect().ok()?;
-    stamp_with(&mut c, &loc).ok().flatten()
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut c = loc.connect().ok()?;
+            stamp_with(&mut c, &loc).ok().flatten()
+        })
+        .join()
+        .ok()
+        .flatten()
+    })
 }
 
 /// Errors (as [`write`] would, before any work) when the database cannot be
