@@ -249,6 +249,18 @@ pub fn append_triage(path: &Path, e: &TriageEvent, seen: Option<usize>) -> Resul
     triage::append(path, e, seen)
 }
 
+/// How to show the store at `path` to a user: the path, or for PostgreSQL the
+/// `PG:` string GDAL/ogrinfo open (`schemas=`), without the password.
+pub fn display_name(path: &Path) -> String {
+    if pg::is_pg(path) {
+        return match pg::parse(path) {
+            Ok(l) => l.gdal_display(),
+            Err(_) => "PG:(unparsable connection string)".into(),
+        };
+    }
+    path.display().to_string()
+}
+
 /// Opens the store's dataset read-only (GeoPackage or PostgreSQL), for the
 /// modules that read one table without the typed [`Reader`] (chips, photos).
 pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {

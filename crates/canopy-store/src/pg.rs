@@ -239,6 +239,17 @@ impl PgLocation {
         PathBuf::from(format!("PG:{} schema={}", join(&shown), self.schema))
     }
 
+    /// The `PG:` string ogrinfo and QGIS open, without the password.
+    pub fn gdal_display(&self) -> String {
+        let shown: Vec<(String, String)> = self
+            .params
+            .iter()
+            .filter(|(k, _)| k != "password" && k != "connect_timeout")
+            .cloned()
+            .collect();
+        format!("PG:{} schemas={}", join(&shown), self.schema)
+    }
+
     /// The store name of the same database with another schema.
     pub(crate) fn with_schema(&self, schema: &str) -> PathBuf {
         PathBuf::from(format!("PG:{} schema={schema}", join(&self.params)))
