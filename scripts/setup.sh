@@ -20,7 +20,9 @@ done
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
 need_pkgs=()
-for p in libgdal-dev gdal-bin libproj-dev proj-bin pkg-config libclang-dev; do
+# postgresql-15-postgis-3: the PostGIS store's tests start a throwaway cluster
+# (scripts/pg-test-cluster.sh); canopy itself only needs a reachable server.
+for p in libgdal-dev gdal-bin libproj-dev proj-bin pkg-config libclang-dev postgresql-15-postgis-3; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # The oracle tests need a Python with venv (Debian's python3 lacks it without python3-venv).

@@ -7,6 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python --browser
+# The PostGIS store tests (tests/store_pg.rs, tests/server/test_pg.py) use one
+# throwaway PostgreSQL 15 + PostGIS cluster, removed at the end (also on failure).
+if [ -z "${CANOPY_IN_PG_CLUSTER:-}" ]; then
+  exec env CANOPY_IN_PG_CLUSTER=1 scripts/pg-test-cluster.sh run "$0" "$@"
+fi
 printf '\033[1m== cargo test\033[0m\n' >&2
 cargo test --release --workspace
 printf '\033[1m== oracle tests (exactextract, GDAL/OGR, real imagery)\033[0m\n' >&2

@@ -266,10 +266,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             fire_print::burned(&store, &mut w)?;
             println!(
                 "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
-                store.display(),
+                canopy_store::display_name(&store),
                 out.cover.communes.len(),
                 out.region.epochs.len(),
-                store.display()
+                canopy_store::display_name(&store)
             );
             Ok(())
         }

@@ -53,9 +53,7 @@ pub fn write(ds: &mut Dataset, chips: &[Chip]) -> gdal::errors::Result<()> {
 
 /// One chip's PNG and epoch (`kind`: before or after); `None` when the store has none.
 pub fn read(path: &Path, alert_id: &str, kind: &str) -> Result<Option<(String, Vec<u8>)>, PipelineError> {
-    crate::file::recover(path)?;
-    let ds = Dataset::open(path)
-        .map_err(|e| PipelineError::invalid(&path, format!("cannot be opened as a GeoPackage: {e}")))?;
+    let ds = crate::open_dataset(path)?;
     let Ok(mut layer) = ds.layer_by_name(TABLE) else {
         return Ok(None);
     };
@@ -71,9 +69,7 @@ pub fn read(path: &Path, alert_id: &str, kind: &str) -> Result<Option<(String, V
 
 /// The alert ids that have chips.
 pub fn alert_ids(path: &Path) -> Result<std::collections::BTreeSet<String>, PipelineError> {
-    crate::file::recover(path)?;
-    let ds = Dataset::open(path)
-        .map_err(|e| PipelineError::invalid(&path, format!("cannot be opened as a GeoPackage: {e}")))?;
+    let ds = crate::open_dataset(path)?;
     let Ok(mut layer) = ds.layer_by_name(TABLE) else {
         return Ok(Default::default());
     };

@@ -19,6 +19,14 @@ pub enum StoreError {
         #[source]
         source: gdal::errors::GdalError,
     },
+    /// The PostgreSQL server refused or failed (connect, lock, swap, triage).
+    #[error("store {}: {msg}", path.display())]
+    Postgres {
+        path: PathBuf,
+        msg: String,
+        #[source]
+        source: postgres::Error,
+    },
     /// The file system failed (create, sync, rename, lock).
     #[error("store {}: {msg}", path.display())]
     Io {

@@ -26,7 +26,14 @@ pub struct FileId {
 
 impl FileId {
     /// The identity of the file at `path` now (none if it cannot be read).
+    ///
+    /// For a PostgreSQL store it is the version the server polls instead:
+    /// `ino` the results schema's oid (a run's swap changes it), `len` the number of
+    /// triage events and `mtime_ns` the last one's sequence number (`pg`).
     pub fn of(path: &Path) -> Option<FileId> {
+        if crate::pg::is_pg(path) {
+            return crate::pg::stamp(path);
+        }
         use std::io::Read;
         use std::os::unix::fs::MetadataExt;
         let mut f = std::fs::File::open(path).ok()?;
@@ -139,6 +146,9 @@ pub(crate) fn open_update(path: &Path) -> gdal::errors::Result<Dataset> {
 /// and fails with "attempt to write a readonly database"). The journal is never
 /// deleted by hand; a journal of a live writer is not hot and SQLite leaves it.
 pub fn recover(path: &Path) -> Result<()> {
+    if crate::pg::is_pg(path) {
+        return Ok(()); // the database server recovers itself
+    }
     let [journal, wal, _] = journal_files(path);
     if !journal.exists() && !wal.exists() {
         return Ok(());

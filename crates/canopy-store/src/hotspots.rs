@@ -119,11 +119,13 @@ fn values(h: &HotspotRow) -> Vec<Val<'_>> {
 pub(crate) fn write(ds: &mut Dataset, rows: &[HotspotRow]) -> GResult<()> {
     let mut srs = SpatialRef::from_epsg(4326)?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let options =
+        crate::rows::for_driver(ds, &["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"]);
     let layer = ds.create_layer(LayerOptions {
         name: LAYER,
         srs: Some(&srs),
         ty: OGRwkbGeometryType::wkbPoint,
-        options: Some(&["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"]),
+        options: Some(&options),
     })?;
     layer.create_defn_fields(&FIELDS)?;
     for h in rows {

@@ -46,6 +46,7 @@ pub mod fire_events;
 pub mod hotspots;
 pub mod layers;
 pub mod observations;
+pub mod pg;
 pub mod photos;
 pub(crate) mod rows;
 pub mod runs;
@@ -78,11 +79,14 @@ pub use zones::{StoredZones, ZoneTables};
 
 use error::Result;
 
-/// Where a store lives. Today a GeoPackage file; issue 15 adds `Postgres(String)`
-/// (a `PG:` connection string), dispatched in [`Store`]'s methods.
+/// Where a store lives: a GeoPackage file, or a schema of a PostgreSQL/PostGIS
+/// database ([`pg`]; named by a `PG:` string or a `postgresql://` URL where a path
+/// is expected, so callers pass it as they pass a path).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     GeoPackage(PathBuf),
+    /// The `--store` string as given (see [`pg::parse`]).
+    Postgres(PathBuf),
 }
 
 /// A handle on a store. Opening it reads nothing; [`Store::read`] opens the dataset.
@@ -95,6 +99,10 @@ impl Store {
     /// The store at `path` (a GeoPackage file). Errors when there is none.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
+        if pg::is_pg(path) {
+            pg::parse(path)?;
+            return Ok(Store::at(path));
+        }
         if !path.exists() {
             return Err(not_found(path));
         }
@@ -103,8 +111,13 @@ impl Store {
 
     /// The store at `path`, which need not exist yet (a run creates it).
     pub fn at(path: impl AsRef<Path>) -> Store {
+        let path = path.as_ref().to_path_buf();
         Store {
-            location: Location::GeoPackage(path.as_ref().to_path_buf()),
+            location: if pg::is_pg(&path) {
+                Location::Postgres(path)
+            } else {
+                Location::GeoPackage(path)
+            },
         }
     }
 
@@ -112,10 +125,10 @@ impl Store {
         &self.location
     }
 
-    /// The store file.
+    /// The store file (or the `PG:` string / URL, for PostgreSQL).
     pub fn path(&self) -> &Path {
         match &self.location {
-            Location::GeoPackage(p) => p,
+            Location::GeoPackage(p) | Location::Postgres(p) => p,
         }
     }
 
@@ -151,10 +164,20 @@ fn not_found(path: &Path) -> StoreError {
 pub struct Reader {
     pub(crate) ds: Dataset,
     pub(crate) path: PathBuf,
+    /// PostgreSQL: the readers' lock, released after the dataset (field order).
+    _pg: Option<pg::ReadGuard>,
 }
 
 impl Reader {
     pub(crate) fn open(path: &Path) -> Result<Reader> {
+        if pg::is_pg(path) {
+            let (ds, path, guard) = pg::open_reader(path)?;
+            return Ok(Reader {
+                ds,
+                path,
+                _pg: Some(guard),
+            });
+        }
         if !path.exists() {
             return Err(not_found(path));
         }
@@ -164,6 +187,7 @@ impl Reader {
         Ok(Reader {
             ds,
             path: path.to_path_buf(),
+            _pg: None,
         })
     }
 
@@ -226,6 +250,28 @@ pub fn read_observations(path: &Path) -> Result<Vec<ObservationRow>> {
 /// Appends a triage event to the store at `path` (see [`triage::append`]).
 pub fn append_triage(path: &Path, e: &TriageEvent, seen: Option<usize>) -> Result<TriageWrite> {
     triage::append(path, e, seen)
+}
+
+/// How to show the store at `path` to a user: the path, or for PostgreSQL the
+/// `PG:` string GDAL/ogrinfo open (`schemas=`), without the password.
+pub fn display_name(path: &Path) -> String {
+    if pg::is_pg(path) {
+        return match pg::parse(path) {
+            Ok(l) => l.gdal_display(),
+            Err(_) => "PG:(unparsable connection string)".into(),
+        };
+    }
+    path.display().to_string()
+}
+
+/// Opens the store's dataset read-only (GeoPackage or PostgreSQL), for the
+/// modules that read one table without the typed [`Reader`] (chips, photos).
+pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {
+    if pg::is_pg(path) {
+        return pg::open_dataset(path);
+    }
+    file::recover(path)?;
+    Dataset::open(path).map_err(StoreError::gdal(path, "cannot be opened as a GeoPackage"))
 }
 pub use file::{lock, recover};
 pub use write::{check_is_store, check_replaceable};

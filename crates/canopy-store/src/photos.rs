@@ -135,9 +135,7 @@ fn rows(ds: &Dataset, path: &Path, with_data: bool) -> Result<Vec<Photo>, Pipeli
 }
 
 fn open(path: &Path) -> Result<Dataset, PipelineError> {
-    recover(path)?;
-    Dataset::open(path)
-        .map_err(|e| PipelineError::invalid(&path, format!("cannot be opened as a GeoPackage: {e}")))
+    crate::open_dataset(path)
 }
 
 /// Every photo's description (no bytes), ordered by alert, event, number.
@@ -212,6 +210,11 @@ pub fn append(path: &Path, p: &NewPhoto, seen: usize) -> Result<(TriageWrite, Ph
             "the photo is {} bytes; at most {MAX_PHOTO_BYTES} (resize it)",
             p.data.len()
         )));
+    }
+    if crate::pg::is_pg(path) {
+        return Err(PipelineError::Input(
+            "photos are not stored in a PostgreSQL store yet (issue 15); keep them in a GeoPackage store".into(),
+        ));
     }
     let _lock = lock(path)?;
     recover(path)?;

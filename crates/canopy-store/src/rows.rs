@@ -55,11 +55,30 @@ impl Val<'_> {
     }
 }
 
+/// Layer creation options for the store's driver: the GeoPackage's as written by
+/// the table modules; for PostgreSQL (`pg`) the same `fid`/`geom` column names and a
+/// GiST index where the GeoPackage has its R-tree.
+pub(crate) fn for_driver<'a>(ds: &Dataset, options: &[&'a str]) -> Vec<&'a str> {
+    if ds.driver().short_name() != "PostgreSQL" {
+        return options.to_vec();
+    }
+    let mut out: Vec<&str> = options
+        .iter()
+        .map(|o| if *o == "SPATIAL_INDEX=YES" { "SPATIAL_INDEX=GIST" } else { o })
+        .collect();
+    if !out.iter().any(|o| o.starts_with("FID=")) {
+        out.push("FID=fid");
+    }
+    out
+}
+
 /// Creates a table without geometry.
 fn table<'a>(ds: &'a mut Dataset, name: &'a str, fields: &Fields) -> GResult<Layer<'a>> {
+    let options = for_driver(ds, &[]);
     let layer = ds.create_layer(LayerOptions {
         name,
         ty: OGRwkbGeometryType::wkbNone,
+        options: Some(&options),
         ..Default::default()
     })?;
     layer.create_defn_fields(fields)?;
@@ -127,11 +146,12 @@ where
 {
     let mut srs = SpatialRef::from_epsg(4326)?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let options = for_driver(ds, options);
     let layer = ds.create_layer(LayerOptions {
         name,
         srs: Some(&srs),
         ty: OGRwkbGeometryType::wkbMultiPolygon,
-        options: Some(options),
+        options: Some(&options),
     })?;
     layer.create_defn_fields(fields)?;
     for (r, geom) in rows {

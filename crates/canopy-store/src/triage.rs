@@ -103,6 +103,9 @@ pub struct TriageWrite {
 /// taken under the lock): a reader that holds a snapshot of `before` can apply the
 /// event and label it `after`; any other reader must read the file again.
 pub fn append(path: &Path, e: &TriageEvent, seen: Option<usize>) -> Result<TriageWrite> {
+    if crate::pg::is_pg(path) {
+        return crate::pg::append_triage(path, e, seen);
+    }
     let _lock = lock(path)?;
     recover(path)?;
     let before = FileId::of(path);

@@ -55,10 +55,12 @@ pub struct Tables<'a> {
 }
 
 /// Writes every table into `ds` (in one transaction, by the caller).
-fn write_tables(
+/// `triage` is `None` for PostgreSQL, where triage lives in its own table
+/// (`pg`), which runs do not rewrite.
+pub(crate) fn write_tables(
     ds: &mut gdal::Dataset,
     t: &Tables,
-    triage: &[TriageEvent],
+    triage: Option<&[TriageEvent]>,
     runs: &[RunRecord],
 ) -> Result<(), (&'static str, gdal::errors::GdalError)> {
     let at = |l: &'static str| move |e| (l, e);
@@ -87,7 +89,9 @@ fn write_tables(
     if let Some(rows) = t.burned_area {
         crate::burned_area::write(ds, rows).map_err(at("burned_area"))?;
     }
-    crate::triage::write(ds, triage).map_err(at("alert_triage"))?;
+    if let Some(triage) = triage {
+        crate::triage::write(ds, triage).map_err(at("alert_triage"))?;
+    }
     crate::chips::write(ds, t.chips).map_err(at("alert_chips"))?;
     crate::runs::write(ds, runs).map_err(at("runs"))?;
     Ok(())
@@ -108,6 +112,9 @@ fn write_tables(
 /// 4. only then is it synced and renamed over the old file (whose journal, if any
 ///    is left, is dealt with before), and the directory synced.
 pub fn write(path: &Path, t: &Tables) -> Result<()> {
+    if crate::pg::is_pg(path) {
+        return crate::pg::write(path, t);
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -155,7 +162,7 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
         let mut txn = ds
             .start_transaction()
             .map_err(gdal_err(path, "cannot start a transaction"))?;
-        write_tables(&mut txn, t, &previous_triage, &runs)
+        write_tables(&mut txn, t, Some(&previous_triage), &runs)
             .map_err(|(l, e)| gdal_err(path, format!("layer {l}"))(e))?;
         if !previous_photos.is_empty() {
             crate::photos::write(&mut txn, &previous_photos)
@@ -167,7 +174,7 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
         .map_err(gdal_err(path, format!("closing {}", tmp.display())))?;
 
     // Read the new store back before it replaces anything.
-    verify_written(&tmp, &runs, &previous_triage, t.cover.len(), t.alerts.len()).map_err(|m| {
+    verify_written(&tmp, &runs, Some(&previous_triage), t.cover.len(), t.alerts.len()).map_err(|m| {
         StoreError::invalid(
             path,
             format!(
@@ -198,6 +205,9 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
 /// Errors (as [`write`] would, before any work) when the file at `path` is not a
 /// Canopy store or its history cannot be read.
 pub fn check_replaceable(path: &Path) -> Result<()> {
+    if crate::pg::is_pg(path) {
+        return crate::pg::check_replaceable(path);
+    }
     previous_history(path).map(|_| ())
 }
 
@@ -235,6 +245,9 @@ fn previous_history(path: &Path) -> Result<(Vec<RunRecord>, Vec<TriageEvent>)> {
 /// GeoPackage with a `runs` table. A region file, a GeoTIFF, a GeoJSON or another
 /// GeoPackage given as `--store` is never replaced.
 pub fn check_is_store(path: &Path) -> Result<()> {
+    if crate::pg::is_pg(path) {
+        return crate::Reader::open(path).map(|_| ());
+    }
     check_header(path)?;
     let r = Reader::open(path)?;
     if r.ds.layer_by_name(crate::runs::LAYER).is_err() {
@@ -244,10 +257,10 @@ pub fn check_is_store(path: &Path) -> Result<()> {
 }
 
 /// Reads a freshly written store back: what the CLI, report and server will read.
-fn verify_written(
+pub(crate) fn verify_written(
     tmp: &Path,
     runs: &[RunRecord],
-    triage: &[TriageEvent],
+    triage: Option<&[TriageEvent]>,
     cover_rows: usize,
     alerts: usize,
 ) -> Result<(), String> {
@@ -259,7 +272,7 @@ fn verify_written(
         return Err(format!("{} runs instead of {}", got_runs.len(), runs.len()));
     }
     let got_triage = r.triage().map_err(|e| e.chain())?;
-    if got_triage != triage {
+    if let Some(triage) = triage.filter(|t| *t != got_triage) {
         return Err(format!(
             "{} triage events instead of {}",
             got_triage.len(),

@@ -1,0 +1,340 @@
+//! The PostgreSQL/PostGIS store (issue 15) against a real PostgreSQL 15 + PostGIS 3.
+//!
+//! The database: `CANOPY_TEST_PG` (a libpq connection string, as
+//! `scripts/pg-test-cluster.sh run` sets it), or else a throwaway cluster this test
+//! binary starts itself (`scripts/pg-test-cluster.sh start-for`: a temporary
+//! directory, a free port, stopped and removed when the tests end). Without
+//! PostgreSQL the tests fail; `CANOPY_SKIP_PG=1` skips them (local machines only).
+//! Every test uses its own schema, so they run in parallel on one database.
+
+mod common;
+use common::*;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use canopy_pipeline::gdal::vector::LayerAccess;
+use canopy_pipeline::gdal::Dataset;
+
+/// The test database's connection string (None: skipped on purpose).
+fn pg() -> Option<&'static str> {
+    static CONN: OnceLock<Option<String>> = OnceLock::new();
+    CONN.get_or_init(|| {
+        if let Ok(c) = std::env::var("CANOPY_TEST_PG") {
+            return Some(c);
+        }
+        if std::env::var("CANOPY_SKIP_PG").is_ok_and(|v| v == "1") {
+            eprintln!("CANOPY_SKIP_PG=1: the PostgreSQL store tests are skipped");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("canopy-pg-test-{}", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-test-cluster.sh");
+        let o = Command::new("bash")
+            .arg(&script)
+            .args(["start-for", &std::process::id().to_string()])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("bash runs");
+        assert!(
+            o.status.success(),
+            "cannot start a throwaway PostgreSQL cluster (install postgresql-15-postgis-3: \
+             scripts/setup.sh; or set CANOPY_SKIP_PG=1 to skip these tests locally): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Some(String::from_utf8(o.stdout).unwrap().trim().to_string())
+    })
+    .as_deref()
+}
+
+/// The store string of schema `schema` of the test database.
+fn store(conn: &str, schema: &str) -> PathBuf {
+    PathBuf::from(format!("PG:{conn} schema={schema}"))
+}
+
+/// [`store`], with whatever an earlier test run left in that schema dropped.
+fn fresh(conn: &str, schema: &str) -> PathBuf {
+    psql(
+        conn,
+        &format!(
+            "DO $$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace \
+             WHERE nspname = '{schema}' OR starts_with(nspname, '{schema}_') LOOP \
+             EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END $$"
+        ),
+    );
+    store(conn, schema)
+}
+
+fn psql(conn: &str, sql: &str) -> String {
+    let o = Command::new("psql")
+        .args([conn, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(o.status.success(), "{sql}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+/// Every layer of the GeoPackage `gpkg` by name.
+fn layer_names(gpkg: &Path) -> Vec<String> {
+    let ds = Dataset::open(gpkg).unwrap();
+    ds.layers().map(|l| l.name()).collect()
+}
+
+/// One row: its fields and its geometry (as WKT-like debug text).
+type Rows = BTreeMap<String, Vec<(BTreeMap<String, serde_json::Value>, String)>>;
+
+/// Every row of the layers of a store (`runs` without its times).
+fn rows(store: &Path, names: &[String]) -> Rows {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let layers = canopy_store::Store::open(store)
+        .unwrap()
+        .read()
+        .unwrap()
+        .layers(&names)
+        .unwrap();
+    layers
+        .into_iter()
+        .map(|(n, rows)| {
+            let rows = rows
+                .into_iter()
+                .map(|mut r| {
+                    if n == "runs" {
+                        r.fields.retain(|k, _| !k.ends_with("_at") && !k.ends_with("_s") && !k.contains("second") && k != "timings");
+                    }
+                    (r.fields, format!("{:?}", r.geometry))
+                })
+                .collect();
+            (n, rows)
+        })
+        .collect()
+}
+
+/// Equal, numbers to 1e-13 relative: GDAL's PostgreSQL driver sends doubles as
+/// text with 15 significant digits (and keeps the sign of -0.0, which SQLite drops).
+fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-13 * x.abs().max(y.abs()),
+        _ => a == b,
+    }
+}
+
+fn assert_same_rows(a: &Rows, b: &Rows) {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (n, ra) in a {
+        let rb = &b[n];
+        assert_eq!(ra.len(), rb.len(), "layer {n}: row count");
+        for (i, ((fa, ga), (fb, gb))) in ra.iter().zip(rb).enumerate() {
+            assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>(), "layer {n}: fields");
+            for (k, va) in fa {
+                assert!(same_value(va, &fb[k]), "layer {n}, row {i}, field {k}: {va} vs {}", fb[k]);
+            }
+            assert_eq!(ga, gb, "layer {n}, row {i}: geometry");
+        }
+    }
+}
+
+fn out(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn a_run_into_postgis_stores_what_a_geopackage_stores() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let (gpkg, gpkg_stdout) = run_region(d.path());
+    let pgs = fresh(conn, "same_rows");
+    let o = run_into(d.path(), &pgs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The run's printed figures are read back from the store it wrote.
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().filter(|l| !l.starts_with("Store:")).collect::<Vec<_>>(),
+        gpkg_stdout.lines().filter(|l| !l.starts_with("Store:")).collect::<Vec<_>>());
+
+    let names = layer_names(&gpkg);
+    assert!(names.len() >= 10, "{names:?}");
+    assert_same_rows(&rows(&gpkg, &names), &rows(&pgs, &names));
+    // The CLI reads both the same way.
+    let p = path_str(&pgs);
+    let g = path_str(&gpkg);
+    for cmd in [
+        vec!["stats", "--store"],
+        vec!["alerts", "--store"],
+        vec!["stats", "--format", "csv", "--store"],
+        vec!["alerts", "--format", "csv", "--store"],
+    ] {
+        let mut ga = cmd.clone();
+        ga.push(&g);
+        let mut pa = cmd.clone();
+        pa.push(&p);
+        let (a, b) = (out(&ga), out(&pa));
+        if cmd.contains(&"csv") {
+            // Full-precision CSV: the same to 15 significant digits.
+            let cells = |t: &str| -> Vec<String> { t.split([',', '\n']).map(String::from).collect() };
+            let (ca, cb) = (cells(&a), cells(&b));
+            assert_eq!(ca.len(), cb.len(), "{cmd:?}");
+            for (x, y) in ca.iter().zip(&cb) {
+                match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => assert!((x - y).abs() <= 1e-13 * x.abs().max(y.abs()), "{cmd:?}: {x} vs {y}"),
+                    _ => assert_eq!(x, y, "{cmd:?}"),
+                }
+            }
+        } else {
+            assert_eq!(a, b, "{cmd:?}: the printed figures are identical");
+        }
+    }
+    // PostGIS geometry with a GiST index, as QGIS and ogrinfo expect.
+    assert_eq!(
+        psql(conn, "SELECT type FROM geometry_columns WHERE f_table_schema = 'same_rows' AND f_table_name = 'alerts'"),
+        "MULTIPOLYGON"
+    );
+    let idx = psql(conn, "SELECT indexdef FROM pg_indexes WHERE schemaname = 'same_rows' AND tablename = 'alerts'");
+    assert!(idx.to_lowercase().contains("gist"), "{idx}");
+}
+
+#[test]
+fn triage_survives_runs_and_each_run_replaces_the_results_whole() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let pgs = fresh(conn, "triage_kept");
+    let p = path_str(&pgs);
+    assert!(run_into(d.path(), &pgs).status.success());
+    let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
+    for status in ["confirmed", "dismissed"] {
+        out(&["triage", "--store", &p, &id, "--status", status, "--by", "lan"]);
+    }
+    let oid_before = psql(conn, "SELECT oid FROM pg_namespace WHERE nspname = 'triage_kept'");
+    let o = run_into(d.path(), &pgs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let oid_after = psql(conn, "SELECT oid FROM pg_namespace WHERE nspname = 'triage_kept'");
+    assert_ne!(oid_before, oid_after, "a new schema was swapped in");
+    let t = canopy_store::read_triage(&pgs).unwrap();
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[1].status.as_str(), "dismissed");
+    assert_eq!(canopy_store::read_runs(&pgs).unwrap().len(), 2);
+    // Triage is stored once, never copied into the results schema.
+    assert_eq!(psql(conn, "SELECT count(*) FROM triage_kept_triage.alert_triage"), "2");
+    assert_eq!(
+        psql(conn, "SELECT table_type FROM information_schema.tables WHERE table_schema = 'triage_kept' AND table_name = 'alert_triage'"),
+        "VIEW"
+    );
+    let alerts = canopy_store::read_alerts(&pgs).unwrap();
+    assert_eq!(alerts.iter().find(|a| a.id == id).unwrap().status.as_str(), "dismissed");
+    // No temporary or old schema is left.
+    assert_eq!(
+        psql(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'triage\\_kept\\_%' AND nspname <> 'triage_kept_triage'"),
+        "0"
+    );
+}
+
+#[test]
+fn a_run_killed_mid_write_leaves_the_previous_results_identical() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let pgs = fresh(conn, "killed");
+    assert!(run_into(d.path(), &pgs).status.success());
+    let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
+    out(&["triage", "--store", &path_str(&pgs), &id, "--status", "confirmed", "--by", "lan"]);
+    let names: Vec<String> = psql(conn, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'killed'")
+        .split(',')
+        .map(String::from)
+        .collect();
+    let before = rows(&pgs, &names);
+
+    // A second run, killed with SIGKILL as soon as its new schema exists (it is
+    // writing the tables into it).
+    let mut child = canopy()
+        .args(["run", &path_str(&d.path().join("region.toml")), "--store", &path_str(&pgs)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        if psql(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'killed\\_new\\_%'") != "0" {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 60, "the run never started writing");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(rows(&pgs, &names), before, "the previous results are untouched (exactly)");
+    assert_eq!(canopy_store::read_runs(&pgs).unwrap().len(), 1);
+    // The next run drops the killed run's schema and keeps the history.
+    let o = run_into(d.path(), &pgs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(psql(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'killed\\_new\\_%'"), "0");
+    assert_eq!(canopy_store::read_runs(&pgs).unwrap().len(), 2);
+    assert_eq!(canopy_store::read_triage(&pgs).unwrap().len(), 1);
+}
+
+/// One line on stderr, exit status 1, naming what is wrong.
+fn assert_clear_failure(o: &std::process::Output, must: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    let e = stderr(o);
+    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("error") || l.starts_with("Error")).collect();
+    assert_eq!(lines.len(), 1, "one error line: {e}");
+    for m in must {
+        assert!(e.contains(m), "{m:?} not in: {e}");
+    }
+    assert!(!e.contains("password=secret"), "the password is not printed: {e}");
+}
+
+#[test]
+fn bad_connections_fail_with_one_clear_line_and_write_nothing() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let region = path_str(&d.path().join("region.toml"));
+    // Nobody listens on port 1.
+    let o = run(&["run", &region, "--store", "PG:host=127.0.0.1 port=1 dbname=x password=secret schema=a"]);
+    assert_clear_failure(&o, &["cannot connect to PostgreSQL", "port='1'"]);
+    // A database without PostGIS.
+    psql(conn, "DROP DATABASE IF EXISTS nopostgis");
+    psql(conn, "CREATE DATABASE nopostgis");
+    let nopg = conn.replace("dbname=canopy", "dbname=nopostgis");
+    let o = run(&["run", &region, "--store", &format!("PG:{nopg} schema=a")]);
+    assert_clear_failure(&o, &["CREATE EXTENSION postgis"]);
+    assert_eq!(psql(&nopg, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'a%'"), "0");
+    // A schema that is not a Canopy store is never replaced.
+    psql(conn, "CREATE SCHEMA IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.t (x int)");
+    let o = run(&["run", &region, "--store", &path_str(&store(conn, "other"))]);
+    assert_clear_failure(&o, &["not a Canopy store"]);
+    assert_eq!(psql(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'other'"), "1");
+    // A user without the right to create schemas.
+    psql(conn, "DO $$ BEGIN CREATE ROLE reader LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; REVOKE CREATE ON DATABASE canopy FROM PUBLIC");
+    let user = conn.split_whitespace().find(|kv| kv.starts_with("user=")).unwrap();
+    let ro = conn.replace(user, "user=reader");
+    let o = run(&["run", &region, "--store", &format!("PG:{ro} schema=ro")]);
+    assert_clear_failure(&o, &["permission denied"]);
+    // A bad schema name, and reading a schema no run wrote.
+    let o = run(&["stats", "--store", &format!("PG:{conn} schema=Bad-Name")]);
+    assert_clear_failure(&o, &["not a plain schema name"]);
+    let o = run(&["stats", "--store", &format!("PG:{conn} schema=never_written")]);
+    assert_clear_failure(&o, &["schema never_written does not exist"]);
+}
+
+#[test]
+fn a_postgresql_url_names_the_same_store() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let kv: BTreeMap<&str, &str> = conn
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let url = format!(
+        "postgresql://{}@{}:{}/{}?schema=by_url",
+        kv["user"], kv["host"], kv["port"], kv["dbname"]
+    );
+    fresh(conn, "by_url");
+    let o = run_into(d.path(), Path::new(&url));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = out(&["stats", "--format", "csv", "--store", &url]);
+    let b = out(&["stats", "--format", "csv", "--store", &path_str(&store(conn, "by_url"))]);
+    assert_eq!(a, b);
+    assert!(a.lines().count() > 2, "{a}");
+}
