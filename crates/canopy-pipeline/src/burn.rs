@@ -43,7 +43,7 @@ use rayon::prelude::*;
 
 use crate::change::ChangeResult;
 use crate::config::{EpochBands, EpochConfig, Region};
-use crate::cover::{coverages, pixel_areas, Prepared, PROVINCE_CODE, STRIP_ROWS};
+use crate::cover::{coverages, pixel_areas, Prepared, PROVINCE_CODE};
 use crate::crs::Crs;
 use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
@@ -274,10 +274,7 @@ fn strips(
     area: &PixelArea,
 ) -> Result<Vec<StripOut>, PipelineError> {
     let g = ma.grid;
-    let rows: Vec<(usize, usize)> = (0..g.height)
-        .step_by(STRIP_ROWS)
-        .map(|r| (r, STRIP_ROWS.min(g.height - r)))
-        .collect();
+    let rows = crate::cover::strip_rows(g.height);
     let pb = crate::progress::bar(
         rows.len() as u64,
         format!("burned area {}→{}", ma.epoch, nb.epoch),

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::{EpochBands, Region};
-use crate::cover::{coverages, pixel_areas, Prepared, STRIP_ROWS};
+use crate::cover::{coverages, pixel_areas, Prepared};
 use crate::crs::{Crs, Transformer};
 use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
@@ -310,10 +310,7 @@ fn strips(
     b_cover: bool,
 ) -> Result<Vec<StripOut>, PipelineError> {
     let g = ma.grid;
-    let rows: Vec<(usize, usize)> = (0..g.height)
-        .step_by(STRIP_ROWS)
-        .map(|r| (r, STRIP_ROWS.min(g.height - r)))
-        .collect();
+    let rows = crate::cover::strip_rows(g.height);
     let pb = crate::progress::bar(
         rows.len() as u64,
         format!("change {}→{}", ma.epoch, mb.epoch),

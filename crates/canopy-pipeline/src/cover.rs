@@ -27,6 +27,15 @@ use crate::raster::reader::{MosaicReader, PerThread, Rules, StripData};
 /// Rows per strip: a multiple of the usual 256-row GeoTIFF block.
 pub const STRIP_ROWS: usize = 256;
 
+/// The strips of a grid `height` rows high: (first row, rows), every strip but the
+/// last [`STRIP_ROWS`] rows (the cover, change and burned-area passes all use these).
+pub fn strip_rows(height: usize) -> Vec<(usize, usize)> {
+    (0..height)
+        .step_by(STRIP_ROWS)
+        .map(|r| (r, STRIP_ROWS.min(height - r)))
+        .collect()
+}
+
 pub use canopy_store::{CommuneOut, CoverRow, ObservationRow, PROVINCE_CODE};
 
 /// What the cover job produces.
@@ -364,10 +373,7 @@ fn zonal_sums(
     area: &PixelArea,
 ) -> Result<Vec<CoverSums>, PipelineError> {
     let g = mosaic.grid;
-    let strips: Vec<(usize, usize)> = (0..g.height)
-        .step_by(STRIP_ROWS)
-        .map(|r| (r, STRIP_ROWS.min(g.height - r)))
-        .collect();
+    let strips = strip_rows(g.height);
     let pb = crate::progress::bar(strips.len() as u64, format!("epoch {}", mosaic.epoch));
     let readers = PerThread::new();
     let per_strip: Vec<Result<Vec<CoverSums>, PipelineError>> = strips
