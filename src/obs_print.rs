@@ -37,7 +37,11 @@ pub fn observations_table(
         w,
         "\nScenes and clear observations, epoch {e} (clear obs: mean per pixel of the commune):"
     )?;
-    writeln!(w, "{:<8} {:<name_w$} {:>7} {:>10}", "code", "name", "scenes", "clear obs")?;
+    writeln!(
+        w,
+        "{:<8} {:<name_w$} {:>7} {:>10}",
+        "code", "name", "scenes", "clear obs"
+    )?;
     let named = s
         .communes
         .iter()

@@ -310,7 +310,17 @@ pub fn alerts(
             writeln!(
                 w,
                 "{:<26} {:<5} {:<8} {:<8} {:>9} {:<7} {:<18} {:<9} {:<10} {:>10} {:>9}",
-                "alert", "kind", "cause", "severity", "ha", "commune", "name", "zone", "status", "lon", "lat"
+                "alert",
+                "kind",
+                "cause",
+                "severity",
+                "ha",
+                "commune",
+                "name",
+                "zone",
+                "status",
+                "lon",
+                "lat"
             )?;
             for a in &list {
                 writeln!(

@@ -93,7 +93,10 @@ fn burned_ha_by_class_and_alert_cause_by_hand() {
     assert!((a.ha(BurnClass::High) - 2.0).abs() < 1e-9, "{a:?}");
     // The rest of A's 2024 forest has dNBR 0: unburned (exact coverage by hand).
     let forest_a = expected_where(A, &|c, r| is_forest(c, r) && !burned(c, r));
-    assert!((a.ha(BurnClass::Unburned) - forest_a).abs() < 1e-6, "{a:?} vs {forest_a}");
+    assert!(
+        (a.ha(BurnClass::Unburned) - forest_a).abs() < 1e-6,
+        "{a:?} vs {forest_a}"
+    );
     assert_eq!(a.no_dnbr_ha, 0.0);
     let b = row("commune", "00002");
     assert_eq!(b.burned_ha(), 0.0);
@@ -109,7 +112,10 @@ fn burned_ha_by_class_and_alert_cause_by_hand() {
     assert!(stdout.contains("Burned forest 2024 → 2025"), "{stdout}");
     let o = run(&["alerts", "--store", &path_str(&store)]);
     let table = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(table.lines().nth(1).unwrap().contains(" loss  fire "), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().contains(" loss  fire "),
+        "{table}"
+    );
 }
 
 #[test]
@@ -141,7 +147,8 @@ fn pair_without_swir_warns() {
     assert!(r.burned_area().unwrap().is_empty());
     let w = r.warnings().unwrap();
     assert!(
-        w.iter().any(|(src, m)| src == "burn" && m.contains("no burned area")),
+        w.iter()
+            .any(|(src, m)| src == "burn" && m.contains("no burned area")),
         "{w:?}"
     );
     let alerts = r.alerts().unwrap();
@@ -161,7 +168,10 @@ fn swir_band_out_of_range_names_the_tile() {
     let o = run_into(d.path(), &store_in(d.path()));
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("a.tif") && err.contains("swir_band = 5"), "{err}");
+    assert!(
+        err.contains("a.tif") && err.contains("swir_band = 5"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -191,14 +201,20 @@ async fn stats_burned_area_serves_the_stored_rows() {
             let r = app.oneshot(req).await.unwrap();
             let status = r.status();
             let bytes = r.into_body().collect().await.unwrap().to_bytes();
-            (status, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+            )
         }
     };
     let (s, j) = get("/stats/burned-area").await;
     assert_eq!(s, StatusCode::OK, "{j}");
     assert_eq!(j["from_epoch"], "2024");
     assert_eq!(j["to_epoch"], "2025");
-    assert!((j["province"]["burned_ha"].as_f64().unwrap() - 2.0).abs() < 1e-9, "{j}");
+    assert!(
+        (j["province"]["burned_ha"].as_f64().unwrap() - 2.0).abs() < 1e-9,
+        "{j}"
+    );
     assert!((j["province"]["classes"]["high_ha"].as_f64().unwrap() - 2.0).abs() < 1e-9);
     let a = j["communes"]
         .as_array()

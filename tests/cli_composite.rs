@@ -133,9 +133,7 @@ fn cloud24(k: usize) -> impl Fn(usize, usize) -> bool {
     }
 }
 fn cloud25(k: usize) -> impl Fn(usize, usize) -> bool {
-    move |c, r| {
-        (k == 0 && rect(c, r, 55..85, 15..35)) || (k <= 1 && rect(c, r, 95..125, 495..525))
-    }
+    move |c, r| (k == 0 && rect(c, r, 55..85, 15..35)) || (k <= 1 && rect(c, r, 95..125, 495..525))
 }
 const DATES24: [&str; 4] = ["2024-06-10", "2024-06-20", "2024-07-05", "2024-07-25"];
 const DATES25: [&str; 4] = ["2025-06-12", "2025-06-22", "2025-07-07", "2025-07-27"];
@@ -152,7 +150,8 @@ fn composite_region() -> tempfile::TempDir {
             } else {
                 Box::new(cloud25(k))
             };
-            let haze = move |c: usize, r: usize| y == "2025" && k == 1 && rect(c, r, 0..200, 300..340);
+            let haze =
+                move |c: usize, r: usize| y == "2025" && k == 1 && rect(c, r, 0..200, 300..340);
             let forest: &Pred = if y == "2024" {
                 &is_forest
             } else {
@@ -252,7 +251,14 @@ fn composite_run_is_bit_identical_on_one_and_two_threads() {
         // Every figure as its bits, alert ids and outlines as stored.
         let obs_bits: Vec<_> = obs
             .iter()
-            .map(|o| (o.commune_code.clone(), o.epoch.clone(), o.scenes, o.clear_obs.to_bits()))
+            .map(|o| {
+                (
+                    o.commune_code.clone(),
+                    o.epoch.clone(),
+                    o.scenes,
+                    o.clear_obs.to_bits(),
+                )
+            })
             .collect();
         let change_bits: Vec<_> = change
             .iter()
@@ -281,7 +287,11 @@ fn composite_run_is_bit_identical_on_one_and_two_threads() {
     assert_eq!(seen[0].3, seen[1].3, "change rows");
     assert_eq!(seen[0].4, seen[1].4, "alerts (ids, outlines, properties)");
     assert_eq!(seen[0].5, seen[1].5, "stored alerts");
-    assert!(seen[0].5.contains("first_seen: \"2025-06-22\""), "{}", seen[0].5);
+    assert!(
+        seen[0].5.contains("first_seen: \"2025-06-22\""),
+        "{}",
+        seen[0].5
+    );
 }
 
 #[test]
@@ -294,7 +304,10 @@ fn composite_alerts_carry_their_confirming_observations_and_first_date() {
     // under cloud on the first two dates: 2 confirm it, first on the third.
     let facts = alert_facts(&store);
     assert_eq!(
-        facts.iter().map(|f| (f.1, f.2.as_str())).collect::<Vec<_>>(),
+        facts
+            .iter()
+            .map(|f| (f.1, f.2.as_str()))
+            .collect::<Vec<_>>(),
         vec![(3, DATES25[1]), (2, DATES25[2])],
         "{facts:?}"
     );
@@ -306,8 +319,16 @@ fn composite_alerts_carry_their_confirming_observations_and_first_date() {
     let obs = canopy_store::read_observations(&store).unwrap();
     for (code, r) in [("00001", CA), ("00002", CB)] {
         for (ep, cloud) in [
-            ("2024", (0..4).map(|k| Box::new(cloud24(k)) as Box<Pred>).collect::<Vec<_>>()),
-            ("2025", (0..4).map(|k| Box::new(cloud25(k)) as Box<Pred>).collect()),
+            (
+                "2024",
+                (0..4)
+                    .map(|k| Box::new(cloud24(k)) as Box<Pred>)
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "2025",
+                (0..4).map(|k| Box::new(cloud25(k)) as Box<Pred>).collect(),
+            ),
         ] {
             let area = (r[2] - r[0]) * (r[3] - r[1]);
             let clouded: f64 = cloud.iter().map(|c| area_where(r, c.as_ref())).sum();
@@ -322,7 +343,10 @@ fn composite_alerts_carry_their_confirming_observations_and_first_date() {
     }
     // `canopy stats` shows them (the last epoch by default).
     let table = out_ok(&["stats", "--store", &path_str(&store)]);
-    assert!(table.contains("Scenes and clear observations, epoch 2025"), "{table}");
+    assert!(
+        table.contains("Scenes and clear observations, epoch 2025"),
+        "{table}"
+    );
     let a = obs
         .iter()
         .find(|o| o.commune_code == "00001" && o.epoch == "2025")
@@ -371,12 +395,19 @@ async fn http_stats_observations() {
     assert_eq!(rows[0]["scenes"], 4);
     assert!((rows[0]["clear_obs"].as_f64().unwrap() - want.clear_obs).abs() < 1e-12);
     // All rows: 2 communes + the province, 2 epochs.
-    let r = app.clone().oneshot(get("/stats/observations")).await.unwrap();
+    let r = app
+        .clone()
+        .oneshot(get("/stats/observations"))
+        .await
+        .unwrap();
     let v: serde_json::Value =
         serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(v["observations"].as_array().unwrap().len(), 6, "{v}");
     // An unknown epoch is a 400 naming it.
-    let r = app.oneshot(get("/stats/observations?epoch=1999")).await.unwrap();
+    let r = app
+        .oneshot(get("/stats/observations?epoch=1999"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -427,7 +458,10 @@ fn priority_alerts_are_first_seen_on_their_scene_date() {
     let (store, _) = run_region(d.path());
     let facts = alert_facts(&store);
     assert_eq!(
-        facts.iter().map(|f| (f.1, f.2.as_str())).collect::<Vec<_>>(),
+        facts
+            .iter()
+            .map(|f| (f.1, f.2.as_str()))
+            .collect::<Vec<_>>(),
         vec![(1, "2025-05-01"), (1, "2025-03-01")],
         "{facts:?}"
     );

@@ -398,28 +398,62 @@ fn report_in_three_formats_equals_the_store() {
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains(&shown));
-    assert!(html.contains(r#"<html lang="en">"#) && html.contains("<h2>Forest cover per commune</h2>"));
-    assert!(html.contains("(2025-12-31)") && html.contains("off track"), "English dates and statuses");
+    assert!(
+        html.contains(r#"<html lang="en">"#) && html.contains("<h2>Forest cover per commune</h2>")
+    );
+    assert!(
+        html.contains("(2025-12-31)") && html.contains("off track"),
+        "English dates and statuses"
+    );
 
     // The default HTML report is Vietnamese: headings, comma decimals, dd/mm/yyyy
     // (the figure is under 1,000 ha, so it has no thousands separator).
     let vi_path = d.path().join("report-vi.html");
-    let o = run(&["report", "--store", &s, "--format", "html", "-o", &path_str(&vi_path)]);
+    let o = run(&[
+        "report",
+        "--store",
+        &s,
+        "--format",
+        "html",
+        "-o",
+        &path_str(&vi_path),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let vi = std::fs::read_to_string(&vi_path).unwrap();
     let shown_vi = shown.replace('.', ",");
-    assert!(vi.contains(&format!("<td>{shown_vi}</td>")), "{shown_vi} in the Vietnamese report");
-    assert!(!vi.contains(&format!("<td>{shown}</td>")), "no dot decimals in Vietnamese");
+    assert!(
+        vi.contains(&format!("<td>{shown_vi}</td>")),
+        "{shown_vi} in the Vietnamese report"
+    );
+    assert!(
+        !vi.contains(&format!("<td>{shown}</td>")),
+        "no dot decimals in Vietnamese"
+    );
     assert!(vi.contains(r#"<html lang="vi">"#));
-    for heading in ["<h2>Độ che phủ rừng theo xã</h2>", "<h2>Các xã</h2>", "<h2>Chỉ tiêu</h2>", "<th>mã xã</th>"] {
+    for heading in [
+        "<h2>Độ che phủ rừng theo xã</h2>",
+        "<h2>Các xã</h2>",
+        "<h2>Chỉ tiêu</h2>",
+        "<th>mã xã</th>",
+    ] {
         assert!(vi.contains(heading), "{heading}");
     }
-    assert!(vi.contains("(31/12/2025)") && vi.contains("chậm tiến độ"), "Vietnamese dates and statuses");
+    assert!(
+        vi.contains("(31/12/2025)") && vi.contains("chậm tiến độ"),
+        "Vietnamese dates and statuses"
+    );
     assert!(vi.contains("Đình Lập"), "names as stored");
-    assert!(!vi.contains("<h2>Communes</h2>") && !vi.contains("Forest report"), "no English left");
+    assert!(
+        !vi.contains("<h2>Communes</h2>") && !vi.contains("Forest report"),
+        "no English left"
+    );
     // A language that is neither: an error naming it.
     let o = run(&["report", "--store", &s, "--format", "html", "--lang", "fr"]);
-    assert!(!o.status.success() && stderr(&o).contains("\"fr\""), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("\"fr\""),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(
         html.matches("<path ").count(),
         2,

@@ -406,10 +406,22 @@ async fn planner_report_species_and_targets() {
         assert_eq!(r.status(), StatusCode::OK);
         let page =
             String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-        let o = run(&["report", "--store", &path_str(&store), "--format", "html", "--lang", lang]);
+        let o = run(&[
+            "report",
+            "--store",
+            &path_str(&store),
+            "--format",
+            "html",
+            "--lang",
+            lang,
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(page, String::from_utf8(o.stdout).unwrap(), "{lang}");
-        let heading = if lang == "vi" { "<h2>Các xã</h2>" } else { "<h2>Communes</h2>" };
+        let heading = if lang == "vi" {
+            "<h2>Các xã</h2>"
+        } else {
+            "<h2>Communes</h2>"
+        };
         assert!(page.contains(heading), "{lang}: {heading}");
     }
     assert_eq!(
@@ -465,7 +477,9 @@ fn undocumented(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut 
         for p in parts {
             let mut p = p;
             while let Some(r) = p["$ref"].as_str() {
-                p = doc.pointer(r.trim_start_matches('#')).unwrap_or(&Value::Null);
+                p = doc
+                    .pointer(r.trim_start_matches('#'))
+                    .unwrap_or(&Value::Null);
             }
             if let Some(m) = p["properties"].as_object() {
                 props.extend(m.clone());
@@ -518,7 +532,10 @@ async fn every_field_of_the_stats_answers_is_documented() {
     let mut checked = 0;
     for (path, uri) in [
         ("/stats/communes", "/stats/communes".to_string()),
-        ("/stats/communes/{commune}", format!("/stats/communes/{code}")),
+        (
+            "/stats/communes/{commune}",
+            format!("/stats/communes/{code}"),
+        ),
         ("/stats/change", "/stats/change".into()),
         ("/stats/province", "/stats/province".into()),
         ("/stats/species", "/stats/species".into()),
@@ -541,6 +558,12 @@ async fn every_field_of_the_stats_answers_is_documented() {
     r["cover"][0]["made_up_ha"] = 1.into();
     r["surprise"] = true.into();
     let mut missing = Vec::new();
-    undocumented(&doc, answer_schema(&doc, "/stats/province"), &r, "", &mut missing);
+    undocumented(
+        &doc,
+        answer_schema(&doc, "/stats/province"),
+        &r,
+        "",
+        &mut missing,
+    );
     assert_eq!(missing, [".cover[0].made_up_ha", ".surprise"]);
 }

@@ -21,13 +21,30 @@ use tower::ServiceExt;
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String, Vec<u8>, Option<String>) {
     let r = app
         .clone()
-        .oneshot(Request::get(uri).header("host", "canopy.test").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(uri)
+                .header("host", "canopy.test")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = r.status();
-    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    let epoch = r.headers().get("x-canopy-epoch").map(|v| v.to_str().unwrap().to_string());
-    (status, ct, r.into_body().collect().await.unwrap().to_bytes().to_vec(), epoch)
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let epoch = r
+        .headers()
+        .get("x-canopy-epoch")
+        .map(|v| v.to_str().unwrap().to_string());
+    (
+        status,
+        ct,
+        r.into_body().collect().await.unwrap().to_bytes().to_vec(),
+        epoch,
+    )
 }
 
 /// A PNG decoded by GDAL: width, height, RGB per pixel.
@@ -39,11 +56,24 @@ fn decode(png: Vec<u8>, name: &str) -> (usize, usize, Vec<[u8; 3]>) {
     let (w, h) = ds.raster_size();
     assert_eq!(ds.raster_count(), 3, "{name}: RGB");
     let bands: Vec<Vec<u8>> = (1..=3)
-        .map(|b| ds.rasterband(b).unwrap().read_as::<u8>((0, 0), (w, h), (w, h), None).unwrap().data().to_vec())
+        .map(|b| {
+            ds.rasterband(b)
+                .unwrap()
+                .read_as::<u8>((0, 0), (w, h), (w, h), None)
+                .unwrap()
+                .data()
+                .to_vec()
+        })
         .collect();
     drop(ds);
     canopy_pipeline::gdal::vsi::unlink_mem_file(&path).unwrap();
-    (w, h, (0..w * h).map(|i| [bands[0][i], bands[1][i], bands[2][i]]).collect())
+    (
+        w,
+        h,
+        (0..w * h)
+            .map(|i| [bands[0][i], bands[1][i], bands[2][i]])
+            .collect(),
+    )
 }
 
 #[tokio::test]
@@ -61,9 +91,20 @@ async fn chips_show_the_planted_clearing_forest_before_and_cleared_after() {
     let id = alerts[0]["id"].as_str().unwrap();
     assert!((alerts[0]["properties"]["area_ha"].as_f64().unwrap() - 2.0).abs() < 1e-6);
 
-    let (s, ct, before, epoch) = get(&app, &format!("/collections/alerts/items/{id}/chips/before.png")).await;
-    assert_eq!((s, ct.as_str(), epoch.as_deref()), (StatusCode::OK, "image/png", Some("2024")));
-    let (s, _, after, epoch) = get(&app, &format!("/collections/alerts/items/{id}/chips/after.png")).await;
+    let (s, ct, before, epoch) = get(
+        &app,
+        &format!("/collections/alerts/items/{id}/chips/before.png"),
+    )
+    .await;
+    assert_eq!(
+        (s, ct.as_str(), epoch.as_deref()),
+        (StatusCode::OK, "image/png", Some("2024"))
+    );
+    let (s, _, after, epoch) = get(
+        &app,
+        &format!("/collections/alerts/items/{id}/chips/after.png"),
+    )
+    .await;
     assert_eq!((s, epoch.as_deref()), (StatusCode::OK, Some("2025")));
     let (bw, bh, before) = decode(before, "before");
     let (aw, ah, after) = decode(after, "after");
@@ -71,23 +112,50 @@ async fn chips_show_the_planted_clearing_forest_before_and_cleared_after() {
 
     // Where the window starts (in the tile's pixels): from the outline's bounding box,
     // which must be exactly the clearing's 20 × 10 blocks.
-    let yellow: Vec<(usize, usize)> = (0..bw * bh).filter(|i| after[*i] == OUTLINE).map(|i| (i % bw, i / bw)).collect();
-    let (x0, x1) = (yellow.iter().map(|p| p.0).min().unwrap(), yellow.iter().map(|p| p.0).max().unwrap());
-    let (y0, y1) = (yellow.iter().map(|p| p.1).min().unwrap(), yellow.iter().map(|p| p.1).max().unwrap());
-    assert_eq!((x1 + 1 - x0, y1 + 1 - y0), (20 * SCALE, 10 * SCALE), "the outline spans the clearing");
-    assert_eq!((x0 % SCALE, y0 % SCALE), (0, 0), "the outline is on block edges");
+    let yellow: Vec<(usize, usize)> = (0..bw * bh)
+        .filter(|i| after[*i] == OUTLINE)
+        .map(|i| (i % bw, i / bw))
+        .collect();
+    let (x0, x1) = (
+        yellow.iter().map(|p| p.0).min().unwrap(),
+        yellow.iter().map(|p| p.0).max().unwrap(),
+    );
+    let (y0, y1) = (
+        yellow.iter().map(|p| p.1).min().unwrap(),
+        yellow.iter().map(|p| p.1).max().unwrap(),
+    );
+    assert_eq!(
+        (x1 + 1 - x0, y1 + 1 - y0),
+        (20 * SCALE, 10 * SCALE),
+        "the outline spans the clearing"
+    );
+    assert_eq!(
+        (x0 % SCALE, y0 % SCALE),
+        (0, 0),
+        "the outline is on block edges"
+    );
     let (gc0, gr0) = (60 - x0 / SCALE, 20 - y0 / SCALE);
     let (ww, wh) = (bw / SCALE, bh / SCALE);
     assert!(ww >= 24 && wh >= 24 && ww <= 96, "window {ww} × {wh} px");
     // The centre of a grid pixel's block (never on an outline line).
-    let at = |img: &[[u8; 3]], c: usize, r: usize| img[((r - gr0) * SCALE + SCALE / 2) * bw + (c - gc0) * SCALE + SCALE / 2];
+    let at = |img: &[[u8; 3]], c: usize, r: usize| {
+        img[((r - gr0) * SCALE + SCALE / 2) * bw + (c - gc0) * SCALE + SCALE / 2]
+    };
     let forest = |p: [u8; 3]| p[1] > p[0];
     let non_forest = |p: [u8; 3]| p[0] > p[1];
     let mut inside = 0;
     for r in 20..30 {
         for c in 60..80 {
-            assert!(forest(at(&before, c, r)), "before, clearing pixel ({c}, {r}): {:?}", at(&before, c, r));
-            assert!(non_forest(at(&after, c, r)), "after, clearing pixel ({c}, {r}): {:?}", at(&after, c, r));
+            assert!(
+                forest(at(&before, c, r)),
+                "before, clearing pixel ({c}, {r}): {:?}",
+                at(&before, c, r)
+            );
+            assert!(
+                non_forest(at(&after, c, r)),
+                "after, clearing pixel ({c}, {r}): {:?}",
+                at(&after, c, r)
+            );
             inside += 1;
         }
     }
@@ -109,7 +177,11 @@ async fn chips_show_the_planted_clearing_forest_before_and_cleared_after() {
     // and nowhere far from it.
     for r in 20..30 {
         let y = (r - gr0) * SCALE + 1;
-        assert_eq!(after[y * bw + (60 - gc0) * SCALE], OUTLINE, "outline at row {r}");
+        assert_eq!(
+            after[y * bw + (60 - gc0) * SCALE],
+            OUTLINE,
+            "outline at row {r}"
+        );
         assert_eq!(before[y * bw + (60 - gc0) * SCALE], OUTLINE);
     }
     let yellow = yellow.len();
@@ -118,6 +190,19 @@ async fn chips_show_the_planted_clearing_forest_before_and_cleared_after() {
     assert_eq!(yellow, 2 * (20 + 10) * SCALE - 4);
 
     // Unknown chip names and alerts are 404s.
-    assert_eq!(get(&app, &format!("/collections/alerts/items/{id}/chips/middle.png")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(get(&app, "/collections/alerts/items/nope/chips/before.png").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(
+            &app,
+            &format!("/collections/alerts/items/{id}/chips/middle.png")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, "/collections/alerts/items/nope/chips/before.png")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use canopy_server::{auth::Tokens, router, AppState, Settings};
-use common::*;
 use canopy_pipeline::gdal::raster::Buffer;
 use canopy_pipeline::gdal::DriverManager;
+use canopy_server::{auth::Tokens, router, AppState, Settings};
+use common::*;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -38,11 +38,23 @@ async fn call(app: &axum::Router, req: Request<Body>) -> Resp {
     let etag = h("etag");
     let content_type = h("content-type").unwrap_or_default();
     let bytes = r.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Resp { status, etag, content_type, bytes }
+    Resp {
+        status,
+        etag,
+        content_type,
+        bytes,
+    }
 }
 
 async fn get(app: &axum::Router, uri: &str) -> Resp {
-    call(app, Request::get(uri).header("host", "canopy.test").body(Body::empty()).unwrap()).await
+    call(
+        app,
+        Request::get(uri)
+            .header("host", "canopy.test")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
 }
 
 async fn patch(app: &axum::Router, id: &str, token: &str, etag: &str, status: &str) -> Resp {
@@ -53,7 +65,9 @@ async fn patch(app: &axum::Router, id: &str, token: &str, etag: &str, status: &s
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {token}"))
             .header("if-match", etag)
-            .body(Body::from(format!("{{\"status\": \"{status}\", \"note\": \"stumps\"}}")))
+            .body(Body::from(format!(
+                "{{\"status\": \"{status}\", \"note\": \"stumps\"}}"
+            )))
             .unwrap(),
     )
     .await
@@ -92,7 +106,10 @@ fn png(w: usize, h: usize) -> Vec<u8> {
     let ds = mem.create_with_band_type::<u8, _>("", w, h, 1).unwrap();
     let data: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
     let mut buf = Buffer::new((w, h), data);
-    ds.rasterband(1).unwrap().write((0, 0), (w, h), &mut buf).unwrap();
+    ds.rasterband(1)
+        .unwrap()
+        .write((0, 0), (w, h), &mut buf)
+        .unwrap();
     let path = format!("/vsimem/photo-{w}x{h}.png");
     let png = DriverManager::get_driver_by_name("PNG").unwrap();
     ds.create_copy(&png, &path, &Default::default()).unwrap();
@@ -113,37 +130,131 @@ async fn photos_join_the_rangers_triage_are_checked_and_survive_a_rerun() {
     assert!(photo.starts_with(b"\x89PNG"));
 
     // No triage event yet: nothing for a photo to join.
-    let r = post_photo(&app, &id, Some("lan-secret"), Some(&e0), "image/png", photo.clone()).await;
-    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", String::from_utf8_lossy(&r.bytes));
+    let r = post_photo(
+        &app,
+        &id,
+        Some("lan-secret"),
+        Some(&e0),
+        "image/png",
+        photo.clone(),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        String::from_utf8_lossy(&r.bytes)
+    );
 
     let r = patch(&app, &id, "lan-secret", &e0, "confirmed").await;
     assert_eq!(r.status, StatusCode::OK);
     let e1 = r.etag.unwrap();
 
     // Token and If-Match are required.
-    assert_eq!(post_photo(&app, &id, None, Some(&e1), "image/png", photo.clone()).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(post_photo(&app, &id, Some("lan-secret"), None, "image/png", photo.clone()).await.status, StatusCode::PRECONDITION_REQUIRED);
-    assert_eq!(post_photo(&app, &id, Some("lan-secret"), Some(&e0), "image/png", photo.clone()).await.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(
+        post_photo(&app, &id, None, Some(&e1), "image/png", photo.clone())
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post_photo(
+            &app,
+            &id,
+            Some("lan-secret"),
+            None,
+            "image/png",
+            photo.clone()
+        )
+        .await
+        .status,
+        StatusCode::PRECONDITION_REQUIRED
+    );
+    assert_eq!(
+        post_photo(
+            &app,
+            &id,
+            Some("lan-secret"),
+            Some(&e0),
+            "image/png",
+            photo.clone()
+        )
+        .await
+        .status,
+        StatusCode::PRECONDITION_FAILED
+    );
     // Not an image, by its bytes, whatever the Content-Type claims.
-    let r = post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/jpeg", b"just some text, not a photo".to_vec()).await;
+    let r = post_photo(
+        &app,
+        &id,
+        Some("lan-secret"),
+        Some(&e1),
+        "image/jpeg",
+        b"just some text, not a photo".to_vec(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(r.json()["description"].as_str().unwrap().contains("not a JPEG, PNG or WebP"), "{}", r.json());
-    let r = post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/gif", b"GIF89a\x01\x00\x01\x00".to_vec()).await;
+    assert!(
+        r.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("not a JPEG, PNG or WebP"),
+        "{}",
+        r.json()
+    );
+    let r = post_photo(
+        &app,
+        &id,
+        Some("lan-secret"),
+        Some(&e1),
+        "image/gif",
+        b"GIF89a\x01\x00\x01\x00".to_vec(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let svg = br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#.to_vec();
-    assert_eq!(post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/png", svg).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let svg =
+        br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#.to_vec();
+    assert_eq!(
+        post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/png", svg)
+            .await
+            .status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     // Too large: a JPEG header and 1 MiB + 1 byte.
     let mut big = vec![0xFF, 0xD8, 0xFF, 0xE0];
     big.resize(canopy_store::photos::MAX_PHOTO_BYTES + 1, 0);
     let r = post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/jpeg", big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Another ranger cannot add photos to Lan's triage.
-    let r = post_photo(&app, &id, Some("mai-secret"), Some(&e1), "image/png", photo.clone()).await;
+    let r = post_photo(
+        &app,
+        &id,
+        Some("mai-secret"),
+        Some(&e1),
+        "image/png",
+        photo.clone(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
-    assert!(r.json()["description"].as_str().unwrap().contains("Nguyễn Văn Lan"), "{}", r.json());
+    assert!(
+        r.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("Nguyễn Văn Lan"),
+        "{}",
+        r.json()
+    );
 
     // A real PNG joins event 1.
-    let r = post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/png", photo.clone()).await;
+    let r = post_photo(
+        &app,
+        &id,
+        Some("lan-secret"),
+        Some(&e1),
+        "image/png",
+        photo.clone(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json());
     let href = r.json()["href"].as_str().unwrap().to_string();
     assert!(href.ends_with("/photos/1-1"), "{href}");
@@ -161,13 +272,35 @@ async fn photos_join_the_rangers_triage_are_checked_and_survive_a_rerun() {
 
     // At most four per event.
     for n in 2..=4 {
-        let r = post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/png", png(8 + n, 8)).await;
+        let r = post_photo(
+            &app,
+            &id,
+            Some("lan-secret"),
+            Some(&e1),
+            "image/png",
+            png(8 + n, 8),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
-    let r = post_photo(&app, &id, Some("lan-secret"), Some(&e1), "image/png", png(20, 8)).await;
+    let r = post_photo(
+        &app,
+        &id,
+        Some("lan-secret"),
+        Some(&e1),
+        "image/png",
+        png(20, 8),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.json());
-    assert_eq!(get(&app, &format!("{item}/photos/1-9")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(&app, &format!("{item}/photos/x")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&app, &format!("{item}/photos/1-9")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, &format!("{item}/photos/x")).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // A re-run keeps them (like the triage history).
     let o = run_into(d.path(), &store);

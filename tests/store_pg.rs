@@ -72,7 +72,11 @@ fn psql(conn: &str, sql: &str) -> String {
         .args([conn, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .expect("psql runs");
-    assert!(o.status.success(), "{sql}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
 
@@ -101,7 +105,12 @@ fn rows(store: &Path, names: &[String]) -> Rows {
                 .into_iter()
                 .map(|mut r| {
                     if n == "runs" {
-                        r.fields.retain(|k, _| !k.ends_with("_at") && !k.ends_with("_s") && !k.contains("second") && k != "timings");
+                        r.fields.retain(|k, _| {
+                            !k.ends_with("_at")
+                                && !k.ends_with("_s")
+                                && !k.contains("second")
+                                && k != "timings"
+                        });
                     }
                     (r.fields, format!("{:?}", r.geometry))
                 })
@@ -126,9 +135,17 @@ fn assert_same_rows(a: &Rows, b: &Rows) {
         let rb = &b[n];
         assert_eq!(ra.len(), rb.len(), "layer {n}: row count");
         for (i, ((fa, ga), (fb, gb))) in ra.iter().zip(rb).enumerate() {
-            assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>(), "layer {n}: fields");
+            assert_eq!(
+                fa.keys().collect::<Vec<_>>(),
+                fb.keys().collect::<Vec<_>>(),
+                "layer {n}: fields"
+            );
             for (k, va) in fa {
-                assert!(same_value(va, &fb[k]), "layer {n}, row {i}, field {k}: {va} vs {}", fb[k]);
+                assert!(
+                    same_value(va, &fb[k]),
+                    "layer {n}, row {i}, field {k}: {va} vs {}",
+                    fb[k]
+                );
             }
             assert_eq!(ga, gb, "layer {n}, row {i}: geometry");
         }
@@ -150,8 +167,17 @@ fn a_run_into_postgis_stores_what_a_geopackage_stores() {
     let o = run_into(d.path(), &pgs);
     assert!(o.status.success(), "{}", stderr(&o));
     // The run's printed figures are read back from the store it wrote.
-    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().filter(|l| !l.starts_with("Store:")).collect::<Vec<_>>(),
-        gpkg_stdout.lines().filter(|l| !l.starts_with("Store:")).collect::<Vec<_>>());
+    assert_eq!(
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("Store:"))
+            .collect::<Vec<_>>(),
+        gpkg_stdout
+            .lines()
+            .filter(|l| !l.starts_with("Store:"))
+            .collect::<Vec<_>>()
+    );
 
     let names = layer_names(&gpkg);
     assert!(names.len() >= 10, "{names:?}");
@@ -172,12 +198,16 @@ fn a_run_into_postgis_stores_what_a_geopackage_stores() {
         let (a, b) = (out(&ga), out(&pa));
         if cmd.contains(&"csv") {
             // Full-precision CSV: the same to 15 significant digits.
-            let cells = |t: &str| -> Vec<String> { t.split([',', '\n']).map(String::from).collect() };
+            let cells =
+                |t: &str| -> Vec<String> { t.split([',', '\n']).map(String::from).collect() };
             let (ca, cb) = (cells(&a), cells(&b));
             assert_eq!(ca.len(), cb.len(), "{cmd:?}");
             for (x, y) in ca.iter().zip(&cb) {
                 match (x.parse::<f64>(), y.parse::<f64>()) {
-                    (Ok(x), Ok(y)) => assert!((x - y).abs() <= 1e-13 * x.abs().max(y.abs()), "{cmd:?}: {x} vs {y}"),
+                    (Ok(x), Ok(y)) => assert!(
+                        (x - y).abs() <= 1e-13 * x.abs().max(y.abs()),
+                        "{cmd:?}: {x} vs {y}"
+                    ),
                     _ => assert_eq!(x, y, "{cmd:?}"),
                 }
             }
@@ -190,7 +220,10 @@ fn a_run_into_postgis_stores_what_a_geopackage_stores() {
         psql(conn, "SELECT type FROM geometry_columns WHERE f_table_schema = 'same_rows' AND f_table_name = 'alerts'"),
         "MULTIPOLYGON"
     );
-    let idx = psql(conn, "SELECT indexdef FROM pg_indexes WHERE schemaname = 'same_rows' AND tablename = 'alerts'");
+    let idx = psql(
+        conn,
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'same_rows' AND tablename = 'alerts'",
+    );
     assert!(idx.to_lowercase().contains("gist"), "{idx}");
 }
 
@@ -203,25 +236,39 @@ fn triage_survives_runs_and_each_run_replaces_the_results_whole() {
     assert!(run_into(d.path(), &pgs).status.success());
     let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
     for status in ["confirmed", "dismissed"] {
-        out(&["triage", "--store", &p, &id, "--status", status, "--by", "lan"]);
+        out(&[
+            "triage", "--store", &p, &id, "--status", status, "--by", "lan",
+        ]);
     }
-    let oid_before = psql(conn, "SELECT oid FROM pg_namespace WHERE nspname = 'triage_kept'");
+    let oid_before = psql(
+        conn,
+        "SELECT oid FROM pg_namespace WHERE nspname = 'triage_kept'",
+    );
     let o = run_into(d.path(), &pgs);
     assert!(o.status.success(), "{}", stderr(&o));
-    let oid_after = psql(conn, "SELECT oid FROM pg_namespace WHERE nspname = 'triage_kept'");
+    let oid_after = psql(
+        conn,
+        "SELECT oid FROM pg_namespace WHERE nspname = 'triage_kept'",
+    );
     assert_ne!(oid_before, oid_after, "a new schema was swapped in");
     let t = canopy_store::read_triage(&pgs).unwrap();
     assert_eq!(t.len(), 2);
     assert_eq!(t[1].status.as_str(), "dismissed");
     assert_eq!(canopy_store::read_runs(&pgs).unwrap().len(), 2);
     // Triage is stored once, never copied into the results schema.
-    assert_eq!(psql(conn, "SELECT count(*) FROM triage_kept_triage.alert_triage"), "2");
+    assert_eq!(
+        psql(conn, "SELECT count(*) FROM triage_kept_triage.alert_triage"),
+        "2"
+    );
     assert_eq!(
         psql(conn, "SELECT table_type FROM information_schema.tables WHERE table_schema = 'triage_kept' AND table_name = 'alert_triage'"),
         "VIEW"
     );
     let alerts = canopy_store::read_alerts(&pgs).unwrap();
-    assert_eq!(alerts.iter().find(|a| a.id == id).unwrap().status.as_str(), "dismissed");
+    assert_eq!(
+        alerts.iter().find(|a| a.id == id).unwrap().status.as_str(),
+        "dismissed"
+    );
     // No temporary or old schema is left.
     assert_eq!(
         psql(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'triage\\_kept\\_%' AND nspname <> 'triage_kept_triage'"),
@@ -236,7 +283,16 @@ fn a_run_killed_mid_write_leaves_the_previous_results_identical() {
     let pgs = fresh(conn, "killed");
     assert!(run_into(d.path(), &pgs).status.success());
     let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
-    out(&["triage", "--store", &path_str(&pgs), &id, "--status", "confirmed", "--by", "lan"]);
+    out(&[
+        "triage",
+        "--store",
+        &path_str(&pgs),
+        &id,
+        "--status",
+        "confirmed",
+        "--by",
+        "lan",
+    ]);
     let names: Vec<String> = psql(conn, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'killed'")
         .split(',')
         .map(String::from)
@@ -246,29 +302,51 @@ fn a_run_killed_mid_write_leaves_the_previous_results_identical() {
     // A second run, killed with SIGKILL as soon as its new schema exists (it is
     // writing the tables into it).
     let mut child = canopy()
-        .args(["run", &path_str(&d.path().join("region.toml")), "--store", &path_str(&pgs)])
+        .args([
+            "run",
+            &path_str(&d.path().join("region.toml")),
+            "--store",
+            &path_str(&pgs),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let t0 = std::time::Instant::now();
     loop {
-        if psql(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'killed\\_new\\_%'") != "0" {
+        if psql(
+            conn,
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'killed\\_new\\_%'",
+        ) != "0"
+        {
             break;
         }
         assert!(t0.elapsed().as_secs() < 60, "the run never started writing");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     child.kill().unwrap();
     child.wait().unwrap();
 
-    assert_eq!(rows(&pgs, &names), before, "the previous results are untouched (exactly)");
+    assert_eq!(
+        rows(&pgs, &names),
+        before,
+        "the previous results are untouched (exactly)"
+    );
     assert_eq!(canopy_store::read_runs(&pgs).unwrap().len(), 1);
     // The next run drops the killed run's schema and keeps the history.
     let o = run_into(d.path(), &pgs);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(psql(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'killed\\_new\\_%'"), "0");
+    assert_eq!(
+        psql(
+            conn,
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'killed\\_new\\_%'"
+        ),
+        "0"
+    );
     assert_eq!(canopy_store::read_runs(&pgs).unwrap().len(), 2);
     assert_eq!(canopy_store::read_triage(&pgs).unwrap().len(), 1);
 }
@@ -277,12 +355,18 @@ fn a_run_killed_mid_write_leaves_the_previous_results_identical() {
 fn assert_clear_failure(o: &std::process::Output, must: &[&str]) {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
     let e = stderr(o);
-    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("error") || l.starts_with("Error")).collect();
+    let lines: Vec<&str> = e
+        .lines()
+        .filter(|l| l.starts_with("error") || l.starts_with("Error"))
+        .collect();
     assert_eq!(lines.len(), 1, "one error line: {e}");
     for m in must {
         assert!(e.contains(m), "{m:?} not in: {e}");
     }
-    assert!(!e.contains("password=secret"), "the password is not printed: {e}");
+    assert!(
+        !e.contains("password=secret"),
+        "the password is not printed: {e}"
+    );
 }
 
 #[test]
@@ -291,7 +375,12 @@ fn bad_connections_fail_with_one_clear_line_and_write_nothing() {
     let d = region_two_epochs();
     let region = path_str(&d.path().join("region.toml"));
     // Nobody listens on port 1.
-    let o = run(&["run", &region, "--store", "PG:host=127.0.0.1 port=1 dbname=x password=secret schema=a"]);
+    let o = run(&[
+        "run",
+        &region,
+        "--store",
+        "PG:host=127.0.0.1 port=1 dbname=x password=secret schema=a",
+    ]);
     assert_clear_failure(&o, &["cannot connect to PostgreSQL", "port='1'"]);
     // A database without PostGIS.
     psql(conn, "DROP DATABASE IF EXISTS nopostgis");
@@ -299,22 +388,44 @@ fn bad_connections_fail_with_one_clear_line_and_write_nothing() {
     let nopg = conn.replace("dbname=canopy", "dbname=nopostgis");
     let o = run(&["run", &region, "--store", &format!("PG:{nopg} schema=a")]);
     assert_clear_failure(&o, &["CREATE EXTENSION postgis"]);
-    assert_eq!(psql(&nopg, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'a%'"), "0");
+    assert_eq!(
+        psql(
+            &nopg,
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'a%'"
+        ),
+        "0"
+    );
     // A schema that is not a Canopy store is never replaced.
-    psql(conn, "CREATE SCHEMA IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.t (x int)");
+    psql(
+        conn,
+        "CREATE SCHEMA IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.t (x int)",
+    );
     let o = run(&["run", &region, "--store", &path_str(&store(conn, "other"))]);
     assert_clear_failure(&o, &["not a Canopy store"]);
-    assert_eq!(psql(conn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'other'"), "1");
+    assert_eq!(
+        psql(
+            conn,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'other'"
+        ),
+        "1"
+    );
     // A user without the right to create schemas.
     psql(conn, "DO $$ BEGIN CREATE ROLE reader LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; REVOKE CREATE ON DATABASE canopy FROM PUBLIC");
-    let user = conn.split_whitespace().find(|kv| kv.starts_with("user=")).unwrap();
+    let user = conn
+        .split_whitespace()
+        .find(|kv| kv.starts_with("user="))
+        .unwrap();
     let ro = conn.replace(user, "user=reader");
     let o = run(&["run", &region, "--store", &format!("PG:{ro} schema=ro")]);
     assert_clear_failure(&o, &["permission denied"]);
     // A bad schema name, and reading a schema no run wrote.
     let o = run(&["stats", "--store", &format!("PG:{conn} schema=Bad-Name")]);
     assert_clear_failure(&o, &["not a plain schema name"]);
-    let o = run(&["stats", "--store", &format!("PG:{conn} schema=never_written")]);
+    let o = run(&[
+        "stats",
+        "--store",
+        &format!("PG:{conn} schema=never_written"),
+    ]);
     assert_clear_failure(&o, &["schema never_written does not exist"]);
 }
 
@@ -334,7 +445,13 @@ fn a_postgresql_url_names_the_same_store() {
     let o = run_into(d.path(), Path::new(&url));
     assert!(o.status.success(), "{}", stderr(&o));
     let a = out(&["stats", "--format", "csv", "--store", &url]);
-    let b = out(&["stats", "--format", "csv", "--store", &path_str(&store(conn, "by_url"))]);
+    let b = out(&[
+        "stats",
+        "--format",
+        "csv",
+        "--store",
+        &path_str(&store(conn, "by_url")),
+    ]);
     assert_eq!(a, b);
     assert!(a.lines().count() > 2, "{a}");
 }

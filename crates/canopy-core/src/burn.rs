@@ -216,7 +216,10 @@ mod tests {
         assert_eq!(AlertCause::of(0.5, 1.0), AlertCause::Unknown);
         assert_eq!(AlertCause::of(0.0, 0.0), AlertCause::Unknown);
         assert_eq!(AlertCause::parse("fire"), Some(AlertCause::Fire));
-        assert_eq!(AlertCause::parse(AlertCause::Unknown.as_str()), Some(AlertCause::Unknown));
+        assert_eq!(
+            AlertCause::parse(AlertCause::Unknown.as_str()),
+            Some(AlertCause::Unknown)
+        );
     }
 
     #[test]

@@ -47,7 +47,9 @@ impl Format {
 
     /// The format a file name's extension asks for.
     pub fn from_path(p: &Path) -> Option<Format> {
-        p.extension().and_then(|e| e.to_str()).and_then(Format::parse)
+        p.extension()
+            .and_then(|e| e.to_str())
+            .and_then(Format::parse)
     }
 
     /// GDAL's driver for it.
@@ -91,7 +93,10 @@ mod tests {
 
     #[test]
     fn formats_from_names_and_paths() {
-        assert_eq!(Format::from_path(Path::new("a/b.SHP")), Some(Format::Shapefile));
+        assert_eq!(
+            Format::from_path(Path::new("a/b.SHP")),
+            Some(Format::Shapefile)
+        );
         assert_eq!(Format::from_path(Path::new("x.xlsx")), Some(Format::Xlsx));
         assert_eq!(Format::from_path(Path::new("x.geojson")), None);
         assert_eq!(Format::from_path(Path::new("x")), None);

@@ -58,7 +58,10 @@ pub enum ExportError {
     },
 }
 
-fn gdal_err(what: impl Into<String>, path: &Path) -> impl FnOnce(gdal::errors::GdalError) -> ExportError {
+fn gdal_err(
+    what: impl Into<String>,
+    path: &Path,
+) -> impl FnOnce(gdal::errors::GdalError) -> ExportError {
     let (what, path) = (what.into(), path.to_path_buf());
     move |source| ExportError::Gdal { what, path, source }
 }
@@ -92,10 +95,19 @@ struct OutField {
 
 /// Exports layer `layer` of the store `store` to `out`, in `format` (default: from
 /// `out`'s extension).
-pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> Result<Summary, ExportError> {
+pub fn export(
+    store: &Path,
+    layer: &str,
+    out: &Path,
+    format: Option<Format>,
+) -> Result<Summary, ExportError> {
     let format = match format.or_else(|| Format::from_path(out)) {
         Some(f) => f,
-        None => return Err(ExportError::UnknownFormat { path: out.to_path_buf() }),
+        None => {
+            return Err(ExportError::UnknownFormat {
+                path: out.to_path_buf(),
+            })
+        }
     };
     // A store (checked, a hot journal rolled back) and the alerts' triage status.
     let reader = canopy_store::Store::open(store)?.read()?;
@@ -123,13 +135,20 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
         Err(_) => {
             let mut known: Vec<String> = src.layers().map(|l| l.name()).collect();
             known.sort();
-            return Err(ExportError::NoLayer { layer: layer.to_string(), store: store.to_path_buf(), known });
+            return Err(ExportError::NoLayer {
+                layer: layer.to_string(),
+                store: store.to_path_buf(),
+                known,
+            });
         }
     };
     let geom_type = lyr.defn().geometry_type();
     let spatial = geom_type != OGRwkbGeometryType::wkbNone && format.spatial();
     if format.spatial() && geom_type == OGRwkbGeometryType::wkbNone {
-        return Err(ExportError::NoGeometry { layer: layer.to_string(), format });
+        return Err(ExportError::NoGeometry {
+            layer: layer.to_string(),
+            format,
+        });
     }
     let srs = lyr.spatial_ref();
 
@@ -141,7 +160,13 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
             skipped.push(f.name());
             continue;
         }
-        fields.push(OutField { src: i, name: f.name(), ty: f.field_type(), width: f.width(), precision: f.precision() });
+        fields.push(OutField {
+            src: i,
+            name: f.name(),
+            ty: f.field_type(),
+            width: f.width(),
+            precision: f.precision(),
+        });
     }
     let id_field = fields.iter().position(|f| f.name == "alert_id");
     let mut renamed = Vec::new();
@@ -164,9 +189,15 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
     for feat in lyr.features() {
         let mut values = Vec::with_capacity(fields.len());
         for f in &fields {
-            values.push(feat.field(f.src).map_err(gdal_err(format!("reading layer {layer}"), store))?);
+            values.push(
+                feat.field(f.src)
+                    .map_err(gdal_err(format!("reading layer {layer}"), store))?,
+            );
         }
-        rows.push(Row { values, geometry: feat.geometry().cloned() });
+        rows.push(Row {
+            values,
+            geometry: feat.geometry().cloned(),
+        });
     }
     // A shapefile's text fields as wide as their longest UTF-8 value (the DBF
     // width is in bytes; GDAL's default of 80 would cut long Vietnamese names).
@@ -187,9 +218,9 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
     }
 
     // Write into a temporary folder beside `out`, then rename into place.
-    let name = out
-        .file_name()
-        .ok_or_else(|| ExportError::UnknownFormat { path: out.to_path_buf() })?;
+    let name = out.file_name().ok_or_else(|| ExportError::UnknownFormat {
+        path: out.to_path_buf(),
+    })?;
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -202,10 +233,19 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
     let result = (|| {
         let target = tmp.join(name);
         let count = if format == Format::Gpx {
-            write_gpx(&target, layer, &fields, id_field, &status, rows.iter().map(|r| (&r.values, r.geometry.as_ref())))?
+            write_gpx(
+                &target,
+                layer,
+                &fields,
+                id_field,
+                &status,
+                rows.iter().map(|r| (&r.values, r.geometry.as_ref())),
+            )?
         } else {
-            let driver = DriverManager::get_driver_by_name(format.driver())
-                .map_err(gdal_err(format!("GDAL has no {} driver", format.driver()), out))?;
+            let driver = DriverManager::get_driver_by_name(format.driver()).map_err(gdal_err(
+                format!("GDAL has no {} driver", format.driver()),
+                out,
+            ))?;
             // KML's <name>: the alert id, the commune name, else an id-like field.
             let dsco: Vec<String> = match (format, kml_name_field(&fields)) {
                 (Format::Kml, Some(n)) => vec![format!("NameField={n}")],
@@ -219,57 +259,87 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
                     0,
                     &RasterCreationOptions::from_iter(dsco.iter().map(String::as_str)),
                 )
-                .map_err(gdal_err(format!("cannot create a {} file", format.driver()), out))?;
-            let ty = if spatial { geom_type } else { OGRwkbGeometryType::wkbNone };
+                .map_err(gdal_err(
+                    format!("cannot create a {} file", format.driver()),
+                    out,
+                ))?;
+            let ty = if spatial {
+                geom_type
+            } else {
+                OGRwkbGeometryType::wkbNone
+            };
             let lco: Vec<&str> = format.layer_options().to_vec();
             let out_layer = ds
-                .create_layer(LayerOptions { name: layer, srs: if spatial { srs.as_ref() } else { None }, ty, options: Some(&lco) })
+                .create_layer(LayerOptions {
+                    name: layer,
+                    srs: if spatial { srs.as_ref() } else { None },
+                    ty,
+                    options: Some(&lco),
+                })
                 .map_err(gdal_err(format!("cannot create layer {layer}"), out))?;
             for f in &fields {
-                let d = FieldDefn::new(&f.name, f.ty).map_err(gdal_err(format!("field {}", f.name), out))?;
+                let d = FieldDefn::new(&f.name, f.ty)
+                    .map_err(gdal_err(format!("field {}", f.name), out))?;
                 if f.width > 0 {
                     d.set_width(f.width);
                 }
                 if f.precision > 0 {
                     d.set_precision(f.precision);
                 }
-                d.add_to_layer(&out_layer).map_err(gdal_err(format!("cannot add field {}", f.name), out))?;
+                d.add_to_layer(&out_layer)
+                    .map_err(gdal_err(format!("cannot add field {}", f.name), out))?;
             }
             if layer == "alerts" && id_field.is_some() {
-                let d = FieldDefn::new("status", OGRFieldType::OFTString).map_err(gdal_err("field status", out))?;
+                let d = FieldDefn::new("status", OGRFieldType::OFTString)
+                    .map_err(gdal_err("field status", out))?;
                 d.set_width(9);
-                d.add_to_layer(&out_layer).map_err(gdal_err("cannot add field status", out))?;
+                d.add_to_layer(&out_layer)
+                    .map_err(gdal_err("cannot add field status", out))?;
             }
             // Fields by name: a driver may have fields of its own first (KML's Name
             // and Description, which our `name` field becomes).
             let defn = Defn::from_layer(&out_layer);
             let out_idx: Vec<usize> = fields
                 .iter()
-                .map(|f| defn.field_index(&f.name).map_err(gdal_err(format!("field {} in the output", f.name), out)))
+                .map(|f| {
+                    defn.field_index(&f.name)
+                        .map_err(gdal_err(format!("field {} in the output", f.name), out))
+                })
                 .collect::<Result<_, _>>()?;
-            let status_idx = if layer == "alerts" && id_field.is_some() { defn.field_index("status").ok() } else { None };
+            let status_idx = if layer == "alerts" && id_field.is_some() {
+                defn.field_index("status").ok()
+            } else {
+                None
+            };
             for r in &rows {
                 let mut feat = Feature::new(&defn).map_err(gdal_err("new feature", out))?;
                 for (k, v) in r.values.iter().enumerate() {
                     if let Some(v) = v {
-                        feat.set_field(out_idx[k], v).map_err(gdal_err(format!("field {}", fields[k].name), out))?;
+                        feat.set_field(out_idx[k], v)
+                            .map_err(gdal_err(format!("field {}", fields[k].name), out))?;
                     }
                 }
                 if let (Some(si), Some(ii)) = (status_idx, id_field) {
                     if let Some(FieldValue::StringValue(id)) = &r.values[ii] {
                         let s = status.get(id).map(String::as_str).unwrap_or("new");
-                        feat.set_field_string(si, s).map_err(gdal_err("field status", out))?;
+                        feat.set_field_string(si, s)
+                            .map_err(gdal_err("field status", out))?;
                     }
                 }
                 if spatial {
                     if let Some(g) = &r.geometry {
-                        feat.set_geometry(g.clone()).map_err(gdal_err("geometry", out))?;
+                        feat.set_geometry(g.clone())
+                            .map_err(gdal_err("geometry", out))?;
                     }
                 }
-                feat.create(&out_layer).map_err(gdal_err(format!("cannot write a feature of {layer}"), out))?;
+                feat.create(&out_layer)
+                    .map_err(gdal_err(format!("cannot write a feature of {layer}"), out))?;
             }
             drop(out_layer);
-            ds.close().map_err(gdal_err(format!("cannot finish the {} file", format.driver()), out))?;
+            ds.close().map_err(gdal_err(
+                format!("cannot finish the {} file", format.driver()),
+                out,
+            ))?;
             rows.len()
         };
         // Rename every file written into place.
@@ -281,7 +351,8 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
         entries.sort();
         for p in entries {
             let dest = dir.join(p.file_name().unwrap_or_default());
-            std::fs::rename(&p, &dest).map_err(io_err("cannot move the export into place", &dest))?;
+            std::fs::rename(&p, &dest)
+                .map_err(io_err("cannot move the export into place", &dest))?;
             files.push(dest);
         }
         Ok::<_, ExportError>((count, files))
@@ -289,14 +360,29 @@ pub fn export(store: &Path, layer: &str, out: &Path, format: Option<Format>) -> 
     let _ = std::fs::remove_dir_all(&tmp);
     let (features, files) = result?;
     tracing::info!(layer, format = %format, features, "exported");
-    Ok(Summary { format, features, files, renamed, skipped })
+    Ok(Summary {
+        format,
+        features,
+        files,
+        renamed,
+        skipped,
+    })
 }
 
 /// The field KML shows as a placemark's name.
 fn kml_name_field(fields: &[OutField]) -> Option<&str> {
-    ["alert_id", "name", "commune_name", "event_id", "hotspot_id", "piece_id", "zone_code", "code"]
-        .into_iter()
-        .find(|n| fields.iter().any(|f| f.name == *n))
+    [
+        "alert_id",
+        "name",
+        "commune_name",
+        "event_id",
+        "hotspot_id",
+        "piece_id",
+        "zone_code",
+        "code",
+    ]
+    .into_iter()
+    .find(|n| fields.iter().any(|f| f.name == *n))
 }
 
 /// GPX: one waypoint per feature at its centroid (the stored centroid of an alert),
@@ -309,18 +395,28 @@ fn write_gpx<'a>(
     status: &HashMap<String, String>,
     rows: impl Iterator<Item = (&'a Vec<Option<FieldValue>>, Option<&'a Geometry>)>,
 ) -> Result<usize, ExportError> {
-    let driver = DriverManager::get_driver_by_name("GPX").map_err(gdal_err("GDAL has no GPX driver", target))?;
+    let driver = DriverManager::get_driver_by_name("GPX")
+        .map_err(gdal_err("GDAL has no GPX driver", target))?;
     let mut ds = driver
         .create_with_band_type_with_options::<u8, _>(
             target,
             0,
             0,
             0,
-            &RasterCreationOptions::from_iter(["GPX_USE_EXTENSIONS=YES", "GPX_EXTENSIONS_NS=canopy", "GPX_EXTENSIONS_NS_URL=urn:canopy"]),
+            &RasterCreationOptions::from_iter([
+                "GPX_USE_EXTENSIONS=YES",
+                "GPX_EXTENSIONS_NS=canopy",
+                "GPX_EXTENSIONS_NS_URL=urn:canopy",
+            ]),
         )
         .map_err(gdal_err("cannot create a GPX file", target))?;
     let wp = ds
-        .create_layer(LayerOptions { name: "waypoints", srs: None, ty: OGRwkbGeometryType::wkbPoint, options: None })
+        .create_layer(LayerOptions {
+            name: "waypoints",
+            srs: None,
+            ty: OGRwkbGeometryType::wkbPoint,
+            options: None,
+        })
         .map_err(gdal_err("cannot create the GPX waypoints", target))?;
     // Extensions: the layer's fields (and the alerts' status) after GPX's own.
     for f in fields {
@@ -358,7 +454,8 @@ fn write_gpx<'a>(
         };
         let Some((lon, lat)) = point else { continue };
         let mut feat = Feature::new(&defn).map_err(gdal_err("new waypoint", target))?;
-        let mut g = Geometry::empty(OGRwkbGeometryType::wkbPoint).map_err(gdal_err("waypoint", target))?;
+        let mut g =
+            Geometry::empty(OGRwkbGeometryType::wkbPoint).map_err(gdal_err("waypoint", target))?;
         g.add_point_2d((lon, lat));
         feat.set_geometry(g).map_err(gdal_err("waypoint", target))?;
         let text = |i: Option<usize>| match i.and_then(|i| values[i].clone()) {
@@ -367,32 +464,46 @@ fn write_gpx<'a>(
         };
         let id = text(name_src);
         if let (Some(ni), Some(id)) = (name_i, &id) {
-            feat.set_field_string(ni, id).map_err(gdal_err("waypoint name", target))?;
+            feat.set_field_string(ni, id)
+                .map_err(gdal_err("waypoint name", target))?;
         }
         if layer == "alerts" {
-            let st = id.as_ref().and_then(|i| status.get(i)).map(String::as_str).unwrap_or("new");
+            let st = id
+                .as_ref()
+                .and_then(|i| status.get(i))
+                .map(String::as_str)
+                .unwrap_or("new");
             let desc = format!(
                 "{}, {} ha, {}, commune {}, {}",
                 text(pos("kind")).unwrap_or_else(|| "loss".into()),
-                real(pos("area_ha")).map(|a| format!("{a:.2}")).unwrap_or_default(),
+                real(pos("area_ha"))
+                    .map(|a| format!("{a:.2}"))
+                    .unwrap_or_default(),
                 text(pos("severity")).unwrap_or_default(),
                 text(pos("commune_code")).unwrap_or_default(),
                 st
             );
             if let Some(di) = desc_i {
-                feat.set_field_string(di, &desc).map_err(gdal_err("waypoint desc", target))?;
+                feat.set_field_string(di, &desc)
+                    .map_err(gdal_err("waypoint desc", target))?;
             }
             if let (Some(ti), Some(sev)) = (type_i, text(pos("severity"))) {
-                feat.set_field_string(ti, &sev).map_err(gdal_err("waypoint type", target))?;
+                feat.set_field_string(ti, &sev)
+                    .map_err(gdal_err("waypoint type", target))?;
             }
             if let Some(si) = idx("status") {
-                feat.set_field_string(si, st).map_err(gdal_err("waypoint status", target))?;
+                feat.set_field_string(si, st)
+                    .map_err(gdal_err("waypoint status", target))?;
             }
         }
         for (k, f) in fields.iter().enumerate() {
-            let (Some(oi), Some(v)) = (idx(&f.name), values[k].clone()) else { continue };
+            let (Some(oi), Some(v)) = (idx(&f.name), values[k].clone()) else {
+                continue;
+            };
             let r = match v {
-                FieldValue::IntegerValue(_) | FieldValue::Integer64Value(_) | FieldValue::RealValue(_) => feat.set_field(oi, &v),
+                FieldValue::IntegerValue(_)
+                | FieldValue::Integer64Value(_)
+                | FieldValue::RealValue(_) => feat.set_field(oi, &v),
                 other => match other.into_string() {
                     Some(s) => feat.set_field_string(oi, &s),
                     None => Ok(()),
@@ -400,10 +511,12 @@ fn write_gpx<'a>(
             };
             r.map_err(gdal_err(format!("waypoint field {}", f.name), target))?;
         }
-        feat.create(&wp).map_err(gdal_err("cannot write a waypoint", target))?;
+        feat.create(&wp)
+            .map_err(gdal_err("cannot write a waypoint", target))?;
         count += 1;
     }
     drop(wp);
-    ds.close().map_err(gdal_err("cannot finish the GPX file", target))?;
+    ds.close()
+        .map_err(gdal_err("cannot finish the GPX file", target))?;
     Ok(count)
 }

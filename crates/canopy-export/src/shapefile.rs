@@ -70,15 +70,29 @@ mod tests {
 
     #[test]
     fn short_names_fit_and_are_unique() {
-        let names: Vec<String> = ["alert_id", "commune_code", "natural_lost_ha", "natural_lost", "a_very_long_name_1", "a_very_long_name_2", "tên_trường_dài"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let names: Vec<String> = [
+            "alert_id",
+            "commune_code",
+            "natural_lost_ha",
+            "natural_lost",
+            "a_very_long_name_1",
+            "a_very_long_name_2",
+            "tên_trường_dài",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let short = short_names(&names);
-        assert_eq!(short[..4], ["alert_id", "commune_cd", "nat_lost_h", "nat_lost"]);
+        assert_eq!(
+            short[..4],
+            ["alert_id", "commune_cd", "nat_lost_h", "nat_lost"]
+        );
         assert_eq!(short[4], "a_very_lon");
         assert_eq!(short[5], "a_very_l_1");
-        assert_eq!(short[6], "tên_trư", "cut on a character boundary: 10 bytes at most");
+        assert_eq!(
+            short[6], "tên_trư",
+            "cut on a character boundary: 10 bytes at most"
+        );
         for s in &short {
             assert!(s.len() <= 10, "{s}");
         }

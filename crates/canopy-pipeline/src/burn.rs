@@ -86,15 +86,13 @@ fn nbr_mosaic(m: &Mosaic, epoch: &EpochConfig) -> Result<Result<Mosaic, String>,
                 Some(b) => {
                     return Err(PipelineError::raster(
                         &t.info.source,
-                        format!("swir_band = {b}, but the file has {} band(s)", ds.raster_count()),
+                        format!(
+                            "swir_band = {b}, but the file has {} band(s)",
+                            ds.raster_count()
+                        ),
                     ))
                 }
-                None => {
-                    return Ok(Err(format!(
-                        "epoch \"{}\" has no swir_band",
-                        epoch.id
-                    )))
-                }
+                None => return Ok(Err(format!("epoch \"{}\" has no swir_band", epoch.id))),
             },
             EpochBands::Product(_) => {
                 let found = (1..=ds.raster_count()).find(|&b| {
@@ -287,7 +285,11 @@ fn strips(
             per_thread.with(
                 || {
                     let readers = MosaicReader::new(ma, rules).and_then(|a| {
-                        Ok((a, MosaicReader::new(na, rules)?, MosaicReader::new(nb, rules)?))
+                        Ok((
+                            a,
+                            MosaicReader::new(na, rules)?,
+                            MosaicReader::new(nb, rules)?,
+                        ))
                     });
                     (
                         readers,

@@ -279,7 +279,9 @@ pub fn run(
             &mut patches,
         )?;
         let t_chips = std::time::Instant::now();
-        result.chips.extend(crate::chips::render(&ma, &mb, &prep.rules, &patches)?);
+        result
+            .chips
+            .extend(crate::chips::render(&ma, &mb, &prep.rules, &patches)?);
         result.timings.push((
             format!("chips {}→{}", ea.id, eb.id),
             t_chips.elapsed().as_secs_f64(),

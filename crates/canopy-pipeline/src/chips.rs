@@ -88,10 +88,18 @@ pub fn ndvi_colour(ndvi: f32, threshold: f64) -> [u8; 3] {
     };
     if v < threshold {
         // -0.2 .. threshold: dark brown → tan
-        lerp([110.0, 70.0, 40.0], [215.0, 180.0, 120.0], (v + 0.2) / (threshold + 0.2))
+        lerp(
+            [110.0, 70.0, 40.0],
+            [215.0, 180.0, 120.0],
+            (v + 0.2) / (threshold + 0.2),
+        )
     } else {
         // threshold .. 0.9: light green → dark green
-        lerp([150.0, 205.0, 110.0], [20.0, 100.0, 35.0], (v - threshold) / (0.9 - threshold).max(1e-6))
+        lerp(
+            [150.0, 205.0, 110.0],
+            [20.0, 100.0, 35.0],
+            (v - threshold) / (0.9 - threshold).max(1e-6),
+        )
     }
 }
 
@@ -105,7 +113,12 @@ fn state_colour(s: u8) -> [u8; 3] {
 
 /// The window `[c0, r0, c1, r1)` around a patch's bbox, clamped to the grid.
 fn window(bbox: [u32; 4], width: usize, height: usize) -> [usize; 4] {
-    let (c0, r0, c1, r1) = (bbox[0] as usize, bbox[1] as usize, bbox[2] as usize, bbox[3] as usize);
+    let (c0, r0, c1, r1) = (
+        bbox[0] as usize,
+        bbox[1] as usize,
+        bbox[2] as usize,
+        bbox[3] as usize,
+    );
     let side = ((c1 - c0).max(r1 - r0) * 2).clamp(MIN_SIDE, MAX_SIDE);
     let (cx, cy) = ((c0 + c1) / 2, (r0 + r1) / 2);
     let place = |centre: usize, len: usize| {
@@ -124,21 +137,39 @@ static VSI_SEQ: AtomicUsize = AtomicUsize::new(0);
 fn png(rgb: &[u8], w: usize, h: usize) -> Result<Vec<u8>, PipelineError> {
     let err = |e: gdal::errors::GdalError| PipelineError::Input(format!("rendering a chip: {e}"));
     let mem = DriverManager::get_driver_by_name("MEM").map_err(err)?;
-    let ds = mem.create_with_band_type::<u8, _>("", w, h, 3).map_err(err)?;
+    let ds = mem
+        .create_with_band_type::<u8, _>("", w, h, 3)
+        .map_err(err)?;
     for b in 0..3 {
         let data: Vec<u8> = rgb.iter().skip(b).step_by(3).copied().collect();
         let mut buf = Buffer::new((w, h), data);
-        ds.rasterband(b + 1).map_err(err)?.write((0, 0), (w, h), &mut buf).map_err(err)?;
+        ds.rasterband(b + 1)
+            .map_err(err)?
+            .write((0, 0), (w, h), &mut buf)
+            .map_err(err)?;
     }
-    let path = format!("/vsimem/canopy-chip-{}-{}.png", std::process::id(), VSI_SEQ.fetch_add(1, Ordering::Relaxed));
+    let path = format!(
+        "/vsimem/canopy-chip-{}-{}.png",
+        std::process::id(),
+        VSI_SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     let driver = DriverManager::get_driver_by_name("PNG").map_err(err)?;
-    let out = ds.create_copy(&driver, &path, &Default::default()).map_err(err)?;
+    let out = ds
+        .create_copy(&driver, &path, &Default::default())
+        .map_err(err)?;
     drop(out);
     gdal::vsi::get_vsi_mem_file_bytes_owned(&path).map_err(err)
 }
 
 /// Draws one epoch's window with the patch's outline.
-fn draw(data: &StripData, grid_w: usize, row0: usize, win: [usize; 4], patch: &HashSet<(usize, usize)>, threshold: f64) -> (Vec<u8>, usize, usize) {
+fn draw(
+    data: &StripData,
+    grid_w: usize,
+    row0: usize,
+    win: [usize; 4],
+    patch: &HashSet<(usize, usize)>,
+    threshold: f64,
+) -> (Vec<u8>, usize, usize) {
     let (w, h) = (win[2] - win[0], win[3] - win[1]);
     let (cw, ch) = (w * SCALE, h * SCALE);
     let mut rgb = vec![0u8; cw * ch * 3];
@@ -158,7 +189,10 @@ fn draw(data: &StripData, grid_w: usize, row0: usize, win: [usize; 4], patch: &H
             let (left, right, top, bottom) = (edge(-1, 0), edge(1, 0), edge(0, -1), edge(0, 1));
             for by in 0..SCALE {
                 for bx in 0..SCALE {
-                    let line = (left && bx == 0) || (right && bx == SCALE - 1) || (top && by == 0) || (bottom && by == SCALE - 1);
+                    let line = (left && bx == 0)
+                        || (right && bx == SCALE - 1)
+                        || (top && by == 0)
+                        || (bottom && by == SCALE - 1);
                     let o = ((y * SCALE + by) * cw + x * SCALE + bx) * 3;
                     rgb[o..o + 3].copy_from_slice(if line { &OUTLINE } else { &colour });
                 }
@@ -217,13 +251,22 @@ pub fn render(
     let mut order: Vec<&(String, Component)> = patches.iter().collect();
     order.sort_by(|a, b| b.1.pixels.cmp(&a.1.pixels).then(a.0.cmp(&b.0)));
     if order.len() > MAX_ALERTS {
-        tracing::warn!(alerts = order.len(), kept = MAX_ALERTS, "chips only for the largest alerts");
+        tracing::warn!(
+            alerts = order.len(),
+            kept = MAX_ALERTS,
+            "chips only for the largest alerts"
+        );
         order.truncate(MAX_ALERTS);
     }
     let jobs: Vec<Job> = order
         .iter()
         .enumerate()
-        .map(|(idx, (id, comp))| Job { idx, id, comp, win: window(comp.bbox, g.width, g.height) })
+        .map(|(idx, (id, comp))| Job {
+            idx,
+            id,
+            comp,
+            win: window(comp.bbox, g.width, g.height),
+        })
         .collect();
     let groups = groups(jobs);
     let scene_mosaics: Vec<Mosaic> = scenes(ma).into_iter().chain(scenes(mb)).collect();
@@ -243,7 +286,9 @@ pub fn render(
                     })
                 },
                 |readers| {
-                    let (ra, rb, rs) = readers.as_mut().map_err(|e| PipelineError::Input(e.to_string()))?;
+                    let (ra, rb, rs) = readers
+                        .as_mut()
+                        .map_err(|e| PipelineError::Input(e.to_string()))?;
                     render_group(group, ma, mb, ra, rb, rs, &scene_mosaics, rules)
                 },
             )
@@ -279,8 +324,16 @@ fn render_group(
     ra.read(w0, w1 - w0, &mut before, true)?;
     rb.read(w0, w1 - w0, &mut after, true)?;
     // Only the patches' rows for the series: a scene read is whole grid rows.
-    let p0 = group.iter().map(|j| j.comp.bbox[1] as usize).min().unwrap_or(0);
-    let p1 = group.iter().map(|j| j.comp.bbox[3] as usize).max().unwrap_or(0);
+    let p0 = group
+        .iter()
+        .map(|j| j.comp.bbox[1] as usize)
+        .min()
+        .unwrap_or(0);
+    let p1 = group
+        .iter()
+        .map(|j| j.comp.bbox[3] as usize)
+        .max()
+        .unwrap_or(0);
     let mut scene_data = Vec::with_capacity(rs.len());
     for reader in rs.iter_mut() {
         let mut data = StripData::default();
@@ -298,7 +351,12 @@ fn render_group(
         let mut chips = Vec::with_capacity(3);
         for (data, kind, epoch) in [(&before, "before", &ma.epoch), (&after, "after", &mb.epoch)] {
             let (rgb, w, h) = draw(data, g.width, w0, win, &patch, rules.ndvi_min);
-            chips.push(Chip { alert_id: id.to_string(), kind, epoch: epoch.to_string(), png: png(&rgb, w, h)? });
+            chips.push(Chip {
+                alert_id: id.to_string(),
+                kind,
+                epoch: epoch.to_string(),
+                png: png(&rgb, w, h)?,
+            });
         }
         if !scene_data.is_empty() {
             let mut points = Vec::with_capacity(scene_data.len());
@@ -308,7 +366,12 @@ fn render_group(
                     .runs
                     .iter()
                     .flat_map(|r| (r.c0..r.c1).map(move |c| (c as usize, r.row as usize)))
-                    .map(|(c, r)| data.ndvi.get((r - p0) * g.width + c).copied().unwrap_or(f32::NAN) as f64)
+                    .map(|(c, r)| {
+                        data.ndvi
+                            .get((r - p0) * g.width + c)
+                            .copied()
+                            .unwrap_or(f32::NAN) as f64
+                    })
                     .filter(|v| v.is_finite())
                     .collect();
                 points.push(SeriesPoint {
@@ -321,7 +384,12 @@ fn render_group(
             }
             let json = serde_json::to_vec(&points)
                 .map_err(|e| PipelineError::Input(format!("series of alert {id}: {e}")))?;
-            chips.push(Chip { alert_id: id.to_string(), kind: "series", epoch: String::new(), png: json });
+            chips.push(Chip {
+                alert_id: id.to_string(),
+                kind: "series",
+                epoch: String::new(),
+                png: json,
+            });
         }
         out.push((job.idx, chips));
     }
@@ -352,17 +420,41 @@ mod tests {
     #[test]
     fn windows_are_clamped_and_bounded() {
         assert_eq!(window([10, 10, 14, 12], 1000, 1000), [0, 0, 24, 24]);
-        assert_eq!(window([500, 500, 700, 520], 1000, 1000), [552, 462, 648, 558]);
-        assert_eq!(window([990, 990, 1000, 1000], 1000, 1000), [976, 976, 1000, 1000]);
+        assert_eq!(
+            window([500, 500, 700, 520], 1000, 1000),
+            [552, 462, 648, 558]
+        );
+        assert_eq!(
+            window([990, 990, 1000, 1000], 1000, 1000),
+            [976, 976, 1000, 1000]
+        );
         assert_eq!(window([0, 0, 5, 5], 10, 8), [0, 0, 10, 8]);
     }
 
     #[test]
     fn groups_span_at_most_group_rows() {
-        let comp = Component { runs: Vec::new(), pixels: 1, bbox: [0, 0, 1, 1] };
-        let job = |idx: usize, r0: usize, r1: usize| Job { idx, id: "a", comp: &comp, win: [0, r0, 10, r1] };
-        let gs = groups(vec![job(0, 300, 330), job(1, 0, 24), job(2, 200, 256), job(3, 10, 40), job(4, 250, 260)]);
-        let idx: Vec<Vec<usize>> = gs.iter().map(|g| g.iter().map(|j| j.idx).collect()).collect();
+        let comp = Component {
+            runs: Vec::new(),
+            pixels: 1,
+            bbox: [0, 0, 1, 1],
+        };
+        let job = |idx: usize, r0: usize, r1: usize| Job {
+            idx,
+            id: "a",
+            comp: &comp,
+            win: [0, r0, 10, r1],
+        };
+        let gs = groups(vec![
+            job(0, 300, 330),
+            job(1, 0, 24),
+            job(2, 200, 256),
+            job(3, 10, 40),
+            job(4, 250, 260),
+        ]);
+        let idx: Vec<Vec<usize>> = gs
+            .iter()
+            .map(|g| g.iter().map(|j| j.idx).collect())
+            .collect();
         // 0..256 holds alerts 1, 3, 2 (ends at 256); 4 would end at 260: a new group from 250.
         assert_eq!(idx, vec![vec![1, 3, 2], vec![4, 0]]);
     }

@@ -131,7 +131,11 @@ pub fn run(
             .map(|w| ("products".to_string(), w)),
     );
     warnings.extend(hotspot_warnings);
-    warnings.extend(burn.warnings.iter().map(|w| ("burn".to_string(), w.clone())));
+    warnings.extend(
+        burn.warnings
+            .iter()
+            .map(|w| ("burn".to_string(), w.clone())),
+    );
     for (src, w) in &warnings {
         tracing::warn!(source = %src, "{w}");
     }

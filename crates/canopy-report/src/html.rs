@@ -161,7 +161,11 @@ fn chart_svg(r: &Report, lang: Lang) -> String {
                 (x(t.target.max_ha) - x(t.target.min_ha)).max(1.0),
                 fill(
                     tr(lang, "target {}–{} ha by {}"),
-                    &[&num(t.target.min_ha, 0, lang), &num(t.target.max_ha, 0, lang), &t.target.year.to_string()]
+                    &[
+                        &num(t.target.min_ha, 0, lang),
+                        &num(t.target.max_ha, 0, lang),
+                        &t.target.year.to_string()
+                    ]
                 )
             );
         }
@@ -175,7 +179,13 @@ fn chart_svg(r: &Report, lang: Lang) -> String {
         let target = targets
             .iter()
             .find(|t| &t.target.species == s)
-            .map(|t| format!(" / {}–{}", num(t.target.min_ha, 0, lang), num(t.target.max_ha, 0, lang)))
+            .map(|t| {
+                format!(
+                    " / {}–{}",
+                    num(t.target.min_ha, 0, lang),
+                    num(t.target.max_ha, 0, lang)
+                )
+            })
             .unwrap_or_default();
         let _ = write!(
             o,
@@ -305,7 +315,12 @@ pub fn html(r: &Report, lang: Lang) -> String {
         esc(t("Province:")),
         esc(&fill(
             t("{} ha natural area, {} ha forest, cover {} %{}."),
-            &[&n(p.natural_ha, 2), &n(p.forest_ha, 2), &opt_num(p.cover_pct, 2, lang), &net]
+            &[
+                &n(p.natural_ha, 2),
+                &n(p.forest_ha, 2),
+                &opt_num(p.cover_pct, 2, lang),
+                &net
+            ]
         ))
     );
     let _ = write!(
@@ -332,7 +347,18 @@ pub fn html(r: &Report, lang: Lang) -> String {
             let _ = write!(
                 o,
                 "<table><thead><tr>{}</tr></thead><tbody>",
-                heads(lang, &["cover target", "latest", "gap pp", "gap ha", "trend pp/yr", "projected", "status"])
+                heads(
+                    lang,
+                    &[
+                        "cover target",
+                        "latest",
+                        "gap pp",
+                        "gap ha",
+                        "trend pp/yr",
+                        "projected",
+                        "status"
+                    ]
+                )
             );
             for c in &pr.cover {
                 let _ = write!(
@@ -362,7 +388,17 @@ pub fn html(r: &Report, lang: Lang) -> String {
             let _ = write!(
                 o,
                 "<table><thead><tr>{}</tr></thead><tbody>",
-                heads(lang, &["species", "target ha", "by", "zoned ha", "status", "named communes without a zone"])
+                heads(
+                    lang,
+                    &[
+                        "species",
+                        "target ha",
+                        "by",
+                        "zoned ha",
+                        "status",
+                        "named communes without a zone"
+                    ]
+                )
             );
             for z in &pr.zones {
                 let without = if z.communes_without_zone.is_empty() {
@@ -393,7 +429,16 @@ pub fn html(r: &Report, lang: Lang) -> String {
             o,
             "<h2>{}</h2><table><thead><tr>{}</tr></thead><tbody>",
             esc(t("Planting zones (province)")),
-            heads(lang, &["species", "zone ha", "forest ha", "cover %", "loss ha since previous"])
+            heads(
+                lang,
+                &[
+                    "species",
+                    "zone ha",
+                    "forest ha",
+                    "cover %",
+                    "loss ha since previous"
+                ]
+            )
         );
         for s in &r.species_totals {
             let _ = write!(
@@ -423,7 +468,19 @@ pub fn html(r: &Report, lang: Lang) -> String {
         o,
         "<h2>{}</h2><table><thead><tr>{}",
         esc(t("Communes")),
-        heads(lang, &["code", "commune", "natural ha", "forest ha", "cover %", "loss ha", "gain ha", "net ha"])
+        heads(
+            lang,
+            &[
+                "code",
+                "commune",
+                "natural ha",
+                "forest ha",
+                "cover %",
+                "loss ha",
+                "gain ha",
+                "net ha"
+            ]
+        )
     );
     for s in &r.species {
         let _ = write!(o, "<th>{}</th>", esc(&fill(t("{} zone ha"), &[s])));
@@ -431,7 +488,17 @@ pub fn html(r: &Report, lang: Lang) -> String {
     let _ = write!(
         o,
         "{}</tr></thead><tbody>",
-        heads(lang, &["alerts high", "medium", "low", "new", "confirmed", "dismissed"])
+        heads(
+            lang,
+            &[
+                "alerts high",
+                "medium",
+                "low",
+                "new",
+                "confirmed",
+                "dismissed"
+            ]
+        )
     );
     for l in &r.communes {
         o.push_str(&line_row(l, &r.species, "commune", lang));

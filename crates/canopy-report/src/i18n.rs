@@ -275,7 +275,10 @@ mod tests {
     fn dates_by_hand() {
         assert_eq!(date("2025-12-31", Lang::Vi), "31/12/2025");
         assert_eq!(date("2025-12-31", Lang::En), "2025-12-31");
-        assert_eq!(date("2026-11-29T09:58:28Z", Lang::Vi), "29/11/2026 09:58:28 UTC");
+        assert_eq!(
+            date("2026-11-29T09:58:28Z", Lang::Vi),
+            "29/11/2026 09:58:28 UTC"
+        );
         assert_eq!(date("mùa khô", Lang::Vi), "mùa khô");
         assert_eq!(date("2025-1-3", Lang::Vi), "2025-1-3");
     }
@@ -286,16 +289,34 @@ mod tests {
         assert_eq!(tr(Lang::Vi, "Communes"), "Các xã");
         assert_eq!(tr(Lang::En, "Communes"), "Communes");
         assert_eq!("vi".parse::<Lang>().unwrap(), Lang::Vi);
-        assert!("fr".parse::<Lang>().unwrap_err().to_string().contains("\"fr\""));
+        assert!("fr"
+            .parse::<Lang>()
+            .unwrap_err()
+            .to_string()
+            .contains("\"fr\""));
         // Every target status of core has a Vietnamese row.
         use canopy_core::targets::{CoverStatus, ZoneStatus};
-        for s in [CoverStatus::Met, CoverStatus::OnTrack, CoverStatus::OffTrack, CoverStatus::Missed, CoverStatus::NoTrend] {
+        for s in [
+            CoverStatus::Met,
+            CoverStatus::OnTrack,
+            CoverStatus::OffTrack,
+            CoverStatus::Missed,
+            CoverStatus::NoTrend,
+        ] {
             assert_ne!(tr(Lang::Vi, s.as_str()), s.as_str(), "{}", s.as_str());
         }
-        for s in [ZoneStatus::NoZones, ZoneStatus::Below, ZoneStatus::Within, ZoneStatus::Above] {
+        for s in [
+            ZoneStatus::NoZones,
+            ZoneStatus::Below,
+            ZoneStatus::Within,
+            ZoneStatus::Above,
+        ] {
             assert_ne!(tr(Lang::Vi, s.as_str()), s.as_str(), "{}", s.as_str());
         }
-        assert_ne!(tr(Lang::Vi, canopy_core::targets::METHOD), canopy_core::targets::METHOD);
+        assert_ne!(
+            tr(Lang::Vi, canopy_core::targets::METHOD),
+            canopy_core::targets::METHOD
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub async fn get(
     Query(p): Query,
 ) -> Result<Response, ApiError> {
     if id != "alerts" {
-        return Err(ApiError::NotFound(format!("only alerts have chips (not {id})")));
+        return Err(ApiError::NotFound(format!(
+            "only alerts have chips (not {id})"
+        )));
     }
     only(&p, &[])?;
     let kind = match file.as_str() {
@@ -36,7 +38,9 @@ pub async fn get(
         }
     };
     if st.snapshot().data.alerts.get(&fid).is_none() {
-        return Err(ApiError::NotFound(format!("collection alerts has no feature \"{fid}\"")));
+        return Err(ApiError::NotFound(format!(
+            "collection alerts has no feature \"{fid}\""
+        )));
     }
     let Some(path) = st.store.clone() else {
         return Err(ApiError::NotFound("this server has no store file".into()));
@@ -55,7 +59,11 @@ pub async fn get(
         [
             (
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(if kind == "series" { "application/json" } else { "image/png" }),
+                HeaderValue::from_static(if kind == "series" {
+                    "application/json"
+                } else {
+                    "image/png"
+                }),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],

@@ -236,12 +236,19 @@ pub async fn burned_area(
         to_epoch: pair.1.to_string(),
         pairs: pairs
             .iter()
-            .map(|(a, b)| EpochPair { from_epoch: a.to_string(), to_epoch: b.to_string() })
+            .map(|(a, b)| EpochPair {
+                from_epoch: a.to_string(),
+                to_epoch: b.to_string(),
+            })
             .collect(),
         burned_min_dnbr: 0.1,
         classes: BurnClass::ALL
             .iter()
-            .map(|c| ClassInfo { key: c.key(), name: c.as_str(), burned: c.is_burned() })
+            .map(|c| ClassInfo {
+                key: c.key(),
+                name: c.as_str(),
+                burned: c.is_burned(),
+            })
             .collect(),
         province: of(UNIT_PROVINCE).into_iter().next(),
         communes: of(UNIT_COMMUNE),

@@ -91,12 +91,19 @@ pub fn negotiate(query: Option<&str>, accept_language: Option<&str>) -> Result<L
         let asked: Vec<&str> = form_urlencoded_values(q, "lang");
         if let Some(v) = asked.first() {
             return v.parse::<Lang>().map_err(|_| {
-                ApiError::BadRequest(format!("lang={v}: expected vi (Vietnamese) or en (English)"))
+                ApiError::BadRequest(format!(
+                    "lang={v}: expected vi (Vietnamese) or en (English)"
+                ))
             });
         }
     }
     for part in accept_language.unwrap_or("").split(',') {
-        let tag = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let tag = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match tag.split('-').next().unwrap_or("") {
             "vi" => return Ok(Lang::Vi),
             "en" => return Ok(Lang::En),
@@ -135,8 +142,14 @@ mod tests {
     fn negotiation() {
         assert_eq!(negotiate(None, None).unwrap(), Lang::Vi);
         assert_eq!(negotiate(Some("lang=en"), Some("vi")).unwrap(), Lang::En);
-        assert_eq!(negotiate(Some("f=html&lang=vi"), Some("en-US")).unwrap(), Lang::Vi);
-        assert_eq!(negotiate(None, Some("fr-FR, en;q=0.8, vi;q=0.5")).unwrap(), Lang::En);
+        assert_eq!(
+            negotiate(Some("f=html&lang=vi"), Some("en-US")).unwrap(),
+            Lang::Vi
+        );
+        assert_eq!(
+            negotiate(None, Some("fr-FR, en;q=0.8, vi;q=0.5")).unwrap(),
+            Lang::En
+        );
         assert_eq!(negotiate(None, Some("vi-VN,vi;q=0.9")).unwrap(), Lang::Vi);
         assert_eq!(negotiate(None, Some("de")).unwrap(), Lang::Vi);
         let e = negotiate(Some("lang=fr"), None).unwrap_err().to_string();

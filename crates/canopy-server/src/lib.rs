@@ -199,8 +199,16 @@ pub(crate) fn routes() -> Vec<Route> {
         ("/conformance", &["get"], get(ogc::conformance)),
         ("/api", &["get"], get(ogc::api)),
         ("/collections", &["get"], get(ogc::collections_list)),
-        ("/collections/{collection_id}", &["get"], get(ogc::collection)),
-        ("/collections/{collection_id}/items", &["get"], get(ogc::items)),
+        (
+            "/collections/{collection_id}",
+            &["get"],
+            get(ogc::collection),
+        ),
+        (
+            "/collections/{collection_id}/items",
+            &["get"],
+            get(ogc::items),
+        ),
         (
             "/collections/{collection_id}/items/{feature_id}",
             &["get", "patch"],
@@ -231,9 +239,17 @@ pub(crate) fn routes() -> Vec<Route> {
             &["get"],
             get(ogc::queryables),
         ),
-        ("/collections/{collection_id}/schema", &["get"], get(ogc::schema)),
+        (
+            "/collections/{collection_id}/schema",
+            &["get"],
+            get(ogc::schema),
+        ),
         ("/stats/communes", &["get"], get(stats::communes)),
-        ("/stats/communes/{commune}", &["get"], get(stats::commune_series)),
+        (
+            "/stats/communes/{commune}",
+            &["get"],
+            get(stats::commune_series),
+        ),
         ("/stats/change", &["get"], get(stats::change)),
         ("/stats/province", &["get"], get(stats::province)),
         ("/stats/species", &["get"], get(stats::species)),
@@ -253,7 +269,9 @@ pub(crate) fn routes() -> Vec<Route> {
 pub fn router(state: Arc<AppState>) -> Router {
     routes()
         .into_iter()
-        .fold(Router::new(), |r, (path, _, handlers)| r.route(path, handlers))
+        .fold(Router::new(), |r, (path, _, handlers)| {
+            r.route(path, handlers)
+        })
         .fallback(ogc::not_found)
         .method_not_allowed_fallback(ogc::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

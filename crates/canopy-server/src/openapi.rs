@@ -368,12 +368,7 @@ pub fn document(base: &str) -> Value {
             json!({"name": "f", "in": "query", "required": false, "schema": {"type": "string", "enum": ["json", "html", "csv", "md"]}, "description": "Format (default: by the Accept header, else JSON)"}),
             epoch_q,
         ],
-        ok(
-            "The report",
-            "application/json",
-            reference("Report"),
-            true,
-        ),
+        ok("The report", "application/json", reference("Report"), true),
         &[400, 404, 503],
     );
     report["responses"]["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
@@ -591,9 +586,15 @@ mod tests {
         assert!(s["CommuneMatches"]["properties"]["numberMatched"].is_object());
         assert!(s["ObservationRow"]["properties"]["clear_obs"].is_object());
         assert!(s["ChangeRec"]["properties"]["transitions"]["nullable"] == json!(true));
-        assert!(s["Report"]["properties"]["shapes"].is_null(), "serde(skip) stays out");
+        assert!(
+            s["Report"]["properties"]["shapes"].is_null(),
+            "serde(skip) stays out"
+        );
         // every map-language parameter is there
-        assert_eq!(doc["components"]["parameters"]["lang"]["schema"]["enum"], json!(["vi", "en"]));
+        assert_eq!(
+            doc["components"]["parameters"]["lang"]["schema"]["enum"],
+            json!(["vi", "en"])
+        );
         let map = &doc["paths"]["/map"]["get"]["parameters"][0]["$ref"];
         assert_eq!(map, "#/components/parameters/lang");
     }

@@ -102,7 +102,9 @@ pub async fn upload(
         other => ApiError::InvalidBody(format!("cannot read the body: {other}")),
     })?;
     if body.is_empty() {
-        return Err(ApiError::InvalidBody("the body is empty: send the photo's bytes".into()));
+        return Err(ApiError::InvalidBody(
+            "the body is empty: send the photo's bytes".into(),
+        ));
     }
     if body.len() > MAX_PHOTO_BYTES {
         return Err(ApiError::TooLarge(format!(
@@ -120,7 +122,9 @@ pub async fn upload(
         )));
     };
     let Some(path) = st.store.clone() else {
-        return Err(ApiError::Store("this server has no store file to write to".into()));
+        return Err(ApiError::Store(
+            "this server has no store file to write to".into(),
+        ));
     };
 
     let _guard = st.write_lock.lock().await;
@@ -128,9 +132,10 @@ pub async fn upload(
         tracing::warn!("reload before a photo write failed: {e}");
     }
     let snap = st.snapshot();
-    let it = snap.data.alerts.get(&fid).ok_or_else(|| {
-        ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
-    })?;
+    let it =
+        snap.data.alerts.get(&fid).ok_or_else(|| {
+            ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
+        })?;
     let current = etag(&snap, it);
     if tag.split(',').map(str::trim).all(|t| t != current) {
         return Err(ApiError::PreconditionFailed(format!(
@@ -143,7 +148,12 @@ pub async fn upload(
     let (_, meta) = tokio::task::spawn_blocking(move || {
         photo_store::append(
             &path,
-            &photo_store::NewPhoto { alert_id: &fid2, by: &by, at: &at, data: &data },
+            &photo_store::NewPhoto {
+                alert_id: &fid2,
+                by: &by,
+                at: &at,
+                data: &data,
+            },
             seen,
         )
     })
@@ -208,7 +218,10 @@ pub async fn get(
     Ok((
         [
             (header::CONTENT_TYPE, ct),
-            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=86400"),
+            ),
         ],
         photo.data,
     )

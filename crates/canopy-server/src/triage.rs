@@ -256,7 +256,11 @@ pub async fn history(
         .enumerate()
         .map(|(i, e)| {
             let mut v = serde_json::to_value(e).unwrap_or_default();
-            let mine: Vec<_> = photos.iter().filter(|(n, _)| *n == i + 1).map(|(_, p)| p.clone()).collect();
+            let mine: Vec<_> = photos
+                .iter()
+                .filter(|(n, _)| *n == i + 1)
+                .map(|(_, p)| p.clone())
+                .collect();
             v["photos"] = serde_json::Value::Array(mine);
             v
         })

@@ -76,7 +76,11 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-            assert_ne!(mode & 0o044, 0, "readable beyond the owner (umask 022): {mode:o}");
+            assert_ne!(
+                mode & 0o044,
+                0,
+                "readable beyond the owner (umask 022): {mode:o}"
+            );
         }
     }
 

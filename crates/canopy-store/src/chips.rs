@@ -52,17 +52,28 @@ pub fn write(ds: &mut Dataset, chips: &[Chip]) -> gdal::errors::Result<()> {
 }
 
 /// One chip's PNG and epoch (`kind`: before or after); `None` when the store has none.
-pub fn read(path: &Path, alert_id: &str, kind: &str) -> Result<Option<(String, Vec<u8>)>, PipelineError> {
+pub fn read(
+    path: &Path,
+    alert_id: &str,
+    kind: &str,
+) -> Result<Option<(String, Vec<u8>)>, PipelineError> {
     let ds = crate::open_dataset(path)?;
     let Ok(mut layer) = ds.layer_by_name(TABLE) else {
         return Ok(None);
     };
     let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
     layer
-        .set_attribute_filter(&format!("alert_id = {} AND kind = {}", quote(alert_id), quote(kind)))
+        .set_attribute_filter(&format!(
+            "alert_id = {} AND kind = {}",
+            quote(alert_id),
+            quote(kind)
+        ))
         .map_err(|e| PipelineError::invalid(&path, format!("table {TABLE}: {e}")))?;
     let found = layer.features().next().map(|f| {
-        (f.field_as_string(2).ok().flatten().unwrap_or_default(), binary(&f, 3))
+        (
+            f.field_as_string(2).ok().flatten().unwrap_or_default(),
+            binary(&f, 3),
+        )
     });
     Ok(found)
 }
@@ -73,5 +84,8 @@ pub fn alert_ids(path: &Path) -> Result<std::collections::BTreeSet<String>, Pipe
     let Ok(mut layer) = ds.layer_by_name(TABLE) else {
         return Ok(Default::default());
     };
-    Ok(layer.features().filter_map(|f| f.field_as_string(0).ok().flatten()).collect())
+    Ok(layer
+        .features()
+        .filter_map(|f| f.field_as_string(0).ok().flatten())
+        .collect())
 }

@@ -160,8 +160,8 @@ fn parse_inner(path: &Path) -> std::result::Result<PgLocation, String> {
         } else {
             format!("{base}?{}", rest.join("&"))
         };
-        let c = postgres::Config::from_str(&url)
-            .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+        let c =
+            postgres::Config::from_str(&url).map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
         for h in c.get_hosts() {
             match h {
                 postgres::config::Host::Tcp(h) => params.push(("host".into(), h.clone())),
@@ -396,7 +396,10 @@ pub(crate) fn open_reader(path: &Path) -> Result<(Dataset, PathBuf, ReadGuard)> 
     .map_err(loc.err("taking the readers' lock"))?;
     let ds = loc
         .open_dataset(&loc.schema, false)
-        .map_err(StoreError::gdal(&loc.path(), "cannot be opened by GDAL's PostgreSQL driver"))?;
+        .map_err(StoreError::gdal(
+            &loc.path(),
+            "cannot be opened by GDAL's PostgreSQL driver",
+        ))?;
     Ok((ds, loc.path(), ReadGuard(c)))
 }
 
@@ -404,11 +407,17 @@ pub(crate) fn open_reader(path: &Path) -> Result<(Dataset, PathBuf, ReadGuard)> 
 pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {
     let loc = parse(path)?;
     loc.open_dataset(&loc.schema, false)
-        .map_err(StoreError::gdal(&loc.path(), "cannot be opened by GDAL's PostgreSQL driver"))
+        .map_err(StoreError::gdal(
+            &loc.path(),
+            "cannot be opened by GDAL's PostgreSQL driver",
+        ))
 }
 
 /// The version the server polls: results schema oid, triage rows, last triage seq.
-fn stamp_with(c: &mut impl GenericClient, loc: &PgLocation) -> std::result::Result<Option<FileId>, postgres::Error> {
+fn stamp_with(
+    c: &mut impl GenericClient,
+    loc: &PgLocation,
+) -> std::result::Result<Option<FileId>, postgres::Error> {
     let row = c.query_one(
         "SELECT (SELECT oid::int8 FROM pg_namespace WHERE nspname = $1), to_regclass($2) IS NOT NULL",
         &[&loc.schema, &loc.triage_table()],
@@ -418,7 +427,10 @@ fn stamp_with(c: &mut impl GenericClient, loc: &PgLocation) -> std::result::Resu
     };
     let (n, last) = if row.get::<_, bool>(1) {
         let r = c.query_one(
-            &format!("SELECT count(*), coalesce(max(seq), 0) FROM {}", loc.triage_table()),
+            &format!(
+                "SELECT count(*), coalesce(max(seq), 0) FROM {}",
+                loc.triage_table()
+            ),
             &[],
         )?;
         (r.get::<_, i64>(0), r.get::<_, i64>(1))
@@ -590,7 +602,11 @@ fn write_new(
 
 /// Appends a triage event in one transaction (see the module doc and
 /// [`crate::triage::append`]).
-pub(crate) fn append_triage(path: &Path, e: &TriageEvent, seen: Option<usize>) -> Result<TriageWrite> {
+pub(crate) fn append_triage(
+    path: &Path,
+    e: &TriageEvent,
+    seen: Option<usize>,
+) -> Result<TriageWrite> {
     let loc = parse(path)?;
     let mut c = loc.connect()?;
     let mut tx = c.transaction().map_err(loc.err("starting a transaction"))?;
@@ -637,7 +653,9 @@ pub(crate) fn append_triage(path: &Path, e: &TriageEvent, seen: Option<usize>) -
         }
     }
     tx.execute(
-        &format!("INSERT INTO {table} (alert_id, status, note, \"by\", at) VALUES ($1, $2, $3, $4, $5)"),
+        &format!(
+            "INSERT INTO {table} (alert_id, status, note, \"by\", at) VALUES ($1, $2, $3, $4, $5)"
+        ),
         &[&e.alert_id, &e.status.as_str(), &e.note, &e.by, &e.at],
     )
     .map_err(loc.err("writing triage"))?;
@@ -654,16 +672,28 @@ mod tests {
 
     #[test]
     fn parses_pg_strings_and_urls() {
-        let l = parse(Path::new("PG:host=db port=5433 dbname='my db' user=u password=s schema=lang_son")).unwrap();
+        let l = parse(Path::new(
+            "PG:host=db port=5433 dbname='my db' user=u password=s schema=lang_son",
+        ))
+        .unwrap();
         assert_eq!(l.schema, "lang_son");
         let shown = l.display_path().display().to_string();
-        assert_eq!(shown, "PG:host='db' port='5433' dbname='my db' user='u' schema=lang_son");
+        assert_eq!(
+            shown,
+            "PG:host='db' port='5433' dbname='my db' user='u' schema=lang_son"
+        );
         let u = parse(Path::new("postgresql://u:s@db:5433/canopy?schema=x1")).unwrap();
         assert_eq!(u.schema, "x1");
         assert!(u.params.contains(&("password".into(), "s".into())));
         assert!(u.params.contains(&("port".into(), "5433".into())));
-        assert_eq!(parse(Path::new("PG:dbname=d")).unwrap().schema, DEFAULT_SCHEMA);
-        assert!(parse(Path::new("PG:dbname=d schema=x_triage")).unwrap().check_not_reserved().is_err());
+        assert_eq!(
+            parse(Path::new("PG:dbname=d")).unwrap().schema,
+            DEFAULT_SCHEMA
+        );
+        assert!(parse(Path::new("PG:dbname=d schema=x_triage"))
+            .unwrap()
+            .check_not_reserved()
+            .is_err());
         for bad in ["PG:dbname=d schema=Bad-Name", "PG:dbname", "PG:nokey=1"] {
             let e = parse(Path::new(bad)).unwrap_err().to_string();
             assert!(e.starts_with("store PG:"), "{bad}: {e}");

@@ -109,7 +109,9 @@ fn rows(ds: &Dataset, path: &Path, with_data: bool) -> Result<Vec<Photo>, Pipeli
         })
         .collect::<Result<_, _>>()?;
     let s = |f: &Feature, i: usize| f.field_as_string(ix[i]).ok().flatten().unwrap_or_default();
-    let n = |f: &Feature, i: usize| f.field_as_integer(ix[i]).ok().flatten().unwrap_or(0).max(0) as usize;
+    let n = |f: &Feature, i: usize| {
+        f.field_as_integer(ix[i]).ok().flatten().unwrap_or(0).max(0) as usize
+    };
     let mut out: Vec<Photo> = layer
         .features()
         .map(|f| {
@@ -129,7 +131,11 @@ fn rows(ds: &Dataset, path: &Path, with_data: bool) -> Result<Vec<Photo>, Pipeli
         })
         .collect();
     out.sort_by(|a, b| {
-        (&a.meta.alert_id, a.meta.event, a.meta.seq).cmp(&(&b.meta.alert_id, b.meta.event, b.meta.seq))
+        (&a.meta.alert_id, a.meta.event, a.meta.seq).cmp(&(
+            &b.meta.alert_id,
+            b.meta.event,
+            b.meta.seq,
+        ))
     });
     Ok(out)
 }
@@ -140,7 +146,10 @@ fn open(path: &Path) -> Result<Dataset, PipelineError> {
 
 /// Every photo's description (no bytes), ordered by alert, event, number.
 pub fn index(path: &Path) -> Result<Vec<PhotoMeta>, PipelineError> {
-    Ok(rows(&open(path)?, path, false)?.into_iter().map(|p| p.meta).collect())
+    Ok(rows(&open(path)?, path, false)?
+        .into_iter()
+        .map(|p| p.meta)
+        .collect())
 }
 
 /// Every photo with its bytes (a run carries them over).
@@ -149,7 +158,12 @@ pub fn read_all(path: &Path) -> Result<Vec<Photo>, PipelineError> {
 }
 
 /// One photo.
-pub fn read(path: &Path, alert_id: &str, event: usize, seq: usize) -> Result<Option<Photo>, PipelineError> {
+pub fn read(
+    path: &Path,
+    alert_id: &str,
+    event: usize,
+    seq: usize,
+) -> Result<Option<Photo>, PipelineError> {
     Ok(rows(&open(path)?, path, true)?
         .into_iter()
         .find(|p| p.meta.alert_id == alert_id && p.meta.event == event && p.meta.seq == seq))
@@ -201,9 +215,15 @@ pub struct NewPhoto<'a> {
 /// writer saw `seen` events of the alert (its ETag): another count is a
 /// [`PipelineError::Conflict`]; so is a latest event by another ranger. A photo that
 /// is too large, not JPEG/PNG/WebP, or one too many is an [`PipelineError::Input`].
-pub fn append(path: &Path, p: &NewPhoto, seen: usize) -> Result<(TriageWrite, PhotoMeta), PipelineError> {
+pub fn append(
+    path: &Path,
+    p: &NewPhoto,
+    seen: usize,
+) -> Result<(TriageWrite, PhotoMeta), PipelineError> {
     let content_type = sniff(p.data).ok_or_else(|| {
-        PipelineError::Input("the photo is not a JPEG, PNG or WebP image (by its first bytes)".into())
+        PipelineError::Input(
+            "the photo is not a JPEG, PNG or WebP image (by its first bytes)".into(),
+        )
     })?;
     if p.data.len() > MAX_PHOTO_BYTES {
         return Err(PipelineError::Input(format!(
@@ -283,8 +303,10 @@ pub fn append(path: &Path, p: &NewPhoto, seen: usize) -> Result<(TriageWrite, Ph
         data: p.data.to_vec(),
     };
     {
-        let layer = table(&mut ds).map_err(|e| PipelineError::invalid(&path, format!("table {TABLE}: {e}")))?;
-        add(&layer, &photo).map_err(|e| PipelineError::invalid(&path, format!("writing a photo: {e}")))?;
+        let layer = table(&mut ds)
+            .map_err(|e| PipelineError::invalid(&path, format!("table {TABLE}: {e}")))?;
+        add(&layer, &photo)
+            .map_err(|e| PipelineError::invalid(&path, format!("writing a photo: {e}")))?;
     }
     ds.close()
         .map_err(|e| PipelineError::invalid(&path, format!("writing a photo: {e}")))?;

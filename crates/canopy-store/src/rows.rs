@@ -64,7 +64,13 @@ pub(crate) fn for_driver<'a>(ds: &Dataset, options: &[&'a str]) -> Vec<&'a str> 
     }
     let mut out: Vec<&str> = options
         .iter()
-        .map(|o| if *o == "SPATIAL_INDEX=YES" { "SPATIAL_INDEX=GIST" } else { o })
+        .map(|o| {
+            if *o == "SPATIAL_INDEX=YES" {
+                "SPATIAL_INDEX=GIST"
+            } else {
+                o
+            }
+        })
         .collect();
     if !out.iter().any(|o| o.starts_with("FID=")) {
         out.push("FID=fid");

@@ -174,7 +174,14 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
         .map_err(gdal_err(path, format!("closing {}", tmp.display())))?;
 
     // Read the new store back before it replaces anything.
-    verify_written(&tmp, &runs, Some(&previous_triage), t.cover.len(), t.alerts.len()).map_err(|m| {
+    verify_written(
+        &tmp,
+        &runs,
+        Some(&previous_triage),
+        t.cover.len(),
+        t.alerts.len(),
+    )
+    .map_err(|m| {
         StoreError::invalid(
             path,
             format!(

@@ -4,9 +4,9 @@
 use canopy_core::change::Severity;
 use canopy_core::stats::CoverFigures;
 use canopy_core::triage::TriageStatus;
-use canopy_store::{AlertKind, 
-    Alert, ChangeRow, CommuneOut, CoverRow, EpochRecord, RunRecord, Store, StoreError, Tables,
-    TriageEvent,
+use canopy_store::{
+    Alert, AlertKind, ChangeRow, CommuneOut, CoverRow, EpochRecord, RunRecord, Store, StoreError,
+    Tables, TriageEvent,
 };
 use geo::{polygon, MultiPolygon};
 

@@ -341,10 +341,8 @@ pub(crate) fn write_wgs_tile(
                         red[i] = rd;
                         nir[i] = ni;
                         mask[i] = m;
-                        swir[i] = super::fires::swir_dn(
-                            ni,
-                            burned.is_some_and(|b| b.burned(*c, *r, e)),
-                        );
+                        swir[i] =
+                            super::fires::swir_dn(ni, burned.is_some_and(|b| b.burned(*c, *r, e)));
                         k.cloud += m as u64;
                     }
                 }

@@ -188,7 +188,10 @@ pub fn write(product: &Path, p: &SceneParts, vrt: &Path) -> Result<(), ProductEr
         band(&mut b, n, sw, &band_type(&so, sw), &src, &full, true);
         x.push_str(&b.replacen(
             ">\n",
-            &format!(">\n    <Description>{}</Description>\n", crate::burn::SWIR_DESCRIPTION),
+            &format!(
+                ">\n    <Description>{}</Description>\n",
+                crate::burn::SWIR_DESCRIPTION
+            ),
             1,
         ));
     }
