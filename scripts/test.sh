@@ -12,11 +12,24 @@ scripts/setup.sh --python --browser
 if [ -z "${CANOPY_IN_PG_CLUSTER:-}" ]; then
   exec env CANOPY_IN_PG_CLUSTER=1 scripts/pg-test-cluster.sh run "$0" "$@"
 fi
-printf '\033[1m== cargo test\033[0m\n' >&2
+# Each stage's name, then its wall time when the next one starts.
+stage() {
+  [ -n "${stage_name:-}" ] && printf '   (%s: %d s)\n' "$stage_name" $((SECONDS - stage_t0)) >&2
+  stage_name=$1 stage_t0=$SECONDS
+  [ "$1" = done ] || printf '\033[1m== %s\033[0m\n' "$1" >&2
+}
+stage 'cargo test'
 cargo test --release --workspace
-printf '\033[1m== oracle tests (exactextract, GDAL/OGR, real imagery)\033[0m\n' >&2
+# One fresh store of the sample region for the tests that only read it (copied by
+# the fixtures instead of one `canopy run` each; tests of the run itself still run it).
+stage 'the sample region and one store of it'
+mkdir -p target/test-sample
+scripts/sample.sh --store target/test-sample/lang-son.gpkg > /dev/null
+export CANOPY_TEST_STORE=$PWD/target/test-sample/lang-son.gpkg
+stage 'oracle tests (exactextract, GDAL/OGR, real imagery)'
 .venv/bin/python -m pytest -q tests/oracle
-printf '\033[1m== HTTP clients against canopy serve (GDAL OAPIF, OWSLib, schemathesis)\033[0m\n' >&2
+stage 'HTTP clients against canopy serve (GDAL OAPIF, OWSLib, schemathesis)'
 .venv/bin/python -m pytest -q tests/server
-printf '\033[1m== web map test (headless Chromium; screenshots in target/screenshots)\033[0m\n' >&2
+stage 'web map test (headless Chromium; screenshots in target/screenshots)'
 node --test tests/web/map.test.mjs tests/web/hostile.test.mjs tests/web/field.test.mjs
+stage done

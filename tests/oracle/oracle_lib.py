@@ -100,28 +100,14 @@ def run_canopy(*args: str, cwd: Path | None = None, timeout: int = 600) -> subpr
     return r
 
 
-def sample_is_generated(region_dir: Path = SAMPLE_DIR) -> bool:
-    """The sample imagery exists: a truth.json (top level, or truth/truth.json where
-    the current synth writes it) and at least one tile per epoch directory."""
-    has_truth = (region_dir / "truth.json").exists() or (region_dir / "truth" / "truth.json").exists()
-    tiles = list((region_dir / "tiles").glob("*/*.tif"))
-    scenes = list((region_dir / "tiles").glob("*/scenes/*.tif"))
-    if tiles:
-        # Samples from before the SWIR band (band 4, burned area) are regenerated.
-        with rasterio.open(sorted(tiles)[0]) as ds:
-            if ds.count < 4:
-                return False
-    return (has_truth and len(tiles) > 0 and len(scenes) > 0 and (region_dir / "zones.geojson").exists()
-            and (region_dir / "weather" / "stations.csv").exists()
-            and (region_dir / "fire" / "firms_viirs.csv").exists())
-
-
-def generate_sample(region_dir: Path = SAMPLE_DIR) -> None:
-    run_canopy(
-        "synth", region_dir, "--communes", region_dir / "communes.geojson",
-        "--name", "Lạng Sơn", "--pixel-size", "30", "--seed", "7", "--scenes", "3",
-        "--targets", region_dir / "targets.toml",
-    )
+def ensure_sample(region_dir: Path = SAMPLE_DIR) -> Path:
+    """The sample region's region.toml, its imagery generated once by scripts/sample.sh
+    (the one owner of how the sample is made; it regenerates a stale sample)."""
+    env = {**os.environ, "CANOPY_BIN": str(ensure_binary()), "CANOPY_SAMPLE_DIR": str(region_dir)}
+    r = subprocess.run([str(REPO / "scripts" / "sample.sh")], capture_output=True, text=True, env=env, timeout=1800)
+    if r.returncode != 0:
+        raise AssertionError(f"scripts/sample.sh failed:\n{r.stdout}\n{r.stderr}")
+    return region_dir / "region.toml"
 
 
 def gdal_tool(*args: str) -> subprocess.CompletedProcess:

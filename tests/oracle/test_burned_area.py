@@ -52,14 +52,23 @@ def _nbr(region, epoch, swir: int, bbox, layer_crs, workdir):
             view[fill] = nb[fill]
         return plan, out
     # Composite epochs: median of the clear observations' NBR, min_clear of the epoch.
+    # Every tile is one observation; tiles go into the first layer of the stack
+    # where none of their clear pixels is taken yet (the same values per pixel as
+    # one layer per tile, in a few layers instead of one per tile).
     stack = []
     for pt in plan.tiles:
         col, row, w, h = pt.window
         st, nb = ol.tile_states(pt, plan, e, region, workdir, with_ndvi=True)
-        layer = np.full((g.height, g.width), np.nan, dtype=np.float32)
-        v = np.where(st != ol.UNOBSERVED, nb, np.nan).astype(np.float32)
-        layer[row : row + h, col : col + w] = v
-        stack.append(layer)
+        clear = st != ol.UNOBSERVED
+        for layer in stack:
+            view = layer[row : row + h, col : col + w]
+            if np.isnan(view[clear]).all():
+                break
+        else:
+            layer = np.full((g.height, g.width), np.nan, dtype=np.float32)
+            stack.append(layer)
+            view = layer[row : row + h, col : col + w]
+        view[clear] = nb[clear].astype(np.float32)
     arr = np.stack(stack)
     clear = (~np.isnan(arr)).sum(axis=0)
     with warnings.catch_warnings():
@@ -78,9 +87,8 @@ def burn_oracle(sample_region_file, sample_oracle, tmp_path_factory):
     communes, layer_crs = sample_oracle["communes"], sample_oracle["layer_crs"]
     bbox = shapely.bounds(shapely.GeometryCollection([c.geom for c in communes])).tolist()
     work = tmp_path_factory.mktemp("burn_oracle")
-    plan_a, states_a = ol.composite(region, ea, bbox, layer_crs, work / "a")
-    forest = states_a == ol.FOREST
-    del states_a
+    # The earlier epoch's forest: the sample oracle's own composite of it.
+    plan_a, forest = sample_oracle["epochs"][ea.id]["plan"], sample_oracle["epochs"][ea.id]["forest"]
     pa, nbr_a = _nbr(region, ea, swir[ea.id], bbox, layer_crs, work / "na")
     pb, nbr_b = _nbr(region, eb, swir[eb.id], bbox, layer_crs, work / "nb")
     assert pa.grid == plan_a.grid and pb.grid == plan_a.grid, "the oracle assumes one working grid"

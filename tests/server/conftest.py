@@ -36,12 +36,24 @@ def canopy(*args) -> subprocess.CompletedProcess:
 
 
 def ensure_sample() -> Path:
-    """The sample region's region.toml, its imagery generated once (as scripts/demo.sh)."""
-    if (not (SAMPLE_DIR / "zones.geojson").exists() or not list((SAMPLE_DIR / "tiles").glob("*/scenes/*.tif"))
-            or not (SAMPLE_DIR / "weather" / "stations.csv").exists()):
-        canopy("synth", SAMPLE_DIR, "--communes", SAMPLE_DIR / "communes.geojson", "--name", "Lạng Sơn",
-               "--pixel-size", "30", "--seed", "7", "--scenes", "3", "--targets", SAMPLE_DIR / "targets.toml")
+    """The sample region's region.toml, its imagery generated once by scripts/sample.sh
+    (the one owner of how the sample is made; it regenerates a stale sample)."""
+    env = {**os.environ, "CANOPY_BIN": str(BINARY), "CANOPY_SAMPLE_DIR": str(SAMPLE_DIR)}
+    r = subprocess.run([str(REPO / "scripts" / "sample.sh")], capture_output=True, text=True, env=env, timeout=1800)
+    assert r.returncode == 0, f"scripts/sample.sh failed:\n{r.stdout}\n{r.stderr}"
     return SAMPLE_DIR / "region.toml"
+
+
+def fresh_sample_store(store: Path) -> Path:
+    """A fresh store of the sample region at `store`: a copy of CANOPY_TEST_STORE (one
+    `canopy run` of the sample made by scripts/test.sh), or a `canopy run` of its own."""
+    region = ensure_sample()
+    pristine = os.environ.get("CANOPY_TEST_STORE")
+    if pristine:
+        shutil.copy(pristine, store)
+    else:
+        canopy("run", region, "--store", store)
+    return store
 
 
 @dataclass
@@ -90,10 +102,7 @@ def stop_server(s: Server) -> int:
 @pytest.fixture(scope="session")
 def sample_store(tmp_path_factory) -> Path:
     """A store of the sample region written by `canopy run` (imagery generated once)."""
-    region = ensure_sample()
-    store = tmp_path_factory.mktemp("served") / "lang-son.gpkg"
-    canopy("run", region, "--store", store)
-    return store
+    return fresh_sample_store(tmp_path_factory.mktemp("served") / "lang-son.gpkg")
 
 
 @pytest.fixture(scope="session")

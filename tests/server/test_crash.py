@@ -23,7 +23,7 @@ import time
 
 import requests
 
-from conftest import BINARY, TOKEN, ensure_sample, start_server
+from conftest import BINARY, TOKEN, ensure_sample, fresh_sample_store, start_server
 
 ROUNDS = int(os.environ.get("CANOPY_CRASH_ROUNDS", "10"))
 SEED = int(os.environ.get("CANOPY_CRASH_SEED", str(random.randrange(1 << 30))))
@@ -83,9 +83,7 @@ def patch_traffic(url: str, ids: list[str], acknowledged: set[str], stop: thread
 def test_kill_9_anywhere_loses_nothing(tmp_path):
     rng = random.Random(SEED)
     region = ensure_sample()
-    store = tmp_path / "crash.gpkg"
-    r = canopy("run", region, "--store", store)
-    assert r.returncode == 0, r.stderr
+    store = fresh_sample_store(tmp_path / "crash.gpkg")
     c = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     ids = [row[0] for row in c.execute("SELECT alert_id FROM alerts ORDER BY alert_id LIMIT 8")]
     c.close()

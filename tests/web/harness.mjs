@@ -44,31 +44,16 @@ function freePort() {
   });
 }
 
-// A sample generated before the SWIR band (band 4, burned area) is regenerated, as
-// scripts/demo.sh does.
-function hasSwirBand(dir) {
-  const tif = fs.readdirSync(dir).filter((f) => f.endsWith('.tif')).sort()[0];
-  if (!tif) return false;
-  const r = spawnSync('gdalinfo', [path.join(dir, tif)], { encoding: 'utf8' });
-  return r.status === 0 && /^Band 4 /m.test(r.stdout);
-}
-
-// The store the page is tested on: a copy of CANOPY_TEST_STORE, or a fresh run of the sample.
+// The store the page is tested on: a copy of CANOPY_TEST_STORE (the one run of the
+// sample scripts/test.sh makes), or a fresh run of the sample, prepared by
+// scripts/sample.sh (the one owner of how the sample is made).
 function prepareStore() {
   const store = path.join(tmp, 'lang-son.gpkg');
   if (process.env.CANOPY_TEST_STORE) {
     fs.copyFileSync(process.env.CANOPY_TEST_STORE, store);
     return store;
   }
-  if (!fs.existsSync(path.join(REGION, 'truth/truth.json')) || !fs.existsSync(path.join(REGION, 'zones.geojson'))
-    || !fs.existsSync(path.join(REGION, 'tiles/2025/scenes'))
-    || !fs.existsSync(path.join(REGION, 'weather/stations.csv'))
-    || !hasSwirBand(path.join(REGION, 'tiles/2025'))) {
-    // Same arguments as scripts/demo.sh.
-    run(BIN, ['synth', REGION, '--communes', path.join(REGION, 'communes.geojson'), '--name', 'Lạng Sơn',
-      '--pixel-size', '30', '--seed', '7', '--scenes', '3', '--targets', path.join(REGION, 'targets.toml')]);
-  }
-  run(BIN, ['run', path.join(REGION, 'region.toml'), '--store', store]);
+  run(path.join(ROOT, 'scripts/sample.sh'), ['--store', store, REGION], { env: { ...process.env, CANOPY_BIN: BIN } });
   return store;
 }
 

@@ -52,11 +52,8 @@ before(async () => {
   if (process.env.CANOPY_TEST_STORE) {
     fs.copyFileSync(process.env.CANOPY_TEST_STORE, store);
   } else {
-    if (!fs.existsSync(path.join(REGION, 'zones.geojson'))) {
-      run(BIN, ['synth', REGION, '--communes', path.join(REGION, 'communes.geojson'), '--name', 'Lạng Sơn',
-        '--pixel-size', '30', '--seed', '7', '--targets', path.join(REGION, 'targets.toml')]);
-    }
-    run(BIN, ['run', path.join(REGION, 'region.toml'), '--store', store]);
+    // scripts/sample.sh prepares the sample (the one owner of how it is made) and runs it.
+    run(path.join(ROOT, 'scripts/sample.sh'), ['--store', store, REGION]);
   }
   sql(store, `UPDATE communes SET name = ${lit(EVIL('commune'))} || code`);
   sql(store, `UPDATE zones SET zone_code = ${lit(EVIL('zone'))}, species = ${lit(EVIL('species'))}, commune_name = ${lit(EVIL('zonecommune'))}`);
