@@ -9,7 +9,8 @@
 //! - [`zones`], [`zone_stats`], [`zone_rows`]: planting zones, their statistics, their table rows;
 //! - [`fire`]: fire danger per commune and day;
 //! - [`targets`]: plan targets and progress against them;
-//! - [`progress`]: progress bars.
+//! - [`progress`]: progress bars;
+//! - [`shard`]: sharded runs (`--shard K/N`) and their exact merge.
 
 pub mod burn;
 pub mod change;
@@ -25,6 +26,7 @@ pub mod job;
 pub mod products;
 pub mod progress;
 pub mod raster;
+pub mod shard;
 pub mod targets;
 pub mod zone_rows;
 pub mod zone_stats;
