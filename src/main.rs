@@ -58,6 +58,11 @@ enum Command {
         /// The folder of the shards' partials (with --shard).
         #[arg(long, value_name = "DIR", requires = "shard")]
         partial: Option<PathBuf>,
+        /// Keep each strip pass's results (and the inputs' fingerprints) in DIR and
+        /// reuse those whose inputs did not change: after adding an epoch only the
+        /// new epoch and its pairs are read. The store is the same as without it.
+        #[arg(long, value_name = "DIR", conflicts_with = "shard")]
+        cache: Option<PathBuf>,
     },
     /// Merge the partials of a sharded run (`run --shard K/N`) into the store,
     /// identical to a single-process run's; refuses a missing, duplicate,
@@ -271,6 +276,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             pairs,
             shard,
             partial,
+            cache,
         } => {
             let pairs = parse_pairs(&pairs)?;
             if let (Some(spec), Some(dir)) = (shard, partial) {
@@ -289,6 +295,26 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 return Ok(());
             }
             let store = store.unwrap_or_else(|| default_store(&region));
+            if let Some(dir) = cache {
+                let (out, r) = canopy_pipeline::job::run_cached(&region, &store, &pairs, &dir)?;
+                print_run(&store, &out)?;
+                let list = |v: &[String]| {
+                    if v.is_empty() {
+                        "none".to_string()
+                    } else {
+                        v.join(", ")
+                    }
+                };
+                println!(
+                    "Cache {}: reused {}; computed {}; input fingerprints: {} reused, {} hashed",
+                    dir.display(),
+                    list(&r.reused),
+                    list(&r.computed),
+                    r.hash_reused,
+                    r.hashed
+                );
+                return Ok(());
+            }
             let out = canopy_pipeline::job::run(&region, &store, &pairs)?;
             print_run(&store, &out)
         }

@@ -198,6 +198,41 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         assert_same(&single, &dump(&dir.join(&store)), &format!("N = {n}"));
     }
 
+    // Incremental epochs: a third epoch added to the region file (the 2025 scenes
+    // again, a year later); the run with the cache reads only the new pair's
+    // passes, and its store is identical to a full run's.
+    let out = ok(
+        canopy_in(dir, &["run", "region.toml", "--store", "inc2.gpkg", "--cache", "cache"]),
+        "first cached run",
+    );
+    assert!(
+        out.contains("reused none; computed change:2024:2025, burn:2024:2025;"),
+        "{out}"
+    );
+    assert_same(&single, &dump(&dir.join("inc2.gpkg")), "cached run");
+    let toml = std::fs::read_to_string(dir.join("region.toml")).unwrap();
+    let block = &toml[toml.find("[[epochs]]\nid = \"2025\"").unwrap()..toml.find("[fire]").unwrap()];
+    let three = toml.replace(
+        "[fire]",
+        &format!("{}[fire]", block.replace("\"2025\"", "\"2026\"").replace("2025-12-31", "2026-12-31")),
+    );
+    std::fs::write(dir.join("three.toml"), three).unwrap();
+    let out = ok(
+        canopy_in(dir, &["run", "three.toml", "--store", "inc3.gpkg", "--cache", "cache"]),
+        "incremental run",
+    );
+    assert!(
+        out.contains(
+            "reused change:2024:2025, burn:2024:2025; computed change:2025:2026, burn:2025:2026; \
+             input fingerprints: "
+        ) && out.contains(" reused, 1 hashed"),
+        "{out}"
+    );
+    ok(canopy_in(dir, &["run", "three.toml", "--store", "full3.gpkg"]), "full run");
+    let full3 = dump(&dir.join("full3.gpkg"));
+    assert!(full3.contains("2025:2026"), "the third epoch was compared");
+    assert_same(&full3, &dump(&dir.join("inc3.gpkg")), "incremental vs full");
+
     // Bad partials, each against an existing store that must stay untouched.
     let store = dir.join("merged4.gpkg");
     let p4 = dir.join("parts4");
@@ -252,7 +287,6 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         &["shard-0-of-3.canopy-part", "of 4 shards"],
     );
     // A partial of another region (its region file names another province).
-    let toml = std::fs::read_to_string(dir.join("region.toml")).unwrap();
     std::fs::write(
         dir.join("other.toml"),
         toml.replace("name = \"Lạng Sơn\"", "name = \"Cao Bằng\""),

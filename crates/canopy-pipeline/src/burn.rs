@@ -280,7 +280,7 @@ fn strips(
     let rules = &prep.rules;
     let per_thread = PerThread::new();
     let key = format!("burn:{}:{}", ma.epoch, nb.epoch);
-    let outs = crate::shard::map_strips(&key, &rows, |&(row0, nrows)| {
+    let outs = crate::shard::map_strips(&key, &[&ma.epoch, &nb.epoch], &rows, |&(row0, nrows)| {
         per_thread.with(
             || {
                 let readers = MosaicReader::new(ma, rules).and_then(|a| {

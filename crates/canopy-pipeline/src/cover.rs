@@ -378,7 +378,7 @@ fn zonal_sums(
     let readers = PerThread::new();
     let key = format!("cover:{}", mosaic.epoch);
     let per_strip: Vec<Vec<CoverSums>> =
-        crate::shard::map_strips(&key, &strips, |&(row0, rows)| {
+        crate::shard::map_strips(&key, &[&mosaic.epoch], &strips, |&(row0, rows)| {
             readers.with(
                 || (MosaicReader::new(mosaic, rules), StripData::default()),
                 |(reader, data)| {

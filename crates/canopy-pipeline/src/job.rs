@@ -44,7 +44,7 @@ pub fn run(
     let settings = settings(&region, &pairs);
     let files = input_files(&region);
     // A shard records the region, settings and inputs; a merge checks its partials.
-    crate::shard::begin(&region.name, &settings, &files)?;
+    crate::shard::begin(&region, &settings, &files)?;
     let date_warnings = product_dates(&region)?;
     let zones = region.zones.as_ref().map(zones::read).transpose()?;
     let targets = crate::targets::load(&region)?;
@@ -282,6 +282,27 @@ fn settings(region: &Region, pairs: &[(usize, usize)]) -> serde_json::Value {
         "fire_danger": region.fire.as_ref().map(|f| f.scheme()),
         "pairs": pairs.iter().map(|&(i, j)| format!("{}:{}", region.epochs[i].id, region.epochs[j].id)).collect::<Vec<_>>(),
     })
+}
+
+/// `canopy run REGION --store STORE --cache DIR`: an ordinary run whose strip
+/// passes and input fingerprints are reused from `DIR` when their inputs did not
+/// change (see [`crate::cache`]); the store is the same as without the cache.
+pub fn run_cached(
+    region_path: &Path,
+    store_path: &Path,
+    extra_pairs: &[(String, String)],
+    cache_dir: &Path,
+) -> Result<(RunOutcome, crate::cache::CacheReport), PipelineError> {
+    let _mode = crate::shard::enter_cache(cache_dir);
+    let out = run(region_path, store_path, extra_pairs)?;
+    let report = crate::shard::cache_report().unwrap_or_default();
+    tracing::info!(
+        reused = ?report.reused,
+        computed = ?report.computed,
+        "cache {}",
+        cache_dir.display()
+    );
+    Ok((out, report))
 }
 
 /// What a shard did, for the CLI to print.

@@ -10,9 +10,11 @@
 //! - [`fire`]: fire danger per commune and day;
 //! - [`targets`]: plan targets and progress against them;
 //! - [`progress`]: progress bars;
-//! - [`shard`]: sharded runs (`--shard K/N`) and their exact merge.
+//! - [`shard`]: sharded runs (`--shard K/N`) and their exact merge; [`cache`]:
+//!   incremental runs (`--cache DIR`); [`framed`]: their checked file format.
 
 pub mod burn;
+pub mod cache;
 pub mod change;
 pub mod chips;
 pub mod communes;
@@ -22,6 +24,7 @@ pub mod crs;
 pub mod error;
 pub mod fingerprint;
 pub mod fire;
+pub mod framed;
 pub mod job;
 pub mod products;
 pub mod progress;

@@ -41,12 +41,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::PipelineError;
 
-/// The format's magic bytes (and version).
-const MAGIC: &[u8; 8] = b"CANOPYP1";
 /// File name suffix of a partial.
 pub const SUFFIX: &str = ".canopy-part";
 
@@ -150,27 +147,7 @@ pub fn file_name(k: usize, n: usize) -> String {
     format!("shard-{k}-of-{n}{SUFFIX}")
 }
 
-/// An input's identity as a shard saw it: size and modification time (ns).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileStat {
-    pub size: u64,
-    pub mtime_ns: u128,
-}
-
-/// The identity of a path (`None` when it cannot be stat'ed, e.g. `/vsis3/`:
-/// such inputs are compared by path only).
-pub fn stat(path: &Path) -> Option<FileStat> {
-    let m = std::fs::metadata(path).ok()?;
-    let mtime_ns = m
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    Some(FileStat {
-        size: m.len(),
-        mtime_ns,
-    })
-}
+pub use crate::framed::{stat, FileStat};
 
 /// One pass's strips computed by one shard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,50 +192,24 @@ impl Partial {
         }
     }
 
-    /// The file's bytes: magic, body length, CBOR body, SHA-256 of the body.
+    /// The file's bytes (`framed`: magic, body length, CBOR body, SHA-256).
     pub fn encode(&self) -> Result<Vec<u8>, ShardError> {
         let mut body = Vec::new();
         ciborium::into_writer(self, &mut body).map_err(|e| ShardError::Encode {
             key: "partial".into(),
             msg: e.to_string(),
         })?;
-        let mut out = Vec::with_capacity(body.len() + 48);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&Sha256::digest(&body));
-        Ok(out)
+        Ok(crate::framed::frame(&body))
     }
 
     /// Reads and checks a partial file (magic, length, checksum, decoding).
     pub fn read(file: &Path) -> Result<Self, ShardError> {
-        let bytes = std::fs::read(file).map_err(|source| ShardError::Io {
-            path: file.to_path_buf(),
-            source,
-        })?;
         let bad = |msg: String| ShardError::Partial {
             file: file.to_path_buf(),
             msg,
         };
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(bad(format!(
-                "not a canopy partial (or truncated: {} bytes)",
-                bytes.len()
-            )));
-        }
-        let len = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default()) as usize;
-        let want = 16usize.saturating_add(len).saturating_add(32);
-        if bytes.len() != want {
-            return Err(bad(format!(
-                "truncated or padded: {} bytes, the header says {want} (was the shard killed?)",
-                bytes.len()
-            )));
-        }
-        let (body, sum) = bytes[16..].split_at(len);
-        if Sha256::digest(body).as_slice() != sum {
-            return Err(bad("checksum mismatch: the file is damaged".into()));
-        }
-        ciborium::from_reader(body).map_err(|e| bad(format!("cannot be decoded: {e}")))
+        let body = crate::framed::read_framed(file).map_err(bad)?;
+        ciborium::from_reader(&body[..]).map_err(|e| bad(format!("cannot be decoded: {e}")))
     }
 }
 
@@ -272,6 +223,11 @@ enum Mode {
     },
     /// Answer every pass from the shards' partials (ordered by K).
     Merge { parts: Vec<(PathBuf, Partial)> },
+    /// An ordinary run with a cache of passes (`crate::cache`), opened by [`begin`].
+    Cache {
+        dir: PathBuf,
+        cache: std::sync::OnceLock<crate::cache::Cache>,
+    },
 }
 
 static MODE: RwLock<Option<Arc<Mode>>> = RwLock::new(None);
@@ -312,6 +268,22 @@ pub fn enter_merge(parts: Vec<(PathBuf, Partial)>) -> ModeGuard {
     set(Mode::Merge { parts })
 }
 
+/// Enters an incremental run with the cache at `dir` until the guard drops.
+pub fn enter_cache(dir: &Path) -> ModeGuard {
+    set(Mode::Cache {
+        dir: dir.to_path_buf(),
+        cache: std::sync::OnceLock::new(),
+    })
+}
+
+/// What the cache of this run reused and computed (incremental runs only).
+pub fn cache_report() -> Option<crate::cache::CacheReport> {
+    match mode().as_deref() {
+        Some(Mode::Cache { cache, .. }) => cache.get().map(|c| c.report()),
+        _ => None,
+    }
+}
+
 /// Whether this process computes a shard (no alerts, chips nor store then).
 pub fn computing_shard() -> bool {
     matches!(mode().as_deref(), Some(Mode::Shard { .. }))
@@ -328,22 +300,55 @@ pub fn take_partial() -> Option<Partial> {
     }
 }
 
-/// Runs `f` on the strips of a pass (`key` names it: `change:A:B`, …), in
-/// parallel, results in strip order (the first error in strip order wins).
-/// An ordinary run computes every strip; a shard computes its range and records
-/// it; a merge computes nothing and returns the shards' strips, in order.
-pub fn map_strips<T, F>(key: &str, strips: &[(usize, usize)], f: F) -> Result<Vec<T>, PipelineError>
+/// Runs `f` on the strips of a pass (`key` names it: `change:A:B`, …; `epochs`
+/// are the ids of the epochs it reads), in parallel, results in strip order (the
+/// first error in strip order wins). An ordinary run computes every strip; a
+/// shard computes its range and records it; a merge computes nothing and returns
+/// the shards' strips, in order; an incremental run takes the pass from its
+/// cache when its inputs did not change, else computes and caches it.
+pub fn map_strips<T, F>(
+    key: &str,
+    epochs: &[&str],
+    strips: &[(usize, usize)],
+    f: F,
+) -> Result<Vec<T>, PipelineError>
 where
     T: Serialize + DeserializeOwned + Send,
     F: Fn(&(usize, usize)) -> Result<T, PipelineError> + Sync + Send,
 {
-    match mode().as_deref() {
-        None => strips
+    let all = || -> Result<Vec<T>, PipelineError> {
+        strips
             .par_iter()
             .map(&f)
             .collect::<Vec<_>>()
             .into_iter()
-            .collect(),
+            .collect()
+    };
+    match mode().as_deref() {
+        None => all(),
+        Some(Mode::Cache { cache, .. }) => {
+            let Some(cache) = cache.get() else {
+                return all();
+            };
+            if let Some(items) = cache.get(key, epochs, strips.len()) {
+                let back: Result<Vec<T>, _> = items.iter().map(|v| v.deserialized::<T>()).collect();
+                match back {
+                    Ok(v) if v.len() == strips.len() => return Ok(v),
+                    _ => tracing::warn!(pass = key, "cache entry unreadable; recomputed"),
+                }
+            }
+            let outs = all()?;
+            let items = outs
+                .iter()
+                .map(ciborium::Value::serialized)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ShardError::Encode {
+                    key: key.to_string(),
+                    msg: e.to_string(),
+                })?;
+            cache.put(key, epochs, strips.len(), items);
+            Ok(outs)
+        }
         Some(Mode::Shard { k, n, sink }) => {
             let r = range(*k, *n, strips.len());
             let outs: Vec<T> = strips[r.clone()]
@@ -424,17 +429,29 @@ fn comparable_settings(settings: &serde_json::Value) -> String {
 /// region, settings and input identities; a merge checks every partial against
 /// them, naming the shard that differs. An ordinary run does nothing.
 pub fn begin(
-    region: &str,
+    region_cfg: &crate::config::Region,
     settings: &serde_json::Value,
     files: &[&PathBuf],
 ) -> Result<(), PipelineError> {
     let Some(m) = mode() else { return Ok(()) };
+    if let Mode::Cache { dir, cache } = &*m {
+        let c = crate::cache::Cache::open(dir, region_cfg, settings, files).map_err(|source| {
+            ShardError::Io {
+                path: dir.clone(),
+                source,
+            }
+        })?;
+        let _ = cache.set(c);
+        return Ok(());
+    }
+    let region = region_cfg.name.as_str();
     let settings = comparable_settings(settings);
     let inputs: BTreeMap<String, Option<FileStat>> = files
         .iter()
         .map(|f| (f.display().to_string(), stat(f)))
         .collect();
     match &*m {
+        Mode::Cache { .. } => {}
         Mode::Shard { sink, .. } => {
             if let Ok(mut p) = sink.lock() {
                 p.region = region.to_string();
@@ -507,6 +524,10 @@ fn show(s: &Option<FileStat>) -> String {
 pub fn fingerprints(files: &[&PathBuf]) -> Result<Vec<String>, PipelineError> {
     match mode().as_deref() {
         None => Ok(crate::fingerprint::fingerprints(files)),
+        Some(Mode::Cache { cache, .. }) => Ok(match cache.get() {
+            Some(c) => c.fingerprints(files),
+            None => crate::fingerprint::fingerprints(files),
+        }),
         Some(Mode::Shard { k, n, sink }) => {
             let mine: Vec<&PathBuf> = files
                 .iter()
