@@ -693,6 +693,20 @@ mod tests {
     }
 
     #[test]
+    fn transition_maps_with_pair_keys_round_trip() {
+        // change::StripOut's class transitions: a map keyed by (from, to) classes.
+        let mut m: BTreeMap<(i32, i32), f64> = BTreeMap::new();
+        m.insert((1, 2), 0.1 + 0.2);
+        m.insert((-9999, 3), 1e-12);
+        let v = ciborium::Value::serialized(&vec![m.clone()]).unwrap();
+        let mut body = Vec::new();
+        ciborium::into_writer(&v, &mut body).unwrap();
+        let back: ciborium::Value = ciborium::from_reader(&body[..]).unwrap();
+        let back: Vec<BTreeMap<(i32, i32), f64>> = back.deserialized().unwrap();
+        assert_eq!(back, vec![m]);
+    }
+
+    #[test]
     fn partials_round_trip_exactly_and_damage_is_caught() {
         let mut p = Partial::new(1, 3);
         let x = [0.1f64 + 0.2, 1e-300, f64::MAX, -0.0];
