@@ -602,16 +602,28 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Partial)>, ShardError> {
         .collect::<Vec<_>>()
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    let n = parts[0].1.n as usize;
+    // The split most partials agree on (ties: the larger N); the others are named.
+    let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+    for (_, p) in &parts {
+        *counts.entry(p.n as usize).or_default() += 1;
+    }
+    let n = counts
+        .iter()
+        .max_by_key(|(n, c)| (**c, **n))
+        .map_or(1, |(n, _)| *n);
     for (f, p) in &parts {
         if p.n as usize != n {
+            let (rf, _) = parts
+                .iter()
+                .find(|(_, q)| q.n as usize == n)
+                .unwrap_or(&parts[0]);
             return Err(ShardError::Partial {
                 file: f.clone(),
                 msg: format!(
-                    "is shard {}/{} but {} is of {n} shards",
+                    "is shard {}/{}, but the other partials ({} …) are of {n} shards",
                     p.k,
                     p.n,
-                    parts[0].0.display()
+                    rf.display()
                 ),
             });
         }
