@@ -5,15 +5,18 @@
 #   scripts/setup.sh --python  also the Python venv (.venv) used by the oracle tests
 #                              and the HTTP client tests (OWSLib, schemathesis)
 #   scripts/setup.sh --browser also Debian's chromium, for the web map test (tests/web)
+#   scripts/setup.sh --cluster also Debian's slurm-wlm and munge, for the Slurm test of
+#                              sharded runs (scripts/test-cluster.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WANT_PYTHON=""; WANT_BROWSER=""
+WANT_PYTHON=""; WANT_BROWSER=""; WANT_CLUSTER=""
 for arg in "$@"; do
   case "$arg" in
     --python) WANT_PYTHON=1 ;;
     --browser) WANT_BROWSER=1 ;;
-    *) echo "setup.sh: unknown option $arg (known: --python, --browser)" >&2; exit 2 ;;
+    --cluster) WANT_CLUSTER=1 ;;
+    *) echo "setup.sh: unknown option $arg (known: --python, --browser, --cluster)" >&2; exit 2 ;;
   esac
 done
 
@@ -36,6 +39,12 @@ command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 # download), with fonts that have the Vietnamese glyphs.
 if [ -n "$WANT_PYTHON$WANT_BROWSER" ]; then
   for p in chromium fonts-noto-core; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+  done
+fi
+# A single-node Slurm for scripts/test-cluster.sh (daemons started there, not here).
+if [ -n "$WANT_CLUSTER" ]; then
+  for p in slurm-wlm munge; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
   done
 fi

@@ -6,7 +6,7 @@
 # (kill -9 of triage, serve and run; CANOPY_CRASH_ROUNDS=200 for the long version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --python --browser
+scripts/setup.sh --python --browser --cluster
 # The PostGIS store tests (tests/store_pg.rs, tests/server/test_pg.py) use one
 # throwaway PostgreSQL 15 + PostGIS cluster, removed at the end (also on failure).
 if [ -z "${CANOPY_IN_PG_CLUSTER:-}" ]; then
@@ -20,6 +20,10 @@ stage() {
 }
 stage 'cargo test'
 cargo test --release --workspace
+stage 'sharded run on a real single-node Slurm (4-task array + dependent merge)'
+scripts/test-cluster.sh
+stage 'deploy/k8s manifests: offline schema check'
+.venv/bin/python -m pytest -q tests/cluster
 # One fresh store of the sample region for the tests that only read it (copied by
 # the fixtures instead of one `canopy run` each; tests of the run itself still run it).
 stage 'the sample region and one store of it'

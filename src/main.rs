@@ -45,6 +45,40 @@ enum Command {
         /// Also compare these epochs (FROM:TO), besides every consecutive pair.
         #[arg(long = "pair", value_name = "FROM:TO")]
         pairs: Vec<String>,
+        /// Compute only shard K of N (0 ≤ K < N) of every strip pass and write a
+        /// partial to --partial (no store); `auto/N` takes K from
+        /// SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX. Then `canopy merge`.
+        #[arg(
+            long,
+            value_name = "K/N",
+            requires = "partial",
+            conflicts_with = "store"
+        )]
+        shard: Option<canopy_pipeline::shard::ShardSpec>,
+        /// The folder of the shards' partials (with --shard).
+        #[arg(long, value_name = "DIR", requires = "shard")]
+        partial: Option<PathBuf>,
+        /// Keep each strip pass's results (and the inputs' fingerprints) in DIR and
+        /// reuse those whose inputs did not change: after adding an epoch only the
+        /// new epoch and its pairs are read. The store is the same as without it.
+        #[arg(long, value_name = "DIR", conflicts_with = "shard")]
+        cache: Option<PathBuf>,
+    },
+    /// Merge the partials of a sharded run (`run --shard K/N`) into the store,
+    /// identical to a single-process run's; refuses a missing, duplicate,
+    /// truncated or foreign shard (nothing written).
+    Merge {
+        /// The region file the shards ran.
+        region: PathBuf,
+        /// The folder holding every shard's partial.
+        #[arg(long, value_name = "DIR")]
+        partials: PathBuf,
+        /// Where to write the store (default: out/<region directory name>.gpkg).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The same --pair options the shards were given.
+        #[arg(long = "pair", value_name = "FROM:TO")]
+        pairs: Vec<String>,
     },
     /// List forest-loss alerts of a region's store.
     Alerts {
@@ -240,38 +274,60 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             region,
             store,
             pairs,
+            shard,
+            partial,
+            cache,
         } => {
+            let pairs = parse_pairs(&pairs)?;
+            if let (Some(spec), Some(dir)) = (shard, partial) {
+                let s = canopy_pipeline::job::run_shard(&region, spec, &dir, &pairs)?;
+                let strips: usize = s.passes.iter().map(|p| p.1).sum();
+                let total: usize = s.passes.iter().map(|p| p.2).sum();
+                println!(
+                    "Shard {}/{}: {strips} of {total} strips in {} passes, {:.1} s; partial {} ({} bytes)",
+                    s.k,
+                    s.n,
+                    s.passes.len(),
+                    s.seconds,
+                    s.file.display(),
+                    s.bytes
+                );
+                return Ok(());
+            }
             let store = store.unwrap_or_else(|| default_store(&region));
-            let pairs = pairs
-                .iter()
-                .map(|p| match p.split_once(':') {
-                    Some((a, b)) if !a.is_empty() && !b.is_empty() => {
-                        Ok((a.to_string(), b.to_string()))
+            if let Some(dir) = cache {
+                let (out, r) = canopy_pipeline::job::run_cached(&region, &store, &pairs, &dir)?;
+                print_run(&store, &out)?;
+                let list = |v: &[String]| {
+                    if v.is_empty() {
+                        "none".to_string()
+                    } else {
+                        v.join(", ")
                     }
-                    _ => Err(anyhow::anyhow!(
-                        "--pair {p}: expected FROM:TO, e.g. --pair 2020:2025"
-                    )),
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                };
+                println!(
+                    "Cache {}: reused {}; computed {}; input fingerprints: {} reused, {} hashed",
+                    dir.display(),
+                    list(&r.reused),
+                    list(&r.computed),
+                    r.hash_reused,
+                    r.hashed
+                );
+                return Ok(());
+            }
             let out = canopy_pipeline::job::run(&region, &store, &pairs)?;
-            let stored = canopy_store::read_cover(&store)
-                .with_context(|| format!("reading back {}", store.display()))?;
-            let mut w = std::io::stdout();
-            print::cover_table(&stored, None, &mut w)?;
-            print::change_summary(&stored, &out.change, &mut w)?;
-            print::zone_summary(&store, &mut w)?;
-            print::progress(&store, &mut w)?;
-            fire_print::bulletin(&store, &mut w)?;
-            fire_print::events(&store, out.fire.as_ref(), &mut w)?;
-            fire_print::burned(&store, &mut w)?;
-            println!(
-                "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
-                canopy_store::display_name(&store),
-                out.cover.communes.len(),
-                out.region.epochs.len(),
-                canopy_store::display_name(&store)
-            );
-            Ok(())
+            print_run(&store, &out)
+        }
+        Command::Merge {
+            region,
+            partials,
+            store,
+            pairs,
+        } => {
+            let pairs = parse_pairs(&pairs)?;
+            let store = store.unwrap_or_else(|| default_store(&region));
+            let out = canopy_pipeline::job::merge(&region, &partials, &store, &pairs)?;
+            print_run(&store, &out)
         }
         Command::Export {
             region,
@@ -492,6 +548,41 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// `out/<name of the region's directory>.gpkg`.
+/// `--pair FROM:TO` options as epoch id pairs.
+fn parse_pairs(pairs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once(':') {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+            _ => Err(anyhow::anyhow!(
+                "--pair {p}: expected FROM:TO, e.g. --pair 2020:2025"
+            )),
+        })
+        .collect()
+}
+
+/// What `run` and `merge` print: the figures read back from the store just written.
+fn print_run(store: &Path, out: &canopy_pipeline::job::RunOutcome) -> anyhow::Result<()> {
+    let stored = canopy_store::read_cover(store)
+        .with_context(|| format!("reading back {}", store.display()))?;
+    let mut w = std::io::stdout();
+    print::cover_table(&stored, None, &mut w)?;
+    print::change_summary(&stored, &out.change, &mut w)?;
+    print::zone_summary(store, &mut w)?;
+    print::progress(store, &mut w)?;
+    fire_print::bulletin(store, &mut w)?;
+    fire_print::events(store, out.fire.as_ref(), &mut w)?;
+    fire_print::burned(store, &mut w)?;
+    println!(
+        "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
+        canopy_store::display_name(store),
+        out.cover.communes.len(),
+        out.region.epochs.len(),
+        canopy_store::display_name(store)
+    );
+    Ok(())
+}
+
 fn default_store(region: &Path) -> PathBuf {
     let dir = region
         .canonicalize()

@@ -29,7 +29,9 @@
 //! `(row, c0)` order.
 
 /// A run of set pixels on one row: columns `[c0, c1)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Run {
     /// Row index.
     pub row: u32,

@@ -12,7 +12,7 @@ use crate::forest::{FOREST, UNOBSERVED};
 use crate::pixel_area::PixelArea;
 
 /// Area sums of one polygon: forest and observed (forest or not), in area units.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CoverSums {
     pub forest: f64,
     pub observed: f64,

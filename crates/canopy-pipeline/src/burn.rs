@@ -39,7 +39,6 @@ use canopy_core::stats::M2_PER_HA;
 use canopy_core::zonal::{accumulate_categories, runs_area, Strip};
 use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PROVINCE, UNIT_ZONE_PIECE};
 use canopy_store::{AlertKind, BurnedAreaRow};
-use rayon::prelude::*;
 
 use crate::change::ChangeResult;
 use crate::config::{EpochBands, EpochConfig, Region};
@@ -135,6 +134,7 @@ fn nbr_mosaic(m: &Mosaic, epoch: &EpochConfig) -> Result<Result<Mosaic, String>,
 }
 
 /// What one strip contributes: per polygon, area per burn code; burned runs.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct StripOut {
     sums: Vec<[f64; BURN_CODES]>,
     burned: Vec<Run>,
@@ -279,64 +279,62 @@ fn strips(
     );
     let rules = &prep.rules;
     let per_thread = PerThread::new();
-    let outs: Vec<Result<StripOut, PipelineError>> = rows
-        .par_iter()
-        .map(|&(row0, nrows)| {
-            per_thread.with(
-                || {
-                    let readers = MosaicReader::new(ma, rules).and_then(|a| {
-                        Ok((
-                            a,
-                            MosaicReader::new(na, rules)?,
-                            MosaicReader::new(nb, rules)?,
-                        ))
-                    });
-                    (
-                        readers,
-                        Vec::new(),
-                        StripData::default(),
-                        StripData::default(),
-                        Vec::new(),
-                    )
-                },
-                |(readers, states, da, db, codes)| {
-                    let (ra, rna, rnb) = readers
-                        .as_mut()
-                        .map_err(|e| PipelineError::Input(e.to_string()))?;
-                    ra.read_strip(row0, nrows, states)?;
-                    rna.read(row0, nrows, da, true)?;
-                    rnb.read(row0, nrows, db, true)?;
-                    let forest: Vec<bool> = states.iter().map(|&s| s == FOREST).collect();
-                    burn_codes(&forest, &da.ndvi, &db.ndvi, codes);
-                    let strip = Strip {
-                        row0,
-                        width: g.width,
-                        states: codes,
-                    };
-                    let mut sums = Vec::with_capacity(covs.len());
-                    for c in covs {
-                        let mut s = [0.0; BURN_CODES];
-                        let r = c.rows();
-                        if r.start < row0 + nrows && r.end > row0 {
-                            accumulate_categories(c, strip, area, &mut s);
-                        }
-                        sums.push(s);
+    let key = format!("burn:{}:{}", ma.epoch, nb.epoch);
+    let outs = crate::shard::map_strips(&key, &[&ma.epoch, &nb.epoch], &rows, |&(row0, nrows)| {
+        per_thread.with(
+            || {
+                let readers = MosaicReader::new(ma, rules).and_then(|a| {
+                    Ok((
+                        a,
+                        MosaicReader::new(na, rules)?,
+                        MosaicReader::new(nb, rules)?,
+                    ))
+                });
+                (
+                    readers,
+                    Vec::new(),
+                    StripData::default(),
+                    StripData::default(),
+                    Vec::new(),
+                )
+            },
+            |(readers, states, da, db, codes)| {
+                let (ra, rna, rnb) = readers
+                    .as_mut()
+                    .map_err(|e| PipelineError::Input(e.to_string()))?;
+                ra.read_strip(row0, nrows, states)?;
+                rna.read(row0, nrows, da, true)?;
+                rnb.read(row0, nrows, db, true)?;
+                let forest: Vec<bool> = states.iter().map(|&s| s == FOREST).collect();
+                burn_codes(&forest, &da.ndvi, &db.ndvi, codes);
+                let strip = Strip {
+                    row0,
+                    width: g.width,
+                    states: codes,
+                };
+                let mut sums = Vec::with_capacity(covs.len());
+                for c in covs {
+                    let mut s = [0.0; BURN_CODES];
+                    let r = c.rows();
+                    if r.start < row0 + nrows && r.end > row0 {
+                        accumulate_categories(c, strip, area, &mut s);
                     }
-                    let mut burned = Vec::new();
-                    let mut mask = vec![0u8; g.width];
-                    for r in 0..nrows {
-                        let line = &codes[r * g.width..][..g.width];
-                        for (m, &c) in mask.iter_mut().zip(line) {
-                            *m = BurnClass::code_is_burned(c) as u8;
-                        }
-                        row_runs((row0 + r) as u32, &mask, &mut burned);
+                    sums.push(s);
+                }
+                let mut burned = Vec::new();
+                let mut mask = vec![0u8; g.width];
+                for r in 0..nrows {
+                    let line = &codes[r * g.width..][..g.width];
+                    for (m, &c) in mask.iter_mut().zip(line) {
+                        *m = BurnClass::code_is_burned(c) as u8;
                     }
-                    pb.inc(1);
-                    Ok(StripOut { sums, burned })
-                },
-            )
-        })
-        .collect();
+                    row_runs((row0 + r) as u32, &mask, &mut burned);
+                }
+                pb.inc(1);
+                Ok(StripOut { sums, burned })
+            },
+        )
+    });
     pb.finish_and_clear();
-    outs.into_iter().collect()
+    outs
 }

@@ -40,7 +40,7 @@ pub use canopy_store::{Alert, ChangeRow};
 
 /// A run of loss pixels of one row with the same confirming-observation count
 /// and first non-forest day in the later epoch.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct ObsRun {
     c0: u32,
     c1: u32,
@@ -109,7 +109,8 @@ pub fn pairs(
     Ok(out)
 }
 
-/// What one strip contributes.
+/// What one strip contributes (also what a shard's partial holds per strip).
+#[derive(serde::Serialize, serde::Deserialize)]
 struct StripOut {
     /// Per polygon: area per change code.
     sums: Vec<[f64; CH_CODES]>,
@@ -260,6 +261,10 @@ pub fn run(
                 ea.id, wa.0, wa.1, eb.id, wb.0, wb.1
             ));
         }
+        if crate::shard::computing_shard() {
+            // A shard's loss runs are labelled at the merge, with every shard's.
+            continue;
+        }
         let comps = labeller.finish();
         let mut patches = Vec::new();
         let alerts = alerts_of(
@@ -320,145 +325,143 @@ fn strips(
     let min_drop = region.alerts.min_ndvi_drop;
     let rules = &prep.rules;
     let per_thread = PerThread::new();
-    let outs: Vec<Result<StripOut, PipelineError>> = rows
-        .par_iter()
-        .map(|&(row0, nrows)| {
-            per_thread.with(
-                || {
-                    let readers = MosaicReader::new(ma, rules)
-                        .and_then(|a| Ok((a, MosaicReader::new(mb, rules)?)));
-                    (
-                        readers,
-                        StripData::default(),
-                        StripData::default(),
-                        Vec::new(),
-                        Vec::new(),
-                    )
-                },
-                |(readers, da, db, codes, mask)| {
-                    let (ra, rb) = readers
-                        .as_mut()
-                        .map_err(|e| PipelineError::Input(e.to_string()))?;
-                    ra.read(row0, nrows, da, true)?;
-                    rb.read(row0, nrows, db, true)?;
-                    let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
-                        .then(|| (&da.ndvi[..], &db.ndvi[..]));
-                    change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
-                    let strip_a = Strip {
-                        row0,
-                        width: g.width,
-                        states: &da.states,
-                    };
-                    let mut sums = Vec::with_capacity(covs.len());
-                    let mut trans = Vec::with_capacity(covs.len());
-                    let mut cover_a = Vec::with_capacity(covs.len());
-                    let mut cover_b = Vec::with_capacity(covs.len());
+    let key = format!("change:{}:{}", ma.epoch, mb.epoch);
+    let outs = crate::shard::map_strips(&key, &[&ma.epoch, &mb.epoch], &rows, |&(row0, nrows)| {
+        per_thread.with(
+            || {
+                let readers = MosaicReader::new(ma, rules)
+                    .and_then(|a| Ok((a, MosaicReader::new(mb, rules)?)));
+                (
+                    readers,
+                    StripData::default(),
+                    StripData::default(),
+                    Vec::new(),
+                    Vec::new(),
+                )
+            },
+            |(readers, da, db, codes, mask)| {
+                let (ra, rb) = readers
+                    .as_mut()
+                    .map_err(|e| PipelineError::Input(e.to_string()))?;
+                ra.read(row0, nrows, da, true)?;
+                rb.read(row0, nrows, db, true)?;
+                let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
+                    .then(|| (&da.ndvi[..], &db.ndvi[..]));
+                change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
+                let strip_a = Strip {
+                    row0,
+                    width: g.width,
+                    states: &da.states,
+                };
+                let mut sums = Vec::with_capacity(covs.len());
+                let mut trans = Vec::with_capacity(covs.len());
+                let mut cover_a = Vec::with_capacity(covs.len());
+                let mut cover_b = Vec::with_capacity(covs.len());
+                for (k, c) in covs.iter().enumerate() {
+                    let r = c.rows();
+                    let mut t = BTreeMap::new();
+                    let mut p = PairSums::default();
+                    if r.start < row0 + nrows && r.end > row0 {
+                        // One sweep: both epochs' cover and the change codes.
+                        p = accumulate_pair(c, strip_a, &db.states, area);
+                        // Transitions for communes and the province only.
+                        if classes && k <= prep.province_ix() {
+                            transitions(
+                                c,
+                                row0,
+                                nrows,
+                                g.width,
+                                &da.classes,
+                                &db.classes,
+                                area,
+                                &mut t,
+                            );
+                        }
+                    }
+                    sums.push(p.change);
+                    cover_a.push(p.a);
+                    if b_cover {
+                        cover_b.push(p.b);
+                    }
+                    trans.push(t);
+                }
+                if !da.clear.is_empty() || !db.clear.is_empty() {
                     for (k, c) in covs.iter().enumerate() {
                         let r = c.rows();
-                        let mut t = BTreeMap::new();
-                        let mut p = PairSums::default();
                         if r.start < row0 + nrows && r.end > row0 {
-                            // One sweep: both epochs' cover and the change codes.
-                            p = accumulate_pair(c, strip_a, &db.states, area);
-                            // Transitions for communes and the province only.
-                            if classes && k <= prep.province_ix() {
-                                transitions(
-                                    c,
-                                    row0,
-                                    nrows,
-                                    g.width,
-                                    &da.classes,
-                                    &db.classes,
-                                    area,
-                                    &mut t,
-                                );
+                            if !da.clear.is_empty() {
+                                cover_a[k].clear =
+                                    accumulate_counts(c, row0, g.width, &da.clear, area);
                             }
-                        }
-                        sums.push(p.change);
-                        cover_a.push(p.a);
-                        if b_cover {
-                            cover_b.push(p.b);
-                        }
-                        trans.push(t);
-                    }
-                    if !da.clear.is_empty() || !db.clear.is_empty() {
-                        for (k, c) in covs.iter().enumerate() {
-                            let r = c.rows();
-                            if r.start < row0 + nrows && r.end > row0 {
-                                if !da.clear.is_empty() {
-                                    cover_a[k].clear =
-                                        accumulate_counts(c, row0, g.width, &da.clear, area);
-                                }
-                                if b_cover && !db.clear.is_empty() {
-                                    cover_b[k].clear =
-                                        accumulate_counts(c, row0, g.width, &db.clear, area);
-                                }
+                            if b_cover && !db.clear.is_empty() {
+                                cover_b[k].clear =
+                                    accumulate_counts(c, row0, g.width, &db.clear, area);
                             }
                         }
                     }
-                    let mut obs = Vec::new();
-                    if !db.confirm.is_empty() {
-                        for r in 0..nrows {
-                            let at = r * g.width;
-                            let line = &mask[at..][..g.width];
-                            let mut c = 0;
-                            while c < g.width {
-                                if line[c] != 1 {
-                                    c += 1;
-                                    continue;
-                                }
-                                let key = (db.confirm[at + c], db.first_nf[at + c]);
-                                let c0 = c;
-                                while c < g.width
-                                    && line[c] == 1
-                                    && (db.confirm[at + c], db.first_nf[at + c]) == key
-                                {
-                                    c += 1;
-                                }
-                                obs.push((
-                                    (row0 + r) as u32,
-                                    ObsRun {
-                                        c0: c0 as u32,
-                                        c1: c as u32,
-                                        confirm: key.0,
-                                        first: key.1,
-                                    },
-                                ));
-                            }
-                        }
-                    }
-                    let mut runs = Vec::new();
-                    let mut nat = Vec::new();
-                    let mut nat_mask = Vec::new();
+                }
+                let mut obs = Vec::new();
+                if !db.confirm.is_empty() {
                     for r in 0..nrows {
-                        let line = &mask[r * g.width..][..g.width];
-                        row_runs((row0 + r) as u32, line, &mut runs);
-                        if classes && !natural.is_empty() {
-                            nat_mask.clear();
-                            nat_mask.extend(
-                                line.iter()
-                                    .zip(&da.classes[r * g.width..][..g.width])
-                                    .map(|(&m, c)| (m == 1 && natural.contains(c)) as u8),
-                            );
-                            row_runs((row0 + r) as u32, &nat_mask, &mut nat);
+                        let at = r * g.width;
+                        let line = &mask[at..][..g.width];
+                        let mut c = 0;
+                        while c < g.width {
+                            if line[c] != 1 {
+                                c += 1;
+                                continue;
+                            }
+                            let key = (db.confirm[at + c], db.first_nf[at + c]);
+                            let c0 = c;
+                            while c < g.width
+                                && line[c] == 1
+                                && (db.confirm[at + c], db.first_nf[at + c]) == key
+                            {
+                                c += 1;
+                            }
+                            obs.push((
+                                (row0 + r) as u32,
+                                ObsRun {
+                                    c0: c0 as u32,
+                                    c1: c as u32,
+                                    confirm: key.0,
+                                    first: key.1,
+                                },
+                            ));
                         }
                     }
-                    pb.inc(1);
-                    Ok(StripOut {
-                        sums,
-                        trans,
-                        runs,
-                        natural: nat,
-                        obs,
-                        cover_a,
-                        cover_b,
-                    })
-                },
-            )
-        })
-        .collect();
+                }
+                let mut runs = Vec::new();
+                let mut nat = Vec::new();
+                let mut nat_mask = Vec::new();
+                for r in 0..nrows {
+                    let line = &mask[r * g.width..][..g.width];
+                    row_runs((row0 + r) as u32, line, &mut runs);
+                    if classes && !natural.is_empty() {
+                        nat_mask.clear();
+                        nat_mask.extend(
+                            line.iter()
+                                .zip(&da.classes[r * g.width..][..g.width])
+                                .map(|(&m, c)| (m == 1 && natural.contains(c)) as u8),
+                        );
+                        row_runs((row0 + r) as u32, &nat_mask, &mut nat);
+                    }
+                }
+                pb.inc(1);
+                Ok(StripOut {
+                    sums,
+                    trans,
+                    runs,
+                    natural: nat,
+                    obs,
+                    cover_a,
+                    cover_b,
+                })
+            },
+        )
+    });
     pb.finish_and_clear();
-    outs.into_iter().collect()
+    outs
 }
 
 /// Adds the class transitions of one polygon over a strip.

@@ -376,9 +376,9 @@ fn zonal_sums(
     let strips = strip_rows(g.height);
     let pb = crate::progress::bar(strips.len() as u64, format!("epoch {}", mosaic.epoch));
     let readers = PerThread::new();
-    let per_strip: Vec<Result<Vec<CoverSums>, PipelineError>> = strips
-        .par_iter()
-        .map(|&(row0, rows)| {
+    let key = format!("cover:{}", mosaic.epoch);
+    let per_strip: Vec<Vec<CoverSums>> =
+        crate::shard::map_strips(&key, &[&mosaic.epoch], &strips, |&(row0, rows)| {
             readers.with(
                 || (MosaicReader::new(mosaic, rules), StripData::default()),
                 |(reader, data)| {
@@ -411,12 +411,11 @@ fn zonal_sums(
                     Ok(sums)
                 },
             )
-        })
-        .collect();
+        })?;
     pb.finish_and_clear();
     let mut total = vec![CoverSums::default(); covs.len()];
     for s in per_strip {
-        for (t, v) in total.iter_mut().zip(s?) {
+        for (t, v) in total.iter_mut().zip(s) {
             *t += v;
         }
     }

@@ -29,6 +29,10 @@ pub enum PipelineError {
     /// `fire` uses, does not import `fire` back).
     #[error(transparent)]
     Fire(Box<dyn std::error::Error + Send + Sync>),
+    /// A shard or merge failed (`shard::ShardError`, boxed and converted in
+    /// `shard` for the same reason as `Fire`): names the partial at fault.
+    #[error(transparent)]
+    Shard(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl PipelineError {

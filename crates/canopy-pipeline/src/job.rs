@@ -41,6 +41,10 @@ pub fn run(
     }
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
     let pairs = change::pairs(&region, extra_pairs)?;
+    let settings = settings(&region, &pairs);
+    let files = input_files(&region);
+    // A shard records the region, settings and inputs; a merge checks its partials.
+    crate::shard::begin(&region, &settings, &files)?;
     let date_warnings = product_dates(&region)?;
     let zones = region.zones.as_ref().map(zones::read).transpose()?;
     let targets = crate::targets::load(&region)?;
@@ -150,43 +154,14 @@ pub fn run(
         .timings
         .push(("total".into(), t0.elapsed().as_secs_f64()));
 
-    let mut files = vec![&region.file, &region.communes.path];
-    if let Some(z) = &region.zones {
-        files.push(&z.path);
-    }
-    if let Some(p) = region.targets.as_ref().and_then(|t| t.path.as_ref()) {
-        files.push(p);
-    }
-    if let Some(f) = &region.fire {
-        files.extend(&f.stations);
-        files.extend(&f.hotspots);
-    }
-    for e in &region.epochs {
-        files.extend(&e.tiles);
-    }
-    files.sort();
-    files.dedup();
     let tf = std::time::Instant::now();
     let mut inputs = serde_json::Map::new();
-    for (f, fp) in files.iter().zip(crate::fingerprint::fingerprints(&files)) {
+    for (f, fp) in files.iter().zip(crate::shard::fingerprints(&files)?) {
         inputs.insert(f.display().to_string(), fp.into());
     }
     cover
         .timings
         .push(("fingerprints".into(), tf.elapsed().as_secs_f64()));
-    let settings = serde_json::json!({
-        "area_crs": region.area_crs,
-        "ndvi_min": region.forest.ndvi_min,
-        "forest_classes": region.forest.forest_classes,
-        "natural_classes": region.forest.natural_classes,
-        "threads": rayon::current_num_threads(),
-        "strip_rows": cover::STRIP_ROWS,
-        "min_area_ha": region.alerts.min_area_ha,
-        "min_ndvi_drop": region.alerts.min_ndvi_drop,
-        "harvested_species": region.alerts.harvested_species,
-        "fire_danger": region.fire.as_ref().map(|f| f.scheme()),
-        "pairs": pairs.iter().map(|&(i, j)| format!("{}:{}", region.epochs[i].id, region.epochs[j].id)).collect::<Vec<_>>(),
-    });
     let timings: serde_json::Map<String, serde_json::Value> = cover
         .timings
         .iter()
@@ -225,6 +200,17 @@ pub fn run(
         .as_ref()
         .and_then(|f| f.hotspots.as_ref())
         .map(|h| (h.hotspot_rows(), h.event_rows()));
+    if crate::shard::computing_shard() {
+        // A shard's strips go to its partial (`run_shard`), not to a store.
+        return Ok(RunOutcome {
+            region,
+            cover,
+            change,
+            warnings: warnings.into_iter().map(|(_, w)| w).collect(),
+            fire,
+            burn,
+        });
+    }
     canopy_store::Store::at(store_path).write(&canopy_store::Tables {
         communes: &cover.communes,
         cover: &cover.rows,
@@ -258,6 +244,142 @@ pub fn run(
 }
 
 pub use crate::fingerprint::fingerprint;
+
+/// The run's input files (region file, communes, zones, targets, fire inputs,
+/// tiles), sorted, without repeats: what the `runs` table fingerprints.
+fn input_files(region: &Region) -> Vec<&std::path::PathBuf> {
+    let mut files = vec![&region.file, &region.communes.path];
+    if let Some(z) = &region.zones {
+        files.push(&z.path);
+    }
+    if let Some(p) = region.targets.as_ref().and_then(|t| t.path.as_ref()) {
+        files.push(p);
+    }
+    if let Some(f) = &region.fire {
+        files.extend(&f.stations);
+        files.extend(&f.hotspots);
+    }
+    for e in &region.epochs {
+        files.extend(&e.tiles);
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// The run's settings, as the `runs` table stores them.
+fn settings(region: &Region, pairs: &[(usize, usize)]) -> serde_json::Value {
+    serde_json::json!({
+        "area_crs": region.area_crs,
+        "ndvi_min": region.forest.ndvi_min,
+        "forest_classes": region.forest.forest_classes,
+        "natural_classes": region.forest.natural_classes,
+        "threads": rayon::current_num_threads(),
+        "strip_rows": cover::STRIP_ROWS,
+        "min_area_ha": region.alerts.min_area_ha,
+        "min_ndvi_drop": region.alerts.min_ndvi_drop,
+        "harvested_species": region.alerts.harvested_species,
+        "fire_danger": region.fire.as_ref().map(|f| f.scheme()),
+        "pairs": pairs.iter().map(|&(i, j)| format!("{}:{}", region.epochs[i].id, region.epochs[j].id)).collect::<Vec<_>>(),
+    })
+}
+
+/// `canopy run REGION --store STORE --cache DIR`: an ordinary run whose strip
+/// passes and input fingerprints are reused from `DIR` when their inputs did not
+/// change (see [`crate::cache`]); the store is the same as without the cache.
+pub fn run_cached(
+    region_path: &Path,
+    store_path: &Path,
+    extra_pairs: &[(String, String)],
+    cache_dir: &Path,
+) -> Result<(RunOutcome, crate::cache::CacheReport), PipelineError> {
+    let _mode = crate::shard::enter_cache(cache_dir);
+    let out = run(region_path, store_path, extra_pairs)?;
+    let report = crate::shard::cache_report().unwrap_or_default();
+    tracing::info!(
+        reused = ?report.reused,
+        computed = ?report.computed,
+        "cache {}",
+        cache_dir.display()
+    );
+    Ok((out, report))
+}
+
+/// What a shard did, for the CLI to print.
+pub struct ShardOutcome {
+    pub k: usize,
+    pub n: usize,
+    pub file: std::path::PathBuf,
+    pub bytes: u64,
+    /// Pass key → (strips of this shard, strips of the pass).
+    pub passes: Vec<(String, usize, usize)>,
+    pub seconds: f64,
+}
+
+/// `canopy run REGION --shard K/N --partial DIR`: computes shard K of N of every
+/// strip pass (see [`crate::shard`]) and writes `DIR/shard-K-of-N.canopy-part`
+/// atomically. No store is written.
+pub fn run_shard(
+    region_path: &Path,
+    spec: crate::shard::ShardSpec,
+    dir: &Path,
+    extra_pairs: &[(String, String)],
+) -> Result<ShardOutcome, PipelineError> {
+    let t0 = std::time::Instant::now();
+    let (k, n) = spec.resolve()?;
+    std::fs::create_dir_all(dir).map_err(|source| crate::shard::ShardError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let file = dir.join(crate::shard::file_name(k, n));
+    let _mode = crate::shard::enter_shard(k, n);
+    tracing::info!(shard = k, of = n, partial = %file.display(), "computing a shard");
+    run(region_path, Path::new(""), extra_pairs)?;
+    let mut part = crate::shard::take_partial()
+        .ok_or_else(|| PipelineError::Input("shard mode ended early".into()))?;
+    part.seconds = t0.elapsed().as_secs_f64();
+    let bytes = part.encode()?;
+    canopy_store::atomic::write_file(&file, &bytes).map_err(|source| {
+        crate::shard::ShardError::Io {
+            path: file.clone(),
+            source,
+        }
+    })?;
+    let passes = part
+        .passes
+        .iter()
+        .map(|(key, p)| (key.clone(), p.items.len(), p.strips as usize))
+        .collect();
+    Ok(ShardOutcome {
+        k,
+        n,
+        file,
+        bytes: bytes.len() as u64,
+        passes,
+        seconds: part.seconds,
+    })
+}
+
+/// `canopy merge REGION --partials DIR --store STORE`: checks the partials (all
+/// N shards, once each, same region, settings and inputs, intact) and writes the
+/// store exactly as `canopy run` would (the same [`run`], its strip passes
+/// answered from the partials). On any error nothing is written.
+pub fn merge(
+    region_path: &Path,
+    dir: &Path,
+    store_path: &Path,
+    extra_pairs: &[(String, String)],
+) -> Result<RunOutcome, PipelineError> {
+    let t0 = std::time::Instant::now();
+    let parts = crate::shard::load_dir(dir)?;
+    let n = parts.len();
+    let shard_s: f64 = parts.iter().map(|(_, p)| p.seconds).sum();
+    tracing::info!(shards = n, shard_seconds = shard_s, "partials checked");
+    let _mode = crate::shard::enter_merge(parts);
+    let out = run(region_path, store_path, extra_pairs)?;
+    tracing::info!(shards = n, seconds = t0.elapsed().as_secs_f64(), "merged");
+    Ok(out)
+}
 
 /// The current time, RFC 3339 UTC, to the second.
 pub fn now() -> String {

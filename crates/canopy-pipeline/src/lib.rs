@@ -9,9 +9,12 @@
 //! - [`zones`], [`zone_stats`], [`zone_rows`]: planting zones, their statistics, their table rows;
 //! - [`fire`]: fire danger per commune and day;
 //! - [`targets`]: plan targets and progress against them;
-//! - [`progress`]: progress bars.
+//! - [`progress`]: progress bars;
+//! - [`shard`]: sharded runs (`--shard K/N`) and their exact merge; [`cache`]:
+//!   incremental runs (`--cache DIR`); [`framed`]: their checked file format.
 
 pub mod burn;
+pub mod cache;
 pub mod change;
 pub mod chips;
 pub mod communes;
@@ -21,10 +24,12 @@ pub mod crs;
 pub mod error;
 pub mod fingerprint;
 pub mod fire;
+pub mod framed;
 pub mod job;
 pub mod products;
 pub mod progress;
 pub mod raster;
+pub mod shard;
 pub mod targets;
 pub mod zone_rows;
 pub mod zone_stats;
