@@ -12,7 +12,12 @@ if [ ! -f "$region/truth/truth.json" ] || [ ! -f "$region/zones.geojson" ] \
   || ! gdalinfo "$(compgen -G "$region/tiles/2025/*.tif" | head -1)" 2>/dev/null | grep -q '^Band 4 '; then
   printf '\033[1m== generating the sample imagery (once)\033[0m\n' >&2
   target/release/canopy synth "$region" --communes "$region/communes.geojson" \
-    --name "Lạng Sơn" --pixel-size 30 --seed 7 --scenes 3 --targets "$region/targets.toml"
+    --name "Lạng Sơn" --pixel-size 30 --seed 7 --scenes 3 --targets "$region/targets.toml" --parcels
+fi
+if [ ! -f "$region/parcels.geojson" ]; then
+  # A sample from before forest plots: write only its plots (parcels.geojson).
+  target/release/canopy synth "$region" --communes "$region/communes.geojson" \
+    --name "Lạng Sơn" --pixel-size 30 --seed 7 --scenes 3 --targets "$region/targets.toml" --parcels-only
 fi
 printf '\033[1m== canopy run %s/region.toml\033[0m\n' "$region" >&2
 target/release/canopy run "$region/region.toml" --store out/lang-son.gpkg

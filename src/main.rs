@@ -7,6 +7,7 @@
 
 mod fire_print;
 mod obs_print;
+mod parcel_print;
 mod print;
 #[cfg(feature = "synth")]
 mod synth_cmd;
@@ -183,6 +184,9 @@ enum ReportFormat {
     Md,
     Csv,
     Html,
+    /// The forest-plot change-tracking table (per function, owner category,
+    /// commune × function) as CSV.
+    PlotsCsv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -260,6 +264,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             print::cover_table(&stored, None, &mut w)?;
             print::change_summary(&stored, &out.change, &mut w)?;
             print::zone_summary(&store, &mut w)?;
+            parcel_print::summary(&store, &mut w)?;
             print::progress(&store, &mut w)?;
             fire_print::bulletin(&store, &mut w)?;
             fire_print::events(&store, out.fire.as_ref(), &mut w)?;
@@ -314,6 +319,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 ReportFormat::Md => canopy_report::markdown(&report),
                 ReportFormat::Csv => canopy_report::csv(&report),
                 ReportFormat::Html => canopy_report::html(&report, lang),
+                ReportFormat::PlotsCsv => canopy_report::change_tracking_csv(&report),
             };
             match output {
                 Some(path) => {

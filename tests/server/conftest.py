@@ -40,7 +40,13 @@ def ensure_sample() -> Path:
     if (not (SAMPLE_DIR / "zones.geojson").exists() or not list((SAMPLE_DIR / "tiles").glob("*/scenes/*.tif"))
             or not (SAMPLE_DIR / "weather" / "stations.csv").exists()):
         canopy("synth", SAMPLE_DIR, "--communes", SAMPLE_DIR / "communes.geojson", "--name", "Lạng Sơn",
-               "--pixel-size", "30", "--seed", "7", "--scenes", "3", "--targets", SAMPLE_DIR / "targets.toml")
+               "--pixel-size", "30", "--seed", "7", "--scenes", "3", "--targets", SAMPLE_DIR / "targets.toml",
+               "--parcels")
+    if not (SAMPLE_DIR / "parcels.geojson").exists():
+        # A sample from before forest plots: only parcels.geojson is written.
+        canopy("synth", SAMPLE_DIR, "--communes", SAMPLE_DIR / "communes.geojson", "--name", "Lạng Sơn",
+               "--pixel-size", "30", "--seed", "7", "--scenes", "3", "--targets", SAMPLE_DIR / "targets.toml",
+               "--parcels-only")
     return SAMPLE_DIR / "region.toml"
 
 

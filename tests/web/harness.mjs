@@ -66,7 +66,12 @@ function prepareStore() {
     || !hasSwirBand(path.join(REGION, 'tiles/2025'))) {
     // Same arguments as scripts/demo.sh.
     run(BIN, ['synth', REGION, '--communes', path.join(REGION, 'communes.geojson'), '--name', 'Lạng Sơn',
-      '--pixel-size', '30', '--seed', '7', '--scenes', '3', '--targets', path.join(REGION, 'targets.toml')]);
+      '--pixel-size', '30', '--seed', '7', '--scenes', '3', '--targets', path.join(REGION, 'targets.toml'), '--parcels']);
+  }
+  if (!fs.existsSync(path.join(REGION, 'parcels.geojson'))) {
+    // A sample from before forest plots: only parcels.geojson is written.
+    run(BIN, ['synth', REGION, '--communes', path.join(REGION, 'communes.geojson'), '--name', 'Lạng Sơn',
+      '--pixel-size', '30', '--seed', '7', '--scenes', '3', '--targets', path.join(REGION, 'targets.toml'), '--parcels-only']);
   }
   run(BIN, ['run', path.join(REGION, 'region.toml'), '--store', store]);
   return store;

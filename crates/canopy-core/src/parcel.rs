@@ -139,6 +139,30 @@ labelled!(Origin,
     Planted => ("planted", "Rừng trồng", "Planted", &["RT", "trồng"]),
 );
 
+/// A plot's attributes, as the change pass needs them to name the plots an
+/// alert touches (the pipeline fills them from the plot layer).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParcelAttr {
+    pub id: String,
+    pub function: ForestFunction,
+    pub origin: Option<Origin>,
+    pub forest_type: String,
+    pub owner: String,
+    pub owner_category: OwnerCategory,
+    pub commune_code: String,
+}
+
+impl ParcelAttr {
+    /// What [`severity`] needs of the plot.
+    pub fn context(&self) -> PlotContext<'_> {
+        PlotContext {
+            function: self.function,
+            origin: self.origin,
+            forest_type: &self.forest_type,
+        }
+    }
+}
+
 /// The plot an alert mostly lies in, as far as severity is concerned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlotContext<'a> {
@@ -177,6 +201,32 @@ pub fn severity(
             }
         }
     }
+}
+
+/// The severity of a loss alert from the plots it touches (`(plot, ha of the
+/// alert inside it)`, largest first): [`severity`] with the plot holding the
+/// largest part of the alert, and **high** whenever at least `min_ha` (the alert
+/// minimum, 0.3 ha) of the loss lies in special-use or protection forest, whichever
+/// plot holds most. No plot: the zone rule unchanged.
+pub fn severity_of_plots(
+    touched: &[(PlotContext<'_>, f64)],
+    min_ha: f64,
+    natural_lost: bool,
+    zone_severity: Severity,
+    harvested: &[String],
+) -> Severity {
+    let Some((main, _)) = touched.first() else {
+        return zone_severity;
+    };
+    let protected: f64 = touched
+        .iter()
+        .filter(|(p, _)| p.function != ForestFunction::Production)
+        .map(|(_, ha)| ha)
+        .sum();
+    if protected >= min_ha - 1e-9 {
+        return Severity::High;
+    }
+    severity(main, natural_lost, zone_severity, harvested)
 }
 
 /// One plot's figures between two epochs, for [`summarise`].
@@ -292,6 +342,26 @@ mod tests {
         assert_eq!(severity(&anise, false, Medium, &harvested), Medium);
         let unknown_origin = ctx(Production, None, "pine");
         assert_eq!(severity(&unknown_origin, false, High, &harvested), High);
+    }
+
+    #[test]
+    fn severity_from_the_plots_an_alert_touches() {
+        let harvested = vec!["acacia".to_string()];
+        use ForestFunction::*;
+        use Severity::*;
+        let acacia = ctx(Production, Some(Origin::Planted), "acacia");
+        let protection = ctx(Protection, Some(Origin::Natural), "");
+        // No plot: the zone rule.
+        assert_eq!(severity_of_plots(&[], 0.3, false, Medium, &harvested), Medium);
+        // Mostly in an acacia plantation, 0.1 ha spilling into protection forest: low.
+        let t = [(acacia.clone(), 2.0), (protection.clone(), 0.1)];
+        assert_eq!(severity_of_plots(&t, 0.3, false, High, &harvested), Low);
+        // 0.3 ha or more in protection forest: high, though the plantation holds most.
+        let t = [(acacia.clone(), 2.0), (protection.clone(), 0.3)];
+        assert_eq!(severity_of_plots(&t, 0.3, false, Low, &harvested), High);
+        // Mostly in protection forest: high.
+        let t = [(protection, 0.2), (acacia, 0.1)];
+        assert_eq!(severity_of_plots(&t, 0.3, false, Low, &harvested), High);
     }
 
     #[test]
