@@ -22,7 +22,7 @@ fi
 region=${1:-${CANOPY_SAMPLE_DIR:-data/regions/lang-son}}
 bin=${CANOPY_BIN:-target/release/canopy}
 [ -x "$bin" ] || { echo "scripts/sample.sh: $bin is missing: run cargo build --release first" >&2; exit 1; }
-args=(--name "Lạng Sơn" --pixel-size 30 --seed 7 --scenes 3)
+args=(--name "Lạng Sơn" --pixel-size 30 --seed 7 --scenes 3 --parcels)
 key=$({
   printf '%s\n' "${args[@]}"
   find crates/canopy-synth crates/canopy-core -type f \( -name '*.rs' -o -name Cargo.toml \) | LC_ALL=C sort | xargs sha256sum

@@ -7,6 +7,7 @@
 
 mod fire_print;
 mod obs_print;
+mod parcel_print;
 mod print;
 #[cfg(feature = "synth")]
 mod synth_cmd;
@@ -217,6 +218,9 @@ enum ReportFormat {
     Md,
     Csv,
     Html,
+    /// The forest-plot change-tracking table (per function, owner category,
+    /// commune × function) as CSV.
+    PlotsCsv,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -370,6 +374,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 ReportFormat::Md => canopy_report::markdown(&report),
                 ReportFormat::Csv => canopy_report::csv(&report),
                 ReportFormat::Html => canopy_report::html(&report, lang),
+                ReportFormat::PlotsCsv => canopy_report::change_tracking_csv(&report),
             };
             match output {
                 Some(path) => {
@@ -591,6 +596,7 @@ fn default_store(region: &Path) -> PathBuf {
     let slug = dir
         .as_ref()
         .and_then(|d| d.file_name())
+    parcel_print::summary(store, &mut w)?;
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "region".into());
     PathBuf::from("out").join(format!("{slug}.gpkg"))

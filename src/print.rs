@@ -322,6 +322,7 @@ pub fn alerts(
                 "lon",
                 "lat"
             )?;
+            let plots = crate::parcel_print::by_alert(store)?;
             for a in &list {
                 writeln!(
                     w,
@@ -338,6 +339,12 @@ pub fn alerts(
                     a.centroid.0,
                     a.centroid.1
                 )?;
+                // Forest plots (issue 14): the main plot and its owner, on a line
+                // of their own so the table's columns stay as they were.
+                if !plots.is_empty() {
+                    let (plot, owner) = crate::parcel_print::main_plot(plots.get(&a.id));
+                    writeln!(w, "{:<26}   plot {plot}  owner {owner}", "")?;
+                }
             }
             let n = |s: Severity| list.iter().filter(|a| a.severity == s).count();
             writeln!(

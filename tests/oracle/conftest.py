@@ -58,7 +58,12 @@ def sample_oracle(sample_region_file, tmp_path_factory) -> dict:
         "province_natural_ha": ol.planar_area_ha(union, layer_crs, region.area_crs),
         "epochs": {},
         "zone_pieces": {},
+        "parcels": {},
     }
+    if ol.has_parcels(sample_region_file):
+        plots, plots_crs = ol.read_parcels(sample_region_file)
+        to_area = ol.transformer(plots_crs, region.area_crs)
+        out["parcels"] = {pid: dict(p, geom_area=ol.transform_geom(p["geom"], to_area)) for pid, p in plots.items()}
     if ol.has_zones(sample_region_file):
         out["zone_pieces"] = ol.zone_pieces(sample_region_file, communes, layer_crs, region.area_crs)
     # The working grid is cut to the communes' bounding box (that of their union).
@@ -71,6 +76,8 @@ def sample_oracle(sample_region_file, tmp_path_factory) -> dict:
         area_to_work = ol.transformer(region.area_crs, plan.crs)
         for pid, piece in out["zone_pieces"].items():
             polys["zone:" + pid] = ol.transform_geom(piece["geom"], area_to_work)
+        for pid, plot in out["parcels"].items():
+            polys["parcel:" + pid] = ol.transform_geom(plot["geom_area"], area_to_work)
         out["epochs"][epoch.id] = {
             "plan": plan,
             "sums": ol.exact_sums(states, plan.grid, plan.crs.to_wkt(), polys),

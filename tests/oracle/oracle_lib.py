@@ -701,3 +701,30 @@ def zone_pieces(region_file: Path, communes: list[Commune], layer_crs, area_crs)
 def has_zones(region_file: Path) -> bool:
     raw = tomllib.loads(Path(region_file).read_text(encoding="utf-8"))
     return "zones" in raw and (Path(region_file).parent / raw["zones"]["path"]).exists()
+
+
+# --------------------------------------------------------------------------- forest plots
+
+
+def has_parcels(region_file: Path) -> bool:
+    raw = tomllib.loads(Path(region_file).read_text(encoding="utf-8"))
+    return "parcels" in raw and (Path(region_file).parent / raw["parcels"]["path"]).exists()
+
+
+def read_parcels(region_file: Path) -> tuple[dict[str, dict], pyproj.CRS]:
+    """The region's forest plots read with the json module: plot id (built from the
+    tiểu khu / khoảnh / lô fields as `tk/khoảnh/lô`, or the id field) → {properties,
+    geom}, and the layer's CRS."""
+    raw = tomllib.loads(Path(region_file).read_text(encoding="utf-8"))
+    p = raw["parcels"]
+    doc = json.loads((Path(region_file).parent / p["path"]).read_text(encoding="utf-8"))
+    crs = pyproj.CRS.from_user_input((doc.get("crs") or {}).get("properties", {}).get("name", "EPSG:4326"))
+    out = {}
+    for f in doc["features"]:
+        a = f["properties"]
+        if "id_field" in p:
+            pid = str(a[p["id_field"]]).strip()
+        else:
+            pid = "/".join(str(a[p[k]]).strip() for k in ("compartment_field", "sub_compartment_field", "plot_field"))
+        out[pid] = {"properties": a, "geom": shape(f["geometry"])}
+    return out, crs

@@ -21,6 +21,7 @@
 //! - [`triage`]: a ranger's verdict on an alert ([`triage::TriageStatus`]);
 //! - [`hotspot`]: satellite hotspot footprints, fire events (grouping), their severity;
 //! - [`burn`]: NBR, dNBR, the burn-severity classes, burn codes and alert causes;
+//! - [`parcel`]: forest plots: function, owner category, origin, severity by function, summaries;
 //! - [`text`]: NFC names and diacritic-free search keys.
 
 pub mod burn;
@@ -33,6 +34,7 @@ pub mod forest;
 pub mod grid;
 pub mod hotspot;
 pub mod outline;
+pub mod parcel;
 pub mod pixel_area;
 pub mod stats;
 pub mod targets;

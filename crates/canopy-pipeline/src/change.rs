@@ -66,6 +66,8 @@ pub struct ChangeResult {
     /// Each loss alert's pixels (its id, its runs on its pair's earlier working
     /// grid), for `burn` (the share of the alert that burned).
     pub patches: Vec<(String, Vec<Run>)>,
+    /// The forest plots each loss alert touches (regions with `[parcels]`).
+    pub alert_parcels: Vec<canopy_store::parcels::AlertParcel>,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -282,6 +284,7 @@ pub fn run(
             classes,
             (i, j),
             &mut patches,
+            &mut result.alert_parcels,
         )?;
         let t_chips = std::time::Instant::now();
         result
@@ -544,6 +547,7 @@ fn alerts_of(
     classes: bool,
     (i, j): (usize, usize),
     patches: &mut Vec<(String, Component)>,
+    alert_parcels: &mut Vec<canopy_store::parcels::AlertParcel>,
 ) -> Result<Vec<Alert>, PipelineError> {
     let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
     let min_m2 = region.alerts.min_area_ha * M2_PER_HA;
@@ -621,6 +625,35 @@ fn alerts_of(
             zone.map(|z| z.species.as_str()),
             &region.alerts.harvested_species,
         );
+        // The forest plots the patch touches, largest part first (issue 14).
+        let plot_covs = if prep.parcels.is_empty() {
+            &covs[..0]
+        } else {
+            let start = province + 1 + prep.parcel_offset;
+            &covs[start..start + prep.parcels.len()]
+        };
+        let mut touched: Vec<(usize, f64)> = plot_covs
+            .iter()
+            .enumerate()
+            .filter(|(_, cov)| bbox_overlaps(cov, comp.bbox))
+            .map(|(k, cov)| (k, runs_overlap(cov, &comp.runs, area)))
+            .filter(|(_, m2)| *m2 > 0.0)
+            .collect();
+        touched.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| prep.parcels[a.0].id.cmp(&prep.parcels[b.0].id))
+        });
+        let plots: Vec<_> = touched
+            .iter()
+            .map(|&(k, m2)| (prep.parcels[k].context(), m2 / M2_PER_HA))
+            .collect();
+        let sev = canopy_core::parcel::severity_of_plots(
+            &plots,
+            region.alerts.min_area_ha,
+            natural_lost == Some(true),
+            sev,
+            &region.alerts.harvested_species,
+        );
         let centroid = shape
             .centroid()
             .map(|p| (p.x(), p.y()))
@@ -659,6 +692,19 @@ fn alerts_of(
         });
         if let Some(a) = out.last() {
             patches.push((a.id.clone(), comp.clone()));
+            for &(k, m2) in &touched {
+                let p = &prep.parcels[k];
+                alert_parcels.push(canopy_store::parcels::AlertParcel {
+                    alert_id: a.id.clone(),
+                    parcel_id: p.id.clone(),
+                    area_ha: m2 / M2_PER_HA,
+                    share: if area_m2 > 0.0 { m2 / area_m2 } else { 0.0 },
+                    owner: p.owner.clone(),
+                    owner_category: p.owner_category,
+                    function: p.function,
+                    commune_code: p.commune_code.clone(),
+                });
+            }
         }
     }
     Ok(out)

@@ -32,6 +32,38 @@ pub struct Region {
     pub legend: std::collections::BTreeMap<i64, String>,
     /// Fire danger (`[fire]`), if the region has weather stations.
     pub fire: Option<FireConfig>,
+    /// Forest plots (`[parcels]`, lô rừng), if the region has a plot layer.
+    pub parcels: Option<ParcelsConfig>,
+}
+
+/// `[parcels]`: the forest-plot layer (any OGR polygon layer, any CRS) and the
+/// names of its fields (see [`crate::parcels`]). The plot id is `id_field`, or
+/// built from `compartment_field` (tiểu khu), `sub_compartment_field` (khoảnh) and
+/// `plot_field` (lô) as `<tiểu khu>/<khoảnh>/<lô>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParcelsConfig {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub layer: Option<String>,
+    #[serde(default)]
+    pub id_field: Option<String>,
+    #[serde(default)]
+    pub compartment_field: Option<String>,
+    #[serde(default)]
+    pub sub_compartment_field: Option<String>,
+    #[serde(default)]
+    pub plot_field: Option<String>,
+    /// Special-use / protection / production (codes or labels, vi or en).
+    pub function_field: String,
+    /// Forest state, land-forest type or species (free text, optional).
+    #[serde(default)]
+    pub forest_type_field: Option<String>,
+    /// Natural / planted (optional).
+    #[serde(default)]
+    pub origin_field: Option<String>,
+    pub owner_field: String,
+    pub owner_category_field: String,
 }
 
 /// `[fire]`: the weather-station file and the danger scheme (thresholds and rain
@@ -223,6 +255,8 @@ struct RawRegion {
     legend: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     fire: Option<FireConfig>,
+    #[serde(default)]
+    parcels: Option<ParcelsConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -523,7 +557,32 @@ impl Region {
                 .check()
                 .map_err(|e| cfg_err(format!("[fire]: {e}")))?;
         }
+        let mut parcels = raw.parcels;
+        if let Some(p) = parcels.as_mut() {
+            p.path = dir.join(&p.path);
+            let parts = [
+                &p.compartment_field,
+                &p.sub_compartment_field,
+                &p.plot_field,
+            ];
+            let given = parts.iter().filter(|f| f.is_some()).count();
+            if p.id_field.is_none() && given != 3 {
+                return Err(cfg_err(
+                    "[parcels] needs id_field = \"…\", or all of compartment_field (tiểu khu), \
+                     sub_compartment_field (khoảnh) and plot_field (lô)"
+                        .into(),
+                ));
+            }
+            if given != 0 && given != 3 {
+                return Err(cfg_err(
+                    "[parcels]: compartment_field, sub_compartment_field and plot_field go \
+                     together (give all three or none)"
+                        .into(),
+                ));
+            }
+        }
         Ok(Region {
+            parcels,
             fire,
             zones,
             targets,

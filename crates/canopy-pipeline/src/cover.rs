@@ -73,6 +73,10 @@ pub struct Prepared {
     /// More polygons measured in the same pass (zone pieces and species unions,
     /// see [`crate::zone_stats`]), in `area_crs`. Their sums follow the province's.
     pub extra: Vec<MultiPolygon<f64>>,
+    /// Forest plots among the extra polygons (`crate::parcels`): their attributes,
+    /// and where they start among `extra`. Empty without `[parcels]`.
+    pub parcels: Vec<canopy_core::parcel::ParcelAttr>,
+    pub parcel_offset: usize,
 }
 
 impl Prepared {
@@ -153,6 +157,8 @@ pub fn prepare(region: &Region) -> Result<Prepared, PipelineError> {
         rules,
         communes_out,
         extra: Vec::new(),
+        parcels: Vec::new(),
+        parcel_offset: 0,
     })
 }
 

@@ -22,6 +22,8 @@ pub struct RunOutcome {
     pub fire: Option<crate::fire::FireOutputs>,
     /// Burned area per pair (pairs whose epochs both have SWIR).
     pub burn: crate::burn::BurnResult,
+    /// The forest-plot tables, when the region has `[parcels]`.
+    pub parcels: Option<canopy_store::ParcelTables>,
 }
 
 /// Runs the region file at `region_path` and writes the store at `store_path`.
@@ -47,6 +49,12 @@ pub fn run(
     crate::shard::begin(&region, &settings, &files)?;
     let date_warnings = product_dates(&region)?;
     let zones = region.zones.as_ref().map(zones::read).transpose()?;
+    // Plots are read and checked before any pixel: bad plots stop the run here.
+    let parcel_layer = region
+        .parcels
+        .as_ref()
+        .map(crate::parcels::read)
+        .transpose()?;
     let targets = crate::targets::load(&region)?;
     let mut prep = cover::prepare(&region)?;
     let tz = std::time::Instant::now();
@@ -85,6 +93,23 @@ pub fn run(
             ));
         }
     }
+    // Forest plots: more polygons of the same passes, after the hotspots.
+    let parcel_plan = match &parcel_layer {
+        Some(l) => {
+            let tp = std::time::Instant::now();
+            let plan = crate::parcels::plan(&prep, l)?;
+            prep.parcel_offset = prep.extra.len();
+            prep.extra.extend(plan.polygons.iter().cloned());
+            prep.parcels = plan.attrs.clone();
+            tracing::info!(
+                plots = plan.parcels.len(),
+                seconds = tp.elapsed().as_secs_f64(),
+                "plots placed in their communes"
+            );
+            Some((plan, tp.elapsed().as_secs_f64()))
+        }
+        None => None,
+    };
     // Change first: its passes read both epochs of a pair and hand their cover
     // sums on, so an epoch is read once for cover and change alike.
     let t0 = std::time::Instant::now();
@@ -102,6 +127,19 @@ pub fn run(
             .timings
             .push(("zone geometry".into(), zone_geometry_s));
     }
+    let parcel_tables = parcel_plan.as_ref().map(|(plan, seconds)| {
+        cover.timings.push(("plot geometry".into(), *seconds));
+        let mut t = crate::parcels::tables(
+            plan,
+            prep.parcel_offset,
+            &cover.extra,
+            &change.extra,
+            &cover.rows,
+            &change.rows,
+        );
+        t.alerts = std::mem::take(&mut change.alert_parcels);
+        t
+    });
     let zone_figures = zone_plan.as_ref().map(|p| {
         let pairs: Vec<_> = change.extra.clone();
         zone_stats::figures(p, &cover.extra, &pairs)
@@ -135,6 +173,16 @@ pub fn run(
             .map(|w| ("products".to_string(), w)),
     );
     warnings.extend(hotspot_warnings);
+    if let Some((plan, _)) = &parcel_plan {
+        warnings.extend(plan.warnings.iter().map(|w| ("parcels".to_string(), w.clone())));
+    }
+    if let Some(t) = &parcel_tables {
+        warnings.extend(
+            crate::parcels::tiling_warnings(t)
+                .into_iter()
+                .map(|w| ("parcels".to_string(), w)),
+        );
+    }
     warnings.extend(
         burn.warnings
             .iter()
@@ -229,6 +277,7 @@ pub fn run(
             .map(|f| &f.danger[..]),
         hotspots: fire_rows.as_ref().map(|(h, e)| (&h[..], &e[..])),
         burned_area: burn.measured.then_some(&burn.rows[..]),
+        parcels: parcel_tables.as_ref(),
         run: &record,
         chips: &change.chips,
     })?;
@@ -240,6 +289,7 @@ pub fn run(
         warnings: warnings.into_iter().map(|(_, w)| w).collect(),
         fire,
         burn,
+        parcels: parcel_tables,
     })
 }
 
@@ -254,6 +304,9 @@ fn input_files(region: &Region) -> Vec<&std::path::PathBuf> {
     }
     if let Some(p) = region.targets.as_ref().and_then(|t| t.path.as_ref()) {
         files.push(p);
+    }
+    if let Some(p) = &region.parcels {
+        files.push(&p.path);
     }
     if let Some(f) = &region.fire {
         files.extend(&f.stations);

@@ -7,6 +7,7 @@
 //! - [`cover`]: the forest-cover job (coverage × strips, in parallel);
 //! - [`job`]: a whole run: checksums, cover job, the store write (`canopy-store`);
 //! - [`zones`], [`zone_stats`], [`zone_rows`]: planting zones, their statistics, their table rows;
+//! - [`parcels`]: forest plots (lô rừng): the plot layer, plot figures, summaries;
 //! - [`fire`]: fire danger per commune and day;
 //! - [`targets`]: plan targets and progress against them;
 //! - [`progress`]: progress bars;
@@ -26,6 +27,7 @@ pub mod fingerprint;
 pub mod fire;
 pub mod framed;
 pub mod job;
+pub mod parcels;
 pub mod products;
 pub mod progress;
 pub mod raster;

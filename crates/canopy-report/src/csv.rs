@@ -81,3 +81,42 @@ pub fn csv(r: &Report) -> String {
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
 }
+
+/// The forest-plot change-tracking table as CSV (one row per group, full
+/// precision): grouping, commune, function, owner category, pair, plots, area,
+/// forest at the start, loss, gain, forest at the end. Header only without plots.
+pub fn change_tracking_csv(r: &Report) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "grouping",
+        "commune_code",
+        "function",
+        "owner_category",
+        "from_epoch",
+        "to_epoch",
+        "plots",
+        "area_ha",
+        "start_forest_ha",
+        "loss_ha",
+        "gain_ha",
+        "end_forest_ha",
+    ]);
+    for s in &r.plots {
+        let _ = w.write_record([
+            s.grouping.clone(),
+            s.commune_code.clone().unwrap_or_default(),
+            s.function.map(|f| f.code().to_string()).unwrap_or_default(),
+            s.owner_category.map(|c| c.code().to_string()).unwrap_or_default(),
+            s.from_epoch.clone(),
+            s.to_epoch.clone(),
+            s.plots.to_string(),
+            s.area_ha.to_string(),
+            s.start_forest_ha.to_string(),
+            s.loss_ha.to_string(),
+            s.gain_ha.to_string(),
+            s.end_forest_ha.to_string(),
+        ]);
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}

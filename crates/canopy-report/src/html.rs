@@ -505,6 +505,41 @@ pub fn html(r: &Report, lang: Lang) -> String {
     }
     o.push_str(&line_row(&r.province, &r.species, "province", lang));
     o.push_str("</tbody></table>");
+    if !r.plots.is_empty() {
+        let _ = write!(
+            o,
+            "<h2>{}</h2>",
+            esc(t("Forest change tracking by plot"))
+        );
+        for (g, title) in [
+            ("function", "function"),
+            ("owner_category", "owner category"),
+            ("commune_function", "commune · function"),
+        ] {
+            let _ = write!(
+                o,
+                "<table><thead><tr>{}</tr></thead><tbody>",
+                heads(
+                    lang,
+                    &[title, "plots", "area ha", "forest start ha", "loss ha", "gain ha", "forest end ha"]
+                )
+            );
+            for s in r.plots.iter().filter(|s| s.grouping == g) {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&crate::plot_group_label(s, lang)),
+                    s.plots,
+                    n(s.area_ha, 2),
+                    n(s.start_forest_ha, 2),
+                    n(s.loss_ha, 2),
+                    n(s.gain_ha, 2),
+                    n(s.end_forest_ha, 2)
+                );
+            }
+            o.push_str("</tbody></table>");
+        }
+    }
     if !r.warnings.is_empty() {
         let _ = write!(o, r#"<h2>{}</h2><ul class="warnings">"#, esc(t("Warnings")));
         for w in &r.warnings {

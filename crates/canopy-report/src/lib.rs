@@ -16,7 +16,7 @@ mod html;
 pub mod i18n;
 mod markdown;
 
-pub use self::csv::csv;
+pub use self::csv::{change_tracking_csv, csv};
 pub use self::html::html;
 pub use self::i18n::Lang;
 pub use self::markdown::markdown;
@@ -112,6 +112,11 @@ pub struct Report {
     /// Commune outlines (EPSG:4326) for the map of the HTML form.
     #[serde(skip)]
     pub shapes: Vec<(String, MultiPolygon<f64>)>,
+    /// The forest-plot change-tracking table (theo dõi diễn biến rừng) for the
+    /// report's pair: per function, owner category, commune × function (empty
+    /// without plots). Rendered by Markdown, HTML and [`change_tracking_csv`].
+    #[serde(skip)]
+    pub plots: Vec<canopy_store::parcels::ParcelSummaryRow>,
 }
 
 /// Reads the store at `store_path` (one open dataset) into the report of `epoch`
@@ -239,6 +244,13 @@ pub fn build_from(store: &Reader, epoch: Option<&str>) -> Result<Report, ReportE
         .filter(|o| o.commune_code == PROVINCE_CODE)
         .cloned()
         .collect();
+    let plots = store
+        .parcel_summary()?
+        .into_iter()
+        .filter(|s| {
+            Some(s.from_epoch.as_str()) == prev_id && s.to_epoch == epoch && s.grouping != "commune"
+        })
+        .collect();
     Ok(Report {
         region: cover.region_name.clone(),
         epoch,
@@ -253,7 +265,27 @@ pub fn build_from(store: &Reader, epoch: Option<&str>) -> Result<Report, ReportE
         progress,
         warnings,
         shapes: store.commune_shapes()?,
+        plots,
     })
+}
+
+/// The label of a change-tracking row (function, owner category or commune ×
+/// function) in `lang`.
+pub(crate) fn plot_group_label(r: &canopy_store::parcels::ParcelSummaryRow, lang: Lang) -> String {
+    let f = r.function.map(|f| match lang {
+        Lang::Vi => f.label_vi(),
+        Lang::En => f.label_en(),
+    });
+    let c = r.owner_category.map(|c| match lang {
+        Lang::Vi => c.label_vi(),
+        Lang::En => c.label_en(),
+    });
+    match (r.commune_code.as_deref(), f, c) {
+        (Some(code), Some(f), _) => format!("{code} · {f}"),
+        (_, Some(f), _) => f.to_string(),
+        (_, _, Some(c)) => c.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// Formats a number with thousands separators and `d` decimals ("12,345.67"),

@@ -171,6 +171,36 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(o);
         }
     }
+    if !r.plots.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Forest change tracking by plot (theo dõi diễn biến rừng)\n"
+        );
+        for (g, title) in [
+            ("function", "function"),
+            ("owner_category", "owner category"),
+            ("commune_function", "commune · function"),
+        ] {
+            let _ = writeln!(
+                o,
+                "| {title} | plots | area ha | forest start ha | loss ha | gain ha | forest end ha |\n|---|---:|---:|---:|---:|---:|---:|"
+            );
+            for s in r.plots.iter().filter(|s| s.grouping == g) {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    md(&super::plot_group_label(s, super::Lang::En)),
+                    s.plots,
+                    num(s.area_ha, 2),
+                    num(s.start_forest_ha, 2),
+                    num(s.loss_ha, 2),
+                    num(s.gain_ha, 2),
+                    num(s.end_forest_ha, 2)
+                );
+            }
+            let _ = writeln!(o);
+        }
+    }
     if !r.warnings.is_empty() {
         let _ = writeln!(o, "## Warnings\n");
         for w in &r.warnings {

@@ -29,6 +29,7 @@ pub mod html;
 pub mod i18n;
 pub mod ogc;
 pub mod openapi;
+pub mod parcels;
 pub mod photos;
 pub mod query;
 pub mod respond;
@@ -258,6 +259,7 @@ pub(crate) fn routes() -> Vec<Route> {
         ("/stats/fire-danger", &["get"], get(fire::danger)),
         ("/stats/burned-area", &["get"], get(fire::burned_area)),
         ("/stats/observations", &["get"], get(stats::observations)),
+        ("/stats/parcels", &["get"], get(parcels::summary)),
         ("/map", &["get"], get(static_files::map)),
         ("/map/", &["get"], get(static_files::map)),
         ("/static/{*path}", &["get"], get(static_files::file)),

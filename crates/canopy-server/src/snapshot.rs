@@ -250,6 +250,9 @@ pub struct StoreData {
     pub burned_area: Vec<canopy_store::BurnedAreaRow>,
     /// The `observations` rows (commune × epoch: scenes, mean clear observations).
     pub observations: Vec<canopy_store::ObservationRow>,
+    /// The forest-plot change-tracking summaries (`parcel_summary`), when the run
+    /// had `[parcels]`.
+    pub parcel_summary: Vec<canopy_store::parcels::ParcelSummaryRow>,
 }
 
 /// The store file's identity (device, inode, mtime, size, SQLite change counter).
@@ -363,6 +366,7 @@ impl Snapshot {
         data.fire_danger = store.fire_danger(None)?;
         data.burned_area = store.burned_area()?;
         data.observations = store.observations()?;
+        data.parcel_summary = store.parcel_summary()?;
         snap.stamp = stamp;
         Ok(snap)
     }
@@ -644,6 +648,7 @@ impl Snapshot {
                 fire_danger: Vec::new(),
                 burned_area: Vec::new(),
                 observations: Vec::new(),
+                parcel_summary: Vec::new(),
             }),
             triage: Arc::new(triage),
             stamp: None,

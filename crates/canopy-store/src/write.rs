@@ -48,6 +48,8 @@ pub struct Tables<'a> {
     pub hotspots: Option<(&'a [crate::HotspotRow], &'a [crate::FireEventRow])>,
     /// When some epoch pair has SWIR bands (burned area).
     pub burned_area: Option<&'a [crate::BurnedAreaRow]>,
+    /// When the region has `[parcels]` (forest plots).
+    pub parcels: Option<&'a crate::ParcelTables>,
     /// This run's record (appended to the previous store's).
     pub run: &'a RunRecord,
     /// Each alert's evidence chips (`chips`).
@@ -88,6 +90,9 @@ pub(crate) fn write_tables(
     }
     if let Some(rows) = t.burned_area {
         crate::burned_area::write(ds, rows).map_err(at("burned_area"))?;
+    }
+    if let Some(p) = t.parcels {
+        crate::parcels::write(ds, p)?;
     }
     if let Some(triage) = triage {
         crate::triage::write(ds, triage).map_err(at("alert_triage"))?;

@@ -114,6 +114,7 @@ fn write(path: &std::path::Path, alerts: &[Alert]) {
                 no_dnbr_ha: 3.0,
             }]),
             chips: &[],
+            parcels: None,
             run: &run,
         })
         .unwrap();

@@ -69,6 +69,7 @@ mod files;
 mod fires;
 mod layout;
 mod names;
+mod parcels;
 mod plant;
 mod scene;
 mod tiles;
@@ -123,6 +124,11 @@ pub struct SynthOptions {
     /// deciduous forest and mown meadows (see `Scene::scene_pixel`), and region.toml
     /// composites them (`composite = "max-ndvi"`).
     pub scenes: usize,
+    /// Forest plots (`parcels.geojson`, see `parcels`): every commune at 10 m or
+    /// finer, the two communes with the most planted changes otherwise.
+    pub parcels: bool,
+    /// Write only `parcels.geojson` (no tiles, truth or region.toml).
+    pub parcels_only: bool,
 }
 
 impl Default for SynthOptions {
@@ -138,6 +144,8 @@ impl Default for SynthOptions {
             seed: 7,
             epochs: 2,
             targets: None,
+            parcels: false,
+            parcels_only: false,
         }
     }
 }
@@ -168,6 +176,8 @@ pub struct SynthSummary {
     pub changes: usize,
     /// Planting zones written to zones.geojson (0 without targets).
     pub zones: usize,
+    /// Forest plots written to parcels.geojson (0 without `parcels`).
+    pub parcels: usize,
 }
 
 /// Why [`generate`] failed.
@@ -464,6 +474,38 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     scene.forced = planted.forced;
     scene.cleared = planted.cleared;
     tracing::info!("synth: planted {} changes", scene.changes.len());
+    let mut n_parcels = 0;
+    if opts.parcels || opts.parcels_only {
+        let tp = Instant::now();
+        let plots = parcels::generate(
+            opts.seed,
+            &communes,
+            &zones,
+            &scene.changes,
+            &grid,
+            p <= 10.0,
+        );
+        std::fs::create_dir_all(&opts.out_dir).map_err(|e| io_dir(&opts.out_dir, e))?;
+        let path = parcels::write(&opts.out_dir, &plots, &communes)?;
+        n_parcels = plots.len();
+        tracing::info!(
+            "synth: wrote {} ({} plots in {:.1} s)",
+            path.display(),
+            n_parcels,
+            tp.elapsed().as_secs_f64()
+        );
+        if opts.parcels_only {
+            return Ok(SynthSummary {
+                tiles: 0,
+                pixels_per_band_per_epoch: 0,
+                grid,
+                forest_fraction: vec![],
+                changes: scene.changes.len(),
+                zones: zones.items.len(),
+                parcels: n_parcels,
+            });
+        }
+    }
 
     prepare_dirs(&opts.out_dir, &scene.epochs)?;
     if opts.targets.is_some() {
@@ -700,6 +742,11 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         ns,
         hotspots > 0,
     );
+    let text = if n_parcels > 0 {
+        format!("{text}{}", parcels::REGION_SECTION)
+    } else {
+        text
+    };
     if truth::write_region_toml_if_absent(&region, &text)? {
         tracing::info!("synth: wrote {}", region.display());
     } else {
@@ -721,6 +768,7 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
         forest_fraction,
         changes: scene.changes.len(),
         zones: zones.items.len(),
+        parcels: n_parcels,
     })
 }
 
