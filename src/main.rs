@@ -574,6 +574,7 @@ fn print_run(store: &Path, out: &canopy_pipeline::job::RunOutcome) -> anyhow::Re
     print::cover_table(&stored, None, &mut w)?;
     print::change_summary(&stored, &out.change, &mut w)?;
     print::zone_summary(store, &mut w)?;
+    parcel_print::summary(store, &mut w)?;
     print::progress(store, &mut w)?;
     fire_print::bulletin(store, &mut w)?;
     fire_print::events(store, out.fire.as_ref(), &mut w)?;
@@ -596,7 +597,6 @@ fn default_store(region: &Path) -> PathBuf {
     let slug = dir
         .as_ref()
         .and_then(|d| d.file_name())
-    parcel_print::summary(store, &mut w)?;
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "region".into());
     PathBuf::from("out").join(format!("{slug}.gpkg"))
