@@ -257,6 +257,7 @@ pub fn run(
             warnings: warnings.into_iter().map(|(_, w)| w).collect(),
             fire,
             burn,
+            parcels: parcel_tables,
         });
     }
     canopy_store::Store::at(store_path).write(&canopy_store::Tables {
