@@ -688,6 +688,7 @@ fn alert_item(
     p.insert("first_seen".into(), str_or_null(non_empty(&a.first_seen)));
     p.insert("season_mismatch".into(), Value::Bool(a.season_mismatch));
     p.insert("kind".into(), Value::String(a.kind.as_str().into()));
+    p.insert("cause".into(), Value::String(a.cause.as_str().into()));
     let time = span(day_interval(&a.from_date), day_interval(&a.to_date));
     item(a.id.clone(), geom, p, time, touched)
 }
