@@ -37,6 +37,8 @@ pub struct PropDef {
     pub nullable: bool,
     /// ISO 8601 date (`format: date`).
     pub date: bool,
+    /// RFC 3339 date-time (`format: date-time`).
+    pub datetime: bool,
 }
 
 /// How a filter parameter matches a feature.
@@ -95,6 +97,7 @@ const fn p(name: &'static str, ty: PropType, description: &'static str) -> PropD
         values: &[],
         nullable: false,
         date: false,
+        datetime: false,
     }
 }
 const fn opt(name: &'static str, ty: PropType, description: &'static str) -> PropDef {
@@ -116,6 +119,8 @@ use PropType::{Boolean, Integer, Number, String as Str};
 pub const SEVERITIES: &[&str] = &["high", "medium", "low"];
 /// Alert kinds.
 pub const KINDS: &[&str] = &["loss", "fire"];
+/// Alert causes.
+pub const CAUSES: &[&str] = &["unknown", "fire"];
 /// Triage statuses.
 pub const STATUSES: &[&str] = &["new", "confirmed", "dismissed"];
 
@@ -175,17 +180,19 @@ pub static ALERTS: CollectionDef = CollectionDef {
         opt("natural_lost_ha", Number, "Natural forest lost, ha"),
         PropDef { values: SEVERITIES, ..p("severity", Str, "high: natural forest or outside every zone; low: harvest in an acacia/pine zone; medium: other zones") },
         opt("clear_obs", Integer, "Clear observations of the later epoch that saw the patch as non-forest (1 for a single-date epoch)"),
-        opt("first_seen", Str, "Date (YYYY-MM-DD) of the first of them: when the clearing was first seen"),
+        PropDef { date: true, ..opt("first_seen", Str, "Date (YYYY-MM-DD) of the first of them: when the clearing was first seen") },
         opt("season_mismatch", Boolean, "The two epochs cover different seasons (phenology guard): leaf-off can look like loss"),
         PropDef { values: KINDS, ..p("kind", Str, "loss: forest loss between two epochs; fire: a fire event in forest (satellite hotspots; from_date/to_date are its first and last detection, area_ha the forest inside its outline, pixels its detections)") },
+        PropDef { values: CAUSES, ..p("cause", Str, "fire: a fire alert, or a loss alert more than half of whose area burned between its epochs (dNBR; needs a SWIR band); unknown: nothing tells") },
         PropDef { values: STATUSES, ..p("status", Str, "Triage status (latest event)") },
         opt("status_by", Str, "Ranger who set the status"),
-        opt("status_at", Str, "When (UTC, RFC 3339)"),
+        PropDef { datetime: true, ..opt("status_at", Str, "When (UTC, RFC 3339)") },
         opt("note", Str, "The ranger's note"),
     ],
     filters: &[
         FilterDef { param: "severity", matches: Match::Property("severity"), description: "Severities", values: SEVERITIES },
         FilterDef { param: "kind", matches: Match::Property("kind"), description: "Alert kinds", values: KINDS },
+        FilterDef { param: "cause", matches: Match::Property("cause"), description: "Alert causes", values: CAUSES },
         FilterDef { param: "status", matches: Match::Status, description: "Triage statuses", values: STATUSES },
         FilterDef { param: "species", matches: Match::Property("zone_species"), description: "Planting-zone species", values: &[] },
         FilterDef { param: "zone_code", matches: Match::Property("zone_code"), description: "Planting-zone codes", values: &[] },
@@ -343,6 +350,9 @@ impl PropDef {
         }
         if p.date {
             s.insert("format".into(), serde_json::json!("date"));
+        }
+        if p.datetime {
+            s.insert("format".into(), serde_json::json!("date-time"));
         }
         if !p.values.is_empty() {
             s.insert("enum".into(), serde_json::json!(p.values));

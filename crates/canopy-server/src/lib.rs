@@ -18,6 +18,7 @@
 //!   (no diacritics, case or tone-mark placement).
 
 pub mod auth;
+pub mod cache;
 pub mod chips;
 pub mod collections;
 pub mod conn;
@@ -283,6 +284,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(i18n::layer))
         .layer(DefaultBodyLimit::max(triage::MAX_BODY))
         .layer(axum::middleware::from_fn(limit_request))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn(cache::conditional))
         .layer(axum::middleware::map_response(security_headers))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())

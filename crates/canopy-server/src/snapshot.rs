@@ -15,7 +15,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use canopy_store::{Layers, Row, StoreError};
+use canopy_store::zones::ZonePiece;
+use canopy_store::{
+    ChangeRow, CoverRow, FireEventRow, HotspotRow, Reader, RunRecord, StoreError, StoredAlert,
+    StoredCommune,
+};
 use geo::Intersects;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
@@ -27,22 +31,6 @@ use crate::collections::CollectionId;
 use crate::geometry;
 use crate::time::day_interval;
 use canopy_core::text::fold;
-
-/// The layers a snapshot reads.
-pub const LAYERS: &[&str] = &[
-    "communes",
-    "cover",
-    "province_cover",
-    "epochs",
-    "change",
-    "province_change",
-    "alerts",
-    "alert_triage",
-    "zones",
-    "runs",
-    "hotspots",
-    "fire_events",
-];
 
 /// One served feature.
 #[derive(Debug)]
@@ -267,19 +255,6 @@ pub struct Snapshot {
     pub stamp: Option<Stamp>,
 }
 
-fn s(r: &Row, k: &str) -> String {
-    match r.fields.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(v) => v.to_string(),
-    }
-}
-fn opt_s(r: &Row, k: &str) -> Option<String> {
-    Some(s(r, k)).filter(|v| !v.is_empty())
-}
-fn f(r: &Row, k: &str) -> Option<f64> {
-    r.fields.get(k).and_then(Value::as_f64)
-}
 fn num(x: Option<f64>) -> Value {
     x.and_then(serde_json::Number::from_f64)
         .map_or(Value::Null, Value::Number)
@@ -287,35 +262,124 @@ fn num(x: Option<f64>) -> Value {
 fn str_or_null(x: Option<String>) -> Value {
     x.map_or(Value::Null, Value::String)
 }
-
-fn cover_rec(r: &Row, dates: &HashMap<String, String>) -> CoverRec {
-    let epoch = s(r, "epoch");
-    CoverRec {
-        date: dates.get(&epoch).cloned(),
-        epoch,
-        natural_ha: f(r, "natural_ha"),
-        forest_ha: f(r, "forest_ha"),
-        observed_ha: f(r, "observed_ha"),
-        unobserved_ha: f(r, "unobserved_ha"),
-        cover_pct: f(r, "cover_pct"),
-        observed_pct: f(r, "observed_pct"),
+/// `Some` when not empty (a NULL string reads as empty).
+fn non_empty(x: &str) -> Option<String> {
+    Some(x).filter(|v| !v.is_empty()).map(String::from)
+}
+/// An outline as served: none when empty.
+fn outline(m: &geo::MultiPolygon<f64>) -> Option<geo::Geometry<f64>> {
+    (!m.0.is_empty()).then(|| geo::Geometry::MultiPolygon(m.clone()))
+}
+/// The union of two day intervals (either may be missing).
+fn span(a: Option<(i64, i64)>, b: Option<(i64, i64)>) -> Option<(i64, i64)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
     }
 }
 
-fn change_rec(r: &Row, with_code: bool) -> ChangeRec {
+fn cover_rec(r: &CoverRow, dates: &HashMap<String, String>) -> CoverRec {
+    let x = &r.figures;
+    CoverRec {
+        date: dates.get(&r.epoch).cloned(),
+        epoch: r.epoch.clone(),
+        natural_ha: Some(x.natural_ha),
+        forest_ha: Some(x.forest_ha),
+        observed_ha: Some(x.observed_ha),
+        unobserved_ha: Some(x.unobserved_ha),
+        cover_pct: x.cover_pct,
+        observed_pct: Some(x.observed_pct),
+    }
+}
+
+fn change_rec(r: &ChangeRow, with_code: bool) -> ChangeRec {
     ChangeRec {
         commune_code: if with_code {
-            opt_s(r, "commune_code")
+            non_empty(&r.commune_code)
         } else {
             None
         },
-        from_epoch: s(r, "from_epoch"),
-        to_epoch: s(r, "to_epoch"),
-        loss_ha: f(r, "loss_ha"),
-        gain_ha: f(r, "gain_ha"),
-        net_ha: f(r, "net_ha"),
-        unobserved_ha: f(r, "unobserved_ha"),
-        transitions: opt_s(r, "transitions").and_then(|t| serde_json::from_str(&t).ok()),
+        from_epoch: r.from_epoch.clone(),
+        to_epoch: r.to_epoch.clone(),
+        loss_ha: Some(r.loss_ha),
+        gain_ha: Some(r.gain_ha),
+        net_ha: Some(r.net_ha),
+        unobserved_ha: Some(r.unobserved_ha),
+        transitions: (!r.transitions.is_empty()).then(|| {
+            r.transitions
+                .iter()
+                .map(|&(from, to, ha)| Transition { from, to, ha })
+                .collect()
+        }),
+    }
+}
+
+/// The typed tables a snapshot is built from, as [`canopy_store::Reader`] reads
+/// them (each table's fields are owned by its `canopy_store` module).
+#[derive(Debug, Default)]
+pub struct Tables {
+    /// Epoch ids and dates, in order.
+    pub epochs: Vec<(String, String)>,
+    pub communes: Vec<(StoredCommune, Option<geo::Geometry<f64>>)>,
+    pub cover: Vec<CoverRow>,
+    pub province_cover: Vec<CoverRow>,
+    pub change: Vec<ChangeRow>,
+    pub province_change: Vec<ChangeRow>,
+    pub alerts: Vec<(StoredAlert, Option<geo::Geometry<f64>>)>,
+    /// The triage history, oldest first.
+    pub triage: Vec<canopy_store::TriageEvent>,
+    /// The `zones` layer's pieces; none when the store has no such layer.
+    pub zones: Option<Vec<ZonePiece>>,
+    pub hotspots: Vec<HotspotRow>,
+    pub fire_events: Vec<FireEventRow>,
+    pub runs: Vec<RunRecord>,
+}
+
+impl Tables {
+    /// Reads the served tables through `r` (an absent optional table reads as empty).
+    pub fn read(r: &Reader) -> Result<Tables, StoreError> {
+        if !r.has_table(canopy_store::communes::LAYER) {
+            return Err(StoreError::invalid(
+                r.path(),
+                "has no communes layer (is it a store written by `canopy run`?)",
+            ));
+        }
+        let has = |t: &str| r.has_table(t);
+        let (change, province_change) = r.change()?;
+        Ok(Tables {
+            epochs: if has(canopy_store::epochs::LAYER) {
+                r.epoch_dates()?
+            } else {
+                Vec::new()
+            },
+            communes: r.commune_features()?,
+            cover: if has(canopy_store::cover::LAYER) {
+                r.cover_rows(true)?
+            } else {
+                Vec::new()
+            },
+            province_cover: if has(canopy_store::cover::PROVINCE_LAYER) {
+                r.cover_rows(false)?
+            } else {
+                Vec::new()
+            },
+            change,
+            province_change,
+            alerts: if has(canopy_store::alerts::LAYER) {
+                r.alert_features()?
+            } else {
+                Vec::new()
+            },
+            triage: r.triage()?,
+            zones: None, // with the species tables, see Snapshot::load
+            hotspots: r.hotspots()?,
+            fire_events: r.fire_events()?,
+            runs: if has(canopy_store::runs::LAYER) {
+                r.runs()?
+            } else {
+                Vec::new()
+            },
+        })
     }
 }
 
@@ -345,21 +409,18 @@ fn item(
 
 impl Snapshot {
     /// Reads the store at `path`: one open dataset, so one consistent state (the
-    /// served layers, the zone tables, target progress and fire danger all come
-    /// through the same [`canopy_store::Reader`]).
+    /// served tables, the zone tables, target progress and fire danger all come
+    /// through the same [`canopy_store::Reader`], each as its typed rows).
     pub fn load(path: &Path) -> Result<Snapshot, StoreError> {
         let stamp = Stamp::of(path);
         let store = canopy_store::Store::open(path)?.read()?;
-        let layers = store.layers(LAYERS)?;
-        if !layers.contains_key("communes") {
-            return Err(StoreError::invalid(
-                path,
-                "has no communes layer (is it a store written by `canopy run`?)",
-            ));
-        }
-        let mut snap = Snapshot::from_layers(&layers);
+        let mut tables = Tables::read(&store)?;
         let mut zones = store.zones()?;
-        zones.pieces.clear(); // served from the zones layer above
+        if store.has_table(canopy_store::zones::LAYER) {
+            tables.zones = Some(std::mem::take(&mut zones.pieces));
+        }
+        zones.pieces.clear(); // served as the zones collection
+        let mut snap = Snapshot::from_tables(tables);
         let data = Arc::get_mut(&mut snap.data).expect("a new snapshot is not shared");
         data.species = Some(zones);
         data.progress = store.progress()?;
@@ -371,28 +432,25 @@ impl Snapshot {
         Ok(snap)
     }
 
-    /// Builds a snapshot from layer rows (as `canopy_store::Reader::layers` reads them).
-    pub fn from_layers(layers: &Layers) -> Snapshot {
-        let rows = |n: &str| layers.get(n).map(Vec::as_slice).unwrap_or(&[]);
-        let epochs: Vec<Epoch> = rows("epochs")
+    /// Builds a snapshot from a store's typed tables.
+    pub fn from_tables(t: Tables) -> Snapshot {
+        let epochs: Vec<Epoch> = t
+            .epochs
             .iter()
-            .map(|r| Epoch {
-                id: s(r, "id"),
-                date: s(r, "date"),
+            .map(|(id, date)| Epoch {
+                id: id.clone(),
+                date: date.clone(),
             })
             .collect();
-        let dates: HashMap<String, String> = epochs
-            .iter()
-            .map(|e| (e.id.clone(), e.date.clone()))
-            .collect();
+        let dates: HashMap<String, String> = t.epochs.iter().cloned().collect();
         let latest = epochs.last().cloned();
         let previous = epochs.len().checked_sub(2).map(|i| epochs[i].clone());
         let latest_time = latest.as_ref().and_then(|e| day_interval(&e.date));
 
         let mut cover: BTreeMap<String, Vec<CoverRec>> = BTreeMap::new();
-        for r in rows("cover") {
+        for r in &t.cover {
             cover
-                .entry(s(r, "commune_code"))
+                .entry(r.commune_code.clone())
                 .or_default()
                 .push(cover_rec(r, &dates));
         }
@@ -405,13 +463,15 @@ impl Snapshot {
         for v in cover.values_mut() {
             v.sort_by_key(|c| rank(&c.epoch));
         }
-        let mut province_cover: Vec<CoverRec> = rows("province_cover")
+        let mut province_cover: Vec<CoverRec> = t
+            .province_cover
             .iter()
             .map(|r| cover_rec(r, &dates))
             .collect();
         province_cover.sort_by_key(|c| rank(&c.epoch));
-        let change: Vec<ChangeRec> = rows("change").iter().map(|r| change_rec(r, true)).collect();
-        let province_change: Vec<ChangeRec> = rows("province_change")
+        let change: Vec<ChangeRec> = t.change.iter().map(|r| change_rec(r, true)).collect();
+        let province_change: Vec<ChangeRec> = t
+            .province_change
             .iter()
             .map(|r| change_rec(r, false))
             .collect();
@@ -427,17 +487,16 @@ impl Snapshot {
         // communes
         let mut commune_list = Vec::new();
         let mut communes = Vec::new();
-        for r in rows("communes") {
-            let code = s(r, "code");
-            let name = s(r, "name");
+        for (r, geom) in &t.communes {
+            let code = r.code.clone();
             commune_list.push(CommuneRef {
                 code: code.clone(),
-                name: name.clone(),
+                name: r.name.clone(),
             });
             let mut p = Map::new();
             p.insert("code".into(), Value::String(code.clone()));
-            p.insert("name".into(), Value::String(name));
-            p.insert("natural_ha".into(), num(f(r, "natural_ha")));
+            p.insert("name".into(), Value::String(r.name.clone()));
+            p.insert("natural_ha".into(), num(Some(r.natural_ha)));
             let cov = latest.as_ref().and_then(|l| {
                 cover
                     .get(&code)
@@ -471,7 +530,7 @@ impl Snapshot {
             p.insert("net_ha".into(), num(ch.and_then(|c| c.net_ha)));
             communes.push(item(
                 code.clone(),
-                r.geometry.as_ref(),
+                geom.as_ref(),
                 p,
                 latest_time,
                 vec![code],
@@ -482,155 +541,59 @@ impl Snapshot {
             .map(|c| (c.code.as_str(), c.name.as_str()))
             .collect();
 
-        // alerts
-        let mut alerts = Vec::new();
-        for r in rows("alerts") {
-            let id = s(r, "alert_id");
-            let code = s(r, "commune_code");
-            let touched: Vec<String> = opt_s(r, "communes")
-                .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|v| v["code"].as_str().map(String::from))
-                .collect();
-            let mut touched = if touched.is_empty() {
-                vec![code.clone()]
-            } else {
-                touched
-            };
-            if !touched.contains(&code) {
-                touched.insert(0, code.clone());
-            }
-            let mut p = Map::new();
-            p.insert("alert_id".into(), Value::String(id.clone()));
-            p.insert("commune_code".into(), Value::String(code.clone()));
-            p.insert(
-                "commune_name".into(),
-                str_or_null(names.get(code.as_str()).map(|n| n.to_string())),
-            );
-            p.insert("communes".into(), Value::String(touched.join(",")));
-            for k in ["from_epoch", "to_epoch", "from_date", "to_date"] {
-                p.insert(k.into(), Value::String(s(r, k)));
-            }
-            p.insert("area_ha".into(), num(f(r, "area_ha")));
-            p.insert(
-                "pixels".into(),
-                r.fields.get("pixels").cloned().unwrap_or(Value::Null),
-            );
-            p.insert("centroid_lon".into(), num(f(r, "centroid_lon")));
-            p.insert("centroid_lat".into(), num(f(r, "centroid_lat")));
-            p.insert("zone_species".into(), str_or_null(opt_s(r, "zone_species")));
-            p.insert("zone_code".into(), str_or_null(opt_s(r, "zone_code")));
-            p.insert(
-                "natural_lost".into(),
-                r.fields
-                    .get("natural_lost")
-                    .and_then(Value::as_i64)
-                    .map_or(Value::Null, |v| Value::Bool(v != 0)),
-            );
-            p.insert("natural_lost_ha".into(), num(f(r, "natural_lost_ha")));
-            p.insert("severity".into(), Value::String(s(r, "severity")));
-            p.insert(
-                "clear_obs".into(),
-                r.fields.get("clear_obs").cloned().unwrap_or(Value::Null),
-            );
-            p.insert("first_seen".into(), str_or_null(opt_s(r, "first_seen")));
-            p.insert(
-                "season_mismatch".into(),
-                r.fields
-                    .get("season_mismatch")
-                    .and_then(Value::as_i64)
-                    .map_or(Value::Null, |v| Value::Bool(v != 0)),
-            );
-            // Stores older than fire alerts have loss alerts only.
-            p.insert(
-                "kind".into(),
-                Value::String(opt_s(r, "kind").unwrap_or_else(|| "loss".into())),
-            );
-            let time = match (
-                day_interval(&s(r, "from_date")),
-                day_interval(&s(r, "to_date")),
-            ) {
-                (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-                (a, b) => a.or(b),
-            };
-            alerts.push(item(id, r.geometry.as_ref(), p, time, touched));
-        }
-
-        // zones: every field of the layer is served
-        let has_zones = layers.contains_key("zones");
-        let mut zones = Vec::new();
-        for r in rows("zones") {
-            let mut p = Map::new();
-            for (k, v) in &r.fields {
-                p.insert(k.clone(), v.clone());
-            }
-            let code = opt_s(r, "commune_code");
-            zones.push(item(
-                opt_s(r, "piece_id").unwrap_or_else(|| r.fid.to_string()),
-                r.geometry.as_ref(),
-                p,
-                latest_time,
-                code.into_iter().collect(),
-            ));
-        }
-
-        // hotspots and fire events: every field of the layers is served
-        let hotspots: Vec<Item> = rows("hotspots")
+        let alerts = t
+            .alerts
             .iter()
-            .map(|r| {
-                let time = opt_s(r, "acq_date").and_then(|d| day_interval(&d));
+            .map(|(a, geom)| alert_item(a, geom.as_ref(), &names))
+            .collect();
+
+        // zones: every field of the piece is served
+        let has_zones = t.zones.is_some();
+        let zones = t
+            .zones
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, z)| {
+                let p = match serde_json::to_value(z) {
+                    Ok(Value::Object(m)) => m,
+                    _ => Map::new(),
+                };
                 item(
-                    opt_s(r, "hotspot_id").unwrap_or_else(|| r.fid.to_string()),
-                    r.geometry.as_ref(),
-                    r.fields.clone().into_iter().collect(),
-                    time,
-                    opt_s(r, "commune_code").into_iter().collect(),
+                    non_empty(&z.piece_id).unwrap_or_else(|| (i + 1).to_string()),
+                    outline(&z.geom_wgs84).as_ref(),
+                    p,
+                    latest_time,
+                    non_empty(&z.commune_code).into_iter().collect(),
                 )
             })
             .collect();
-        let fire_events: Vec<Item> = rows("fire_events")
+
+        let hotspots = t.hotspots.iter().enumerate().map(hotspot_item).collect();
+        let fire_events = t
+            .fire_events
             .iter()
-            .map(|r| {
-                let day =
-                    |k: &str| opt_s(r, k).and_then(|d| day_interval(d.get(..10).unwrap_or("")));
-                let time = match (day("first_detection"), day("last_detection")) {
-                    (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-                    (a, b) => a.or(b),
-                };
-                let communes: Vec<String> = opt_s(r, "communes")
-                    .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|v| v["code"].as_str().map(String::from))
-                    .collect();
-                item(
-                    opt_s(r, "event_id").unwrap_or_else(|| r.fid.to_string()),
-                    r.geometry.as_ref(),
-                    r.fields.clone().into_iter().collect(),
-                    time,
-                    communes,
-                )
-            })
+            .enumerate()
+            .map(fire_event_item)
             .collect();
 
         let mut triage = Triage::new();
-        for r in rows("alert_triage") {
+        for e in &t.triage {
             triage
-                .entry(s(r, "alert_id"))
+                .entry(e.alert_id.clone())
                 .or_default()
                 .push(TriageEvent {
-                    status: s(r, "status"),
-                    note: s(r, "note"),
-                    by: s(r, "by"),
-                    at: s(r, "at"),
+                    status: e.status.as_str().to_string(),
+                    note: e.note.clone(),
+                    by: e.by.clone(),
+                    at: e.at.clone(),
                 });
         }
-        let last = rows("runs").last();
+        let last = t.runs.last();
         Snapshot {
             data: Arc::new(StoreData {
-                region_name: last.map(|r| s(r, "region_name")).unwrap_or_default(),
-                last_run: last.and_then(|r| opt_s(r, "finished_at")),
+                region_name: last.map(|r| r.region_name.clone()).unwrap_or_default(),
+                last_run: last.and_then(|r| non_empty(&r.finished_at)),
                 epochs,
                 communes: ItemSet::new(communes),
                 alerts: ItemSet::new(alerts),
@@ -681,4 +644,135 @@ impl Snapshot {
             stamp,
         }
     }
+}
+
+/// An alert as served (its triage status is added per request, see `features`).
+fn alert_item(
+    a: &StoredAlert,
+    geom: Option<&geo::Geometry<f64>>,
+    names: &HashMap<&str, &str>,
+) -> Item {
+    let code = a.commune_code.clone();
+    let mut touched = if a.communes.is_empty() {
+        vec![code.clone()]
+    } else {
+        a.communes.clone()
+    };
+    if !touched.contains(&code) {
+        touched.insert(0, code.clone());
+    }
+    let mut p = Map::new();
+    p.insert("alert_id".into(), Value::String(a.id.clone()));
+    p.insert("commune_code".into(), Value::String(code.clone()));
+    p.insert(
+        "commune_name".into(),
+        str_or_null(names.get(code.as_str()).map(|n| n.to_string())),
+    );
+    p.insert("communes".into(), Value::String(touched.join(",")));
+    for (k, v) in [
+        ("from_epoch", &a.from_epoch),
+        ("to_epoch", &a.to_epoch),
+        ("from_date", &a.from_date),
+        ("to_date", &a.to_date),
+    ] {
+        p.insert(k.into(), Value::String(v.clone()));
+    }
+    p.insert("area_ha".into(), num(Some(a.area_ha)));
+    p.insert("pixels".into(), a.pixels.map_or(Value::Null, Value::from));
+    p.insert("centroid_lon".into(), num(Some(a.centroid.0)));
+    p.insert("centroid_lat".into(), num(Some(a.centroid.1)));
+    p.insert("zone_species".into(), str_or_null(a.zone_species.clone()));
+    p.insert("zone_code".into(), str_or_null(a.zone_code.clone()));
+    p.insert(
+        "natural_lost".into(),
+        a.natural_lost.map_or(Value::Null, Value::Bool),
+    );
+    p.insert("natural_lost_ha".into(), num(a.natural_lost_ha));
+    p.insert("severity".into(), Value::String(a.severity.as_str().into()));
+    p.insert("clear_obs".into(), Value::from(a.clear_obs));
+    p.insert("first_seen".into(), str_or_null(non_empty(&a.first_seen)));
+    p.insert("season_mismatch".into(), Value::Bool(a.season_mismatch));
+    p.insert("kind".into(), Value::String(a.kind.as_str().into()));
+    p.insert("cause".into(), Value::String(a.cause.as_str().into()));
+    let time = span(day_interval(&a.from_date), day_interval(&a.to_date));
+    item(a.id.clone(), geom, p, time, touched)
+}
+
+/// A hotspot as served: every field of its row, `alertable` as 0/1.
+fn hotspot_item((i, h): (usize, &HotspotRow)) -> Item {
+    let s = |x: &str| Value::String(x.to_string());
+    let o = |x: &Option<String>| str_or_null(x.clone());
+    let r = |x: f64| num(Some(x));
+    let p: Map<String, Value> = [
+        ("hotspot_id", s(&h.hotspot_id)),
+        ("event_id", s(&h.event_id)),
+        ("source", s(&h.source)),
+        ("sensor", s(&h.sensor)),
+        ("satellite", s(&h.satellite)),
+        ("instrument", s(&h.instrument)),
+        ("version", s(&h.version)),
+        ("acquired", s(&h.acquired)),
+        ("acq_date", s(&h.acq_date)),
+        ("daynight", s(&h.daynight)),
+        ("confidence", s(&h.confidence)),
+        ("confidence_raw", s(&h.confidence_raw)),
+        ("frp_mw", r(h.frp_mw)),
+        ("brightness_k", r(h.brightness_k)),
+        ("scan_km", r(h.scan_km)),
+        ("track_km", r(h.track_km)),
+        ("firms_type", h.firms_type.map_or(Value::Null, Value::from)),
+        ("commune_code", s(&h.commune_code)),
+        ("zone_species", o(&h.zone_species)),
+        ("zone_code", o(&h.zone_code)),
+        ("plot", o(&h.plot)),
+        ("footprint_ha", r(h.footprint_ha)),
+        ("forest_ha", r(h.forest_ha)),
+        ("observed_ha", r(h.observed_ha)),
+        ("forest_fraction", r(h.forest_fraction)),
+        ("alertable", Value::from(h.alertable as i32)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let point = (h.lon.is_finite() && h.lat.is_finite())
+        .then(|| geo::Geometry::Point(geo::Point::new(h.lon, h.lat)));
+    item(
+        non_empty(&h.hotspot_id).unwrap_or_else(|| (i + 1).to_string()),
+        point.as_ref(),
+        p,
+        day_interval(&h.acq_date),
+        non_empty(&h.commune_code).into_iter().collect(),
+    )
+}
+
+/// A fire event as served: every field of its row, `communes` as the stored JSON,
+/// `alert` as 0/1.
+fn fire_event_item((i, e): (usize, &FireEventRow)) -> Item {
+    let s = |x: &str| Value::String(x.to_string());
+    let p: Map<String, Value> = [
+        ("event_id", s(&e.event_id)),
+        ("first_detection", s(&e.first_detection)),
+        ("last_detection", s(&e.last_detection)),
+        ("hotspots", Value::from(e.hotspots)),
+        ("max_frp_mw", num(Some(e.max_frp_mw))),
+        ("area_ha", num(Some(e.area_ha))),
+        ("forest_ha", num(Some(e.forest_ha))),
+        ("commune_code", s(&e.commune_code)),
+        ("communes", s(&canopy_store::shares_json(&e.communes))),
+        ("zone_species", str_or_null(e.zone_species.clone())),
+        ("zone_code", str_or_null(e.zone_code.clone())),
+        ("severity", s(e.severity.as_str())),
+        ("alert", Value::from(e.alert as i32)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let day = |d: &str| day_interval(d.get(..10).unwrap_or(""));
+    item(
+        non_empty(&e.event_id).unwrap_or_else(|| (i + 1).to_string()),
+        outline(&e.outline).as_ref(),
+        p,
+        span(day(&e.first_detection), day(&e.last_detection)),
+        e.communes.iter().map(|(c, _)| c.clone()).collect(),
+    )
 }

@@ -1,31 +1,19 @@
 //! Routes on in-memory snapshots (no store file, no socket): paging over 100,000
 //! alerts, bbox through the R-tree, filters, links, and every malformed parameter.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use canopy_server::snapshot::Snapshot;
+use canopy_core::change::Severity;
+use canopy_core::stats::CoverFigures;
+use canopy_core::triage::TriageStatus;
+use canopy_server::snapshot::{Snapshot, Tables};
 use canopy_server::{auth::Tokens, router, AppState, Settings};
-use canopy_store::{Layers, Row};
+use canopy_store::{AlertCause, AlertKind, ChangeRow, CoverRow, StoredAlert, StoredCommune};
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tower::ServiceExt;
-
-fn row(fields: Value, geometry: Option<geo::Geometry<f64>>) -> Row {
-    let fields: BTreeMap<String, Value> = fields
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Row {
-        fid: 0,
-        fields,
-        geometry,
-    }
-}
 
 fn square(x: f64, y: f64, d: f64) -> geo::Geometry<f64> {
     geo::Geometry::MultiPolygon(geo::MultiPolygon(vec![geo::Polygon::new(
@@ -34,60 +22,99 @@ fn square(x: f64, y: f64, d: f64) -> geo::Geometry<f64> {
     )]))
 }
 
-const SEV: [&str; 3] = ["high", "medium", "low"];
+const SEV: [Severity; 3] = [Severity::High, Severity::Medium, Severity::Low];
+
+fn commune(code: &str, name: &str, natural_ha: f64) -> StoredCommune {
+    StoredCommune {
+        code: code.into(),
+        name: name.into(),
+        natural_ha,
+    }
+}
 
 /// Two communes side by side and `n` alerts on a 1000-wide lattice over both.
 fn snapshot(n: usize) -> Snapshot {
-    let mut layers = Layers::new();
-    layers.insert(
-        "epochs".into(),
-        vec![
-            row(json!({"id": "2024", "date": "2024-12-31"}), None),
-            row(json!({"id": "2025", "date": "2025-12-31"}), None),
+    let mut t = Tables {
+        epochs: vec![
+            ("2024".into(), "2024-12-31".into()),
+            ("2025".into(), "2025-12-31".into()),
         ],
-    );
-    layers.insert(
-        "communes".into(),
-        vec![
-            row(
-                json!({"code": "00001", "name": "Lộc Bình", "natural_ha": 100.0}),
+        communes: vec![
+            (
+                commune("00001", "Lộc Bình", 100.0),
                 Some(square(106.0, 21.0, 0.5)),
             ),
-            row(
-                json!({"code": "00002", "name": "Đình Lập", "natural_ha": 200.0}),
+            (
+                commune("00002", "Đình Lập", 200.0),
                 Some(square(106.5, 21.0, 0.5)),
             ),
         ],
-    );
-    let mut cover = vec![];
+        ..Default::default()
+    };
     for (c, e, f) in [
         ("00001", "2024", 60.0),
         ("00001", "2025", 55.0),
         ("00002", "2024", 120.0),
         ("00002", "2025", 121.0),
     ] {
-        cover.push(row(json!({"commune_code": c, "epoch": e, "natural_ha": 100.0, "forest_ha": f, "observed_ha": 100.0, "unobserved_ha": 0.0, "cover_pct": f, "observed_pct": 100.0}), None));
+        t.cover.push(CoverRow {
+            commune_code: c.into(),
+            epoch: e.into(),
+            figures: CoverFigures {
+                natural_ha: 100.0,
+                forest_ha: f,
+                observed_ha: 100.0,
+                unobserved_ha: 0.0,
+                cover_pct: Some(f),
+                observed_pct: 100.0,
+            },
+        });
     }
-    layers.insert("cover".into(), cover);
-    layers.insert(
-        "change".into(),
-        vec![row(json!({"commune_code": "00001", "from_epoch": "2024", "to_epoch": "2025", "loss_ha": 6.0, "gain_ha": 1.0, "net_ha": -5.0, "unobserved_ha": 0.0}), None)],
-    );
-    let alerts = (0..n)
+    t.change.push(ChangeRow {
+        commune_code: "00001".into(),
+        from_epoch: "2024".into(),
+        to_epoch: "2025".into(),
+        loss_ha: 6.0,
+        gain_ha: 1.0,
+        net_ha: -5.0,
+        unobserved_ha: 0.0,
+        transitions: vec![],
+    });
+    t.alerts = (0..n)
         .map(|i| {
-            let (x, y) = (106.0 + (i % 1000) as f64 * 0.001, 21.0 + (i / 1000) as f64 * 0.001);
+            let (x, y) = (
+                106.0 + (i % 1000) as f64 * 0.001,
+                21.0 + (i / 1000) as f64 * 0.001,
+            );
             let code = if x < 106.5 { "00001" } else { "00002" };
-            row(
-                json!({"alert_id": format!("a{i:06}"), "from_epoch": "2024", "to_epoch": "2025",
-                       "from_date": "2024-12-31", "to_date": "2025-12-31", "area_ha": 0.5, "pixels": 5,
-                       "commune_code": code, "communes": format!("[{{\"code\":\"{code}\",\"ha\":0.5}}]"),
-                       "severity": SEV[i % 3], "zone_species": if i % 2 == 0 { json!("acacia") } else { json!(null) }}),
-                Some(square(x, y, 0.0005)),
-            )
+            let alert = StoredAlert {
+                id: format!("a{i:06}"),
+                from_epoch: "2024".into(),
+                to_epoch: "2025".into(),
+                from_date: "2024-12-31".into(),
+                to_date: "2025-12-31".into(),
+                area_ha: 0.5,
+                pixels: Some(5),
+                centroid: (x, y),
+                commune_code: code.into(),
+                communes: vec![code.into()],
+                zone_species: (i % 2 == 0).then(|| "acacia".into()),
+                zone_code: None,
+                natural_lost: None,
+                natural_lost_ha: None,
+                severity: SEV[i % 3],
+                clear_obs: 1,
+                first_seen: String::new(),
+                season_mismatch: false,
+                kind: AlertKind::Loss,
+                cause: AlertCause::Unknown,
+                status: TriageStatus::New,
+                geometry: String::new(),
+            };
+            (alert, Some(square(x, y, 0.0005)))
         })
         .collect();
-    layers.insert("alerts".into(), alerts);
-    Snapshot::from_layers(&layers)
+    Snapshot::from_tables(t)
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {

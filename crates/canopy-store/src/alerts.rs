@@ -6,14 +6,15 @@
 pub use canopy_core::burn::AlertCause;
 use canopy_core::change::Severity;
 use canopy_core::triage::TriageStatus;
-use gdal::vector::{LayerAccess, OGRFieldType};
+use gdal::vector::{Feature, LayerAccess, OGRFieldType};
 use gdal::Dataset;
 use geo::MultiPolygon;
 
 use crate::error::{Result, StoreError};
 use crate::rows::Val::{Int, Int64, Real, Str, Text};
 use crate::rows::{
-    geojson, indices, names, opt, opt_string, real, string, write_shapes, Field, GResult, Val,
+    geojson, indices, names, opt, opt_string, real, shape, string, write_shapes, Field, GResult,
+    Val,
 };
 use crate::Reader;
 
@@ -117,6 +118,8 @@ pub struct StoredAlert {
     pub from_date: String,
     pub to_date: String,
     pub area_ha: f64,
+    /// Pixels in the patch (NULL: none).
+    pub pixels: Option<i64>,
     pub centroid: (f64, f64),
     pub commune_code: String,
     /// Every commune the alert touches (largest share first).
@@ -124,6 +127,7 @@ pub struct StoredAlert {
     pub zone_species: Option<String>,
     pub zone_code: Option<String>,
     pub natural_lost: Option<bool>,
+    pub natural_lost_ha: Option<f64>,
     pub severity: Severity,
     /// Clear observations of the later epoch confirming the loss, the first's date,
     /// and the phenology-guard flag.
@@ -135,8 +139,35 @@ pub struct StoredAlert {
     pub cause: AlertCause,
     /// Latest triage status (new when never triaged).
     pub status: TriageStatus,
-    /// GeoJSON geometry.
+    /// GeoJSON geometry (empty from [`Reader::alert_features`], which reads it as
+    /// `geo` instead).
     pub geometry: String,
+}
+
+/// Communes with their shares (ha), as the `communes` field of `alerts` and
+/// `fire_events` stores them: JSON `[{"code": .., "ha": ..}]`, largest first.
+pub fn shares_json(communes: &[(String, f64)]) -> String {
+    let shares: Vec<serde_json::Value> = communes
+        .iter()
+        .map(|(c, ha)| serde_json::json!({"code": c, "ha": ha}))
+        .collect();
+    serde_json::Value::Array(shares).to_string()
+}
+
+/// The communes and shares of a [`shares_json`] text, the hectares parsed exactly
+/// (so writing them again gives the same text); none when unreadable.
+pub(crate) fn parse_shares(json: &str) -> Vec<(String, f64)> {
+    #[derive(serde::Deserialize)]
+    struct Share<'a> {
+        code: String,
+        #[serde(borrow)]
+        ha: &'a serde_json::value::RawValue,
+    }
+    serde_json::from_str::<Vec<Share>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| Some((s.code, s.ha.get().parse::<f64>().ok()?)))
+        .collect()
 }
 
 pub(crate) fn write(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
@@ -151,11 +182,6 @@ pub(crate) fn write(ds: &mut Dataset, alerts: &[Alert]) -> GResult<()> {
 
 /// An alert's values, in [`FIELDS`] order.
 fn values(a: &Alert) -> [Val<'_>; 21] {
-    let shares: Vec<serde_json::Value> = a
-        .communes
-        .iter()
-        .map(|(c, ha)| serde_json::json!({"code": c, "ha": ha}))
-        .collect();
     [
         Str(&a.id),
         Str(&a.from_epoch),
@@ -167,7 +193,7 @@ fn values(a: &Alert) -> [Val<'_>; 21] {
         Real(a.centroid.0),
         Real(a.centroid.1),
         Str(&a.commune_code),
-        Text(serde_json::Value::Array(shares).to_string()),
+        Text(shares_json(&a.communes)),
         opt(a.zone_species.as_deref().map(Str)),
         opt(a.zone_code.as_deref().map(Str)),
         opt(a.natural_lost.map(|b| Int(b as i32))),
@@ -198,6 +224,23 @@ impl Reader {
 
     /// The alerts, in stored order, with their latest triage status.
     pub fn alerts(&self) -> Result<Vec<StoredAlert>> {
+        Ok(self
+            .read_alerts(geojson)?
+            .into_iter()
+            .map(|(mut a, g)| {
+                a.geometry = g;
+                a
+            })
+            .collect())
+    }
+
+    /// The alerts with their outlines as `geo` geometries (none when a feature has
+    /// none), for the server.
+    pub fn alert_features(&self) -> Result<Vec<(StoredAlert, Option<geo::Geometry<f64>>)>> {
+        self.read_alerts(shape)
+    }
+
+    fn read_alerts<G>(&self, geom: impl Fn(&Feature) -> G) -> Result<Vec<(StoredAlert, G)>> {
         let mut layer = self.alerts_layer()?;
         // `kind` is newer than the other fields: a store without it has loss alerts only.
         let ix = indices(&layer, &names(&FIELDS[..19]), &self.path)?;
@@ -214,7 +257,7 @@ impl Reader {
                     format!("alert \"{id}\": unknown severity \"{severity}\""),
                 )
             })?;
-            out.push(StoredAlert {
+            let alert = StoredAlert {
                 status: status.get(&id).copied().unwrap_or_default(),
                 id,
                 from_epoch: string(&f, ix[1]),
@@ -222,6 +265,7 @@ impl Reader {
                 from_date: string(&f, ix[3]),
                 to_date: string(&f, ix[4]),
                 area_ha: real(&f, ix[5]).unwrap_or(0.0),
+                pixels: f.field_as_integer64(ix[6]).ok().flatten(),
                 centroid: (
                     real(&f, ix[7]).unwrap_or(0.0),
                     real(&f, ix[8]).unwrap_or(0.0),
@@ -235,6 +279,7 @@ impl Reader {
                 zone_species: opt_string(&f, ix[11]),
                 zone_code: opt_string(&f, ix[12]),
                 natural_lost: f.field_as_integer(ix[13]).ok().flatten().map(|v| v != 0),
+                natural_lost_ha: real(&f, ix[14]),
                 severity,
                 clear_obs: f.field_as_integer(ix[16]).ok().flatten().unwrap_or(0) as i64,
                 first_seen: string(&f, ix[17]),
@@ -245,8 +290,9 @@ impl Reader {
                 cause: cause_ix
                     .and_then(|i| AlertCause::parse(&string(&f, i)))
                     .unwrap_or_default(),
-                geometry: geojson(&f),
-            });
+                geometry: String::new(),
+            };
+            out.push((alert, geom(&f)));
         }
         Ok(out)
     }

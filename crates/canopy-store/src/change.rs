@@ -1,7 +1,7 @@
 //! `change` (commune_code, from_epoch, to_epoch, loss_ha, gain_ha, net_ha,
 //! unobserved_ha, transitions as JSON) and `province_change` (without the code).
 
-use gdal::vector::OGRFieldType;
+use gdal::vector::{LayerAccess, OGRFieldType};
 use gdal::Dataset;
 
 use crate::cover::PROVINCE_CODE;
@@ -77,8 +77,8 @@ fn transitions(r: &ChangeRow) -> Val<'static> {
 }
 
 impl Reader {
-    /// The change rows (communes, then the province under [`PROVINCE_CODE`]);
-    /// transitions are not read back.
+    /// The change rows (communes, then the province under [`PROVINCE_CODE`]),
+    /// with their class transitions (empty for spectral epochs and older stores).
     pub fn change(&self) -> Result<(Vec<ChangeRow>, Vec<ChangeRow>)> {
         let read = |name: &str, with_code: bool| {
             let mut names = vec![
@@ -90,6 +90,11 @@ impl Reader {
                 "unobserved_ha",
             ];
             names.extend(with_code.then_some("commune_code"));
+            let t = self
+                .ds
+                .layer_by_name(name)
+                .ok()
+                .and_then(|l| l.defn().field_index("transitions").ok());
             read_rows(&self.ds, name, &names, &self.path, |f, ix| {
                 let d = |i: usize| real(f, ix[i]).unwrap_or(0.0);
                 ChangeRow {
@@ -103,10 +108,27 @@ impl Reader {
                     gain_ha: d(3),
                     net_ha: d(4),
                     unobserved_ha: d(5),
-                    transitions: Vec::new(),
+                    transitions: t
+                        .map(|t| read_transitions(&string(f, t)))
+                        .unwrap_or_default(),
                 }
             })
         };
         Ok((read(LAYER, true)?, read(PROVINCE_LAYER, false)?))
     }
+}
+
+/// The `transitions` JSON as written by [`transitions`] (empty when NULL or unreadable).
+fn read_transitions(json: &str) -> Vec<(i64, i64, f64)> {
+    #[derive(serde::Deserialize)]
+    struct T {
+        from: i64,
+        to: i64,
+        ha: f64,
+    }
+    serde_json::from_str::<Vec<T>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.from, t.to, t.ha))
+        .collect()
 }

@@ -62,6 +62,23 @@ impl Reader {
             .collect())
     }
 
+    /// The communes with their outlines as `geo` geometries, in stored order (for
+    /// the server).
+    pub fn commune_features(&self) -> Result<Vec<(StoredCommune, Option<geo::Geometry<f64>>)>> {
+        let mut l = self.layer(LAYER)?;
+        let ix = indices(&l, &names(&FIELDS), &self.path)?;
+        Ok(l.features()
+            .map(|f| {
+                let c = StoredCommune {
+                    code: string(&f, ix[0]),
+                    name: string(&f, ix[1]),
+                    natural_ha: real(&f, ix[2]).unwrap_or(0.0),
+                };
+                (c, crate::rows::shape(&f))
+            })
+            .collect())
+    }
+
     /// The communes' outlines as stored (EPSG:4326, lon/lat), by code.
     pub fn commune_shapes(&self) -> Result<Vec<(String, MultiPolygon<f64>)>> {
         let mut l = self

@@ -12,7 +12,8 @@ use geo::MultiPolygon;
 use crate::error::Result;
 use crate::rows::Val::{Int, Real, Str, Text};
 use crate::rows::{
-    names, opt, opt_string, read_rows, real, string, write_shapes, Field, GResult, Val,
+    multipolygon, names, opt, opt_string, read_rows, real, string, write_shapes, Field, GResult,
+    Val,
 };
 use crate::Reader;
 
@@ -34,7 +35,7 @@ const FIELDS: [Field; 13] = [
     ("alert", OGRFieldType::OFTInteger),
 ];
 
-/// One fire event. Read back without its outline (empty).
+/// One fire event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FireEventRow {
     pub event_id: String,
@@ -58,11 +59,6 @@ pub struct FireEventRow {
 }
 
 fn values(e: &FireEventRow) -> Vec<Val<'_>> {
-    let shares: Vec<serde_json::Value> = e
-        .communes
-        .iter()
-        .map(|(c, ha)| serde_json::json!({"code": c, "ha": ha}))
-        .collect();
     vec![
         Str(&e.event_id),
         Str(&e.first_detection),
@@ -72,7 +68,7 @@ fn values(e: &FireEventRow) -> Vec<Val<'_>> {
         Real(e.area_ha),
         Real(e.forest_ha),
         Str(&e.commune_code),
-        Text(serde_json::Value::Array(shares).to_string()),
+        Text(crate::alerts::shares_json(&e.communes)),
         opt(e.zone_species.as_deref().map(Str)),
         opt(e.zone_code.as_deref().map(Str)),
         Str(e.severity.as_str()),
@@ -103,16 +99,12 @@ impl Reader {
             area_ha: real(f, ix[5]).unwrap_or(f64::NAN),
             forest_ha: real(f, ix[6]).unwrap_or(f64::NAN),
             commune_code: string(f, ix[7]),
-            communes: serde_json::from_str::<Vec<serde_json::Value>>(&string(f, ix[8]))
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|v| Some((v["code"].as_str()?.to_string(), v["ha"].as_f64()?)))
-                .collect(),
+            communes: crate::alerts::parse_shares(&string(f, ix[8])),
             zone_species: opt_string(f, ix[9]),
             zone_code: opt_string(f, ix[10]),
             severity: Severity::parse(&string(f, ix[11])).unwrap_or(Severity::High),
             alert: f.field_as_integer(ix[12]).ok().flatten().unwrap_or(0) != 0,
-            outline: MultiPolygon::new(vec![]),
+            outline: multipolygon(f),
         })
     }
 }

@@ -225,6 +225,11 @@ pub(crate) fn multipolygon(f: &Feature) -> MultiPolygon<f64> {
     }
 }
 
+/// The feature's geometry as `geo` (none when it has none or cannot be converted).
+pub(crate) fn shape(f: &Feature) -> Option<geo::Geometry<f64>> {
+    f.geometry().and_then(|g| g.to_geo().ok())
+}
+
 /// The feature's geometry as GeoJSON ("null" when it has none).
 pub(crate) fn geojson(f: &Feature) -> String {
     f.geometry()
