@@ -67,13 +67,83 @@ fn p6() -> [f64; 4] {
 fn plots() -> Vec<Plot> {
     let one = |q| format!("[[{}]]", ring(q));
     vec![
-        Plot { tk: "1", kh: "1", lo: "1", function: "Sản xuất", origin: "Rừng trồng", forest_type: "Keo (acacia)", owner: "Hộ Hoàng Văn Thắng", category: "Hộ gia đình, cá nhân", coords: one(p1()) },
-        Plot { tk: "1", kh: "1", lo: "2", function: "PH", origin: "TN", forest_type: "", owner: "BQL rừng phòng hộ Lộc Bình", category: "management-board", coords: one(p2()) },
-        Plot { tk: "1", kh: "2", lo: "1", function: "special-use", origin: "natural", forest_type: "", owner: "BQL Khu bảo tồn", category: "BQL", coords: format!("[[{}, {}]]", ring(p3_outer()), ring_cw(p3_hole())) },
-        Plot { tk: "1", kh: "2", lo: "2", function: "Sản xuất", origin: "", forest_type: "", owner: "Hộ Nông Thị Hoa", category: "household", coords: one(p3_hole()) },
-        Plot { tk: "1", kh: "2", lo: "3", function: "Production", origin: "planted", forest_type: "pine", owner: "", category: "UBND xã", coords: format!("[[{}], [{}]]", ring(p5a()), ring(p5b())) },
-        Plot { tk: "2", kh: "1", lo: "1", function: "Phòng hộ", origin: "", forest_type: "", owner: "Cộng đồng thôn Nà 1", category: "Cộng đồng dân cư", coords: one(p6()) },
-        Plot { tk: "9", kh: "9", lo: "9", function: "Sản xuất", origin: "", forest_type: "", owner: "Đồn Biên phòng", category: "armed-forces", coords: one(r(1950.0, 1990.0, 10.0, 50.0)) },
+        Plot {
+            tk: "1",
+            kh: "1",
+            lo: "1",
+            function: "Sản xuất",
+            origin: "Rừng trồng",
+            forest_type: "Keo (acacia)",
+            owner: "Hộ Hoàng Văn Thắng",
+            category: "Hộ gia đình, cá nhân",
+            coords: one(p1()),
+        },
+        Plot {
+            tk: "1",
+            kh: "1",
+            lo: "2",
+            function: "PH",
+            origin: "TN",
+            forest_type: "",
+            owner: "BQL rừng phòng hộ Lộc Bình",
+            category: "management-board",
+            coords: one(p2()),
+        },
+        Plot {
+            tk: "1",
+            kh: "2",
+            lo: "1",
+            function: "special-use",
+            origin: "natural",
+            forest_type: "",
+            owner: "BQL Khu bảo tồn",
+            category: "BQL",
+            coords: format!("[[{}, {}]]", ring(p3_outer()), ring_cw(p3_hole())),
+        },
+        Plot {
+            tk: "1",
+            kh: "2",
+            lo: "2",
+            function: "Sản xuất",
+            origin: "",
+            forest_type: "",
+            owner: "Hộ Nông Thị Hoa",
+            category: "household",
+            coords: one(p3_hole()),
+        },
+        Plot {
+            tk: "1",
+            kh: "2",
+            lo: "3",
+            function: "Production",
+            origin: "planted",
+            forest_type: "pine",
+            owner: "",
+            category: "UBND xã",
+            coords: format!("[[{}], [{}]]", ring(p5a()), ring(p5b())),
+        },
+        Plot {
+            tk: "2",
+            kh: "1",
+            lo: "1",
+            function: "Phòng hộ",
+            origin: "",
+            forest_type: "",
+            owner: "Cộng đồng thôn Nà 1",
+            category: "Cộng đồng dân cư",
+            coords: one(p6()),
+        },
+        Plot {
+            tk: "9",
+            kh: "9",
+            lo: "9",
+            function: "Sản xuất",
+            origin: "",
+            forest_type: "",
+            owner: "Đồn Biên phòng",
+            category: "armed-forces",
+            coords: one(r(1950.0, 1990.0, 10.0, 50.0)),
+        },
     ]
 }
 
@@ -121,7 +191,11 @@ fn plot_figures_summaries_and_alert_attribution_by_hand() {
     let reader = canopy_store::Store::open(&store).unwrap().read().unwrap();
     let rows = reader.parcels().unwrap();
     let ids: Vec<&str> = rows.iter().map(|p| p.parcel_id.as_str()).collect();
-    assert_eq!(ids, ["1/1/1", "1/1/2", "1/2/1", "1/2/2", "1/2/3", "2/1/1"], "9/9/9 is outside");
+    assert_eq!(
+        ids,
+        ["1/1/1", "1/1/2", "1/2/1", "1/2/2", "1/2/3", "2/1/1"],
+        "9/9/9 is outside"
+    );
     let plot = |id: &str| rows.iter().find(|p| p.parcel_id == id).unwrap();
 
     // Areas exact; holes and multipolygons measured as such.
@@ -189,7 +263,11 @@ fn plot_figures_summaries_and_alert_attribution_by_hand() {
         };
         let loss: f64 = q
             .iter()
-            .map(|q| expected_where(*q, &|c, r| is_forest(c, r) && !is_forest_2025(c, r) && !is_cloud(c, r)))
+            .map(|q| {
+                expected_where(*q, &|c, r| {
+                    is_forest(c, r) && !is_forest_2025(c, r) && !is_cloud(c, r)
+                })
+            })
             .sum();
         (f24, o24, f25, loss)
     };
@@ -200,15 +278,25 @@ fn plot_figures_summaries_and_alert_attribution_by_hand() {
         close(c24.0, f24, &format!("{id} forest 2024"));
         close(c24.1, o24, &format!("{id} observed 2024"));
         close(db.cover(id, "2025").0, f25, &format!("{id} forest 2025"));
-        close(plot(id).forest_ha.unwrap(), f25, &format!("{id} latest forest"));
+        close(
+            plot(id).forest_ha.unwrap(),
+            f25,
+            &format!("{id} latest forest"),
+        );
         close(plot(id).loss_ha.unwrap(), loss, &format!("{id} loss"));
     }
-    assert!(plot("1/1/1").loss_ha.unwrap() > 1.0, "the clearing lies mostly in 1/1/1");
+    assert!(
+        plot("1/1/1").loss_ha.unwrap() > 1.0,
+        "the clearing lies mostly in 1/1/1"
+    );
 
     // The clearing's alert: mostly in the acacia plantation (low), 0.1 ha in
     // protection forest (under the 0.3 ha minimum, so not high).
     let alerts = canopy_store::read_alerts(&store).unwrap();
-    let big = alerts.iter().find(|a| a.area_ha > 1.0).expect("the clearing's alert");
+    let big = alerts
+        .iter()
+        .find(|a| a.area_ha > 1.0)
+        .expect("the clearing's alert");
     assert_eq!(big.severity, canopy_core::change::Severity::Low);
     let ap: Vec<_> = reader
         .alert_parcels()
@@ -222,13 +310,21 @@ fn plot_figures_summaries_and_alert_attribution_by_hand() {
     assert_eq!(ap[1].parcel_id, "1/1/2");
     assert_eq!(ap[1].function, F::Protection);
     close(ap[0].share + ap[1].share, 1.0, "shares");
-    close(ap[1].area_ha, big.area_ha * ap[1].share, "area = share × alert");
+    close(
+        ap[1].area_ha,
+        big.area_ha * ap[1].share,
+        "area = share × alert",
+    );
 
     // Summaries: per function and owner category, every plot once.
     let s = reader.parcel_summary().unwrap();
     let total_area: f64 = rows.iter().map(|p| p.area_ha).sum();
     for g in ["function", "owner_category", "commune_function", "commune"] {
-        let a: f64 = s.iter().filter(|r| r.grouping == g).map(|r| r.area_ha).sum();
+        let a: f64 = s
+            .iter()
+            .filter(|r| r.grouping == g)
+            .map(|r| r.area_ha)
+            .sum();
         close(a, total_area, &format!("{g} area"));
         let n: u64 = s.iter().filter(|r| r.grouping == g).map(|r| r.plots).sum();
         assert_eq!(n, 6, "{g}");
@@ -238,15 +334,40 @@ fn plot_figures_summaries_and_alert_attribution_by_hand() {
         .find(|r| r.grouping == "function" && r.function == Some(F::Production))
         .unwrap();
     assert_eq!(prod.plots, 3);
-    close(prod.loss_ha, hand("1/1/1").3 + hand("1/2/2").3 + hand("1/2/3").3, "production loss");
+    close(
+        prod.loss_ha,
+        hand("1/1/1").3 + hand("1/2/2").3 + hand("1/2/3").3,
+        "production loss",
+    );
     // Commune rows carry the commune's own figures; these plots do not tile A,
     // and the difference is reported.
-    let a_row = s.iter().find(|r| r.grouping == "commune" && r.commune_code.as_deref() == Some("00001")).unwrap();
+    let a_row = s
+        .iter()
+        .find(|r| r.grouping == "commune" && r.commune_code.as_deref() == Some("00001"))
+        .unwrap();
     close(a_row.commune_area_ha.unwrap(), area_ha(A), "commune A area");
-    let warnings: Vec<String> = reader.warnings().unwrap().into_iter().map(|w| w.1).collect();
-    assert!(warnings.iter().any(|w| w.contains("commune 00001") && w.contains("plot")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("outside every commune") && w.contains("9/9/9")), "{warnings:?}");
-    assert!(!warnings.iter().any(|w| w.contains("no owner name")), "a commune committee needs no name: {warnings:?}");
+    let warnings: Vec<String> = reader
+        .warnings()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.1)
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("commune 00001") && w.contains("plot")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("outside every commune") && w.contains("9/9/9")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("no owner name")),
+        "a commune committee needs no name: {warnings:?}"
+    );
 
     // The run prints the per-function summary; `canopy alerts` names plot and owner.
     assert!(out.contains("Forest plots (lô rừng)"), "{out}");
@@ -254,12 +375,26 @@ fn plot_figures_summaries_and_alert_attribution_by_hand() {
     let o = run(&["alerts", "--store", &path_str(&store)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    assert!(text.contains("plot 1/1/1 (") && text.contains("%, production)"), "{text}");
-    assert!(text.contains("owner Hộ Hoàng Văn Thắng [household]"), "{text}");
+    assert!(
+        text.contains("plot 1/1/1 (") && text.contains("%, production)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("owner Hộ Hoàng Văn Thắng [household]"),
+        "{text}"
+    );
 
     // The report's change-tracking table: md, html (vi), csv.
     let report = |fmt: &str, lang: &str| {
-        let o = run(&["report", "--store", &path_str(&store), "--format", fmt, "--lang", lang]);
+        let o = run(&[
+            "report",
+            "--store",
+            &path_str(&store),
+            "--format",
+            fmt,
+            "--lang",
+            lang,
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         String::from_utf8(o.stdout).unwrap()
     };
@@ -268,10 +403,16 @@ fn plot_figures_summaries_and_alert_attribution_by_hand() {
     assert!(md.contains("| Production | 3 |"), "{md}");
     assert!(md.contains("| 00001 · Protection |"), "{md}");
     let html = report("html", "vi");
-    assert!(html.contains("Theo dõi diễn biến rừng theo lô") && html.contains("<td>Phòng hộ</td>"), "html");
+    assert!(
+        html.contains("Theo dõi diễn biến rừng theo lô") && html.contains("<td>Phòng hộ</td>"),
+        "html"
+    );
     let csv = report("plots-csv", "en");
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("grouping,commune_code,function,owner_category"), "{csv}");
+    assert!(
+        lines[0].starts_with("grouping,commune_code,function,owner_category"),
+        "{csv}"
+    );
     let n_rows = s.iter().filter(|r| r.grouping != "commune").count();
     assert_eq!(lines.len(), 1 + n_rows, "{csv}");
     assert!(csv.contains("function,,production,,2024,2025,3,"), "{csv}");
@@ -301,8 +442,16 @@ fn rusqlite_free_query(store: &std::path::Path) -> Db {
     let rows = layer
         .features()
         .map(|f| {
-            let s = |n: &str| f.field_as_string(f.field_index(n).unwrap()).unwrap().unwrap_or_default();
-            let x = |n: &str| f.field_as_double(f.field_index(n).unwrap()).unwrap().unwrap_or(f64::NAN);
+            let s = |n: &str| {
+                f.field_as_string(f.field_index(n).unwrap())
+                    .unwrap()
+                    .unwrap_or_default()
+            };
+            let x = |n: &str| {
+                f.field_as_double(f.field_index(n).unwrap())
+                    .unwrap()
+                    .unwrap_or(f64::NAN)
+            };
             (s("parcel_id"), s("epoch"), x("forest_ha"), x("observed_ha"))
         })
         .collect();
@@ -329,35 +478,77 @@ fn bad_plot_layers_are_errors_naming_file_feature_and_field() {
     // Duplicate id (tiểu khu/khoảnh/lô).
     let d = plot_region(&with(&|p| p[1].lo = "1"), PARCELS_CFG);
     let e = fails(&d);
-    assert!(e.contains("plots.geojson") && e.contains("feature 1") && e.contains("duplicate plot id \"1/1/1\"") && e.contains("also feature 0"), "{e}");
+    assert!(
+        e.contains("plots.geojson")
+            && e.contains("feature 1")
+            && e.contains("duplicate plot id \"1/1/1\"")
+            && e.contains("also feature 0"),
+        "{e}"
+    );
     // Unknown function: the field, the value and the accepted values.
     let d = plot_region(&with(&|p| p[2].function = "mixed"), PARCELS_CFG);
     let e = fails(&d);
-    assert!(e.contains("feature 2") && e.contains("field \"cn\"") && e.contains("unknown \"mixed\"") && e.contains("protection (Phòng hộ)"), "{e}");
+    assert!(
+        e.contains("feature 2")
+            && e.contains("field \"cn\"")
+            && e.contains("unknown \"mixed\"")
+            && e.contains("protection (Phòng hộ)"),
+        "{e}"
+    );
     // Missing function value.
     let d = plot_region(&with(&|p| p[0].function = ""), PARCELS_CFG);
     let e = fails(&d);
-    assert!(e.contains("feature 0") && e.contains("missing forest function"), "{e}");
+    assert!(
+        e.contains("feature 0") && e.contains("missing forest function"),
+        "{e}"
+    );
     // Unknown owner category.
     let d = plot_region(&with(&|p| p[3].category = "company"), PARCELS_CFG);
     let e = fails(&d);
-    assert!(e.contains("feature 3") && e.contains("field \"loai_chu\"") && e.contains("unknown \"company\"") && e.contains("commune-committee (UBND xã)"), "{e}");
+    assert!(
+        e.contains("feature 3")
+            && e.contains("field \"loai_chu\"")
+            && e.contains("unknown \"company\"")
+            && e.contains("commune-committee (UBND xã)"),
+        "{e}"
+    );
     // Unknown origin.
     let d = plot_region(&with(&|p| p[0].origin = "alien"), PARCELS_CFG);
     let e = fails(&d);
-    assert!(e.contains("field \"ng\"") && e.contains("unknown origin \"alien\""), "{e}");
+    assert!(
+        e.contains("field \"ng\"") && e.contains("unknown origin \"alien\""),
+        "{e}"
+    );
     // Invalid geometry (a bow-tie) and empty geometry.
-    let bow = format!("[[[[{x0},{y0}],[{x1},{y1}],[{x1},{y0}],[{x0},{y1}],[{x0},{y0}]]]]", x0 = X0 + 100.0, y0 = Y0 - 200.0, x1 = X0 + 200.0, y1 = Y0 - 100.0);
+    let bow = format!(
+        "[[[[{x0},{y0}],[{x1},{y1}],[{x1},{y0}],[{x0},{y1}],[{x0},{y0}]]]]",
+        x0 = X0 + 100.0,
+        y0 = Y0 - 200.0,
+        x1 = X0 + 200.0,
+        y1 = Y0 - 100.0
+    );
     let d = plot_region(&with(&|p| p[4].coords = bow.clone()), PARCELS_CFG);
     let e = fails(&d);
-    assert!(e.contains("feature 4") && e.contains("invalid polygon"), "{e}");
+    assert!(
+        e.contains("feature 4") && e.contains("invalid polygon"),
+        "{e}"
+    );
     let d = plot_region(&with(&|p| p[5].coords = "[]".into()), PARCELS_CFG);
     let e = fails(&d);
-    assert!(e.contains("feature 5") && (e.contains("empty geometry") || e.contains("no geometry")), "{e}");
+    assert!(
+        e.contains("feature 5") && (e.contains("empty geometry") || e.contains("no geometry")),
+        "{e}"
+    );
     // A field named in the region file that the layer lacks.
-    let d = plot_region(&base, &PARCELS_CFG.replace("owner_field = \"chu\"", "owner_field = \"chu_rung\""));
+    let d = plot_region(
+        &base,
+        &PARCELS_CFG.replace("owner_field = \"chu\"", "owner_field = \"chu_rung\""),
+    );
     let e = fails(&d);
-    assert!(e.contains("plots.geojson") && e.contains("no field \"chu_rung\""), "{e}");
+    assert!(
+        e.contains("plots.geojson") && e.contains("no field \"chu_rung\""),
+        "{e}"
+    );
     // An id needs id_field or all three compartment fields.
     let d = plot_region(&base, &PARCELS_CFG.replace("plot_field = \"lo\"\n", ""));
     let e = fails(&d);

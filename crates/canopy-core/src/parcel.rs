@@ -76,7 +76,12 @@ pub enum Origin {
 }
 
 /// Code, Vietnamese label, English label, and other accepted spellings.
-type Names = (&'static str, &'static str, &'static str, &'static [&'static str]);
+type Names = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
 
 fn matches(names: Names, s: &str) -> bool {
     let k = fold(s);
@@ -291,11 +296,26 @@ mod tests {
             assert_eq!(OwnerCategory::parse(o.label_en()), Some(*o));
         }
         // Tone marks, case, decomposed Unicode and abbreviations.
-        assert_eq!(ForestFunction::parse("PHONG HO"), Some(ForestFunction::Protection));
-        assert_eq!(ForestFunction::parse("Đặc dụng"), Some(ForestFunction::SpecialUse));
-        assert_eq!(ForestFunction::parse("sx"), Some(ForestFunction::Production));
-        assert_eq!(OwnerCategory::parse("Cộng đồng dân cư"), Some(OwnerCategory::Community));
-        assert_eq!(OwnerCategory::parse("ubnd"), Some(OwnerCategory::CommuneCommittee));
+        assert_eq!(
+            ForestFunction::parse("PHONG HO"),
+            Some(ForestFunction::Protection)
+        );
+        assert_eq!(
+            ForestFunction::parse("Đặc dụng"),
+            Some(ForestFunction::SpecialUse)
+        );
+        assert_eq!(
+            ForestFunction::parse("sx"),
+            Some(ForestFunction::Production)
+        );
+        assert_eq!(
+            OwnerCategory::parse("Cộng đồng dân cư"),
+            Some(OwnerCategory::Community)
+        );
+        assert_eq!(
+            OwnerCategory::parse("ubnd"),
+            Some(OwnerCategory::CommuneCommittee)
+        );
         assert_eq!(Origin::parse("Rừng trồng"), Some(Origin::Planted));
         // Unknown values are not guessed.
         assert_eq!(ForestFunction::parse("mixed"), None);
@@ -325,7 +345,12 @@ mod tests {
         for f in [SpecialUse, Protection] {
             for zone in [Low, Medium, High] {
                 assert_eq!(
-                    severity(&ctx(f, Some(Origin::Planted), "acacia"), false, zone, &harvested),
+                    severity(
+                        &ctx(f, Some(Origin::Planted), "acacia"),
+                        false,
+                        zone,
+                        &harvested
+                    ),
                     High
                 );
             }
@@ -352,7 +377,10 @@ mod tests {
         let acacia = ctx(Production, Some(Origin::Planted), "acacia");
         let protection = ctx(Protection, Some(Origin::Natural), "");
         // No plot: the zone rule.
-        assert_eq!(severity_of_plots(&[], 0.3, false, Medium, &harvested), Medium);
+        assert_eq!(
+            severity_of_plots(&[], 0.3, false, Medium, &harvested),
+            Medium
+        );
         // Mostly in an acacia plantation, 0.1 ha spilling into protection forest: low.
         let t = [(acacia.clone(), 2.0), (protection.clone(), 0.1)];
         assert_eq!(severity_of_plots(&t, 0.3, false, High, &harvested), Low);

@@ -174,7 +174,11 @@ pub fn run(
     );
     warnings.extend(hotspot_warnings);
     if let Some((plan, _)) = &parcel_plan {
-        warnings.extend(plan.warnings.iter().map(|w| ("parcels".to_string(), w.clone())));
+        warnings.extend(
+            plan.warnings
+                .iter()
+                .map(|w| ("parcels".to_string(), w.clone())),
+        );
     }
     if let Some(t) = &parcel_tables {
         warnings.extend(

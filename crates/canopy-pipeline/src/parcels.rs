@@ -57,7 +57,11 @@ pub struct ParcelLayer {
     pub warnings: Vec<String>,
 }
 
-fn accepted<T: Copy>(all: &[T], code: impl Fn(T) -> &'static str, vi: impl Fn(T) -> &'static str) -> String {
+fn accepted<T: Copy>(
+    all: &[T],
+    code: impl Fn(T) -> &'static str,
+    vi: impl Fn(T) -> &'static str,
+) -> String {
     all.iter()
         .map(|&v| format!("{} ({})", code(v), vi(v)))
         .collect::<Vec<_>>()
@@ -136,7 +140,9 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
             )));
         }
         if let Some(j) = seen.insert(id.clone(), f.index) {
-            return Err(err(format!("{who}: duplicate plot id \"{id}\" (also feature {j})")));
+            return Err(err(format!(
+                "{who}: duplicate plot id \"{id}\" (also feature {j})"
+            )));
         }
         let (compartment, sub_compartment, plot) = if cfg.id_field.is_none() {
             (v[0].clone(), v[1].clone(), v[2].clone())
@@ -151,16 +157,32 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
                 "{who}: field \"{}\": {} forest function; expected one of {} (codes, \
                  Vietnamese or English labels)",
                 cfg.function_field,
-                if fv.is_empty() { "missing".to_string() } else { format!("unknown \"{fv}\" as") },
-                accepted(ForestFunction::ALL, ForestFunction::code, ForestFunction::label_vi)
+                if fv.is_empty() {
+                    "missing".to_string()
+                } else {
+                    format!("unknown \"{fv}\" as")
+                },
+                accepted(
+                    ForestFunction::ALL,
+                    ForestFunction::code,
+                    ForestFunction::label_vi
+                )
             ))
         })?;
         let owner_category = OwnerCategory::parse(cv).ok_or_else(|| {
             err(format!(
                 "{who}: field \"{}\": {} owner category; expected one of {}",
                 cfg.owner_category_field,
-                if cv.is_empty() { "missing".to_string() } else { format!("unknown \"{cv}\" as") },
-                accepted(OwnerCategory::ALL, OwnerCategory::code, OwnerCategory::label_vi)
+                if cv.is_empty() {
+                    "missing".to_string()
+                } else {
+                    format!("unknown \"{cv}\" as")
+                },
+                accepted(
+                    OwnerCategory::ALL,
+                    OwnerCategory::code,
+                    OwnerCategory::label_vi
+                )
             ))
         })?;
         let origin = match origin_ix.map(|k| &v[k]) {
@@ -200,7 +222,12 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
             path.display(),
             no_owner.len(),
             cfg.owner_field,
-            no_owner.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+            no_owner
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
             if no_owner.len() > 10 { ", …" } else { "" }
         ));
     }
@@ -234,7 +261,10 @@ pub struct ParcelPlan {
 }
 
 fn rects_overlap(a: &Rect<f64>, b: &Rect<f64>) -> bool {
-    a.min().x <= b.max().x && a.max().x >= b.min().x && a.min().y <= b.max().y && a.max().y >= b.min().y
+    a.min().x <= b.max().x
+        && a.max().x >= b.min().x
+        && a.min().y <= b.max().y
+        && a.max().y >= b.min().y
 }
 
 /// Places every plot in its commune and measures its exact area in `area_crs`.
@@ -292,7 +322,11 @@ pub fn plan(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, Pipeline
             geom_wgs84: to_wgs.multipolygon(&g)?,
         });
         out.attrs.push(attr);
-        out.codes.push((p.compartment.clone(), p.sub_compartment.clone(), p.plot.clone()));
+        out.codes.push((
+            p.compartment.clone(),
+            p.sub_compartment.clone(),
+            p.plot.clone(),
+        ));
         out.polygons.push(g);
     }
     out.warnings.extend(layer.warnings.iter().cloned());
@@ -300,7 +334,12 @@ pub fn plan(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, Pipeline
         out.warnings.push(format!(
             "{} plot(s) lie outside every commune of the region and are not counted: {}{}",
             outside.len(),
-            outside.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+            outside
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
             if outside.len() > 10 { ", …" } else { "" }
         ));
     }
@@ -343,7 +382,10 @@ pub fn tables(
                 .iter()
                 .map(|(_, _, sums)| {
                     let s = sums.get(offset + k).copied().unwrap_or([0.0; CH_CODES]);
-                    (s[CH_LOSS as usize] / M2_PER_HA, s[CH_GAIN as usize] / M2_PER_HA)
+                    (
+                        s[CH_LOSS as usize] / M2_PER_HA,
+                        s[CH_GAIN as usize] / M2_PER_HA,
+                    )
                 })
                 .collect()
         })
@@ -438,7 +480,8 @@ pub fn tables(
         };
         let attrs = &plan.attrs;
         for (c, g) in summarise((0..n).map(|k| (attrs[k].owner_category, plot(k)))) {
-            t.summary.push(row("owner_category", None, None, Some(c), &g));
+            t.summary
+                .push(row("owner_category", None, None, Some(c), &g));
         }
         for (f, g) in summarise((0..n).map(|k| (attrs[k].function, plot(k)))) {
             t.summary.push(row("function", None, Some(f), None, &g));
@@ -446,7 +489,8 @@ pub fn tables(
         for ((c, f), g) in
             summarise((0..n).map(|k| ((attrs[k].commune_code.clone(), attrs[k].function), plot(k))))
         {
-            t.summary.push(row("commune_function", Some(&c), Some(f), None, &g));
+            t.summary
+                .push(row("commune_function", Some(&c), Some(f), None, &g));
         }
         for (c, g) in summarise((0..n).map(|k| (attrs[k].commune_code.clone(), plot(k)))) {
             let mut r = row("commune", Some(&c), None, None, &g);
@@ -475,7 +519,11 @@ pub fn tables(
 /// the commune's by more than 0.5 %), from the summary's `commune` rows of the
 /// first pair.
 pub fn tiling_warnings(t: &ParcelTables) -> Vec<String> {
-    let Some(first) = t.summary.first().map(|r| (r.from_epoch.clone(), r.to_epoch.clone())) else {
+    let Some(first) = t
+        .summary
+        .first()
+        .map(|r| (r.from_epoch.clone(), r.to_epoch.clone()))
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();

@@ -106,7 +106,9 @@ pub fn change_tracking_csv(r: &Report) -> String {
             s.grouping.clone(),
             s.commune_code.clone().unwrap_or_default(),
             s.function.map(|f| f.code().to_string()).unwrap_or_default(),
-            s.owner_category.map(|c| c.code().to_string()).unwrap_or_default(),
+            s.owner_category
+                .map(|c| c.code().to_string())
+                .unwrap_or_default(),
             s.from_epoch.clone(),
             s.to_epoch.clone(),
             s.plots.to_string(),

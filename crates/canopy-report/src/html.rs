@@ -506,11 +506,7 @@ pub fn html(r: &Report, lang: Lang) -> String {
     o.push_str(&line_row(&r.province, &r.species, "province", lang));
     o.push_str("</tbody></table>");
     if !r.plots.is_empty() {
-        let _ = write!(
-            o,
-            "<h2>{}</h2>",
-            esc(t("Forest change tracking by plot"))
-        );
+        let _ = write!(o, "<h2>{}</h2>", esc(t("Forest change tracking by plot")));
         for (g, title) in [
             ("function", "function"),
             ("owner_category", "owner category"),
@@ -521,7 +517,15 @@ pub fn html(r: &Report, lang: Lang) -> String {
                 "<table><thead><tr>{}</tr></thead><tbody>",
                 heads(
                     lang,
-                    &[title, "plots", "area ha", "forest start ha", "loss ha", "gain ha", "forest end ha"]
+                    &[
+                        title,
+                        "plots",
+                        "area ha",
+                        "forest start ha",
+                        "loss ha",
+                        "gain ha",
+                        "forest end ha"
+                    ]
                 )
             );
             for s in r.plots.iter().filter(|s| s.grouping == g) {

@@ -44,7 +44,15 @@ pub async fn summary(
         &st,
         &headers,
         &p,
-        &["f", "grouping", "commune", "function", "owner_category", "from", "to"],
+        &[
+            "f",
+            "grouping",
+            "commune",
+            "function",
+            "owner_category",
+            "from",
+            "to",
+        ],
     )?;
     let grouping = match get(&p, "grouping") {
         Some(g) if GROUPINGS.contains(&g) => Some(g),
@@ -57,7 +65,12 @@ pub async fn summary(
             bad(
                 "function",
                 f,
-                &codes(&ForestFunction::ALL.iter().map(|f| f.code()).collect::<Vec<_>>()),
+                &codes(
+                    &ForestFunction::ALL
+                        .iter()
+                        .map(|f| f.code())
+                        .collect::<Vec<_>>(),
+                ),
             )
         })?),
         None => None,
@@ -67,7 +80,12 @@ pub async fn summary(
             bad(
                 "owner_category",
                 c,
-                &codes(&OwnerCategory::ALL.iter().map(|c| c.code()).collect::<Vec<_>>()),
+                &codes(
+                    &OwnerCategory::ALL
+                        .iter()
+                        .map(|c| c.code())
+                        .collect::<Vec<_>>(),
+                ),
             )
         })?),
         None => None,

@@ -343,12 +343,8 @@ impl Reader {
     /// The change-tracking summary (empty when the store has no plots).
     pub fn parcel_summary(&self) -> Result<Vec<ParcelSummaryRow>> {
         let (ds, path) = (&self.ds, &self.path);
-        read_rows(
-            ds,
-            SUMMARY_LAYER,
-            &names(&SUMMARY_FIELDS),
-            path,
-            |f, ix| ParcelSummaryRow {
+        read_rows(ds, SUMMARY_LAYER, &names(&SUMMARY_FIELDS), path, |f, ix| {
+            ParcelSummaryRow {
                 grouping: string(f, ix[0]),
                 commune_code: opt_string(f, ix[1]),
                 function: opt_string(f, ix[2]).map(|s| function(&s)),
@@ -366,8 +362,8 @@ impl Reader {
                 commune_loss_ha: real(f, ix[14]),
                 commune_gain_ha: real(f, ix[15]),
                 commune_end_forest_ha: real(f, ix[16]),
-            },
-        )
+            }
+        })
     }
 
     /// The plots every alert touches (empty when the store has no plots).

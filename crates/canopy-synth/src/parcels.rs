@@ -27,7 +27,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use geo::{Area, BooleanOps, BoundingRect, Contains, Intersects, MultiPolygon, Point, Polygon, Rect};
+use geo::{
+    Area, BooleanOps, BoundingRect, Contains, Intersects, MultiPolygon, Point, Polygon, Rect,
+};
 
 use crate::communes::Communes;
 use crate::field::{hash, unit};
@@ -95,7 +97,8 @@ fn split(
     let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
     let stop_ha = (3.0f64.ln() + 0.75 * z).exp().clamp(0.6, 28.0);
     let inside_area = piece.as_ref().map_or(area, |p| p.unsigned_area());
-    if area <= 2.0 * stop_ha * M2_PER_HA || inside_area <= 0.6 * M2_PER_HA && area < 60.0 * M2_PER_HA
+    if area <= 2.0 * stop_ha * M2_PER_HA
+        || inside_area <= 0.6 * M2_PER_HA && area < 60.0 * M2_PER_HA
     {
         out.push(Leaf { rect, piece, key });
         return;
@@ -143,7 +146,14 @@ fn split(
 
 const SURNAMES: [&str; 8] = ["Hoàng", "Nông", "Lương", "Vi", "Lộc", "Triệu", "Lăng", "Mã"];
 const GIVEN: [&str; 8] = [
-    "Văn Thắng", "Thị Hoa", "Văn Phúc", "Thị Mai", "Văn Hùng", "Thị Lan", "Văn Khoa", "Thị Nhung",
+    "Văn Thắng",
+    "Thị Hoa",
+    "Văn Phúc",
+    "Thị Mai",
+    "Văn Hùng",
+    "Thị Lan",
+    "Văn Khoa",
+    "Thị Nhung",
 ];
 
 fn pick<T: Copy>(u: f64, table: &[(f64, T)]) -> T {
@@ -209,7 +219,13 @@ pub(crate) fn generate(
         let b = c.bbox;
         let rect = Rect::new(geo::coord! {x: b.0, y: b.1}, geo::coord! {x: b.2, y: b.3});
         let mut leaves = Vec::new();
-        split(seed, rect, Some(c.geom.clone()), hash(seed, &[ci as u64]), &mut leaves);
+        split(
+            seed,
+            rect,
+            Some(c.geom.clone()),
+            hash(seed, &[ci as u64]),
+            &mut leaves,
+        );
         for leaf in leaves {
             let u = unit(hash(seed ^ KEY, &[leaf.key, 4]));
             let area = leaf.rect.width() * leaf.rect.height();
@@ -288,7 +304,18 @@ pub(crate) fn generate(
                     *n += 1;
                     *n
                 };
-                plots.push(attributes(seed, k, tk, khoanh, lo, ci, c, geom, zones, &change_rects));
+                plots.push(attributes(
+                    seed,
+                    k,
+                    tk,
+                    khoanh,
+                    lo,
+                    ci,
+                    c,
+                    geom,
+                    zones,
+                    &change_rects,
+                ));
             }
         }
     }
@@ -326,7 +353,10 @@ fn attributes(
     let function = if zone.is_some() {
         "Sản xuất"
     } else {
-        pick(uf, &[(0.12, "Đặc dụng"), (0.30, "Phòng hộ"), (1.0, "Sản xuất")])
+        pick(
+            uf,
+            &[(0.12, "Đặc dụng"), (0.30, "Phòng hộ"), (1.0, "Sản xuất")],
+        )
     };
     let natural_share = match function {
         "Đặc dụng" => 0.95,
@@ -334,17 +364,30 @@ fn attributes(
         _ => 0.2,
     };
     let planted = zone.is_some() || (!clearing && u(6) >= natural_share);
-    let origin = if planted { "Rừng trồng" } else { "Rừng tự nhiên" };
+    let origin = if planted {
+        "Rừng trồng"
+    } else {
+        "Rừng tự nhiên"
+    };
     let forest_type = match zone {
         Some(z) => zones.species[z.species].clone(),
         None if planted => pick(
             u(7),
-            &[(0.6, "acacia"), (0.2, "pine"), (0.1, "anise"), (0.1, "cinnamon")],
+            &[
+                (0.6, "acacia"),
+                (0.2, "pine"),
+                (0.1, "anise"),
+                (0.1, "cinnamon"),
+            ],
         )
         .to_string(),
         None => pick(
             u(7),
-            &[(0.7, "natural broadleaf evergreen"), (0.2, "natural mixed bamboo"), (0.1, "natural limestone")],
+            &[
+                (0.7, "natural broadleaf evergreen"),
+                (0.2, "natural mixed bamboo"),
+                (0.1, "natural limestone"),
+            ],
         )
         .to_string(),
     };
@@ -406,7 +449,10 @@ fn attributes(
 }
 
 fn ring_json(r: &geo::LineString<f64>) -> String {
-    let pts: Vec<String> = r.0.iter().map(|c| format!("[{:.3}, {:.3}]", c.x, c.y)).collect();
+    let pts: Vec<String> =
+        r.0.iter()
+            .map(|c| format!("[{:.3}, {:.3}]", c.x, c.y))
+            .collect();
     format!("[{}]", pts.join(", "))
 }
 
@@ -450,7 +496,11 @@ pub(crate) fn geojson(plots: &[Plot], communes: &Communes) -> String {
 }
 
 /// Writes `parcels.geojson` into `out_dir`; returns its path.
-pub(crate) fn write(out_dir: &Path, plots: &[Plot], communes: &Communes) -> Result<PathBuf, SynthError> {
+pub(crate) fn write(
+    out_dir: &Path,
+    plots: &[Plot],
+    communes: &Communes,
+) -> Result<PathBuf, SynthError> {
     let path = out_dir.join("parcels.geojson");
     crate::files::write_atomic(&path, geojson(plots, communes).as_bytes())?;
     Ok(path)
