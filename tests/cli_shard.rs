@@ -202,7 +202,17 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
     // again, a year later); the run with the cache reads only the new pair's
     // passes, and its store is identical to a full run's.
     let out = ok(
-        canopy_in(dir, &["run", "region.toml", "--store", "inc2.gpkg", "--cache", "cache"]),
+        canopy_in(
+            dir,
+            &[
+                "run",
+                "region.toml",
+                "--store",
+                "inc2.gpkg",
+                "--cache",
+                "cache",
+            ],
+        ),
         "first cached run",
     );
     assert!(
@@ -211,14 +221,30 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
     );
     assert_same(&single, &dump(&dir.join("inc2.gpkg")), "cached run");
     let toml = std::fs::read_to_string(dir.join("region.toml")).unwrap();
-    let block = &toml[toml.find("[[epochs]]\nid = \"2025\"").unwrap()..toml.find("[fire]").unwrap()];
+    let block =
+        &toml[toml.find("[[epochs]]\nid = \"2025\"").unwrap()..toml.find("[fire]").unwrap()];
     let three = toml.replace(
         "[fire]",
-        &format!("{}[fire]", block.replace("\"2025\"", "\"2026\"").replace("2025-12-31", "2026-12-31")),
+        &format!(
+            "{}[fire]",
+            block
+                .replace("\"2025\"", "\"2026\"")
+                .replace("2025-12-31", "2026-12-31")
+        ),
     );
     std::fs::write(dir.join("three.toml"), three).unwrap();
     let out = ok(
-        canopy_in(dir, &["run", "three.toml", "--store", "inc3.gpkg", "--cache", "cache"]),
+        canopy_in(
+            dir,
+            &[
+                "run",
+                "three.toml",
+                "--store",
+                "inc3.gpkg",
+                "--cache",
+                "cache",
+            ],
+        ),
         "incremental run",
     );
     assert!(
@@ -228,7 +254,10 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         ) && out.contains(" reused, 1 hashed"),
         "{out}"
     );
-    ok(canopy_in(dir, &["run", "three.toml", "--store", "full3.gpkg"]), "full run");
+    ok(
+        canopy_in(dir, &["run", "three.toml", "--store", "full3.gpkg"]),
+        "full run",
+    );
     let full3 = dump(&dir.join("full3.gpkg"));
     assert!(full3.contains("2025:2026"), "the third epoch was compared");
     assert_same(&full3, &dump(&dir.join("inc3.gpkg")), "incremental vs full");
