@@ -192,14 +192,26 @@ enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
         /// The layer (communes, alerts, zones, cover, change, hotspots, fire_events, …).
+        /// Without it (and a .gpkg output): the whole store, every layer plus the
+        /// triage history and photos, as a Canopy GeoPackage (`canopy import` brings it back).
         #[arg(long)]
-        layer: String,
+        layer: Option<String>,
         /// The file to write; its extension gives the format unless --format is given.
         #[arg(long, short)]
         output: PathBuf,
         /// gpkg, shp, kml, gpx, csv or xlsx.
         #[arg(long, value_parser = parse_export_format)]
         format: Option<canopy_export::Format>,
+    },
+    /// Bring a whole-store GeoPackage (from `canopy export` without --layer) back into
+    /// a PostgreSQL store: its results replace the schema's, its triage events and
+    /// photos are merged (none lost, none doubled; importing again adds nothing).
+    Import {
+        /// The GeoPackage store to import.
+        gpkg: PathBuf,
+        /// The PostgreSQL store (`PG:... schema=NAME` or `postgresql://...?schema=NAME`).
+        #[arg(long)]
+        store: PathBuf,
     },
     /// Generate a deterministic Sentinel-2-like sample region over commune polygons.
     #[cfg(feature = "synth")]
@@ -341,6 +353,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             format,
         } => {
             let store = pick_store(store, region)?;
+            let Some(layer) = layer else {
+                return whole_store_export(&store, &output, format);
+            };
             let done = canopy_export::export(&store, &layer, &output, format)?;
             for (long, short) in &done.renamed {
                 eprintln!("field {long} written as {short}");
@@ -357,6 +372,27 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
+            );
+            Ok(())
+        }
+        Command::Import { gpkg, store } => {
+            let done = canopy_store::transfer::import_store(&gpkg, &store)?;
+            for r in &done.runs_replaced {
+                eprintln!("warning: the results of the store's run of {r} were replaced (the GeoPackage does not have that run; run again to redo it)");
+            }
+            let m = done.merged;
+            eprintln!(
+                "{} imported into {}: {} layers; {} triage events and {} photos added{}",
+                gpkg.display(),
+                canopy_store::display_name(&store),
+                done.layers.len(),
+                m.events_added,
+                m.photos_added,
+                if m.reordered {
+                    " (interleaved by time)"
+                } else {
+                    ""
+                }
             );
             Ok(())
         }
@@ -531,6 +567,31 @@ fn serve(
 fn parse_export_format(s: &str) -> Result<canopy_export::Format, String> {
     canopy_export::Format::parse(s)
         .ok_or_else(|| format!("\"{s}\": expected gpkg, shp, kml, gpx, csv or xlsx"))
+}
+
+/// `canopy export` without `--layer`: the whole store as a GeoPackage.
+fn whole_store_export(
+    store: &Path,
+    output: &Path,
+    format: Option<canopy_export::Format>,
+) -> anyhow::Result<()> {
+    let format = format.or_else(|| canopy_export::Format::from_path(output));
+    if format != Some(canopy_export::Format::Gpkg) {
+        anyhow::bail!(
+            "{}: without --layer the whole store is exported, as a GeoPackage (.gpkg); give --layer NAME for other formats",
+            output.display()
+        );
+    }
+    let done = canopy_store::transfer::export_store(store, output)?;
+    eprintln!(
+        "{} exported to {}: {} layers, {} triage events, {} photos",
+        canopy_store::display_name(store),
+        output.display(),
+        done.layers.len(),
+        done.events,
+        done.photos
+    );
+    Ok(())
 }
 
 fn pick_store(store: Option<PathBuf>, region: Option<PathBuf>) -> anyhow::Result<PathBuf> {

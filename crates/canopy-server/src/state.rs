@@ -112,12 +112,36 @@ impl AppState {
 
 /// Polls the store every `every` and reloads it when it changed, until the process
 /// ends. Failed reloads are logged and retried.
+///
+/// On a PostgreSQL store a thread also LISTENs for the store's NOTIFY (a run's
+/// swap, a triage or photo append by any process) and wakes the watcher at once;
+/// when that connection fails it is retried every second, the poll going on.
 pub fn spawn_watcher(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(path) = state.store.clone().filter(|p| canopy_store::pg::is_pg(p)) {
+        let wake = wake.clone();
+        let spawned = std::thread::Builder::new()
+            .name("canopy-listen".into())
+            .spawn(move || loop {
+                if let Err(e) = canopy_store::pg::listen(&path, || wake.notify_one()) {
+                    tracing::warn!("LISTEN for store changes failed (polling meanwhile): {e}");
+                }
+                // Whatever was missed while not listening: reload if changed.
+                wake.notify_one();
+                std::thread::sleep(Duration::from_secs(1));
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the LISTEN thread (polling only): {e}");
+        }
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = wake.notified() => {}
+            }
             if let Err(e) = state.refresh().await {
                 tracing::warn!("store reload failed, serving the previous snapshot: {e}");
             }

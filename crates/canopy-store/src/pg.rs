@@ -22,6 +22,9 @@
 //!   checks the alert and the writer's event count (the server's If-Match) and
 //!   inserts, in one transaction: of concurrent writers with the same ETag exactly
 //!   one wins, the others get [`StoreError::Conflict`];
+//! - **notifications**: the swap and every triage/photo append NOTIFY
+//!   [`CHANNEL`] with the schema as payload, in their transaction; servers
+//!   [`listen`] and reload at once (their poll stays as the fallback);
 //! - **the version** the server polls ([`stamp`]): the results schema's oid (a
 //!   swap changes it) and the triage table's row count and last sequence number.
 
@@ -214,7 +217,7 @@ fn join(params: &[(String, String)]) -> String {
 
 impl PgLocation {
     /// Refuses, for a run, a schema name Canopy uses for its own schemas.
-    fn check_not_reserved(&self) -> Result<()> {
+    pub(crate) fn check_not_reserved(&self) -> Result<()> {
         let s = &self.schema;
         if s.ends_with("_triage") || s.contains("_new_") || s.contains("_old_") {
             return Err(StoreError::invalid(
@@ -255,11 +258,14 @@ impl PgLocation {
         PathBuf::from(format!("PG:{} schema={schema}", join(&self.params)))
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.display_path()
     }
 
-    fn err(&self, msg: impl std::fmt::Display) -> impl FnOnce(postgres::Error) -> StoreError {
+    pub(crate) fn err(
+        &self,
+        msg: impl std::fmt::Display,
+    ) -> impl FnOnce(postgres::Error) -> StoreError {
         let (path, msg) = (self.path(), msg.to_string());
         move |source| StoreError::Postgres { path, msg, source }
     }
@@ -277,7 +283,7 @@ impl PgLocation {
     }
 
     /// GDAL's name of schema `schema` of this database.
-    fn gdal_name(&self, schema: &str) -> String {
+    pub(crate) fn gdal_name(&self, schema: &str) -> String {
         format!("PG:{} schemas={schema}", join(&self.params))
     }
 
@@ -297,36 +303,36 @@ impl PgLocation {
         )
     }
 
-    fn triage_schema(&self) -> String {
+    pub(crate) fn triage_schema(&self) -> String {
         format!("{}_triage", self.schema)
     }
 
     /// `"<schema>_triage".alert_triage`.
-    fn triage_table(&self) -> String {
+    pub(crate) fn triage_table(&self) -> String {
         format!("\"{}\".alert_triage", self.triage_schema())
     }
 
-    fn write_key(&self) -> String {
+    pub(crate) fn write_key(&self) -> String {
         format!("canopy-write:{}", self.schema)
     }
 
-    fn read_key(&self) -> String {
+    pub(crate) fn read_key(&self) -> String {
         format!("canopy-read:{}", self.schema)
     }
 
-    fn schema_exists(&self, c: &mut impl GenericClient, schema: &str) -> Result<bool> {
+    pub(crate) fn schema_exists(&self, c: &mut impl GenericClient, schema: &str) -> Result<bool> {
         c.query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
             .map(|r| r.is_some())
             .map_err(self.err("reading the schemas"))
     }
 
-    fn table_exists(&self, c: &mut impl GenericClient, table: &str) -> Result<bool> {
+    pub(crate) fn table_exists(&self, c: &mut impl GenericClient, table: &str) -> Result<bool> {
         c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
             .map(|r| r.get(0))
             .map_err(self.err(format!("looking up {table}")))
     }
 
-    fn check_postgis(&self, c: &mut Client) -> Result<()> {
+    pub(crate) fn check_postgis(&self, c: &mut Client) -> Result<()> {
         let has = c
             .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'postgis'", &[])
             .map_err(self.err("reading the extensions"))?
@@ -342,7 +348,7 @@ impl PgLocation {
     }
 
     /// Refuses a schema that exists but is not a Canopy store (no `runs` table).
-    fn check_is_store(&self, c: &mut Client) -> Result<bool> {
+    pub(crate) fn check_is_store(&self, c: &mut Client) -> Result<bool> {
         if !self.schema_exists(c, &self.schema)? {
             return Ok(false);
         }
@@ -414,7 +420,7 @@ pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {
 }
 
 /// The version the server polls: results schema oid, triage rows, last triage seq.
-fn stamp_with(
+pub(crate) fn stamp_with(
     c: &mut impl GenericClient,
     loc: &PgLocation,
 ) -> std::result::Result<Option<FileId>, postgres::Error> {
@@ -463,6 +469,41 @@ pub(crate) fn stamp(path: &Path) -> Option<FileId> {
     })
 }
 
+/// The channel a run's swap, a triage append, a photo and an import NOTIFY on
+/// (the payload is the schema).
+pub const CHANNEL: &str = "canopy_store";
+
+/// LISTENs for changes of the store at `path` and calls `changed` for each
+/// NOTIFY about its schema, until the connection fails (the error is returned;
+/// callers reconnect, and keep polling meanwhile). Blocking: run it on a thread
+/// of its own.
+pub fn listen(path: &Path, mut changed: impl FnMut()) -> Result<()> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let loc = parse(path)?;
+    let mut c = loc.connect()?;
+    c.batch_execute(&format!("LISTEN {CHANNEL}"))
+        .map_err(loc.err("LISTEN"))?;
+    tracing::debug!(schema = %loc.schema, "listening for store changes");
+    let mut n = c.notifications();
+    let mut it = n.blocking_iter();
+    loop {
+        match it.next() {
+            Ok(Some(note)) => {
+                if note.payload() == loc.schema {
+                    changed();
+                }
+            }
+            Ok(None) => {
+                return Err(StoreError::invalid(
+                    &loc.path(),
+                    "the LISTEN connection was closed",
+                ))
+            }
+            Err(e) => return Err(loc.err("waiting for notifications")(e)),
+        }
+    }
+}
+
 /// Errors (as [`write`] would, before any work) when the database cannot be
 /// reached, has no PostGIS, or the schema is not a Canopy store.
 pub(crate) fn check_replaceable(path: &Path) -> Result<()> {
@@ -474,8 +515,20 @@ pub(crate) fn check_replaceable(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A run's write: a new schema, read back, swapped in (see the module doc).
-pub(crate) fn write(path: &Path, t: &crate::Tables) -> Result<()> {
+/// A replace of a store's results in progress (a run, `canopy import`): the
+/// writers' lock is held, the triage tables exist, and `tmp` is a new empty schema.
+pub(crate) struct Replace {
+    pub loc: PgLocation,
+    pub c: Client,
+    /// Whether the results schema exists (a previous run).
+    pub exists: bool,
+    /// The new schema, `<schema>_new_<pid>`.
+    pub tmp: String,
+}
+
+/// Starts a replace: checks, the writers' lock, stale temporary schemas dropped,
+/// the temporary schema created.
+pub(crate) fn begin_replace(path: &Path) -> Result<Replace> {
     let loc = parse(path)?;
     loc.check_not_reserved()?;
     let mut c = loc.connect()?;
@@ -486,30 +539,7 @@ pub(crate) fn write(path: &Path, t: &crate::Tables) -> Result<()> {
     )
     .map_err(loc.err("taking the writers' lock"))?;
     let exists = loc.check_is_store(&mut c)?;
-    let ts = loc.triage_schema();
-    c.batch_execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS \"{ts}\";
-         CREATE TABLE IF NOT EXISTS \"{ts}\".alert_triage (
-           seq bigserial PRIMARY KEY, alert_id text NOT NULL, status text NOT NULL,
-           note text NOT NULL DEFAULT '', \"by\" text NOT NULL, at text NOT NULL);
-         CREATE INDEX IF NOT EXISTS alert_triage_alert_id ON \"{ts}\".alert_triage (alert_id);"
-    ))
-    .map_err(loc.err(format!("creating the triage table {}", loc.triage_table())))?;
-    let mut runs = if exists {
-        let r = crate::Reader::open(path)?;
-        r.runs().map_err(|e| {
-            StoreError::invalid(
-                &loc.path(),
-                format!(
-                    "the previous results' run history cannot be read ({}); nothing was written",
-                    e.chain()
-                ),
-            )
-        })?
-    } else {
-        Vec::new()
-    };
-    runs.push(t.run.clone());
+    crate::pg_triage::ensure_tables(&loc, &mut c)?;
 
     // Temporary schemas of killed runs (no live run has one: we hold the lock).
     let prefix = format!("{}_new_", loc.schema);
@@ -530,51 +560,118 @@ pub(crate) fn write(path: &Path, t: &crate::Tables) -> Result<()> {
     let tmp = format!("{prefix}{}", std::process::id());
     c.batch_execute(&format!("CREATE SCHEMA \"{tmp}\""))
         .map_err(loc.err(format!("cannot create schema {tmp}")))?;
-    let written = write_new(&loc, &mut c, &tmp, t, &runs);
-    if let Err(e) = written {
-        let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{tmp}\" CASCADE"));
-        return Err(e);
-    }
-
-    // The swap: one transaction, after every reader of the old results is done.
-    let old = format!("{}_old_{}", loc.schema, std::process::id());
-    let s = &loc.schema;
-    let mut tx = c.transaction().map_err(loc.err("starting the swap"))?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        &[&loc.read_key()],
-    )
-    .map_err(loc.err("waiting for readers"))?;
-    let sql = if exists {
-        format!(
-            "ALTER SCHEMA \"{s}\" RENAME TO \"{old}\";
-             ALTER SCHEMA \"{tmp}\" RENAME TO \"{s}\";
-             DROP SCHEMA \"{old}\" CASCADE;"
-        )
-    } else {
-        format!("ALTER SCHEMA \"{tmp}\" RENAME TO \"{s}\";")
-    };
-    tx.batch_execute(&sql)
-        .map_err(loc.err("swapping the new results in"))?;
-    tx.execute("SELECT pg_notify('canopy_store', $1)", &[&loc.schema])
-        .map_err(loc.err("notifying"))?;
-    tx.commit().map_err(loc.err("committing the swap"))?;
-    Ok(())
+    Ok(Replace {
+        loc,
+        c,
+        exists,
+        tmp,
+    })
 }
 
-/// Writes every table into schema `tmp` (one GDAL transaction), adds the triage
-/// view, and reads it back.
+impl Replace {
+    /// Drops the temporary schema (the replace failed; the old results stay).
+    pub(crate) fn abort(mut self) {
+        let _ = self
+            .c
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.tmp));
+    }
+
+    /// Adds the `alert_triage` view to the temporary schema.
+    pub(crate) fn add_triage_view(&mut self) -> Result<()> {
+        let (tmp, loc) = (&self.tmp, &self.loc);
+        self.c
+            .batch_execute(&format!(
+                "CREATE VIEW \"{tmp}\".alert_triage AS
+                   SELECT alert_id, status, note, \"by\", at FROM {} ORDER BY seq",
+                loc.triage_table()
+            ))
+            .map_err(loc.err("creating the alert_triage view"))
+    }
+
+    /// The swap: one transaction, after every reader of the old results is done;
+    /// `also` runs in it first (an import's triage merge), then the NOTIFY.
+    pub(crate) fn commit<T>(
+        mut self,
+        also: impl FnOnce(&PgLocation, &mut postgres::Transaction) -> Result<T>,
+    ) -> Result<T> {
+        let loc = self.loc.clone();
+        let (tmp, exists) = (self.tmp.clone(), self.exists);
+        let result = (|| {
+            let old = format!("{}_old_{}", loc.schema, std::process::id());
+            let s = &loc.schema;
+            let mut tx = self.c.transaction().map_err(loc.err("starting the swap"))?;
+            let out = also(&loc, &mut tx)?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&loc.read_key()],
+            )
+            .map_err(loc.err("waiting for readers"))?;
+            let sql = if exists {
+                format!(
+                    "ALTER SCHEMA \"{s}\" RENAME TO \"{old}\";
+                     ALTER SCHEMA \"{tmp}\" RENAME TO \"{s}\";
+                     DROP SCHEMA \"{old}\" CASCADE;"
+                )
+            } else {
+                format!("ALTER SCHEMA \"{tmp}\" RENAME TO \"{s}\";")
+            };
+            tx.batch_execute(&sql)
+                .map_err(loc.err("swapping the new results in"))?;
+            tx.execute("SELECT pg_notify('canopy_store', $1)", &[&loc.schema])
+                .map_err(loc.err("notifying"))?;
+            tx.commit().map_err(loc.err("committing the swap"))?;
+            Ok(out)
+        })();
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+}
+
+/// A run's write: a new schema, read back, swapped in (see the module doc).
+pub(crate) fn write(path: &Path, t: &crate::Tables) -> Result<()> {
+    let mut r = begin_replace(path)?;
+    let loc = r.loc.clone();
+    let runs = if r.exists {
+        crate::Reader::open(path)
+            .and_then(|rd| rd.runs())
+            .map_err(|e| {
+                StoreError::invalid(
+                    &loc.path(),
+                    format!(
+                    "the previous results' run history cannot be read ({}); nothing was written",
+                    e.chain()
+                ),
+                )
+            })
+    } else {
+        Ok(Vec::new())
+    };
+    let written = runs.and_then(|mut runs| {
+        runs.push(t.run.clone());
+        write_new(&loc, &mut r, t, &runs)
+    });
+    if let Err(e) = written {
+        r.abort();
+        return Err(e);
+    }
+    r.commit(|_, _| Ok(()))
+}
+
+/// Writes every table into the temporary schema (one GDAL transaction), adds the
+/// triage view, and reads it back.
 fn write_new(
     loc: &PgLocation,
-    c: &mut Client,
-    tmp: &str,
+    r: &mut Replace,
     t: &crate::Tables,
     runs: &[crate::RunRecord],
 ) -> Result<()> {
     let path = loc.path();
+    let tmp = r.tmp.clone();
     let err = |m: String| crate::file::gdal_err(&path, m);
     let mut ds = loc
-        .open_dataset(tmp, true)
+        .open_dataset(&tmp, true)
         .map_err(err(format!("cannot open schema {tmp} for writing")))?;
     {
         let mut txn = ds
@@ -585,13 +682,8 @@ fn write_new(
         txn.commit().map_err(err("commit failed".into()))?;
     }
     ds.close().map_err(err("closing".into()))?;
-    c.batch_execute(&format!(
-        "CREATE VIEW \"{tmp}\".alert_triage AS
-           SELECT alert_id, status, note, \"by\", at FROM {} ORDER BY seq",
-        loc.triage_table()
-    ))
-    .map_err(loc.err("creating the alert_triage view"))?;
-    crate::write::verify_written(&loc.with_schema(tmp), runs, None, t.cover.len(), t.alerts.len())
+    r.add_triage_view()?;
+    crate::write::verify_written(&loc.with_schema(&tmp), runs, None, t.cover.len(), t.alerts.len())
         .map_err(|m| {
             StoreError::invalid(
                 &loc.path(),

@@ -8,6 +8,8 @@
 //! that event is the same ranger's and the writer saw exactly that many events (so a
 //! photo can never land on someone else's triage). A new run carries the photos over
 //! like the triage history ([`read_all`] before, [`write`] in its transaction).
+//! A PostgreSQL store keeps them in `<schema>_triage.triage_photos` (`bytea`, the
+//! same limits and checks: [`crate::pg_triage`]), which runs do not rewrite.
 
 use std::path::Path;
 
@@ -146,6 +148,10 @@ fn open(path: &Path) -> Result<Dataset, PipelineError> {
 
 /// Every photo's description (no bytes), ordered by alert, event, number.
 pub fn index(path: &Path) -> Result<Vec<PhotoMeta>, PipelineError> {
+    if crate::pg::is_pg(path) {
+        let all = crate::pg_triage::read_photos(path, false, None)?;
+        return Ok(all.into_iter().map(|p| p.meta).collect());
+    }
     Ok(rows(&open(path)?, path, false)?
         .into_iter()
         .map(|p| p.meta)
@@ -154,6 +160,9 @@ pub fn index(path: &Path) -> Result<Vec<PhotoMeta>, PipelineError> {
 
 /// Every photo with its bytes (a run carries them over).
 pub fn read_all(path: &Path) -> Result<Vec<Photo>, PipelineError> {
+    if crate::pg::is_pg(path) {
+        return crate::pg_triage::read_photos(path, true, None);
+    }
     rows(&open(path)?, path, true)
 }
 
@@ -164,6 +173,10 @@ pub fn read(
     event: usize,
     seq: usize,
 ) -> Result<Option<Photo>, PipelineError> {
+    if crate::pg::is_pg(path) {
+        let one = crate::pg_triage::read_photos(path, true, Some((alert_id, event, seq)))?;
+        return Ok(one.into_iter().next());
+    }
     Ok(rows(&open(path)?, path, true)?
         .into_iter()
         .find(|p| p.meta.alert_id == alert_id && p.meta.event == event && p.meta.seq == seq))
@@ -232,9 +245,7 @@ pub fn append(
         )));
     }
     if crate::pg::is_pg(path) {
-        return Err(PipelineError::Input(
-            "photos are not stored in a PostgreSQL store yet (issue 15); keep them in a GeoPackage store".into(),
-        ));
+        return crate::pg_triage::append_photo(path, p, content_type, seen);
     }
     let _lock = lock(path)?;
     recover(path)?;

@@ -1,0 +1,331 @@
+//! The rangers' part of a PostgreSQL store, in `<schema>_triage` (which runs never
+//! rewrite): the `alert_triage` events (see [`crate::pg`]) and the `triage_photos`
+//! table (photo bytes as `bytea`, with the GeoPackage path's limits: at most
+//! [`MAX_PHOTO_BYTES`] per photo, [`MAX_PHOTOS_PER_EVENT`] per event, JPEG/PNG/WebP
+//! by their first bytes, checked by [`crate::photos::append`] before it comes here).
+//!
+//! A photo append takes the same table lock as a triage append, so the event count
+//! the writer saw (its ETag) and the photo's event are checked and written in one
+//! transaction; it NOTIFYs `canopy_store` like a triage append.
+
+use std::path::Path;
+
+use postgres::{GenericClient, Transaction};
+
+use crate::error::{Result, StoreError};
+use crate::merge::Merged;
+use crate::pg::{parse, PgLocation};
+use crate::photos::{NewPhoto, Photo, PhotoMeta, MAX_PHOTOS_PER_EVENT};
+use crate::triage::{TriageEvent, TriageWrite};
+
+/// `"<schema>_triage".triage_photos`.
+pub(crate) fn photos_table(loc: &PgLocation) -> String {
+    format!("\"{}\".triage_photos", loc.triage_schema())
+}
+
+/// Creates `<schema>_triage` with its two tables when missing.
+pub(crate) fn ensure_tables(loc: &PgLocation, c: &mut impl GenericClient) -> Result<()> {
+    let ts = loc.triage_schema();
+    c.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{ts}\";
+         CREATE TABLE IF NOT EXISTS \"{ts}\".alert_triage (
+           seq bigserial PRIMARY KEY, alert_id text NOT NULL, status text NOT NULL,
+           note text NOT NULL DEFAULT '', \"by\" text NOT NULL, at text NOT NULL);
+         CREATE INDEX IF NOT EXISTS alert_triage_alert_id ON \"{ts}\".alert_triage (alert_id);
+         CREATE TABLE IF NOT EXISTS \"{ts}\".triage_photos (
+           id bigserial PRIMARY KEY, alert_id text NOT NULL, event integer NOT NULL,
+           seq integer NOT NULL, content_type text NOT NULL, \"by\" text NOT NULL,
+           at text NOT NULL, data bytea NOT NULL);
+         CREATE INDEX IF NOT EXISTS triage_photos_alert_id ON \"{ts}\".triage_photos (alert_id);"
+    ))
+    .map_err(loc.err(format!("creating the triage tables in schema {ts}")))
+}
+
+/// The triage events, oldest first (by sequence number).
+pub(crate) fn events(loc: &PgLocation, c: &mut impl GenericClient) -> Result<Vec<TriageEvent>> {
+    let table = loc.triage_table();
+    if !loc.table_exists(c, &table)? {
+        return Ok(Vec::new());
+    }
+    let rows = c
+        .query(
+            &format!("SELECT alert_id, status, note, \"by\", at FROM {table} ORDER BY seq"),
+            &[],
+        )
+        .map_err(loc.err(format!("reading {table}")))?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.get(1);
+            Ok(TriageEvent {
+                alert_id: r.get(0),
+                status: canopy_core::triage::TriageStatus::parse(&status).ok_or_else(|| {
+                    StoreError::invalid(
+                        &loc.path(),
+                        format!("{table}: unknown status \"{status}\""),
+                    )
+                })?,
+                note: r.get(2),
+                by: r.get(3),
+                at: r.get(4),
+            })
+        })
+        .collect()
+}
+
+/// The photos (with their bytes if `with_data`), by alert, event, number.
+pub(crate) fn photos(
+    loc: &PgLocation,
+    c: &mut impl GenericClient,
+    with_data: bool,
+    alert: Option<(&str, usize, usize)>,
+) -> Result<Vec<Photo>> {
+    let table = photos_table(loc);
+    if !loc.table_exists(c, &table)? {
+        return Ok(Vec::new());
+    }
+    let data = if with_data {
+        "data"
+    } else {
+        "''::bytea AS data"
+    };
+    let sql = format!(
+        "SELECT alert_id, event, seq, content_type, \"by\", at, octet_length(data), {data} \
+         FROM {table} WHERE ($1::text IS NULL OR (alert_id = $1 AND event = $2 AND seq = $3)) \
+         ORDER BY alert_id, event, seq"
+    );
+    let (a, e, s) = match alert {
+        Some((a, e, s)) => (Some(a), e as i32, s as i32),
+        None => (None, 0, 0),
+    };
+    let rows = c
+        .query(&sql, &[&a, &e, &s])
+        .map_err(loc.err(format!("reading {table}")))?;
+    Ok(rows
+        .iter()
+        .map(|r| Photo {
+            meta: PhotoMeta {
+                alert_id: r.get(0),
+                event: r.get::<_, i32>(1).max(0) as usize,
+                seq: r.get::<_, i32>(2).max(0) as usize,
+                content_type: r.get(3),
+                by: r.get(4),
+                at: r.get(5),
+                bytes: r.get::<_, i32>(6).max(0) as usize,
+            },
+            data: r.get(7),
+        })
+        .collect())
+}
+
+/// The photos of the store at `path` (see [`crate::photos::index`] and friends).
+pub(crate) fn read_photos(
+    path: &Path,
+    with_data: bool,
+    alert: Option<(&str, usize, usize)>,
+) -> Result<Vec<Photo>> {
+    let loc = parse(path)?;
+    let mut c = loc.connect()?;
+    photos(&loc, &mut c, with_data, alert)
+}
+
+/// The triage events and photos of the store at `path`, as one consistent state.
+pub(crate) fn history(path: &Path) -> Result<(Vec<TriageEvent>, Vec<Photo>)> {
+    let loc = parse(path)?;
+    let mut c = loc.connect()?;
+    let mut tx = c
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(loc.err("starting a transaction"))?;
+    let ev = events(&loc, &mut tx)?;
+    let ph = photos(&loc, &mut tx, true, None)?;
+    tx.commit().map_err(loc.err("reading the triage history"))?;
+    Ok((ev, ph))
+}
+
+/// Locks the triage table against other writers (triage and photo appends, imports).
+pub(crate) fn lock(loc: &PgLocation, tx: &mut Transaction) -> Result<()> {
+    let table = loc.triage_table();
+    tx.batch_execute(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+        .map_err(loc.err(format!("locking {table}")))
+}
+
+/// Adds a photo (already checked: type and size) to the alert's latest event, in
+/// one transaction (see [`crate::photos::append`] for the rules).
+pub(crate) fn append_photo(
+    path: &Path,
+    p: &NewPhoto,
+    content_type: &str,
+    seen: usize,
+) -> Result<(TriageWrite, PhotoMeta)> {
+    let loc = parse(path)?;
+    let mut c = loc.connect()?;
+    let table = loc.triage_table();
+    if !loc.table_exists(&mut c, &table)? {
+        return Err(StoreError::invalid(
+            &loc.path(),
+            format!("has no triage table {table}; run `canopy run` on this store first"),
+        ));
+    }
+    ensure_tables(&loc, &mut c)?;
+    let mut tx = c.transaction().map_err(loc.err("starting a transaction"))?;
+    lock(&loc, &mut tx)?;
+    let before =
+        crate::pg::stamp_with(&mut tx, &loc).map_err(loc.err("reading the store's version"))?;
+    let alerts = format!("\"{}\".alerts", loc.schema);
+    let found = loc.table_exists(&mut tx, &alerts)?
+        && tx
+            .query_opt(
+                &format!("SELECT 1 FROM {alerts} WHERE alert_id = $1 LIMIT 1"),
+                &[&p.alert_id],
+            )
+            .map_err(loc.err("looking up the alert"))?
+            .is_some();
+    if !found {
+        return Err(StoreError::NotFound(format!(
+            "store {}: has no alert \"{}\"",
+            loc.display_path().display(),
+            p.alert_id
+        )));
+    }
+    let bys: Vec<String> = tx
+        .query(
+            &format!("SELECT \"by\" FROM {table} WHERE alert_id = $1 ORDER BY seq"),
+            &[&p.alert_id],
+        )
+        .map_err(loc.err("reading the alert's events"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if bys.len() != seen {
+        return Err(StoreError::Conflict(format!(
+            "alert \"{}\" has {} triage events, the writer saw {seen}: it changed meanwhile",
+            p.alert_id,
+            bys.len()
+        )));
+    }
+    let Some(last) = bys.last() else {
+        return Err(StoreError::Conflict(format!(
+            "alert \"{}\" has no triage event for the photo to join: PATCH its status first",
+            p.alert_id
+        )));
+    };
+    if *last != p.by {
+        return Err(StoreError::Conflict(format!(
+            "the latest triage of alert \"{}\" is {last}'s, not {}'s: a photo joins the sender's own triage",
+            p.alert_id, p.by
+        )));
+    }
+    let photos = photos_table(&loc);
+    let existing: i64 = tx
+        .query_one(
+            &format!("SELECT count(*) FROM {photos} WHERE alert_id = $1 AND event = $2"),
+            &[&p.alert_id, &(seen as i32)],
+        )
+        .map_err(loc.err("counting the event's photos"))?
+        .get(0);
+    let existing = existing as usize;
+    if existing >= MAX_PHOTOS_PER_EVENT {
+        return Err(StoreError::Input(format!(
+            "triage event {seen} of alert \"{}\" already has {MAX_PHOTOS_PER_EVENT} photos (the most)",
+            p.alert_id
+        )));
+    }
+    let meta = PhotoMeta {
+        alert_id: p.alert_id.to_string(),
+        event: seen,
+        seq: existing + 1,
+        content_type: content_type.to_string(),
+        by: p.by.to_string(),
+        at: p.at.to_string(),
+        bytes: p.data.len(),
+    };
+    insert_photo(&loc, &mut tx, &meta, p.data)?;
+    tx.execute("SELECT pg_notify('canopy_store', $1)", &[&loc.schema])
+        .map_err(loc.err("notifying"))?;
+    let after =
+        crate::pg::stamp_with(&mut tx, &loc).map_err(loc.err("reading the store's version"))?;
+    tx.commit().map_err(loc.err("committing the photo"))?;
+    Ok((TriageWrite { before, after }, meta))
+}
+
+fn insert_photo(
+    loc: &PgLocation,
+    tx: &mut impl GenericClient,
+    m: &PhotoMeta,
+    data: &[u8],
+) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO {} (alert_id, event, seq, content_type, \"by\", at, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            photos_table(loc)
+        ),
+        &[
+            &m.alert_id,
+            &(m.event as i32),
+            &(m.seq as i32),
+            &m.content_type,
+            &m.by,
+            &m.at,
+            &data,
+        ],
+    )
+    .map_err(loc.err("writing a photo"))?;
+    Ok(())
+}
+
+fn insert_event(loc: &PgLocation, tx: &mut impl GenericClient, e: &TriageEvent) -> Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO {} (alert_id, status, note, \"by\", at) VALUES ($1, $2, $3, $4, $5)",
+            loc.triage_table()
+        ),
+        &[&e.alert_id, &e.status.as_str(), &e.note, &e.by, &e.at],
+    )
+    .map_err(loc.err("writing triage"))?;
+    Ok(())
+}
+
+/// Merges `incoming` events and photos (a GeoPackage's) into the store's, in the
+/// caller's transaction (which holds [`lock`]): see [`crate::merge`].
+pub(crate) fn merge_into(
+    loc: &PgLocation,
+    tx: &mut Transaction,
+    incoming: &[TriageEvent],
+    incoming_photos: &[Photo],
+) -> Result<Merged> {
+    let have = events(loc, tx)?;
+    let have_photos = photos(loc, tx, true, None)?;
+    let m = crate::merge::merge(&have, &have_photos, incoming, incoming_photos);
+    let out = Merged {
+        events_added: m.events.len() - have.len(),
+        photos_added: m.photos.len() - have_photos.len(),
+        reordered: !m.append_only,
+    };
+    if m.append_only {
+        for e in &m.events[have.len()..] {
+            insert_event(loc, tx, e)?;
+        }
+        for p in m.photos.iter().filter(|p| p.new) {
+            insert_photo(loc, tx, &p.photo.meta, &p.photo.data)?;
+        }
+    } else {
+        // Interleaved by time: the tables are rewritten in the merged order (in this
+        // transaction: readers see the old history or the new one).
+        tx.batch_execute(&format!(
+            "DELETE FROM {}; DELETE FROM {};",
+            loc.triage_table(),
+            photos_table(loc)
+        ))
+        .map_err(loc.err("rewriting the triage history"))?;
+        for e in &m.events {
+            insert_event(loc, tx, e)?;
+        }
+        for p in &m.photos {
+            insert_photo(loc, tx, &p.photo.meta, &p.photo.data)?;
+        }
+    }
+    Ok(out)
+}
