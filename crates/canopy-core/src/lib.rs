@@ -33,6 +33,7 @@ pub mod forest;
 pub mod grid;
 pub mod hotspot;
 pub mod outline;
+pub mod palette;
 pub mod pixel_area;
 pub mod stats;
 pub mod targets;

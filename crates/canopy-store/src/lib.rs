@@ -48,6 +48,7 @@ pub mod layers;
 pub mod observations;
 pub mod pg;
 pub mod photos;
+pub mod qgis;
 pub(crate) mod rows;
 pub mod runs;
 pub mod targets;
