@@ -127,7 +127,7 @@ pub fn page(title: &str, doc: &Value) -> String {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} · Canopy</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:1rem;}}table{{border-collapse:collapse;}}\
 th,td{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;font-size:90%;}}\
-th{{background:#f3f6f3;}}</style>{head}</head><body>\
+th{{background:#f3f6f3;}}</style><link rel=\"icon\" href=\"/static/map/icon.svg\" type=\"image/svg+xml\">{head}</head><body>\
 <nav><a href=\"/?lang={lang}\">Canopy</a> · <a href=\"/collections?lang={lang}\">{collections}</a> · \
 <a href=\"/map?lang={lang}\">{map}</a> · <a href=\"/api?f=html&amp;lang={lang}\">API</a> · \
 <a href=\"?lang={other}\" hreflang=\"{other}\" lang=\"{other}\">{other_name}</a></nav>\
