@@ -12,14 +12,24 @@ use common::*;
 fn alerts_by_name_closed_pipe_and_report_from_elsewhere() {
     let d = region_two_epochs();
     let region = path_str(&d.path().join("region.toml"));
-    let o = canopy().current_dir(d.path()).args(["run", "region.toml"]).output().unwrap();
+    let o = canopy()
+        .current_dir(d.path())
+        .args(["run", "region.toml"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let slug = d.path().file_name().unwrap().to_string_lossy().into_owned();
     assert!(d.path().join("out").join(format!("{slug}.gpkg")).exists());
 
     // From another directory: the store is found beside the region file.
     let elsewhere = tempfile::tempdir().unwrap();
-    let here = |args: &[&str]| canopy().current_dir(elsewhere.path()).args(args).output().unwrap();
+    let here = |args: &[&str]| {
+        canopy()
+            .current_dir(elsewhere.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
     let o = here(&["report", &region, "--format", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = String::from_utf8(o.stdout).unwrap();
@@ -37,7 +47,11 @@ fn alerts_by_name_closed_pipe_and_report_from_elsewhere() {
     assert_eq!(csv_for("  LOC   BINH "), 1);
     assert_eq!(csv_for("dinh lap"), 0, "the alert is in Lộc Bình");
     let o = here(&["alerts", &region, "--commune", "Hà Nội"]);
-    assert!(!o.status.success() && stderr(&o).contains("--commune Hà Nội"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("--commune Hà Nội"),
+        "{}",
+        stderr(&o)
+    );
 
     // A reader that has gone (`| head` after its lines): no error, success.
     for args in [
@@ -53,7 +67,12 @@ fn alerts_by_name_closed_pipe_and_report_from_elsewhere() {
             .stdout(writer)
             .output()
             .unwrap();
-        assert!(o.status.success(), "{args:?}: {:?} {}", o.status, stderr(&o));
+        assert!(
+            o.status.success(),
+            "{args:?}: {:?} {}",
+            o.status,
+            stderr(&o)
+        );
         assert!(stderr(&o).trim().is_empty(), "{args:?}: {}", stderr(&o));
     }
 
@@ -61,16 +80,27 @@ fn alerts_by_name_closed_pipe_and_report_from_elsewhere() {
     let fresh = region_two_epochs();
     let o = here(&["report", &path_str(&fresh.path().join("region.toml"))]);
     let e = stderr(&o);
-    assert!(!o.status.success() && e.contains("canopy run") && e.contains("--store"), "{e}");
+    assert!(
+        !o.status.success() && e.contains("canopy run") && e.contains("--store"),
+        "{e}"
+    );
 }
 
 #[test]
 fn missing_tiles_suggest_canopy_synth() {
     let d = region();
     std::fs::remove_file(d.path().join("tiles/a.tif")).unwrap();
-    let o = run(&["run", &path_str(&d.path().join("region.toml")), "--store", &path_str(&store_in(d.path()))]);
+    let o = run(&[
+        "run",
+        &path_str(&d.path().join("region.toml")),
+        "--store",
+        &path_str(&store_in(d.path())),
+    ]);
     let e = stderr(&o);
-    assert!(!o.status.success() && e.contains("matches no file") && e.contains("canopy synth"), "{e}");
+    assert!(
+        !o.status.success() && e.contains("matches no file") && e.contains("canopy synth"),
+        "{e}"
+    );
     assert!(e.contains("communes.geojson"), "{e}");
     assert!(!store_in(d.path()).exists());
 }
