@@ -5,10 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-region=data/regions/lang-son
-scripts/sample.sh "$region"   # generates the sample imagery once (canopy synth)
-printf '\033[1m== canopy run %s/region.toml\033[0m\n' "$region" >&2
-target/release/canopy run "$region/region.toml" --store out/lang-son.gpkg
+scripts/sample.sh lang-son   # the sample imagery (canopy synth, once), then canopy run → out/lang-son.gpkg
 printf '\033[1m== canopy serve --store out/lang-son.gpkg\033[0m\n' >&2
 printf 'Open the web map: http://127.0.0.1:8080/map   (Ctrl-C to stop)\n'
 exec target/release/canopy serve --store out/lang-son.gpkg --bind "${CANOPY_BIND:-127.0.0.1:8080}"

@@ -91,7 +91,8 @@ enum Command {
         /// Only alerts of changes since this epoch (pairs starting at it or later).
         #[arg(long)]
         since: Option<String>,
-        /// Only alerts touching this commune (code).
+        /// Only alerts touching this commune: its code or its name (case and
+        /// diacritics ignored, as the API: "khanh khe" finds Khánh Khê).
         #[arg(long)]
         commune: Option<String>,
         /// Only alerts at least this severe.
@@ -202,6 +203,10 @@ enum Command {
         /// gpkg, shp, kml, gpx, csv or xlsx.
         #[arg(long, value_parser = parse_export_format)]
         format: Option<canopy_export::Format>,
+        /// Reproject to this CRS (default: WGS 84 as stored), e.g. EPSG:9215
+        /// (VN-2000 / TM-3 107-15, Lạng Sơn) or EPSG:9210 (105-45, Cao Bằng).
+        #[arg(long)]
+        crs: Option<String>,
     },
     /// Bring a whole-store GeoPackage (from `canopy export` without --layer) back into
     /// a PostgreSQL store: its results replace the schema's, its triage events and
@@ -256,11 +261,21 @@ fn main() -> ExitCode {
     }
     match dispatch(cli.cmd) {
         Ok(()) => ExitCode::SUCCESS,
+        // `canopy alerts | head`: the reader left; nothing more to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the error is a write to a closed pipe (the reader, e.g. `head`, exited).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_logging() {
@@ -351,12 +366,18 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             layer,
             output,
             format,
+            crs,
         } => {
             let store = pick_store(store, region)?;
             let Some(layer) = layer else {
+                anyhow::ensure!(
+                    crs.is_none(),
+                    "--crs reprojects one layer: give --layer too (a whole-store copy keeps the store's CRS)"
+                );
                 return whole_store_export(&store, &output, format);
             };
-            let done = canopy_export::export(&store, &layer, &output, format)?;
+            let opts = canopy_export::Options { crs };
+            let done = canopy_export::export_with(&store, &layer, &output, format, &opts)?;
             for (long, short) in &done.renamed {
                 eprintln!("field {long} written as {short}");
             }
@@ -597,9 +618,50 @@ fn whole_store_export(
 fn pick_store(store: Option<PathBuf>, region: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match (store, region) {
         (Some(s), _) => Ok(s),
-        (None, Some(r)) => Ok(default_store(&r)),
+        (None, Some(r)) => find_store(&r),
         (None, None) => anyhow::bail!("give a region file or --store"),
     }
+}
+
+/// The store `canopy run REGION` wrote by default: `out/<slug>.gpkg` in the
+/// working directory, else in the region file's directory or any directory above
+/// it (the run may have been started from the repository's root and this command
+/// from elsewhere). None found: an error naming where it looked.
+fn find_store(region: &Path) -> anyhow::Result<PathBuf> {
+    let cwd = default_store(region);
+    if cwd.exists() {
+        return Ok(cwd);
+    }
+    anyhow::ensure!(
+        region.exists(),
+        "region file {} not found (or give --store)",
+        region.display()
+    );
+    let file = cwd.file_name().map(PathBuf::from).unwrap_or_default();
+    let mut looked = vec![cwd.clone()];
+    if let Some(dir) = region
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        for d in dir.ancestors() {
+            let cand = d.join("out").join(&file);
+            if cand.exists() {
+                return Ok(cand);
+            }
+            looked.push(cand);
+        }
+    }
+    anyhow::bail!(
+        "no store for {}: looked for {} (run `canopy run {}` first, or give --store)",
+        region.display(),
+        looked
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        region.display()
+    )
 }
 
 /// Writes a file through a temporary sibling and a rename: never half a file.
@@ -640,13 +702,15 @@ fn print_run(store: &Path, out: &canopy_pipeline::job::RunOutcome) -> anyhow::Re
     fire_print::bulletin(store, &mut w)?;
     fire_print::events(store, out.fire.as_ref(), &mut w)?;
     fire_print::burned(store, &mut w)?;
-    println!(
+    use std::io::Write;
+    writeln!(
+        w,
         "\nStore: {}  ({} communes × {} epochs; open it with QGIS or `ogrinfo {}`)",
         canopy_store::display_name(store),
         out.cover.communes.len(),
         out.region.epochs.len(),
         canopy_store::display_name(store)
-    );
+    )?;
     Ok(())
 }
 

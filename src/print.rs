@@ -244,6 +244,38 @@ pub struct AlertFilter {
     pub min_severity: Option<Severity>,
 }
 
+/// The commune `--commune` names, as the API's `/stats/communes/{key}` does: a
+/// code, else a name compared without case and diacritics (`core::text::fold`:
+/// "khanh khe" finds "Khánh Khê") that matches exactly one commune.
+fn commune_code(
+    communes: &[canopy_store::StoredCommune],
+    key: &str,
+    store: &std::path::Path,
+) -> anyhow::Result<String> {
+    use canopy_core::text::fold;
+    let key = key.trim();
+    if let Some(c) = communes.iter().find(|c| c.code == key) {
+        return Ok(c.code.clone());
+    }
+    let k = fold(key);
+    let named: Vec<_> = communes.iter().filter(|c| fold(&c.name) == k).collect();
+    match named[..] {
+        [c] => Ok(c.code.clone()),
+        [] => anyhow::bail!(
+            "--commune {key}: no commune with that code or name in {}",
+            store.display()
+        ),
+        _ => anyhow::bail!(
+            "--commune {key}: names several communes ({}); give the code",
+            named
+                .iter()
+                .map(|c| format!("{} {}", c.code, c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Lists the alerts of a store as a table, GeoJSON or CSV.
 pub fn alerts(
     store: &std::path::Path,
@@ -280,13 +312,8 @@ pub fn alerts(
         });
     }
     if let Some(c) = &f.commune {
-        if !cover.communes.iter().any(|x| &x.code == c) {
-            anyhow::bail!(
-                "--commune {c}: no commune with that code in {}",
-                store.display()
-            );
-        }
-        let touching = |a: &StoredAlert| a.communes.iter().any(|x| x == c);
+        let code = commune_code(&cover.communes, c, store)?;
+        let touching = |a: &StoredAlert| a.communes.iter().any(|x| x == &code);
         list.retain(touching);
     }
     if let Some(min) = f.min_severity {

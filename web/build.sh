@@ -12,8 +12,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "web/build.sh: npm ci (Leaflet, playwright-core)" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "web/build.sh: npm ci (Leaflet, Swagger UI, playwright-core)" >&2
+  SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error
 fi
 src=node_modules/leaflet/dist
 dest=../crates/canopy-server/static/vendor/leaflet
@@ -27,3 +27,15 @@ cp "$src"/images/*.png "$dest/images/"
 version=$(node -p "require('./node_modules/leaflet/package.json').version")
 printf '%s\n' "$version" > "$dest/VERSION"
 echo "web/build.sh: Leaflet $version copied to crates/canopy-server/static/vendor/leaflet/" >&2
+# Swagger UI (the interactive viewer of /api at /api?f=html): the bundle and its CSS.
+src=node_modules/swagger-ui-dist
+dest=../crates/canopy-server/static/vendor/swagger-ui
+for f in swagger-ui-bundle.js swagger-ui.css LICENSE; do
+  [ -f "$src/$f" ] || { echo "web/build.sh: $src/$f is missing after npm ci" >&2; exit 1; }
+done
+rm -rf "$dest"
+mkdir -p "$dest"
+cp "$src/swagger-ui-bundle.js" "$src/swagger-ui.css" "$src/LICENSE" "$dest/"
+version=$(node -p "require('./node_modules/swagger-ui-dist/package.json').version")
+printf '%s\n' "$version" > "$dest/VERSION"
+echo "web/build.sh: Swagger UI $version copied to crates/canopy-server/static/vendor/swagger-ui/" >&2

@@ -104,7 +104,7 @@ def ensure_sample(region_dir: Path = SAMPLE_DIR) -> Path:
     """The sample region's region.toml, its imagery generated once by scripts/sample.sh
     (the one owner of how the sample is made; it regenerates a stale sample)."""
     env = {**os.environ, "CANOPY_BIN": str(ensure_binary()), "CANOPY_SAMPLE_DIR": str(region_dir)}
-    r = subprocess.run([str(REPO / "scripts" / "sample.sh")], capture_output=True, text=True, env=env, timeout=1800)
+    r = subprocess.run([str(REPO / "scripts" / "sample.sh"), "--no-run"], capture_output=True, text=True, env=env, timeout=1800)
     if r.returncode != 0:
         raise AssertionError(f"scripts/sample.sh failed:\n{r.stdout}\n{r.stderr}")
     return region_dir / "region.toml"

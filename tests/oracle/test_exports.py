@@ -11,7 +11,10 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
+import pyproj
 import pytest
+import shapely
 
 import oracle_lib as ol
 
@@ -171,3 +174,43 @@ def test_bad_exports_name_the_culprit_and_write_nothing(sample_store, tmp_path):
     err = fails("--layer", "communes", "-o", str(tmp_path / "x.csv"), "--format", "pdf")
     assert '"pdf"' in err, err
     assert list(tmp_path.iterdir()) == [], "nothing half-written"
+
+
+@pytest.mark.parametrize("epsg", [9215, 9210])
+def test_vn2000_export_matches_pyproj(sample_store, tmp_path, epsg):
+    """`--crs EPSG:9215` (VN-2000 / TM-3 107-15, Lạng Sơn's zone) and EPSG:9210
+    (105-45, Cao Bằng's): every vertex where pyproj's own transform of the stored
+    WGS 84 polygon puts it (PROJ's best operation: the official 7-parameter
+    VN-2000 shift), and each commune's area as shapely computes it on those."""
+    rows, geoms, _ = ol.read_gpkg_layer(sample_store, "communes")
+    out = tmp_path / f"communes_{epsg}.gpkg"
+    _export(sample_store, "communes", out, "--crs", f"EPSG:{epsg}")
+    got_rows, got_geoms, got_crs = ol.read_gpkg_layer(out, "communes")
+    assert got_crs.to_epsg() == epsg
+    # GDAL (pyogrio's own) reads the CRS too.
+    assert pyogrio.read_info(out)["crs"] == f"EPSG:{epsg}"
+    t = pyproj.Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    by_code = {r["code"]: g for r, g in zip(got_rows, got_geoms)}
+    assert len(by_code) == len(rows)
+    worst_m, worst_rel = 0.0, 0.0
+    for r, g in zip(rows, geoms):
+        want = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+        have = by_code[r["code"]]
+        a, b = shapely.get_coordinates(want), shapely.get_coordinates(have)
+        assert a.shape == b.shape, r["code"]
+        worst_m = max(worst_m, float(np.abs(a - b).max()))
+        worst_rel = max(worst_rel, abs(have.area - want.area) / want.area)
+    ol.REPORTS.append(
+        f"export --crs EPSG:{epsg} vs pyproj: max vertex difference {worst_m:.2e} m, "
+        f"max relative area difference {worst_rel:.1e} ({len(rows)} communes)"
+    )
+    assert worst_m < 1e-3 and worst_rel < 1e-9
+
+
+def test_crs_refused_where_the_format_is_wgs84(sample_store, tmp_path):
+    for args in (("--layer", "communes", "-o", str(tmp_path / "x.kml"), "--crs", "EPSG:9215"),
+                 ("--layer", "communes", "-o", str(tmp_path / "x.gpkg"), "--crs", "EPSG:99999999")):
+        r = subprocess.run([str(ol.ensure_binary()), "export", "--store", str(sample_store), *args],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and "panicked" not in r.stderr and "--crs" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing written"

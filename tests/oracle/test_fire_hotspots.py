@@ -297,14 +297,15 @@ def _states_n(forest, cloud):
 
 def test_sample_fire(sample_store, sample_region_file):
     """The sample's hotspots (canopy synth: one fire of eight VIIRS detections in
-    natural forest, one low-confidence detection, two outside the region)."""
+    natural forest, one low-confidence detection, two outside the region, and
+    three detections over the burned clearing eight days after the earlier epoch)."""
     with open(sample_region_file.parent / "fire" / "firms_viirs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 11
+    assert len(rows) == 14
     hs = ol.query(sample_store, "SELECT * FROM hotspots")
-    assert len(hs) == 9, "two detections lie outside the communes"
+    assert len(hs) == 12, "two detections lie outside the communes"
     events = ol.query(sample_store, "SELECT * FROM fire_events")
-    assert len(events) == 2
+    assert len(events) == 3
     fire = [e for e in events if e["alert"]]
     assert len(fire) == 1 and fire[0]["hotspots"] == 8 and fire[0]["severity"] == "high", events
     assert fire[0]["forest_ha"] >= 0.3
@@ -315,3 +316,18 @@ def test_sample_fire(sample_store, sample_region_file):
     # Most of the fire's footprints are forest (the site was chosen ≥ 70 % forest).
     members = [h for h in hs if h["event_id"] == fire[0]["event_id"]]
     assert sum(h["forest_fraction"] for h in members) / len(members) > 0.5
+    # The fire that burned the clearing: its event lies on the loss alert whose cause
+    # is fire (dNBR), dated between that alert's epochs; no forest is left in its
+    # footprints in the latest epoch, so it raises no alert of its own.
+    rows_e, geoms_e, _ = ol.read_gpkg_layer(sample_store, "fire_events")
+    rows_a, geoms_a, _ = ol.read_gpkg_layer(sample_store, "alerts")
+    burned = [(r, g) for r, g in zip(rows_a, geoms_a) if r["kind"] == "loss" and r["cause"] == "fire"]
+    assert len(burned) == 1, [r["alert_id"] for r, _ in burned]
+    (ba, bg), = burned
+    over = [(r, g) for r, g in zip(rows_e, geoms_e) if g.intersects(bg)]
+    assert len(over) == 1, [r["event_id"] for r, _ in over]
+    (ev, eg), = over
+    assert not ev["alert"] and ev["hotspots"] == 3 and ev["forest_ha"] < 0.3, ev
+    assert ba["from_date"] < ev["first_detection"][:10] <= ev["last_detection"][:10] < ba["to_date"], (ev, ba)
+    # Its outline lies within the clearing (to a pixel's width, in degrees ~ 3e-4).
+    assert eg.difference(bg.buffer(3e-4)).area < 1e-12

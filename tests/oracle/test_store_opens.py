@@ -54,3 +54,48 @@ def test_province_cover_layer(sample_store, sample_region_file):
     n_epochs = len(ol.load_region(sample_region_file).epochs)
     out = _ogrinfo_so(sample_store, "province_cover")
     assert _feature_count(out) == n_epochs, out
+
+
+def test_communes_cover_view_styles_and_descriptions(sample_store):
+    """QGIS users: GDAL lists `communes_cover` (a view: the communes with their
+    latest epoch's cover) as a polygon layer with every commune, and reads its
+    cover_pct equal to the cover table's latest rows (joined here with sqlite3);
+    layers have descriptions; `layer_styles` holds default QML styles whose cover
+    classes and colours are the web map's (map.js) and the report's."""
+    listing = ol.gdal_tool("ogrinfo", "-ro", "-q", sample_store).stdout
+    assert re.search(r"communes_cover \((Multi Polygon|Polygon)\)", listing), listing
+    assert "layer_styles" in listing, listing
+    out = _ogrinfo_so(sample_store, "communes_cover")
+    assert _feature_count(out) == 65, out
+    for f in ("code", "name", "epoch", "forest_ha", "cover_pct"):
+        assert re.search(rf"^{f}: ", out, re.M), f"communes_cover has no field {f}:\n{out}"
+    # GDAL's reading of the view, as CSV (ogr2ogr to stdout), vs sqlite3's own join.
+    csv_text = ol.gdal_tool("ogr2ogr", "-f", "CSV", "/vsistdout/", sample_store, "communes_cover",
+                            "-select", "code,epoch,cover_pct").stdout
+    got = {}
+    for line in csv_text.strip().splitlines()[1:]:
+        code, epoch, pct = line.split(",")
+        got[code.strip('"')] = (epoch.strip('"'), float(pct) if pct else None)
+    last = ol.query(sample_store, "SELECT id FROM epochs ORDER BY date DESC LIMIT 1")[0]["id"]
+    want = {r["commune_code"]: (r["epoch"], r["cover_pct"])
+            for r in ol.query(sample_store, f"SELECT commune_code, epoch, cover_pct FROM cover WHERE epoch = '{last}'")}
+    assert got.keys() == want.keys()
+    for k, (e, p) in want.items():
+        assert got[k][0] == e and abs(got[k][1] - p) < 1e-9, (k, got[k], (e, p))
+    # Descriptions (GDAL shows gpkg_contents.description as the layer's DESCRIPTION).
+    desc = {r["table_name"]: r["description"] for r in ol.query(sample_store, "SELECT table_name, description FROM gpkg_contents")}
+    for t in ("communes", "communes_cover", "alerts", "zones", "cover", "layer_styles"):
+        assert desc.get(t), (t, desc)
+    assert "DESCRIPTION=" in _ogrinfo_so(sample_store, "alerts"), "GDAL reads the description"
+    # Styles: one default per layer, the cover one with the map's classes and colours.
+    styles = {r["f_table_name"]: r for r in ol.query(sample_store, "SELECT * FROM layer_styles")}
+    assert set(styles) == {"communes_cover", "communes", "alerts", "zones"}
+    assert all(s["useAsDefault"] == 1 and s["styleQML"].startswith("<!DOCTYPE qgis") for s in styles.values())
+    map_js = (ol.REPO / "crates/canopy-server/static/map/map.js").read_text()
+    breaks = [float(x) for x in re.search(r"const COVER_BREAKS = \[([^\]]*)\]", map_js).group(1).split(",")]
+    colors = re.findall(r"'(#[0-9a-f]{6})'", re.search(r"const COVER_COLORS = \[([^\]]*)\]", map_js).group(1))
+    qml = styles["communes_cover"]["styleQML"]
+    ranges = re.findall(r'<range lower="([0-9.]+)" upper="([0-9.]+)"', qml)
+    assert [float(hi) for _, hi in ranges[:-1]] == breaks
+    rgb = [",".join(str(int(c[i:i + 2], 16)) for i in (1, 3, 5)) + ",255" for c in colors]
+    assert re.findall(r'<prop k="color" v="([0-9,]+)"/>', qml) == rgb

@@ -106,6 +106,71 @@ test('the map draws every commune, alert and zone, with a legend, and no errors'
   await context.close();
 });
 
+test('the burned-area layer and the cause of a loss alert (fire) are on the map', async () => {
+  const burned = await api('/stats/burned-area?f=json');
+  if (burned.status === 404) return; // a store without SWIR: nothing to show
+  const { context, page, problems } = await openMap();
+  await page.waitForFunction(() => window.canopy.burned !== undefined, null, { timeout: 15000 });
+  const list = await api('/collections/alerts/items?limit=10000&f=json');
+  const fireLoss = list.json.features.filter((f) => f.properties.cause === 'fire' && f.properties.kind !== 'fire');
+  const withBurn = burned.json.communes.filter((u) => u.burned_ha > 0);
+  const got = await page.evaluate(() => window.canopy.burned);
+  assert.equal(got.fireAlerts, fireLoss.length, 'burned loss alerts outlined');
+  assert.equal(got.communes, withBurn.length, 'communes with burned forest shaded');
+  assert.equal(`${got.from} → ${got.to}`, `${burned.json.from_epoch} → ${burned.json.to_epoch}`);
+  const names = (await page.locator('.leaflet-control-layers-overlays label').allInnerTexts()).map((t) => t.trim());
+  assert.ok(names.includes(`Fire: burned forest ${burned.json.from_epoch} → ${burned.json.to_epoch}`), `overlays: ${names}`);
+  if (fireLoss.length) {
+    assert.match(await page.locator('.legend').innerText(), /cause: fire/);
+    const popup = await clickAlert(page, fireLoss[0].id);
+    assert.match(await popup.innerText(), /cause\s+fire \(burned area\)/);
+    // The layer on: the burned alert's outline and the commune's fill are drawn.
+    await page.locator('.leaflet-control-layers-overlays label', { hasText: 'Fire: burned forest' }).locator('input').check();
+    const dark = await page.evaluate(() => [...document.querySelectorAll('path')].filter((p) => p.getAttribute('stroke-dasharray') === '4 3' && p.getAttribute('fill') === '#7f0000').length);
+    assert.equal(dark, fireLoss.length, 'one dashed outline per burned loss alert');
+    const shot = path.join(SHOTS, 'map-burned.png');
+    await page.screenshot({ path: shot });
+    console.log(`screenshot: ${shot}`);
+  }
+  assert.deepEqual(problems, [], problems.join('\n'));
+  await context.close();
+});
+
+test('the API viewer (Swagger UI) lists the paths; an item page previews its geometry', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`); });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith('data:')) problems.push(`external request: ${r.url()}`);
+  });
+  await page.goto(`${base}/api?f=html`);
+  await page.waitForSelector('body[data-state="ready"]', { timeout: 30000 });
+  await page.waitForSelector('.opblock-summary-path', { timeout: 30000 });
+  const shown = new Set((await page.locator('.opblock-summary-path').allInnerTexts()).map((t) => t.replace(/\u200b/g, '').trim()));
+  const doc = await api('/api?f=json');
+  const paths = Object.keys(doc.json.paths);
+  const missing = paths.filter((p) => !shown.has(p));
+  assert.deepEqual(missing, [], `paths the viewer does not list (it lists ${shown.size})`);
+  let shot = path.join(SHOTS, 'api-viewer.png');
+  await page.screenshot({ path: shot });
+  console.log(`screenshot: ${shot}`);
+
+  const alerts = await api('/collections/alerts/items?limit=1&f=json');
+  const id = alerts.json.features[0].id;
+  await page.goto(`${base}/collections/alerts/items/${encodeURIComponent(id)}?f=html`);
+  await page.waitForSelector('#preview[data-state="ready"]', { timeout: 15000 });
+  assert.ok(await page.locator('#preview path.leaflet-interactive').count() >= 1, 'the alert outline is drawn');
+  assert.ok((await page.locator('body').innerText()).includes(String(id)));
+  shot = path.join(SHOTS, 'item-preview.png');
+  await page.screenshot({ path: shot });
+  console.log(`screenshot: ${shot}`);
+  assert.deepEqual(problems, [], problems.join('\n'));
+  await context.close();
+});
+
 test('clicking an alert opens its details', async () => {
   const { context, page, problems } = await openMap();
   const list = await api('/collections/alerts/items?limit=10000&f=json');

@@ -35,6 +35,7 @@ pub mod grid;
 pub mod hotspot;
 pub mod outline;
 pub mod parcel;
+pub mod palette;
 pub mod pixel_area;
 pub mod stats;
 pub mod targets;

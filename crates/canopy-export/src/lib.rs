@@ -10,6 +10,12 @@
 //! (read through the store's typed reader). The output is written in a temporary
 //! folder beside it and renamed into place only when complete, so a failed export
 //! leaves no half-written file (a shapefile is several files, renamed one by one).
+//!
+//! [`Options::crs`] (`canopy export --crs EPSG:9215`) reprojects the geometries
+//! (stored in WGS 84) with GDAL/PROJ into any CRS GDAL accepts (`EPSG:n`, WKT,
+//! PROJ string), e.g. VN-2000 TM-3 (EPSG:9215 for Lạng Sơn's 107°15′, EPSG:9210
+//! for Cao Bằng's 105°45′): PROJ picks its best operation, the official 7-parameter
+//! VN-2000 → WGS 84 shift. KML and GPX are WGS 84 by definition and refuse another CRS.
 
 pub mod format;
 pub mod shapefile;
@@ -49,6 +55,16 @@ pub enum ExportError {
         #[source]
         source: gdal::errors::GdalError,
     },
+    #[error("--crs {crs}: not a CRS GDAL/PROJ knows (use e.g. EPSG:9215, VN-2000 / TM-3 107-15)")]
+    Crs {
+        crs: String,
+        #[source]
+        source: gdal::errors::GdalError,
+    },
+    #[error(
+        "--crs {crs}: {format} is always WGS 84 (EPSG:4326); use gpkg, shp or csv for another CRS"
+    )]
+    CrsNotAllowed { crs: String, format: Format },
     #[error("{what} ({})", path.display())]
     Io {
         what: String,
@@ -93,6 +109,13 @@ struct OutField {
     precision: i32,
 }
 
+/// Options of an export beyond the layer, file and format.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The output CRS (anything GDAL's `SetFromUserInput` takes); `None`: as stored (WGS 84).
+    pub crs: Option<String>,
+}
+
 /// Exports layer `layer` of the store `store` to `out`, in `format` (default: from
 /// `out`'s extension).
 pub fn export(
@@ -100,6 +123,45 @@ pub fn export(
     layer: &str,
     out: &Path,
     format: Option<Format>,
+) -> Result<Summary, ExportError> {
+    export_with(store, layer, out, format, &Options::default())
+}
+
+/// The output CRS and the transformation to it from the layer's CRS (traditional
+/// GIS axis order, x = easting/longitude, on both sides).
+fn target_crs(
+    crs: &str,
+    src: Option<&gdal::spatial_ref::SpatialRef>,
+) -> Result<
+    (
+        gdal::spatial_ref::SpatialRef,
+        gdal::spatial_ref::CoordTransform,
+    ),
+    ExportError,
+> {
+    use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+    let err = |source| ExportError::Crs {
+        crs: crs.to_string(),
+        source,
+    };
+    let mut dst = SpatialRef::from_definition(crs).map_err(err)?;
+    dst.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut src = match src {
+        Some(s) => s.clone(),
+        None => SpatialRef::from_epsg(4326).map_err(err)?,
+    };
+    src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let ct = CoordTransform::new(&src, &dst).map_err(err)?;
+    Ok((dst, ct))
+}
+
+/// [`export`] with [`Options`] (the output CRS).
+pub fn export_with(
+    store: &Path,
+    layer: &str,
+    out: &Path,
+    format: Option<Format>,
+    opts: &Options,
 ) -> Result<Summary, ExportError> {
     let format = match format.or_else(|| Format::from_path(out)) {
         Some(f) => f,
@@ -150,7 +212,23 @@ pub fn export(
             format,
         });
     }
-    let srs = lyr.spatial_ref();
+    let mut srs = lyr.spatial_ref();
+    let mut transform = None;
+    if let Some(crs) = opts.crs.as_deref() {
+        if matches!(format, Format::Kml | Format::Gpx) {
+            let (dst, _) = target_crs(crs, srs.as_ref())?;
+            if dst.auth_code().ok() != Some(4326) {
+                return Err(ExportError::CrsNotAllowed {
+                    crs: crs.to_string(),
+                    format,
+                });
+            }
+        } else if spatial {
+            let (dst, ct) = target_crs(crs, srs.as_ref())?;
+            srs = Some(dst);
+            transform = Some(ct);
+        }
+    }
 
     // Fields: binary ones left out, long names shortened for shapefiles.
     let mut skipped = Vec::new();
@@ -194,10 +272,17 @@ pub fn export(
                     .map_err(gdal_err(format!("reading layer {layer}"), store))?,
             );
         }
-        rows.push(Row {
-            values,
-            geometry: feat.geometry().cloned(),
-        });
+        let geometry = match (feat.geometry(), &transform) {
+            (Some(g), Some(ct)) => Some(g.transform(ct).map_err(gdal_err(
+                format!(
+                    "reprojecting a feature of {layer} to {}",
+                    opts.crs.as_deref().unwrap_or("?")
+                ),
+                store,
+            ))?),
+            (g, _) => g.cloned(),
+        };
+        rows.push(Row { values, geometry });
     }
     // A shapefile's text fields as wide as their longest UTF-8 value (the DBF
     // width is in bytes; GDAL's default of 80 would cut long Vietnamese names).

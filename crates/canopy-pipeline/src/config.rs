@@ -432,9 +432,15 @@ impl Region {
             for pat in &e.tiles {
                 let found = expand(&dir, pat).map_err(|m| cfg_err(format!("{ctx}.tiles: {m}")))?;
                 if found.is_empty() {
+                    // No imagery yet: most often a sample region not generated.
                     return Err(cfg_err(format!(
-                        "{ctx}.tiles: \"{pat}\" matches no file (looked in {})",
-                        dir.display()
+                        "{ctx}.tiles: \"{pat}\" matches no file (looked in {}); \
+                         no imagery yet? `canopy synth {} --communes {} --name NAME` \
+                         generates sample tiles (scripts/sample.sh does it for the \
+                         sample regions)",
+                        dir.display(),
+                        dir.display(),
+                        dir.join(&raw.communes.path).display()
                     )));
                 }
                 for f in found {

@@ -11,28 +11,13 @@ use geo::{BoundingRect, MultiPolygon};
 use super::i18n::{date, fill, number as num, tr, Lang};
 use super::{communes_without_zone, line_figures, Line, Report};
 
-/// Cover classes of the choropleth: upper bounds (%) and colours (ColorBrewer
-/// YlGn, colour-blind safe and printable in grey).
-const CLASSES: [(f64, &str); 5] = [
-    (40.0, "#ffffcc"),
-    (55.0, "#c2e699"),
-    (65.0, "#78c679"),
-    (75.0, "#31a354"),
-    (f64::INFINITY, "#006837"),
-];
-const NO_DATA: &str = "#d9d9d9";
-
+use canopy_core::palette::{cover_color, cover_label, COVER_COLORS, NO_DATA};
 use canopy_core::text::html_escape as esc;
 
+/// Cover classes and colours: `canopy_core::palette`, the same as the web map's
+/// and the store's QGIS style (one class scheme everywhere).
 fn colour(pct: Option<f64>) -> &'static str {
-    match pct {
-        None => NO_DATA,
-        Some(p) => CLASSES
-            .iter()
-            .find(|(hi, _)| p < *hi)
-            .map(|c| c.1)
-            .unwrap_or(CLASSES[4].1),
-    }
+    cover_color(pct)
 }
 
 /// The choropleth map as an SVG element.
@@ -87,15 +72,9 @@ fn map_svg(r: &Report, lang: Lang) -> String {
 
 fn legend(lang: Lang) -> String {
     let mut o = String::from(r#"<ul class="legend">"#);
-    let mut lo = 0.0;
-    for (hi, c) in CLASSES {
-        let label = if hi.is_finite() {
-            format!("{lo:.0}–{hi:.0} %")
-        } else {
-            format!("≥ {lo:.0} %")
-        };
+    for (i, c) in COVER_COLORS.iter().enumerate() {
+        let label = cover_label(i);
         let _ = write!(o, r#"<li><span style="background:{c}"></span>{label}</li>"#);
-        lo = hi;
     }
     let _ = write!(
         o,

@@ -104,18 +104,34 @@ fn render(v: &Value, depth: usize) -> String {
     }
 }
 
+/// A feature's page (`/collections/{id}/items/{fid}`) gets a small Leaflet map of
+/// its geometry (`static/map/preview.js` fetches the same item as GeoJSON: no data
+/// inlined into the page).
+fn preview(doc: &Value) -> (&'static str, &'static str) {
+    if doc["type"] == "Feature" && doc["geometry"].is_object() {
+        (
+            "<link rel=\"stylesheet\" href=\"/static/vendor/leaflet/leaflet.css\">",
+            "<div id=\"preview\" style=\"height:280px;max-width:640px;border:1px solid #ccc;margin:.5rem 0\"></div>\
+<script src=\"/static/vendor/leaflet/leaflet.js\"></script><script src=\"/static/map/preview.js\"></script>",
+        )
+    } else {
+        ("", "")
+    }
+}
+
 /// A page titled `title` showing `doc`, in the request's language (`i18n`).
 pub fn page(title: &str, doc: &Value) -> String {
+    let (head, preview_map) = preview(doc);
     format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t} · Canopy</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:1rem;}}table{{border-collapse:collapse;}}\
 th,td{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;font-size:90%;}}\
-th{{background:#f3f6f3;}}</style></head><body>\
+th{{background:#f3f6f3;}}</style><link rel=\"icon\" href=\"/static/map/icon.svg\" type=\"image/svg+xml\">{head}</head><body>\
 <nav><a href=\"/?lang={lang}\">Canopy</a> · <a href=\"/collections?lang={lang}\">{collections}</a> · \
 <a href=\"/map?lang={lang}\">{map}</a> · <a href=\"/api?f=html&amp;lang={lang}\">API</a> · \
 <a href=\"?lang={other}\" hreflang=\"{other}\" lang=\"{other}\">{other_name}</a></nav>\
-<h1>{t}</h1>{b}</body></html>",
+<h1>{t}</h1>{preview_map}{b}</body></html>",
         lang = i18n::current().code(),
         other = match i18n::current() { i18n::Lang::Vi => "en", i18n::Lang::En => "vi" },
         other_name = match i18n::current() { i18n::Lang::Vi => "English", i18n::Lang::En => "Tiếng Việt" },

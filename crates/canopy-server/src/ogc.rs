@@ -428,7 +428,8 @@ pub async fn api(
     let base = base_url(&st.settings, &headers);
     let doc = crate::openapi::document(&base);
     match query::get(&p, "f") {
-        Some("html") => Ok(document(Format::Html, "API", &doc, OPENAPI)),
+        // An interactive viewer (Swagger UI) of the same document.
+        Some("html") => crate::static_files::api_page(),
         None | Some("json") => Ok(json_bytes(
             serde_json::to_vec(&doc).unwrap_or_default(),
             OPENAPI,

@@ -33,6 +33,11 @@ fn serve(path: &str) -> Result<Response, ApiError> {
     Ok(r)
 }
 
+/// The API viewer page (`/api?f=html`): Swagger UI over `/api?f=json`.
+pub fn api_page() -> Result<Response, ApiError> {
+    serve("api/index.html")
+}
+
 /// `GET /map`.
 pub async fn map() -> Result<Response, ApiError> {
     serve("map/index.html")
@@ -55,4 +60,49 @@ pub async fn service_worker() -> Result<Response, ApiError> {
 /// `GET /static/{*path}`.
 pub async fn file(Path(path): Path<String>) -> Result<Response, ApiError> {
     serve(&path)
+}
+
+#[cfg(test)]
+mod palette_tests {
+    /// The web map's cover classes and colours are `canopy_core::palette`'s (the
+    /// report's and the QGIS style's): one class scheme everywhere.
+    #[test]
+    fn palette_agrees() {
+        use canopy_core::palette::{COVER_BREAKS, COVER_COLORS, SEVERITY_COLORS, SPECIES_COLORS};
+        let js = include_str!("../static/map/map.js");
+        let line = |name: &str| {
+            js.lines()
+                .find(|l| l.trim_start().starts_with(&format!("const {name} = ")))
+                .unwrap_or_else(|| panic!("map.js has no const {name}"))
+                .to_string()
+        };
+        let breaks = line("COVER_BREAKS");
+        let want = COVER_BREAKS
+            .iter()
+            .map(|b| format!("{b:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(
+            breaks.contains(&format!("[{want}]")),
+            "{breaks} vs [{want}]"
+        );
+        let colors = line("COVER_COLORS");
+        let want = COVER_COLORS
+            .iter()
+            .map(|c| format!("'{c}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(
+            colors.contains(&format!("[{want}]")),
+            "{colors} vs [{want}]"
+        );
+        let sev = line("SEVERITY_COLORS");
+        for (k, c) in SEVERITY_COLORS {
+            assert!(sev.contains(&format!("{k}: '{c}'")), "{sev}: {k} {c}");
+        }
+        let sp = line("SPECIES_COLORS");
+        for (k, c) in SPECIES_COLORS {
+            assert!(sp.contains(&format!("{k}: '{c}'")), "{sp}: {k} {c}");
+        }
+    }
 }

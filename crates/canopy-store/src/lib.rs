@@ -50,6 +50,7 @@ pub mod parcels;
 pub mod pg;
 pub(crate) mod pg_triage;
 pub mod photos;
+pub mod qgis;
 pub(crate) mod rows;
 pub mod runs;
 pub mod targets;

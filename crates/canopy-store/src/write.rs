@@ -173,6 +173,8 @@ pub fn write(path: &Path, t: &Tables) -> Result<()> {
             crate::photos::write(&mut txn, &previous_photos)
                 .map_err(gdal_err(path, format!("layer {}", crate::photos::TABLE)))?;
         }
+        crate::qgis::write_gpkg(&txn)
+            .map_err(gdal_err(path, "the communes_cover view and QGIS styles"))?;
         txn.commit().map_err(gdal_err(path, "commit failed"))?;
     }
     ds.close()

@@ -15,6 +15,15 @@
 //! The forest stays forest in every epoch (the fire is after the last image),
 //! so the loss alerts and their truth are unchanged. Deterministic.
 //!
+//! - the fire that burned the **burned patch** (below): three detections (S-NPP
+//!   and NOAA-20 by day, S-NPP the next night) over the patch's centre eight days
+//!   after the earlier epoch's date (before the later epoch's first scene, 20
+//!   January), within 30 m of the centre so their 390 × 360 m footprints stay in
+//!   the clearing: one fire event over the burned clearing whose forest (in the
+//!   latest epoch, where the clearing is no longer forest) is below the alert
+//!   threshold, so it adds no fire alert; the clearing's loss alert carries the
+//!   cause (`fire`, from dNBR). Written first (FIRMS files are in date order).
+//!
 //! Burned area (band 4 of every spectral tile, SWIR2 as Sentinel-2 B12, same L2A
 //! scale and offset, nodata 0): SWIR2 reflectance is 0.2 × the NIR reflectance
 //! (NBR = 0.8 / 1.2 = 0.667 whatever the cover), except on the **burned patch**:
@@ -152,6 +161,35 @@ pub(crate) fn write(
     let d0 = last.to_string();
     // (x, y, date, acq_time, satellite, confidence, bright_ti4, frp, day/night)
     let mut rows: Vec<(f64, f64, &str, &str, &str, &str, f64, f64, &str)> = Vec::new();
+    let burn_date = burn_fire_date(scene)?;
+    if let (Some(b), Some(date)) = (scene.burned_patch(), burn_date.as_deref()) {
+        let g = &scene.layout.grid;
+        let cx = g.x0 + 0.5 * (b.rect.c0 + b.rect.c1) as f64 * g.dx;
+        let cy = g.y0 - 0.5 * (b.rect.r0 + b.rect.r1) as f64 * g.dy;
+        rows.push((cx, cy, date, "0642", "N", "h", 352.8, 24.6, "D"));
+        rows.push((
+            cx + 20.0,
+            cy - 30.0,
+            date,
+            "0731",
+            "N20",
+            "n",
+            344.1,
+            18.2,
+            "D",
+        ));
+        rows.push((
+            cx - 20.0,
+            cy + 20.0,
+            date,
+            "1857",
+            "N",
+            "n",
+            309.5,
+            7.4,
+            "N",
+        ));
+    }
     for (k, (dx, dy)) in [
         (0.0, 0.0),
         (375.0, 0.0),
@@ -236,6 +274,22 @@ pub(crate) fn write(
     }
     std::fs::write(&path, text).map_err(io)?;
     Ok(rows.len())
+}
+
+/// The date of the fire that burned the burned patch: eight days after the
+/// earlier epoch's date (`None` without a burned patch).
+fn burn_fire_date(scene: &Scene) -> Result<Option<String>, SynthError> {
+    let Some(b) = scene.burned_patch() else {
+        return Ok(None);
+    };
+    let Some(e) = scene.epochs.get(b.from) else {
+        return Ok(None);
+    };
+    let d: NaiveDate = e.date.parse().map_err(|_| SynthError::Proj {
+        what: "hotspots".into(),
+        msg: format!("epoch date {} is not YYYY-MM-DD", e.date),
+    })?;
+    Ok(Some((d + Duration::days(8)).to_string()))
 }
 
 /// SWIR2 / NIR reflectance ratio of unburned land and of the burned patch.

@@ -5,6 +5,10 @@
 // Loaded after map.js; waits until the map is ready, adds its own layer switch
 // ("Fire danger <date>", "Fire events", "Fire hotspots"), and adds nothing for
 // what the store lacks (a 404 danger, empty collections).
+// The burned-area layer ("Burned forest <from> → <to>", GET /stats/burned-area):
+// the communes with burned forest (dNBR ≥ 0.1) shaded by their burned ha, with
+// the ha per burn-severity class in the tooltip, and the outlines of the loss
+// alerts whose cause is fire (from the alerts collection the map already holds).
 (function () {
   'use strict';
   const COLORS = { 1: '#2b83ba', 2: '#abdda4', 3: '#ffffbf', 4: '#fdae61', 5: '#d7191c' };
@@ -124,10 +128,64 @@
     return [window.canopyI18n.t('fire.hotspots'), layer];
   }
 
+  // Burned forest ha → fill colour (classes of the legend: > 0, ≥ 1, ≥ 10, ≥ 50 ha).
+  const BURN_BREAKS = [1, 10, 50];
+  const BURN_COLORS = ['#fdd49e', '#fc8d59', '#d7301f', '#7f0000'];
+  function burnColor(ha) {
+    let i = 0;
+    while (i < BURN_BREAKS.length && ha >= BURN_BREAKS[i]) i++;
+    return BURN_COLORS[i];
+  }
+
+  async function burnedLayer(canopy) {
+    let burned;
+    try {
+      burned = await getJson('/stats/burned-area?f=json');
+    } catch (e) {
+      if (e.status === 404) return null; // no epoch pair with a SWIR band
+      throw e;
+    }
+    const I = window.canopyI18n;
+    const byCode = new Map(burned.communes.filter((u) => u.burned_ha > 0).map((u) => [u.code, u]));
+    const communes = await getJson('/collections/communes/items?limit=10000&f=json');
+    const shown = communes.features.filter((f) => byCode.has(String(f.id)) || byCode.has(String(f.properties.code)));
+    const unit = (f) => byCode.get(String(f.id)) || byCode.get(String(f.properties.code));
+    const group = L.featureGroup();
+    L.geoJSON(shown, {
+      style: (f) => ({ color: '#7f0000', weight: 1, fillOpacity: 0.55, fillColor: burnColor(unit(f).burned_ha) }),
+      onEachFeature: (f, l) => {
+        const u = unit(f), c = u.classes;
+        l.bindTooltip(() => lines(String(f.properties.name || u.code), [
+          I.t('burn.tooltip', { ha: I.num(u.burned_ha, 2, 2), from: burned.from_epoch, to: burned.to_epoch }),
+          I.t('burn.classes', {
+            low: I.num(c.low_ha, 2, 2), ml: I.num(c.moderate_low_ha, 2, 2),
+            mh: I.num(c.moderate_high_ha, 2, 2), high: I.num(c.high_ha, 2, 2),
+          }),
+          I.t('burn.noDnbr', { ha: I.num(u.no_dnbr_ha, 2, 2) }),
+        ]), { sticky: true });
+      },
+    }).addTo(group);
+    const fireLoss = ((canopy.data && canopy.data.alerts) || [])
+      .filter((f) => f.properties.cause === 'fire' && f.properties.kind !== 'fire' && f.geometry);
+    L.geoJSON(fireLoss, {
+      style: () => ({ color: '#000000', weight: 2, dashArray: '4 3', fillColor: '#7f0000', fillOpacity: 0.6 }),
+      onEachFeature: (f, l) => {
+        l.bindTooltip(() => lines(I.t('burn.alert', { id: String(f.id) }), [
+          `${I.num(f.properties.area_ha, 2, 2)} ha · ${String(f.properties.commune_name || f.properties.commune_code)}`,
+        ]), { sticky: true });
+      },
+    }).addTo(group);
+    canopy.burned = {
+      from: burned.from_epoch, to: burned.to_epoch, communes: shown.length, fireAlerts: fireLoss.length,
+      colors: BURN_COLORS, breaks: BURN_BREAKS,
+    };
+    return [I.t('burn.layer', { from: burned.from_epoch, to: burned.to_epoch }), group];
+  }
+
   async function load() {
     const canopy = window.canopy;
     const overlays = {};
-    for (const make of [dangerLayer, eventsLayer, hotspotsLayer]) {
+    for (const make of [dangerLayer, eventsLayer, hotspotsLayer, burnedLayer]) {
       try {
         const got = await make(canopy);
         if (got) overlays[got[0]] = got[1];

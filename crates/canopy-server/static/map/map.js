@@ -38,6 +38,7 @@
   const COVER_COLORS = ['#ffffcc', '#d9f0a3', '#addd8e', '#78c679', '#41ab5d', '#238443', '#005a32'];
   const SEVERITY_COLORS = { high: '#d7191c', medium: '#f07c00', low: '#f2d21b' };
   const SEVERITY_ORDER = { high: 0, medium: 1, low: 2 };
+  const FIRE_RING = '#7f0000';
   const SPECIES_COLORS = { pine: '#3b6fb6', anise: '#8856a7', acacia: '#1c9e94', cinnamon: '#a6611a' };
   const SPECIES_LABELS = Object.fromEntries(['pine', 'anise', 'acacia', 'cinnamon'].map((s) => [s, T('species.' + s)]));
   // Severity and status values are stored in English; shown in the page's language.
@@ -74,6 +75,8 @@
       fillOpacity: 0.95, color: '#ffffff', weight: 2, opacity: 1, dashArray: null,
     };
     if (status === 'confirmed') Object.assign(base, { color: '#111111', weight: 3 });
+    // A loss alert caused by fire (mostly burned, dNBR) or a fire-event alert: a dark red ring.
+    if (p.cause === 'fire' && status === 'new') Object.assign(base, { color: FIRE_RING, weight: 3 });
     if (status === 'dismissed') Object.assign(base, { fillOpacity: 0.3, color: '#444444', opacity: 0.6, dashArray: '3 3' });
     return base;
   }
@@ -250,6 +253,8 @@
       [T('f.area'), fmt.ha(p.area_ha)],
       [T('f.zone'), p.zone_species ? `${speciesName(p.zone_species)}${p.zone_code ? ' · ' + p.zone_code : ''}` : T('zone.outside')],
       [T('f.naturalLost'), natural],
+      [T('f.cause'), p.cause === 'fire' ? T(p.kind === 'fire' ? 'cause.fireEvent' : 'cause.fire')
+        : p.cause ? T('cause.unknown') : null],
       [T('f.firstSeen'), p.first_seen ? fmt.date(p.first_seen) : null],
       [T('f.status'), statusLine],
       [T('f.note'), p.note],
@@ -655,6 +660,9 @@
         rows.push(el('h3', null, T('legend.alerts')));
         ['high', 'medium', 'low'].forEach((s) => rows.push(el('div', { class: 'row' },
           el('span', { class: 'mk', style: `background:${SEVERITY_COLORS[s]}` }), sevName(s))));
+        if ((canopy.data && canopy.data.alerts || []).some((f) => f.properties.cause === 'fire')) {
+          rows.push(el('div', { class: 'row cause-fire' }, el('span', { class: 'mk', style: `background:#bbb;border:3px solid ${FIRE_RING}` }), T('legend.causeFire')));
+        }
         rows.push(el('div', { class: 'row' }, el('span', { class: 'mk confirmed', style: 'background:#bbb' }), statusName('confirmed')));
         rows.push(el('div', { class: 'row' }, el('span', { class: 'mk dismissed', style: 'background:#bbb' }), statusName('dismissed')));
       }
