@@ -16,10 +16,10 @@ import pyproj
 import pytest
 import shapely
 
-import oracle_lib as ol
+import openpyxl  # tests/oracle/requirements.txt: a missing reader fails, never skips
+import pyogrio
 
-pyogrio = pytest.importorskip("pyogrio")
-openpyxl = pytest.importorskip("openpyxl")
+import oracle_lib as ol
 
 
 def _export(store: Path, layer: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
