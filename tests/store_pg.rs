@@ -89,35 +89,53 @@ fn layer_names(gpkg: &Path) -> Vec<String> {
 /// One row: its fields and its geometry (as WKT-like debug text).
 type Rows = BTreeMap<String, Vec<(BTreeMap<String, serde_json::Value>, String)>>;
 
-/// Every row of the layers of a store (`runs` without its times).
+/// A field's value as JSON (`Null` when unset).
+fn json(v: Option<canopy_pipeline::gdal::vector::FieldValue>) -> serde_json::Value {
+    use canopy_pipeline::gdal::vector::FieldValue;
+    use serde_json::Value;
+    match v {
+        None => Value::Null,
+        Some(FieldValue::IntegerValue(i)) => Value::from(i),
+        Some(FieldValue::Integer64Value(i)) => Value::from(i),
+        Some(FieldValue::RealValue(x)) => {
+            serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+        }
+        Some(FieldValue::StringValue(s)) => Value::String(s),
+        Some(other) => other.into_string().map_or(Value::Null, Value::String),
+    }
+}
+
+/// Every row of the layers of a store (`runs` without its times), read generically
+/// through the store's own open dataset, so any table a later version adds is compared.
 fn rows(store: &Path, names: &[String]) -> Rows {
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let layers = canopy_store::Store::open(store)
-        .unwrap()
-        .read()
-        .unwrap()
-        .layers(&names)
-        .unwrap();
-    layers
-        .into_iter()
-        .map(|(n, rows)| {
-            let rows = rows
-                .into_iter()
-                .map(|mut r| {
-                    if n == "runs" {
-                        r.fields.retain(|k, _| {
-                            !k.ends_with("_at")
-                                && !k.ends_with("_s")
-                                && !k.contains("second")
-                                && k != "timings"
-                        });
-                    }
-                    (r.fields, format!("{:?}", r.geometry))
-                })
-                .collect();
-            (n, rows)
-        })
-        .collect()
+    let reader = canopy_store::Store::open(store).unwrap().read().unwrap();
+    let ds = reader.dataset();
+    let mut out = Rows::new();
+    for n in names {
+        let Ok(mut layer) = ds.layer_by_name(n) else {
+            continue;
+        };
+        let field_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+        let mut rows = Vec::new();
+        for f in layer.features() {
+            let mut fields = BTreeMap::new();
+            for (i, k) in field_names.iter().enumerate() {
+                fields.insert(k.clone(), json(f.field(i).ok().flatten()));
+            }
+            if n == "runs" {
+                fields.retain(|k, _| {
+                    !k.ends_with("_at")
+                        && !k.ends_with("_s")
+                        && !k.contains("second")
+                        && k != "timings"
+                });
+            }
+            let geometry = f.geometry().map(|g| g.to_geo().expect("a valid geometry"));
+            rows.push((fields, format!("{geometry:?}")));
+        }
+        out.insert(n.clone(), rows);
+    }
+    out
 }
 
 /// Equal, numbers to 1e-13 relative: GDAL's PostgreSQL driver sends doubles as

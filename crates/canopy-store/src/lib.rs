@@ -200,6 +200,12 @@ impl Reader {
         &self.path
     }
 
+    /// The reader's one open dataset, for tools that read a layer generically
+    /// (the backend-comparison tests); the typed readers are the API.
+    pub fn dataset(&self) -> &Dataset {
+        &self.ds
+    }
+
     /// Whether the store has table `name`.
     pub fn has_table(&self, name: &str) -> bool {
         self.ds.layer_by_name(name).is_ok()
