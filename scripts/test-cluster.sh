@@ -97,7 +97,7 @@ log "sample region (Lạng Sơn at 100 m) and its single-process run"
 w="$T/work"
 cp data/regions/lang-son/{region.toml,communes.geojson,targets.toml} "$w/"
 (cd "$w" && "$canopy" synth . --communes communes.geojson --name "Lạng Sơn" --pixel-size 100 \
-  --scenes 2 --targets targets.toml >/dev/null 2>"$T/synth.log")
+  --scenes 2 --targets targets.toml --parcels >/dev/null 2>"$T/synth.log")
 (cd "$w" && "$canopy" --threads 1 run region.toml --store single.gpkg >/dev/null 2>"$T/single.log")
 
 log "sbatch: 4-task array + merge (--dependency=afterok)"

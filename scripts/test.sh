@@ -6,7 +6,8 @@
 # (kill -9 of triage, serve and run; CANOPY_CRASH_ROUNDS=200 for the long version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --python --browser --cluster
+# (once: not again inside the PostGIS cluster the script re-runs itself in)
+[ -n "${CANOPY_IN_PG_CLUSTER:-}" ] || scripts/setup.sh --python --browser --cluster
 # The PostGIS store tests (tests/store_pg.rs, tests/server/test_pg.py) use one
 # throwaway PostgreSQL 15 + PostGIS cluster, removed at the end (also on failure).
 if [ -z "${CANOPY_IN_PG_CLUSTER:-}" ]; then

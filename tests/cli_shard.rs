@@ -141,6 +141,7 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
                 "2",
                 "--targets",
                 "targets.toml",
+                "--parcels",
             ],
         ),
         "synth",

@@ -326,6 +326,26 @@ impl PgLocation {
             .map_err(self.err("reading the schemas"))
     }
 
+    /// `NotFound` unless the store's `alerts` table has `alert_id`.
+    pub(crate) fn require_alert(&self, c: &mut impl GenericClient, alert_id: &str) -> Result<()> {
+        let alerts = format!("\"{}\".alerts", self.schema);
+        let found = self.table_exists(c, &alerts)?
+            && c.query_opt(
+                &format!("SELECT 1 FROM {alerts} WHERE alert_id = $1 LIMIT 1"),
+                &[&alert_id],
+            )
+            .map_err(self.err("looking up the alert"))?
+            .is_some();
+        if !found {
+            return Err(StoreError::NotFound(format!(
+                "store {}: has no alert \"{}\"",
+                self.display_path().display(),
+                alert_id
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn table_exists(&self, c: &mut impl GenericClient, table: &str) -> Result<bool> {
         c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
             .map(|r| r.get(0))
@@ -712,22 +732,7 @@ pub(crate) fn append_triage(
     tx.batch_execute(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
         .map_err(loc.err(format!("locking {table}")))?;
     let before = stamp_with(&mut tx, &loc).map_err(loc.err("reading the store's version"))?;
-    let alerts = format!("\"{}\".alerts", loc.schema);
-    let found = loc.table_exists(&mut tx, &alerts)?
-        && tx
-            .query_opt(
-                &format!("SELECT 1 FROM {alerts} WHERE alert_id = $1 LIMIT 1"),
-                &[&e.alert_id],
-            )
-            .map_err(loc.err("looking up the alert"))?
-            .is_some();
-    if !found {
-        return Err(StoreError::NotFound(format!(
-            "store {}: has no alert \"{}\"",
-            loc.display_path().display(),
-            e.alert_id
-        )));
-    }
+    loc.require_alert(&mut tx, &e.alert_id)?;
     if let Some(seen) = seen {
         let now: i64 = tx
             .query_one(

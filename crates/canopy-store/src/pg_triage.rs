@@ -15,7 +15,7 @@ use postgres::{GenericClient, Transaction};
 use crate::error::{Result, StoreError};
 use crate::merge::Merged;
 use crate::pg::{parse, PgLocation};
-use crate::photos::{NewPhoto, Photo, PhotoMeta, MAX_PHOTOS_PER_EVENT};
+use crate::photos::{NewPhoto, Photo, PhotoMeta};
 use crate::triage::{TriageEvent, TriageWrite};
 
 /// `"<schema>_triage".triage_photos`.
@@ -173,22 +173,7 @@ pub(crate) fn append_photo(
     lock(&loc, &mut tx)?;
     let before =
         crate::pg::stamp_with(&mut tx, &loc).map_err(loc.err("reading the store's version"))?;
-    let alerts = format!("\"{}\".alerts", loc.schema);
-    let found = loc.table_exists(&mut tx, &alerts)?
-        && tx
-            .query_opt(
-                &format!("SELECT 1 FROM {alerts} WHERE alert_id = $1 LIMIT 1"),
-                &[&p.alert_id],
-            )
-            .map_err(loc.err("looking up the alert"))?
-            .is_some();
-    if !found {
-        return Err(StoreError::NotFound(format!(
-            "store {}: has no alert \"{}\"",
-            loc.display_path().display(),
-            p.alert_id
-        )));
-    }
+    loc.require_alert(&mut tx, p.alert_id)?;
     let bys: Vec<String> = tx
         .query(
             &format!("SELECT \"by\" FROM {table} WHERE alert_id = $1 ORDER BY seq"),
@@ -198,25 +183,7 @@ pub(crate) fn append_photo(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if bys.len() != seen {
-        return Err(StoreError::Conflict(format!(
-            "alert \"{}\" has {} triage events, the writer saw {seen}: it changed meanwhile",
-            p.alert_id,
-            bys.len()
-        )));
-    }
-    let Some(last) = bys.last() else {
-        return Err(StoreError::Conflict(format!(
-            "alert \"{}\" has no triage event for the photo to join: PATCH its status first",
-            p.alert_id
-        )));
-    };
-    if *last != p.by {
-        return Err(StoreError::Conflict(format!(
-            "the latest triage of alert \"{}\" is {last}'s, not {}'s: a photo joins the sender's own triage",
-            p.alert_id, p.by
-        )));
-    }
+    crate::photos::check_join(p, &bys, seen)?;
     let photos = photos_table(&loc);
     let existing: i64 = tx
         .query_one(
@@ -226,12 +193,7 @@ pub(crate) fn append_photo(
         .map_err(loc.err("counting the event's photos"))?
         .get(0);
     let existing = existing as usize;
-    if existing >= MAX_PHOTOS_PER_EVENT {
-        return Err(StoreError::Input(format!(
-            "triage event {seen} of alert \"{}\" already has {MAX_PHOTOS_PER_EVENT} photos (the most)",
-            p.alert_id
-        )));
-    }
+    crate::photos::check_room(p, seen, existing)?;
     let meta = PhotoMeta {
         alert_id: p.alert_id.to_string(),
         event: seen,

@@ -258,30 +258,13 @@ pub fn append(
             p.alert_id
         )));
     }
-    let events: Vec<_> = r
+    let bys: Vec<String> = r
         .triage()?
         .into_iter()
         .filter(|t| t.alert_id == p.alert_id)
+        .map(|t| t.by)
         .collect();
-    if events.len() != seen {
-        return Err(PipelineError::Conflict(format!(
-            "alert \"{}\" has {} triage events, the writer saw {seen}: it changed meanwhile",
-            p.alert_id,
-            events.len()
-        )));
-    }
-    let Some(last) = events.last() else {
-        return Err(PipelineError::Conflict(format!(
-            "alert \"{}\" has no triage event for the photo to join: PATCH its status first",
-            p.alert_id
-        )));
-    };
-    if last.by != p.by {
-        return Err(PipelineError::Conflict(format!(
-            "the latest triage of alert \"{}\" is {}'s, not {}'s: a photo joins the sender's own triage",
-            p.alert_id, last.by, p.by
-        )));
-    }
+    check_join(p, &bys, seen)?;
     drop(r);
     let mut ds = Dataset::open_ex(
         path,
@@ -295,12 +278,7 @@ pub fn append(
         .into_iter()
         .filter(|x| x.meta.alert_id == p.alert_id && x.meta.event == seen)
         .count();
-    if existing >= MAX_PHOTOS_PER_EVENT {
-        return Err(PipelineError::Input(format!(
-            "triage event {seen} of alert \"{}\" already has {MAX_PHOTOS_PER_EVENT} photos (the most)",
-            p.alert_id
-        )));
-    }
+    check_room(p, seen, existing)?;
     let photo = Photo {
         meta: PhotoMeta {
             alert_id: p.alert_id.to_string(),
@@ -344,4 +322,41 @@ mod tests {
         assert_eq!(sniff(b""), None);
         assert_eq!(sniff(b"RIFF\x10\0\0\0WAVE"), None);
     }
+}
+
+/// Whether a photo may join alert `p.alert_id`'s latest triage event: the writer saw
+/// every event (`seen` = how many, its ETag), and the latest is the sender's own.
+/// `bys`: the rangers of the alert's events, oldest first. Both backends check this.
+pub(crate) fn check_join(p: &NewPhoto, bys: &[String], seen: usize) -> Result<(), PipelineError> {
+    if bys.len() != seen {
+        return Err(PipelineError::Conflict(format!(
+            "alert \"{}\" has {} triage events, the writer saw {seen}: it changed meanwhile",
+            p.alert_id,
+            bys.len()
+        )));
+    }
+    let Some(last) = bys.last() else {
+        return Err(PipelineError::Conflict(format!(
+            "alert \"{}\" has no triage event for the photo to join: PATCH its status first",
+            p.alert_id
+        )));
+    };
+    if last != p.by {
+        return Err(PipelineError::Conflict(format!(
+            "the latest triage of alert \"{}\" is {last}'s, not {}'s: a photo joins the sender's own triage",
+            p.alert_id, p.by
+        )));
+    }
+    Ok(())
+}
+
+/// Whether event `seen` of the alert, holding `existing` photos, takes one more.
+pub(crate) fn check_room(p: &NewPhoto, seen: usize, existing: usize) -> Result<(), PipelineError> {
+    if existing >= MAX_PHOTOS_PER_EVENT {
+        return Err(PipelineError::Input(format!(
+            "triage event {seen} of alert \"{}\" already has {MAX_PHOTOS_PER_EVENT} photos (the most)",
+            p.alert_id
+        )));
+    }
+    Ok(())
 }
