@@ -2,14 +2,15 @@
 """Prints every row of every table of a GeoPackage store, exactly (floats by repr,
 blobs as hex), so two stores can be compared with `diff` / `==`: what `canopy run`
 and `canopy merge` wrote must be identical. Left out, as they differ between any two
-runs: the run's timestamps and timings (`runs`), GeoPackage `last_change` times.
+runs: the run's timestamps and timings (`runs`), GeoPackage `last_change` times,
+the QGIS styles' `update_time`.
 
     scripts/store-dump.py STORE.gpkg > dump.txt
 """
 import sqlite3
 import sys
 
-SKIP = {"started_at", "finished_at", "timings", "last_change"}
+SKIP = {"started_at", "finished_at", "timings", "last_change", "update_time"}
 
 
 def dump(path, out):
