@@ -67,7 +67,7 @@ mod tests {
         assert_eq!(cover_class(30.0), 1);
         assert_eq!(cover_class(79.9), 5);
         assert_eq!(cover_class(80.0), 6);
-        assert_eq!(cover_color(Some(65.0)), "#78c679");
+        assert_eq!(cover_color(Some(65.0)), "#41ab5d"); // 60–70 %: class 4
         assert_eq!(cover_color(None), NO_DATA);
         assert_eq!(cover_label(0), "< 30 %");
         assert_eq!(cover_label(3), "50–60 %");
