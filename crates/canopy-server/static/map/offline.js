@@ -32,7 +32,12 @@
   async function getJson(url) {
     const r = await fetch(url, { headers: { Accept: 'application/geo+json, application/json' }, cache: 'no-store' });
     if (!r.ok) { const e = new Error(`GET ${url}: HTTP ${r.status}`); e.status = r.status; throw e; }
-    return r;
+    // Kept decoded: the server may have sent it compressed (gzip/br), and a cached
+    // response served later must not claim an encoding or a length its body lost.
+    const headers = new Headers(r.headers);
+    headers.delete('Content-Encoding');
+    headers.delete('Content-Length');
+    return new Response(await r.blob(), { status: r.status, headers });
   }
 
   const jsonResponse = (doc, type) => new Response(JSON.stringify(doc), { headers: { 'Content-Type': type || 'application/geo+json' } });
