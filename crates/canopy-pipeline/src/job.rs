@@ -252,41 +252,32 @@ pub fn run(
         .as_ref()
         .and_then(|f| f.hotspots.as_ref())
         .map(|h| (h.hotspot_rows(), h.event_rows()));
-    if crate::shard::computing_shard() {
-        // A shard's strips go to its partial (`run_shard`), not to a store.
-        return Ok(RunOutcome {
-            region,
-            cover,
-            change,
-            warnings: warnings.into_iter().map(|(_, w)| w).collect(),
-            fire,
-            burn,
-            parcels: parcel_tables,
-        });
+    // A shard's strips go to its partial (`run_shard`), not to a store.
+    if !crate::shard::computing_shard() {
+        canopy_store::Store::at(store_path).write(&canopy_store::Tables {
+            communes: &cover.communes,
+            cover: &cover.rows,
+            province_cover: &cover.province,
+            epochs: &epochs,
+            observations: &cover.observations,
+            change: &change.rows,
+            province_change: &change.province,
+            alerts: &change.alerts,
+            zones: zone_tables.as_ref(),
+            targets: targets.as_ref(),
+            warnings: &warnings,
+            fire_danger: fire
+                .as_ref()
+                .filter(|f| !f.danger.is_empty())
+                .map(|f| &f.danger[..]),
+            hotspots: fire_rows.as_ref().map(|(h, e)| (&h[..], &e[..])),
+            burned_area: burn.measured.then_some(&burn.rows[..]),
+            parcels: parcel_tables.as_ref(),
+            run: &record,
+            chips: &change.chips,
+        })?;
+        tracing::info!(store = %store_path.display(), "store written");
     }
-    canopy_store::Store::at(store_path).write(&canopy_store::Tables {
-        communes: &cover.communes,
-        cover: &cover.rows,
-        province_cover: &cover.province,
-        epochs: &epochs,
-        observations: &cover.observations,
-        change: &change.rows,
-        province_change: &change.province,
-        alerts: &change.alerts,
-        zones: zone_tables.as_ref(),
-        targets: targets.as_ref(),
-        warnings: &warnings,
-        fire_danger: fire
-            .as_ref()
-            .filter(|f| !f.danger.is_empty())
-            .map(|f| &f.danger[..]),
-        hotspots: fire_rows.as_ref().map(|(h, e)| (&h[..], &e[..])),
-        burned_area: burn.measured.then_some(&burn.rows[..]),
-        parcels: parcel_tables.as_ref(),
-        run: &record,
-        chips: &change.chips,
-    })?;
-    tracing::info!(store = %store_path.display(), "store written");
     Ok(RunOutcome {
         region,
         cover,

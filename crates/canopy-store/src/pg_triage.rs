@@ -194,15 +194,7 @@ pub(crate) fn append_photo(
         .get(0);
     let existing = existing as usize;
     crate::photos::check_room(p, seen, existing)?;
-    let meta = PhotoMeta {
-        alert_id: p.alert_id.to_string(),
-        event: seen,
-        seq: existing + 1,
-        content_type: content_type.to_string(),
-        by: p.by.to_string(),
-        at: p.at.to_string(),
-        bytes: p.data.len(),
-    };
+    let meta = p.meta(seen, existing + 1, content_type);
     insert_photo(&loc, &mut tx, &meta, p.data)?;
     tx.execute("SELECT pg_notify('canopy_store', $1)", &[&loc.schema])
         .map_err(loc.err("notifying"))?;

@@ -280,15 +280,7 @@ pub fn append(
         .count();
     check_room(p, seen, existing)?;
     let photo = Photo {
-        meta: PhotoMeta {
-            alert_id: p.alert_id.to_string(),
-            event: seen,
-            seq: existing + 1,
-            content_type: content_type.to_string(),
-            by: p.by.to_string(),
-            at: p.at.to_string(),
-            bytes: p.data.len(),
-        },
+        meta: p.meta(seen, existing + 1, content_type),
         data: p.data.to_vec(),
     };
     {
@@ -359,4 +351,19 @@ pub(crate) fn check_room(p: &NewPhoto, seen: usize, existing: usize) -> Result<(
         )));
     }
     Ok(())
+}
+
+impl NewPhoto<'_> {
+    /// The stored description of this photo: photo `seq` of triage event `event`.
+    pub(crate) fn meta(&self, event: usize, seq: usize, content_type: &str) -> PhotoMeta {
+        PhotoMeta {
+            alert_id: self.alert_id.to_string(),
+            event,
+            seq,
+            content_type: content_type.to_string(),
+            by: self.by.to_string(),
+            at: self.at.to_string(),
+            bytes: self.data.len(),
+        }
+    }
 }
