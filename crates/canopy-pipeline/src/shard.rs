@@ -174,6 +174,10 @@ pub struct Partial {
     pub hashes: BTreeMap<String, String>,
     /// Pass key → this shard's strips.
     pub passes: BTreeMap<String, PassPart>,
+    /// Pair key (`chips:A:B`) → the evidence chips of the pair's alerts that lie
+    /// wholly inside this shard's rows (`chips::to_values`).
+    #[serde(default)]
+    pub chips: BTreeMap<String, Vec<ciborium::Value>>,
     /// Seconds the shard took (for the merge's log).
     pub seconds: f64,
 }
@@ -188,6 +192,7 @@ impl Partial {
             inputs: BTreeMap::new(),
             hashes: BTreeMap::new(),
             passes: BTreeMap::new(),
+            chips: BTreeMap::new(),
             seconds: 0.0,
         }
     }
@@ -287,6 +292,77 @@ pub fn cache_report() -> Option<crate::cache::CacheReport> {
 /// Whether this process computes a shard (no alerts, chips nor store then).
 pub fn computing_shard() -> bool {
     matches!(mode().as_deref(), Some(Mode::Shard { .. }))
+}
+
+/// Shard mode: the rows of the working grid this shard computes in a pass of
+/// `strips` (the rows of its range of strips). `None` outside shard mode.
+pub fn own_rows(strips: &[(usize, usize)]) -> Option<std::ops::Range<usize>> {
+    match mode().as_deref() {
+        Some(Mode::Shard { k, n, .. }) => {
+            let r = range(*k, *n, strips.len());
+            Some(match (strips.get(r.start), r.end.checked_sub(1).and_then(|e| strips.get(e))) {
+                (Some(a), Some(b)) if !r.is_empty() => a.0..b.0 + b.1,
+                _ => 0..0,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Shard mode: records the chips a shard rendered for a pair (`chips:A:B`).
+pub fn record_chips(key: &str, chips: &[crate::chips::Chip]) {
+    if let Some(Mode::Shard { sink, .. }) = mode().as_deref() {
+        if let Ok(mut p) = sink.lock() {
+            p.chips.insert(key.to_string(), crate::chips::to_values(chips));
+        }
+    }
+}
+
+/// Chips rendered before for a pair (`chips:A:B` of `epochs`), by alert id: at
+/// a merge, those of every shard (each rendered the alerts wholly inside its
+/// rows); in an incremental run, the cached ones; else none.
+pub fn known_chips(
+    key: &str,
+    epochs: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<crate::chips::Chip>>, PipelineError> {
+    let mut out = std::collections::HashMap::new();
+    match mode().as_deref() {
+        Some(Mode::Merge { parts }) => {
+            for (file, p) in parts {
+                if let Some(values) = p.chips.get(key) {
+                    let chips = crate::chips::from_values(values).map_err(|msg| {
+                        ShardError::Partial {
+                            file: file.clone(),
+                            msg: format!("shard {}/{}: {key}: {msg}", p.k, p.n),
+                        }
+                    })?;
+                    out.extend(chips);
+                }
+            }
+        }
+        Some(Mode::Cache { cache, .. }) => {
+            if let Some(values) = cache.get().and_then(|c| c.get_quiet(key, epochs)) {
+                match crate::chips::from_values(&values) {
+                    Ok(chips) => out = chips,
+                    Err(e) => tracing::warn!(pass = key, "cached chips unreadable ({e}); rendered"),
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// An incremental run: caches a pair's chips (`chips:A:B`) when some were rendered.
+pub fn remember_chips(key: &str, epochs: &[&str], chips: &[crate::chips::Chip], rendered: usize) {
+    if rendered == 0 {
+        return;
+    }
+    if let Some(Mode::Cache { cache, .. }) = mode().as_deref() {
+        if let Some(c) = cache.get() {
+            c.put_quiet(key, epochs, crate::chips::to_values(chips));
+        }
+    }
 }
 
 /// Takes the shard's partial out of the sink (shard mode only).
