@@ -1,9 +1,11 @@
 //! Incremental runs (`canopy run … --cache DIR`): a strip pass whose inputs did
 //! not change is answered from the cache instead of read again.
 //!
-//! The cache holds, per strip pass (`cover:E`, `change:A:B`, `burn:A:B`), the
-//! pass's *per-strip outputs* (the same values a shard's partial holds, see
-//! [`crate::shard`]), and, per pair, the alerts' evidence chips. An entry's key
+//! The cache holds, per strip pass (`cover:E`, `change:A:B` with its burned
+//! area), the pass's *per-strip outputs* (the same values a shard's partial
+//! holds, see [`crate::shard`]), and, per pair (`chips:A:B`, not listed in the
+//! report), the alerts' evidence chips, so a reused pair's chips are not
+//! rendered again (an alert without a cached chip is rendered). An entry's key
 //! is the SHA-256 of everything its outputs depend on: the canopy version, the
 //! run's settings (less the thread count and the list of pairs), the legend, the
 //! fingerprints of the polygon inputs (communes, zones, hotspot files: they make

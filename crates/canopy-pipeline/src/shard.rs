@@ -2,7 +2,7 @@
 //! region's strip passes split over N processes, merged bit-identically.
 //!
 //! **The split.** Every strip pass of a run (the cover pass of an epoch, the
-//! change pass and the burned-area pass of a pair) streams its working grid in
+//! change pass of a pair, with its burned area) streams its working grid in
 //! the strips of [`crate::cover::strip_rows`]. Shard K of N computes, in every
 //! pass, the contiguous range of strips `[K·S/N, (K+1)·S/N)` (S: the pass's strip
 //! count; integer division), so each shard reads about 1/N of every epoch's
@@ -10,13 +10,16 @@
 //! hotspot plans) is cheap and done by every shard and by the merge alike.
 //!
 //! **The partial.** A shard writes one file, `shard-K-of-N.canopy-part`: for each
-//! pass (keyed `cover:E`, `change:A:B`, `burn:A:B`) the *per-strip* outputs of
+//! pass (keyed `cover:E`, `change:A:B`) the *per-strip* outputs of
 //! its strips, exactly as the pass's reduction consumes them (per polygon sums,
 //! transition sums, every loss run, burned runs, confirming-observation runs);
 //! plus the region's name, the settings (those of the `runs` table, less the
 //! thread count), every input's size and mtime, and the SHA-256 of the inputs
 //! whose index is K modulo N (so the N shards hash the inputs once between
-//! them). The file is `CANOPYP1`, the body's length (u64 LE), the body (CBOR,
+//! them); and per pair (`chips:A:B`) the evidence chips of the alerts lying
+//! wholly inside the shard's rows (a patch off the shard's first and last rows
+//! cannot join another shard's runs, so it is a whole alert, whose id the shard
+//! can compute: `change::run`). The file is `CANOPYP1`, the body's length (u64 LE), the body (CBOR,
 //! `ciborium`, floats stored exactly) and the body's SHA-256; it is written
 //! atomically (`canopy_store::atomic`), so a killed shard leaves no partial, and
 //! a truncated or altered one fails its length or checksum.
@@ -28,8 +31,9 @@
 //! order as a single process, so every sum is added in the same order and every
 //! figure, alert id and outline is bit-identical, whatever N. Alerts are
 //! labelled from all loss runs at the merge, so patches crossing shard borders
-//! are stitched exactly; the evidence chips are rendered at the merge (it reads
-//! the imagery around each alert, not whole epochs).
+//! are stitched exactly; the merge takes the shards' chips by alert id and
+//! renders only those of the alerts crossing a shard border (a chip depends only
+//! on its alert's patch, so the chips are the same either way).
 //!
 //! The mode is process-wide (set by `job::run_shard` / `job::merge` for the
 //! length of the call, [`ModeGuard`]); an ordinary run computes every strip.
