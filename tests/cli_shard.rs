@@ -204,10 +204,7 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
             .lines()
             .find(|l| l.starts_with("Evidence chips: "))
             .unwrap_or_else(|| panic!("{out}"));
-        let nums: Vec<usize> = line
-            .split(' ')
-            .filter_map(|w| w.parse().ok())
-            .collect();
+        let nums: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
         let (by_shards, at_merge) = (nums[0], nums[1]);
         let total = *chip_total.get_or_insert(by_shards + at_merge);
         assert_eq!(by_shards + at_merge, total, "N = {n}: {line}");
@@ -268,9 +265,8 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         "incremental run",
     );
     assert!(
-        out.contains(
-            "reused change:2024:2025; computed change:2025:2026; input fingerprints: "
-        ) && out.contains(" reused, 1 hashed"),
+        out.contains("reused change:2024:2025; computed change:2025:2026; input fingerprints: ")
+            && out.contains(" reused, 1 hashed"),
         "{out}"
     );
     // The first pair's chips come from the cache (not rendered again).

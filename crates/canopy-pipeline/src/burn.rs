@@ -208,10 +208,7 @@ pub fn strip(
 pub type PairStrips = Result<(Vec<[f64; BURN_CODES]>, BTreeMap<u32, Vec<Run>>, PixelArea), String>;
 
 /// The ordered reduction of a pair's strips (`n` polygons), in strip order.
-pub fn reduce(
-    outs: Vec<StripOut>,
-    n: usize,
-) -> (Vec<[f64; BURN_CODES]>, BTreeMap<u32, Vec<Run>>) {
+pub fn reduce(outs: Vec<StripOut>, n: usize) -> (Vec<[f64; BURN_CODES]>, BTreeMap<u32, Vec<Run>>) {
     let mut sums = vec![[0.0; BURN_CODES]; n];
     let mut burned: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
     for o in outs {

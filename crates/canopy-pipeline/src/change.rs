@@ -308,10 +308,16 @@ pub fn run(
                         && (own.end == h || (c.bbox[3] as usize) < own.end)
                 })
                 .collect();
-            let patches: Vec<(String, Component)> = alert_patches(inside, prep, region, &covs, &area)
-                .into_iter()
-                .map(|c| (alert_id(&ea.id, &eb.id, &ma.crs, &ma.grid, &c.runs[0], c.pixels), c))
-                .collect();
+            let patches: Vec<(String, Component)> =
+                alert_patches(inside, prep, region, &covs, &area)
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            alert_id(&ea.id, &eb.id, &ma.crs, &ma.grid, &c.runs[0], c.pixels),
+                            c,
+                        )
+                    })
+                    .collect();
             let (chips, _) = crate::chips::render(
                 &ma,
                 &mb,
@@ -343,8 +349,7 @@ pub fn run(
         )?;
         let t_chips = std::time::Instant::now();
         let mut known = crate::shard::known_chips(&chip_key, &pair_ids)?;
-        let (chips, rendered) =
-            crate::chips::render(&ma, &mb, &prep.rules, &patches, &mut known)?;
+        let (chips, rendered) = crate::chips::render(&ma, &mb, &prep.rules, &patches, &mut known)?;
         let reused = patches.len().min(crate::chips::MAX_ALERTS) - rendered;
         tracing::info!(from = %ea.id, to = %eb.id, rendered, reused, "evidence chips");
         result.chips_rendered += rendered;
@@ -397,10 +402,9 @@ fn strips(
                 let readers = MosaicReader::new(ma, rules).and_then(|a| {
                     let b = MosaicReader::new(mb, rules)?;
                     let n = match nbr {
-                        Some((na, nb)) => Some((
-                            MosaicReader::new(na, rules)?,
-                            MosaicReader::new(nb, rules)?,
-                        )),
+                        Some((na, nb)) => {
+                            Some((MosaicReader::new(na, rules)?, MosaicReader::new(nb, rules)?))
+                        }
                         None => None,
                     };
                     Ok((a, b, n))

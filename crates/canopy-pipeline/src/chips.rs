@@ -312,7 +312,10 @@ pub fn render(
             slots[idx] = Some(chips);
         }
     }
-    Ok((slots.into_iter().flatten().flatten().collect(), rendered_here))
+    Ok((
+        slots.into_iter().flatten().flatten().collect(),
+        rendered_here,
+    ))
 }
 
 /// Chips as CBOR values (a shard's partial, the cache): `[alert id, kind, epoch,
@@ -339,7 +342,9 @@ pub fn from_values(values: &[ciborium::Value]) -> Result<HashMap<String, Vec<Chi
     let mut out: HashMap<String, Vec<Chip>> = HashMap::new();
     for (i, v) in values.iter().enumerate() {
         let bad = || format!("chip {i} is not [alert id, kind, epoch, bytes]");
-        let Value::Array(a) = v else { return Err(bad()) };
+        let Value::Array(a) = v else {
+            return Err(bad());
+        };
         let [Value::Text(id), Value::Text(kind), Value::Text(epoch), Value::Bytes(png)] = &a[..]
         else {
             return Err(bad());

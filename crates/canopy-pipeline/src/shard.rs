@@ -304,10 +304,15 @@ pub fn own_rows(strips: &[(usize, usize)]) -> Option<std::ops::Range<usize>> {
     match mode().as_deref() {
         Some(Mode::Shard { k, n, .. }) => {
             let r = range(*k, *n, strips.len());
-            Some(match (strips.get(r.start), r.end.checked_sub(1).and_then(|e| strips.get(e))) {
-                (Some(a), Some(b)) if !r.is_empty() => a.0..b.0 + b.1,
-                _ => 0..0,
-            })
+            Some(
+                match (
+                    strips.get(r.start),
+                    r.end.checked_sub(1).and_then(|e| strips.get(e)),
+                ) {
+                    (Some(a), Some(b)) if !r.is_empty() => a.0..b.0 + b.1,
+                    _ => 0..0,
+                },
+            )
         }
         _ => None,
     }
@@ -317,7 +322,8 @@ pub fn own_rows(strips: &[(usize, usize)]) -> Option<std::ops::Range<usize>> {
 pub fn record_chips(key: &str, chips: &[crate::chips::Chip]) {
     if let Some(Mode::Shard { sink, .. }) = mode().as_deref() {
         if let Ok(mut p) = sink.lock() {
-            p.chips.insert(key.to_string(), crate::chips::to_values(chips));
+            p.chips
+                .insert(key.to_string(), crate::chips::to_values(chips));
         }
     }
 }
@@ -334,12 +340,11 @@ pub fn known_chips(
         Some(Mode::Merge { parts }) => {
             for (file, p) in parts {
                 if let Some(values) = p.chips.get(key) {
-                    let chips = crate::chips::from_values(values).map_err(|msg| {
-                        ShardError::Partial {
+                    let chips =
+                        crate::chips::from_values(values).map_err(|msg| ShardError::Partial {
                             file: file.clone(),
                             msg: format!("shard {}/{}: {key}: {msg}", p.k, p.n),
-                        }
-                    })?;
+                        })?;
                     out.extend(chips);
                 }
             }
