@@ -6,6 +6,7 @@
 # checks every merged store against the single run's (scripts/store-dump.py).
 #
 #   scripts/bench-shards.sh REGION_DIR [OUT_DIR]     (e.g. data/regions/lang-son)
+#   SHARDS="1 2 4" scripts/bench-shards.sh …          other shard counts (default 1 2 4 8)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 canopy="$repo/target/release/canopy"
@@ -20,7 +21,7 @@ single_cpu=$(echo "$u + $s" | bc)
 echo "single process: wall ${w}s, CPU ${single_cpu}s"
 python3 "$repo/scripts/store-dump.py" "$out/single.gpkg" > "$out/single.txt"
 printf '| shards | CPU of shards (s) | slowest shard (s) | merge wall (s) | merge CPU (s) | partials (MB) | merge / run CPU | identical |\n|---|---|---|---|---|---|---|---|\n'
-for n in 1 2 4 8; do
+for n in ${SHARDS:-1 2 4 8}; do
   rm -rf "$out/p$n"
   cpu=0; slow=0
   for k in $(seq 0 $((n - 1))); do

@@ -329,6 +329,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             if let Some(dir) = cache {
                 let (out, r) = canopy_pipeline::job::run_cached(&region, &store, &pairs, &dir)?;
                 print_run(&store, &out)?;
+                println!(
+                    "Evidence chips: {} alert(s) from the cache, {} rendered",
+                    out.change.chips_reused, out.change.chips_rendered
+                );
                 let list = |v: &[String]| {
                     if v.is_empty() {
                         "none".to_string()
@@ -358,7 +362,12 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             let pairs = parse_pairs(&pairs)?;
             let store = store.unwrap_or_else(|| default_store(&region));
             let out = canopy_pipeline::job::merge(&region, &partials, &store, &pairs)?;
-            print_run(&store, &out)
+            print_run(&store, &out)?;
+            println!(
+                "Evidence chips: {} alert(s) rendered by the shards, {} at the merge (crossing a shard border)",
+                out.change.chips_reused, out.change.chips_rendered
+            );
+            Ok(())
         }
         Command::Export {
             region,

@@ -167,6 +167,7 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         assert!(single.contains(t), "{t} missing");
     }
 
+    let mut chip_total: Option<usize> = None;
     for n in 1..=4usize {
         let partials = format!("parts{n}");
         for k in 0..n {
@@ -197,6 +198,20 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         );
         assert!(out.contains("Store:"), "{out}");
         assert_same(&single, &dump(&dir.join(&store)), &format!("N = {n}"));
+        // The shards render the chips of the alerts inside their rows; the merge
+        // only those crossing a shard border (none with one shard).
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("Evidence chips: "))
+            .unwrap_or_else(|| panic!("{out}"));
+        let nums: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+        let (by_shards, at_merge) = (nums[0], nums[1]);
+        let total = *chip_total.get_or_insert(by_shards + at_merge);
+        assert_eq!(by_shards + at_merge, total, "N = {n}: {line}");
+        assert!(by_shards > 0, "N = {n}: {line}");
+        if n == 1 {
+            assert_eq!(at_merge, 0, "{line}");
+        }
     }
 
     // Incremental epochs: a third epoch added to the region file (the 2025 scenes
@@ -217,7 +232,8 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         "first cached run",
     );
     assert!(
-        out.contains("reused none; computed change:2024:2025, burn:2024:2025;"),
+        out.contains("reused none; computed change:2024:2025;")
+            && out.contains("Evidence chips: 0 alert(s) from the cache"),
         "{out}"
     );
     assert_same(&single, &dump(&dir.join("inc2.gpkg")), "cached run");
@@ -249,10 +265,16 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         "incremental run",
     );
     assert!(
-        out.contains(
-            "reused change:2024:2025, burn:2024:2025; computed change:2025:2026, burn:2025:2026; \
-             input fingerprints: "
-        ) && out.contains(" reused, 1 hashed"),
+        out.contains("reused change:2024:2025; computed change:2025:2026; input fingerprints: ")
+            && out.contains(" reused, 1 hashed"),
+        "{out}"
+    );
+    // The first pair's chips come from the cache (not rendered again).
+    assert!(
+        out.contains(&format!(
+            "Evidence chips: {} alert(s) from the cache",
+            chip_total.unwrap_or(0)
+        )),
         "{out}"
     );
     ok(

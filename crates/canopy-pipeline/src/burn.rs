@@ -2,9 +2,11 @@
 //! burned forest per commune, province and zone piece by burn-severity class
 //! (`core::burn`, Key & Benson 2006), and the cause of each loss alert.
 //!
-//! A pass of its own, after `change` (so the alerts' pixels are known), over the
-//! same working grid as the pair's change pass (the earlier epoch's; the later
-//! one planned onto it with `mosaic::plan_on`). It reuses the tile reader
+//! Computed in the pair's change pass (`change`): each strip the change pass
+//! reads also gets its burn codes, from the earlier epoch's states that pass
+//! already read and the two epochs' NBR read on the same rows (no pass of its
+//! own, no second read of the earlier epoch's cover). [`run`] then reduces the
+//! strips and, the alerts being known, sets their causes. It reuses the tile reader
 //! unchanged: an epoch's *NBR mosaic* is its mosaic with each tile's red band
 //! replaced by its SWIR2 band, so the reader's "NDVI", `(NIR − red) / (NIR + red)`,
 //! is `(NIR − SWIR2) / (NIR + SWIR2)`, the NBR, with the same clear-sky mask,
@@ -42,11 +44,9 @@ use canopy_store::{AlertKind, BurnedAreaRow};
 
 use crate::change::ChangeResult;
 use crate::config::{EpochBands, EpochConfig, Region};
-use crate::cover::{coverages, pixel_areas, Prepared, PROVINCE_CODE};
-use crate::crs::Crs;
+use crate::cover::{Prepared, PROVINCE_CODE};
 use crate::error::PipelineError;
-use crate::raster::mosaic::{self, Mosaic};
-use crate::raster::reader::{MosaicReader, PerThread, StripData};
+use crate::raster::mosaic::Mosaic;
 use crate::raster::tile::{self, BandSet};
 use gdal::Metadata;
 
@@ -133,11 +133,95 @@ fn nbr_mosaic(m: &Mosaic, epoch: &EpochConfig) -> Result<Result<Mosaic, String>,
     Ok(Ok(out))
 }
 
-/// What one strip contributes: per polygon, area per burn code; burned runs.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StripOut {
+/// What one strip contributes: per polygon, area per burn code; burned runs
+/// (part of a change strip's output, so of a shard's partial too). Empty for a
+/// pair without NBR.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct StripOut {
     sums: Vec<[f64; BURN_CODES]>,
     burned: Vec<Run>,
+}
+
+/// The NBR mosaics of a pair (`ma`, `mb` as the change pass planned them), or
+/// why there are none (a warning naming the epochs).
+pub fn pair_mosaics(
+    ma: &Mosaic,
+    mb: &Mosaic,
+    ea: &EpochConfig,
+    eb: &EpochConfig,
+) -> Result<Result<(Mosaic, Mosaic), String>, PipelineError> {
+    match (nbr_mosaic(ma, ea)?, nbr_mosaic(mb, eb)?) {
+        (Ok(a), Ok(b)) => Ok(Ok((a, b))),
+        (Err(why), _) | (_, Err(why)) => Ok(Err(format!(
+            "epochs \"{}\" → \"{}\": no burned area and no alert causes ({why}); give \
+             both epochs a SWIR band (swir_band, or products with B12/SR_B7)",
+            ea.id, eb.id
+        ))),
+    }
+}
+
+/// The burn codes of one strip (`forest`: the earlier epoch's states; `nbr_a`,
+/// `nbr_b`: the epochs' NBR on the same rows) and what they contribute.
+#[allow(clippy::too_many_arguments)]
+pub fn strip(
+    states_a: &[u8],
+    nbr_a: &[f32],
+    nbr_b: &[f32],
+    row0: usize,
+    nrows: usize,
+    width: usize,
+    covs: &[Coverage],
+    area: &PixelArea,
+    codes: &mut Vec<u8>,
+) -> StripOut {
+    let forest: Vec<bool> = states_a.iter().map(|&s| s == FOREST).collect();
+    burn_codes(&forest, nbr_a, nbr_b, codes);
+    let strip = Strip {
+        row0,
+        width,
+        states: codes,
+    };
+    let mut sums = Vec::with_capacity(covs.len());
+    for c in covs {
+        let mut s = [0.0; BURN_CODES];
+        let r = c.rows();
+        if r.start < row0 + nrows && r.end > row0 {
+            accumulate_categories(c, strip, area, &mut s);
+        }
+        sums.push(s);
+    }
+    let mut burned = Vec::new();
+    let mut mask = vec![0u8; width];
+    for r in 0..nrows {
+        let line = &codes[r * width..][..width];
+        for (m, &c) in mask.iter_mut().zip(line) {
+            *m = BurnClass::code_is_burned(c) as u8;
+        }
+        row_runs((row0 + r) as u32, &mask, &mut burned);
+    }
+    StripOut { sums, burned }
+}
+
+/// A pair's burn figures as the change pass hands them over: per polygon the
+/// area per burn code, the burned runs by row, the pixel areas of the pair's
+/// grid; or the warning of a pair without NBR.
+pub type PairStrips = Result<(Vec<[f64; BURN_CODES]>, BTreeMap<u32, Vec<Run>>, PixelArea), String>;
+
+/// The ordered reduction of a pair's strips (`n` polygons), in strip order.
+pub fn reduce(outs: Vec<StripOut>, n: usize) -> (Vec<[f64; BURN_CODES]>, BTreeMap<u32, Vec<Run>>) {
+    let mut sums = vec![[0.0; BURN_CODES]; n];
+    let mut burned: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
+    for o in outs {
+        for (t, s) in sums.iter_mut().zip(&o.sums) {
+            for k in 0..BURN_CODES {
+                t[k] += s[k];
+            }
+        }
+        for r in o.burned {
+            burned.entry(r.row).or_default().push(r);
+        }
+    }
+    (sums, burned)
 }
 
 /// Runs the burned-area pass for every pair, and sets the cause of the pair's
@@ -150,40 +234,21 @@ pub fn run(
     change: &mut ChangeResult,
 ) -> Result<BurnResult, PipelineError> {
     let mut result = BurnResult::default();
+    let strips = std::mem::take(&mut change.burn);
     for &(i, j) in pairs {
         let t0 = Instant::now();
         let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
-        let ma = mosaic::plan(ea, &|crs: &Crs| prep.aoi(crs))?;
-        let mb = mosaic::plan_on(eb, &ma.crs, ma.grid)?;
-        let (na, nb) = match (nbr_mosaic(&ma, ea)?, nbr_mosaic(&mb, eb)?) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(why), _) | (_, Err(why)) => {
-                let w = format!(
-                    "epochs \"{}\" → \"{}\": no burned area and no alert causes ({why}); give \
-                     both epochs a SWIR band (swir_band, or products with B12/SR_B7)",
-                    ea.id, eb.id
-                );
+        let Some((_, pair)) = strips.iter().find(|(p, _)| *p == (i, j)) else {
+            continue;
+        };
+        let (sums, burned, area) = match pair {
+            Ok(v) => v,
+            Err(w) => {
                 tracing::warn!("{w}");
-                result.warnings.push(w);
+                result.warnings.push(w.clone());
                 continue;
             }
         };
-        let covs = coverages(prep, &ma)?;
-        let area = pixel_areas(&ma, &prep.area_crs)?;
-        let outs = strips(&ma, &na, &nb, prep, &covs, &area)?;
-        // Ordered reduction.
-        let mut sums = vec![[0.0; BURN_CODES]; covs.len()];
-        let mut burned: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
-        for o in outs {
-            for (t, s) in sums.iter_mut().zip(&o.sums) {
-                for k in 0..BURN_CODES {
-                    t[k] += s[k];
-                }
-            }
-            for r in o.burned {
-                burned.entry(r.row).or_default().push(r);
-            }
-        }
         let row = |unit: &str, code: &str, s: &[f64; BURN_CODES]| {
             let mut class_ha = [0.0; 7];
             for c in BurnClass::ALL {
@@ -210,7 +275,7 @@ pub fn run(
                 result.rows.push(row(UNIT_ZONE_PIECE, id, s));
             }
         }
-        let fire = set_causes(change, &ea.id, &eb.id, &burned, &area);
+        let fire = set_causes(change, &ea.id, &eb.id, burned, area);
         result.measured = true;
         tracing::info!(from = %ea.id, to = %eb.id, burned_ha, fire_alerts = fire, "burned area computed");
         result.timings.push((
@@ -261,80 +326,4 @@ fn set_causes(
         }
     }
     n
-}
-
-fn strips(
-    ma: &Mosaic,
-    na: &Mosaic,
-    nb: &Mosaic,
-    prep: &Prepared,
-    covs: &[Coverage],
-    area: &PixelArea,
-) -> Result<Vec<StripOut>, PipelineError> {
-    let g = ma.grid;
-    let rows = crate::cover::strip_rows(g.height);
-    let pb = crate::progress::bar(
-        rows.len() as u64,
-        format!("burned area {}→{}", ma.epoch, nb.epoch),
-    );
-    let rules = &prep.rules;
-    let per_thread = PerThread::new();
-    let key = format!("burn:{}:{}", ma.epoch, nb.epoch);
-    let outs = crate::shard::map_strips(&key, &[&ma.epoch, &nb.epoch], &rows, |&(row0, nrows)| {
-        per_thread.with(
-            || {
-                let readers = MosaicReader::new(ma, rules).and_then(|a| {
-                    Ok((
-                        a,
-                        MosaicReader::new(na, rules)?,
-                        MosaicReader::new(nb, rules)?,
-                    ))
-                });
-                (
-                    readers,
-                    Vec::new(),
-                    StripData::default(),
-                    StripData::default(),
-                    Vec::new(),
-                )
-            },
-            |(readers, states, da, db, codes)| {
-                let (ra, rna, rnb) = readers
-                    .as_mut()
-                    .map_err(|e| PipelineError::Input(e.to_string()))?;
-                ra.read_strip(row0, nrows, states)?;
-                rna.read(row0, nrows, da, true)?;
-                rnb.read(row0, nrows, db, true)?;
-                let forest: Vec<bool> = states.iter().map(|&s| s == FOREST).collect();
-                burn_codes(&forest, &da.ndvi, &db.ndvi, codes);
-                let strip = Strip {
-                    row0,
-                    width: g.width,
-                    states: codes,
-                };
-                let mut sums = Vec::with_capacity(covs.len());
-                for c in covs {
-                    let mut s = [0.0; BURN_CODES];
-                    let r = c.rows();
-                    if r.start < row0 + nrows && r.end > row0 {
-                        accumulate_categories(c, strip, area, &mut s);
-                    }
-                    sums.push(s);
-                }
-                let mut burned = Vec::new();
-                let mut mask = vec![0u8; g.width];
-                for r in 0..nrows {
-                    let line = &codes[r * g.width..][..g.width];
-                    for (m, &c) in mask.iter_mut().zip(line) {
-                        *m = BurnClass::code_is_burned(c) as u8;
-                    }
-                    row_runs((row0 + r) as u32, &mask, &mut burned);
-                }
-                pb.inc(1);
-                Ok(StripOut { sums, burned })
-            },
-        )
-    });
-    pb.finish_and_clear();
-    outs
 }

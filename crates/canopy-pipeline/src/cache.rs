@@ -1,9 +1,11 @@
 //! Incremental runs (`canopy run … --cache DIR`): a strip pass whose inputs did
 //! not change is answered from the cache instead of read again.
 //!
-//! The cache holds, per strip pass (`cover:E`, `change:A:B`, `burn:A:B`), the
-//! pass's *per-strip outputs* (the same values a shard's partial holds, see
-//! [`crate::shard`]), and, per pair, the alerts' evidence chips. An entry's key
+//! The cache holds, per strip pass (`cover:E`, `change:A:B` with its burned
+//! area), the pass's *per-strip outputs* (the same values a shard's partial
+//! holds, see [`crate::shard`]), and, per pair (`chips:A:B`, not listed in the
+//! report), the alerts' evidence chips, so a reused pair's chips are not
+//! rendered again (an alert without a cached chip is rendered). An entry's key
 //! is the SHA-256 of everything its outputs depend on: the canopy version, the
 //! run's settings (less the thread count and the list of pairs), the legend, the
 //! fingerprints of the polygon inputs (communes, zones, hotspot files: they make
@@ -225,9 +227,32 @@ impl Cache {
         }
     }
 
-    /// Stores a pass's strips (best effort: a cache that cannot be written is a warning).
-    pub fn put(&self, pass: &str, epochs: &[&str], strips: usize, items: Vec<ciborium::Value>) {
-        let key = self.key(pass, epochs, strips);
+    /// A cached entry that is not a strip pass (a pair's chips), not listed in
+    /// the report (the report lists the passes read again or not).
+    pub fn get_quiet(&self, pass: &str, epochs: &[&str]) -> Option<Vec<ciborium::Value>> {
+        let key = self.key(pass, epochs, 0);
+        let path = self.path(&key);
+        if !path.exists() {
+            return None;
+        }
+        let entry: Result<Entry, String> = crate::framed::read_framed(&path)
+            .and_then(|body| ciborium::from_reader(&body[..]).map_err(|e| e.to_string()));
+        match entry {
+            Ok(e) if e.key == key => Some(e.items),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(entry = %path.display(), "cache entry ignored: {e}");
+                None
+            }
+        }
+    }
+
+    /// Stores an entry of [`Cache::get_quiet`].
+    pub fn put_quiet(&self, pass: &str, epochs: &[&str], items: Vec<ciborium::Value>) {
+        self.write(self.key(pass, epochs, 0), items);
+    }
+
+    fn write(&self, key: String, items: Vec<ciborium::Value>) {
         let path = self.path(&key);
         let entry = Entry { key, items };
         let mut body = Vec::new();
@@ -240,6 +265,11 @@ impl Cache {
         if let Err(e) = written {
             tracing::warn!(entry = %path.display(), "cache entry not written: {e}");
         }
+    }
+
+    /// Stores a pass's strips (best effort: a cache that cannot be written is a warning).
+    pub fn put(&self, pass: &str, epochs: &[&str], strips: usize, items: Vec<ciborium::Value>) {
+        self.write(self.key(pass, epochs, strips), items);
         if let Ok(mut r) = self.report.lock() {
             r.computed.push(pass.to_string());
         }

@@ -68,6 +68,12 @@ pub struct ChangeResult {
     pub patches: Vec<(String, Vec<Run>)>,
     /// The forest plots each loss alert touches (regions with `[parcels]`).
     pub alert_parcels: Vec<canopy_store::parcels::AlertParcel>,
+    /// Per pair, its burned-area figures, computed in the same strips (`burn`).
+    pub burn: Vec<((usize, usize), crate::burn::PairStrips)>,
+    /// Alerts whose chips were rendered by this process, and those whose chips
+    /// came rendered (from the shards at a merge, from the cache).
+    pub chips_rendered: usize,
+    pub chips_reused: usize,
 }
 
 /// The pairs to compare: every consecutive pair, then `extra` (epoch ids),
@@ -127,6 +133,8 @@ struct StripOut {
     /// Per polygon: cover sums of epoch A, and of B when B is on its own grid.
     cover_a: Vec<CoverSums>,
     cover_b: Vec<CoverSums>,
+    /// The strip's burned-area output (`burn`; empty for a pair without NBR).
+    burn: crate::burn::StripOut,
 }
 
 /// Runs the change job for every pair.
@@ -176,9 +184,21 @@ pub fn run(
             .iter()
             .map(|&c| c as i32)
             .collect();
+        // The NBR of both epochs, read in the same strips (burned area, `burn`).
+        let nbr = crate::burn::pair_mosaics(&ma, &mb, ea, eb)?;
         let outs = strips(
-            &ma, &mb, prep, region, &covs, &area, classes, &natural, b_cover,
+            &ma,
+            &mb,
+            nbr.as_ref().ok().map(|(a, b)| (a, b)),
+            prep,
+            region,
+            &covs,
+            &area,
+            classes,
+            &natural,
+            b_cover,
         )?;
+        let mut burn_strips = Vec::with_capacity(outs.len());
 
         // Ordered reduction: identical whatever the thread count.
         let n = covs.len();
@@ -189,7 +209,8 @@ pub fn run(
         let mut obs_runs: BTreeMap<u32, Vec<ObsRun>> = BTreeMap::new();
         let mut cover_a = vec![CoverSums::default(); n];
         let mut cover_b = vec![CoverSums::default(); n];
-        for o in outs {
+        for mut o in outs {
+            burn_strips.push(std::mem::take(&mut o.burn));
             for (t, s) in cover_a.iter_mut().zip(&o.cover_a) {
                 *t += *s;
             }
@@ -216,6 +237,14 @@ pub fn run(
                 obs_runs.entry(row).or_default().push(r);
             }
         }
+        let burn = match nbr {
+            Ok(_) => {
+                let (s, b) = crate::burn::reduce(burn_strips, n);
+                Ok((s, b, area.clone()))
+            }
+            Err(w) => Err(w),
+        };
+        result.burn.push(((i, j), burn));
         let row_of = |k: usize, code: &str| {
             let s = &sums[k];
             let mut t: Vec<(i64, i64, f64)> = trans[k]
@@ -263,8 +292,40 @@ pub fn run(
                 ea.id, wa.0, wa.1, eb.id, wb.0, wb.1
             ));
         }
-        if crate::shard::computing_shard() {
+        let chip_key = format!("chips:{}:{}", ea.id, eb.id);
+        let pair_ids = [ea.id.as_str(), eb.id.as_str()];
+        if let Some(own) = crate::shard::own_rows(&crate::cover::strip_rows(ma.grid.height)) {
             // A shard's loss runs are labelled at the merge, with every shard's.
+            // The shard renders the chips of the alerts wholly inside its rows
+            // (a patch off its border rows cannot join another shard's runs):
+            // their ids are known here, so the merge renders only the others.
+            let h = ma.grid.height;
+            let inside: Vec<Component> = labeller
+                .finish()
+                .into_iter()
+                .filter(|c| {
+                    (own.start == 0 || c.bbox[1] as usize > own.start)
+                        && (own.end == h || (c.bbox[3] as usize) < own.end)
+                })
+                .collect();
+            let patches: Vec<(String, Component)> =
+                alert_patches(inside, prep, region, &covs, &area)
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            alert_id(&ea.id, &eb.id, &ma.crs, &ma.grid, &c.runs[0], c.pixels),
+                            c,
+                        )
+                    })
+                    .collect();
+            let (chips, _) = crate::chips::render(
+                &ma,
+                &mb,
+                &prep.rules,
+                &patches,
+                &mut std::collections::HashMap::new(),
+            )?;
+            crate::shard::record_chips(&chip_key, &chips);
             continue;
         }
         let comps = labeller.finish();
@@ -287,9 +348,14 @@ pub fn run(
             &mut result.alert_parcels,
         )?;
         let t_chips = std::time::Instant::now();
-        result
-            .chips
-            .extend(crate::chips::render(&ma, &mb, &prep.rules, &patches)?);
+        let mut known = crate::shard::known_chips(&chip_key, &pair_ids)?;
+        let (chips, rendered) = crate::chips::render(&ma, &mb, &prep.rules, &patches, &mut known)?;
+        let reused = patches.len().min(crate::chips::MAX_ALERTS) - rendered;
+        tracing::info!(from = %ea.id, to = %eb.id, rendered, reused, "evidence chips");
+        result.chips_rendered += rendered;
+        result.chips_reused += reused;
+        crate::shard::remember_chips(&chip_key, &pair_ids, &chips, rendered);
+        result.chips.extend(chips);
         result.timings.push((
             format!("chips {}→{}", ea.id, eb.id),
             t_chips.elapsed().as_secs_f64(),
@@ -311,6 +377,7 @@ pub fn run(
 fn strips(
     ma: &Mosaic,
     mb: &Mosaic,
+    nbr: Option<(&Mosaic, &Mosaic)>,
     prep: &Prepared,
     region: &Region,
     covs: &[Coverage],
@@ -332,22 +399,42 @@ fn strips(
     let outs = crate::shard::map_strips(&key, &[&ma.epoch, &mb.epoch], &rows, |&(row0, nrows)| {
         per_thread.with(
             || {
-                let readers = MosaicReader::new(ma, rules)
-                    .and_then(|a| Ok((a, MosaicReader::new(mb, rules)?)));
+                let readers = MosaicReader::new(ma, rules).and_then(|a| {
+                    let b = MosaicReader::new(mb, rules)?;
+                    let n = match nbr {
+                        Some((na, nb)) => {
+                            Some((MosaicReader::new(na, rules)?, MosaicReader::new(nb, rules)?))
+                        }
+                        None => None,
+                    };
+                    Ok((a, b, n))
+                });
                 (
                     readers,
-                    StripData::default(),
-                    StripData::default(),
+                    [StripData::default(), StripData::default()],
+                    [StripData::default(), StripData::default()],
                     Vec::new(),
                     Vec::new(),
                 )
             },
-            |(readers, da, db, codes, mask)| {
-                let (ra, rb) = readers
+            |(readers, [da, db], [dna, dnb], codes, mask)| {
+                let (ra, rb, rn) = readers
                     .as_mut()
                     .map_err(|e| PipelineError::Input(e.to_string()))?;
                 ra.read(row0, nrows, da, true)?;
                 rb.read(row0, nrows, db, true)?;
+                // The burn codes, while A's states are at hand (`codes` is reused below).
+                let burn = match rn {
+                    Some((rna, rnb)) => {
+                        rna.read(row0, nrows, dna, true)?;
+                        rnb.read(row0, nrows, dnb, true)?;
+                        crate::burn::strip(
+                            &da.states, &dna.ndvi, &dnb.ndvi, row0, nrows, g.width, covs, area,
+                            codes,
+                        )
+                    }
+                    None => crate::burn::StripOut::default(),
+                };
                 let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())
                     .then(|| (&da.ndvi[..], &db.ndvi[..]));
                 change_strip(&da.states, &db.states, ndvi, min_drop, codes, mask);
@@ -459,6 +546,7 @@ fn strips(
                     obs,
                     cover_a,
                     cover_b,
+                    burn,
                 })
             },
         )
@@ -531,6 +619,26 @@ fn alert_id(
     format!("{from}-{to}-{}", &h[..12])
 }
 
+/// The patches that become alerts: at least `[alerts] min_area_ha`, and in the province.
+fn alert_patches(
+    comps: Vec<Component>,
+    prep: &Prepared,
+    region: &Region,
+    covs: &[Coverage],
+    area: &PixelArea,
+) -> Vec<Component> {
+    let min_m2 = region.alerts.min_area_ha * M2_PER_HA;
+    let province = prep.province_ix();
+    comps
+        .into_iter()
+        .filter(|c| runs_area(&c.runs, area) >= min_m2 - 1e-9)
+        .filter(|c| {
+            bbox_overlaps(&covs[province], c.bbox)
+                && runs_overlap(&covs[province], &c.runs, area) > 0.0
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn alerts_of(
     comps: Vec<Component>,
@@ -550,16 +658,8 @@ fn alerts_of(
     alert_parcels: &mut Vec<canopy_store::parcels::AlertParcel>,
 ) -> Result<Vec<Alert>, PipelineError> {
     let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
-    let min_m2 = region.alerts.min_area_ha * M2_PER_HA;
     let province = prep.province_ix();
-    let big: Vec<Component> = comps
-        .into_iter()
-        .filter(|c| runs_area(&c.runs, area) >= min_m2 - 1e-9)
-        .filter(|c| {
-            bbox_overlaps(&covs[province], c.bbox)
-                && runs_overlap(&covs[province], &c.runs, area) > 0.0
-        })
-        .collect();
+    let big = alert_patches(comps, prep, region, covs, area);
     // Outlines in parallel (pure), transforms sequentially (PROJ handles are not shared).
     let outlines: Vec<MultiPolygon<f64>> =
         big.par_iter().map(|c| outline(&c.runs, &ma.grid)).collect();

@@ -13,7 +13,7 @@
 //! [`MAX_SIDE`] source pixels a side (centred on the patch), at most [`MAX_ALERTS`]
 //! alerts a pair (the largest first); PNG via GDAL's PNG driver.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use canopy_core::components::Component;
@@ -241,26 +241,38 @@ fn groups<'a>(mut jobs: Vec<Job<'a>>) -> Vec<Vec<Job<'a>>> {
 /// rows of its windows once per epoch and the rows of its patches once per scene,
 /// instead of once per alert (reads are whole grid rows, so per-alert reads made
 /// the run about twice as slow). The output is in the order of the largest first.
+///
+/// `done`: chips already rendered (by a shard, or cached), by alert id; an alert
+/// found there is not rendered again (its chips are taken out of `done`). The
+/// output is the same either way: a chip depends only on its alert's patch.
+/// Also returns how many alerts were rendered here.
 pub fn render(
     ma: &Mosaic,
     mb: &Mosaic,
     rules: &Rules,
     patches: &[(String, Component)],
-) -> Result<Vec<Chip>, PipelineError> {
+    done: &mut HashMap<String, Vec<Chip>>,
+) -> Result<(Vec<Chip>, usize), PipelineError> {
     let g = ma.grid;
     let mut order: Vec<&(String, Component)> = patches.iter().collect();
     order.sort_by(|a, b| b.1.pixels.cmp(&a.1.pixels).then(a.0.cmp(&b.0)));
     if order.len() > MAX_ALERTS {
-        tracing::warn!(
-            alerts = order.len(),
-            kept = MAX_ALERTS,
-            "chips only for the largest alerts"
-        );
+        // A shard keeps its own largest (every alert of the pair's largest
+        // MAX_ALERTS that lies in the shard is among them); the merge warns.
+        if !crate::shard::computing_shard() {
+            tracing::warn!(
+                alerts = order.len(),
+                kept = MAX_ALERTS,
+                "chips only for the largest alerts"
+            );
+        }
         order.truncate(MAX_ALERTS);
     }
+    let mut slots: Vec<Option<Vec<Chip>>> = order.iter().map(|(id, _)| done.remove(id)).collect();
     let jobs: Vec<Job> = order
         .iter()
         .enumerate()
+        .filter(|(idx, _)| slots[*idx].is_none())
         .map(|(idx, (id, comp))| Job {
             idx,
             id,
@@ -268,6 +280,7 @@ pub fn render(
             win: window(comp.bbox, g.width, g.height),
         })
         .collect();
+    let rendered_here = jobs.len();
     let groups = groups(jobs);
     let scene_mosaics: Vec<Mosaic> = scenes(ma).into_iter().chain(scenes(mb)).collect();
     let per_thread = PerThread::new();
@@ -294,13 +307,62 @@ pub fn render(
             )
         })
         .collect();
-    let mut slots: Vec<Option<Vec<Chip>>> = (0..order.len()).map(|_| None).collect();
     for group in rendered {
         for (idx, chips) in group? {
             slots[idx] = Some(chips);
         }
     }
-    Ok(slots.into_iter().flatten().flatten().collect())
+    Ok((
+        slots.into_iter().flatten().flatten().collect(),
+        rendered_here,
+    ))
+}
+
+/// Chips as CBOR values (a shard's partial, the cache): `[alert id, kind, epoch,
+/// bytes]` each, the PNG/JSON as a byte string.
+pub fn to_values(chips: &[Chip]) -> Vec<ciborium::Value> {
+    use ciborium::Value;
+    chips
+        .iter()
+        .map(|c| {
+            Value::Array(vec![
+                Value::Text(c.alert_id.clone()),
+                Value::Text(c.kind.to_string()),
+                Value::Text(c.epoch.clone()),
+                Value::Bytes(c.png.clone()),
+            ])
+        })
+        .collect()
+}
+
+/// The chips of [`to_values`], grouped by alert id (in their order); an item
+/// that is not a chip is an error naming it.
+pub fn from_values(values: &[ciborium::Value]) -> Result<HashMap<String, Vec<Chip>>, String> {
+    use ciborium::Value;
+    let mut out: HashMap<String, Vec<Chip>> = HashMap::new();
+    for (i, v) in values.iter().enumerate() {
+        let bad = || format!("chip {i} is not [alert id, kind, epoch, bytes]");
+        let Value::Array(a) = v else {
+            return Err(bad());
+        };
+        let [Value::Text(id), Value::Text(kind), Value::Text(epoch), Value::Bytes(png)] = &a[..]
+        else {
+            return Err(bad());
+        };
+        let kind = match kind.as_str() {
+            "before" => "before",
+            "after" => "after",
+            "series" => "series",
+            _ => return Err(bad()),
+        };
+        out.entry(id.clone()).or_default().push(Chip {
+            alert_id: id.clone(),
+            kind,
+            epoch: epoch.clone(),
+            png: png.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// The chips of one row group: one read of the windows' rows per epoch, one read

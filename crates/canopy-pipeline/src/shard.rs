@@ -2,7 +2,7 @@
 //! region's strip passes split over N processes, merged bit-identically.
 //!
 //! **The split.** Every strip pass of a run (the cover pass of an epoch, the
-//! change pass and the burned-area pass of a pair) streams its working grid in
+//! change pass of a pair, with its burned area) streams its working grid in
 //! the strips of [`crate::cover::strip_rows`]. Shard K of N computes, in every
 //! pass, the contiguous range of strips `[K·S/N, (K+1)·S/N)` (S: the pass's strip
 //! count; integer division), so each shard reads about 1/N of every epoch's
@@ -10,13 +10,16 @@
 //! hotspot plans) is cheap and done by every shard and by the merge alike.
 //!
 //! **The partial.** A shard writes one file, `shard-K-of-N.canopy-part`: for each
-//! pass (keyed `cover:E`, `change:A:B`, `burn:A:B`) the *per-strip* outputs of
+//! pass (keyed `cover:E`, `change:A:B`) the *per-strip* outputs of
 //! its strips, exactly as the pass's reduction consumes them (per polygon sums,
 //! transition sums, every loss run, burned runs, confirming-observation runs);
 //! plus the region's name, the settings (those of the `runs` table, less the
 //! thread count), every input's size and mtime, and the SHA-256 of the inputs
 //! whose index is K modulo N (so the N shards hash the inputs once between
-//! them). The file is `CANOPYP1`, the body's length (u64 LE), the body (CBOR,
+//! them); and per pair (`chips:A:B`) the evidence chips of the alerts lying
+//! wholly inside the shard's rows (a patch off the shard's first and last rows
+//! cannot join another shard's runs, so it is a whole alert, whose id the shard
+//! can compute: `change::run`). The file is `CANOPYP1`, the body's length (u64 LE), the body (CBOR,
 //! `ciborium`, floats stored exactly) and the body's SHA-256; it is written
 //! atomically (`canopy_store::atomic`), so a killed shard leaves no partial, and
 //! a truncated or altered one fails its length or checksum.
@@ -28,8 +31,9 @@
 //! order as a single process, so every sum is added in the same order and every
 //! figure, alert id and outline is bit-identical, whatever N. Alerts are
 //! labelled from all loss runs at the merge, so patches crossing shard borders
-//! are stitched exactly; the evidence chips are rendered at the merge (it reads
-//! the imagery around each alert, not whole epochs).
+//! are stitched exactly; the merge takes the shards' chips by alert id and
+//! renders only those of the alerts crossing a shard border (a chip depends only
+//! on its alert's patch, so the chips are the same either way).
 //!
 //! The mode is process-wide (set by `job::run_shard` / `job::merge` for the
 //! length of the call, [`ModeGuard`]); an ordinary run computes every strip.
@@ -174,6 +178,10 @@ pub struct Partial {
     pub hashes: BTreeMap<String, String>,
     /// Pass key → this shard's strips.
     pub passes: BTreeMap<String, PassPart>,
+    /// Pair key (`chips:A:B`) → the evidence chips of the pair's alerts that lie
+    /// wholly inside this shard's rows (`chips::to_values`).
+    #[serde(default)]
+    pub chips: BTreeMap<String, Vec<ciborium::Value>>,
     /// Seconds the shard took (for the merge's log).
     pub seconds: f64,
 }
@@ -188,6 +196,7 @@ impl Partial {
             inputs: BTreeMap::new(),
             hashes: BTreeMap::new(),
             passes: BTreeMap::new(),
+            chips: BTreeMap::new(),
             seconds: 0.0,
         }
     }
@@ -287,6 +296,82 @@ pub fn cache_report() -> Option<crate::cache::CacheReport> {
 /// Whether this process computes a shard (no alerts, chips nor store then).
 pub fn computing_shard() -> bool {
     matches!(mode().as_deref(), Some(Mode::Shard { .. }))
+}
+
+/// Shard mode: the rows of the working grid this shard computes in a pass of
+/// `strips` (the rows of its range of strips). `None` outside shard mode.
+pub fn own_rows(strips: &[(usize, usize)]) -> Option<std::ops::Range<usize>> {
+    match mode().as_deref() {
+        Some(Mode::Shard { k, n, .. }) => {
+            let r = range(*k, *n, strips.len());
+            Some(
+                match (
+                    strips.get(r.start),
+                    r.end.checked_sub(1).and_then(|e| strips.get(e)),
+                ) {
+                    (Some(a), Some(b)) if !r.is_empty() => a.0..b.0 + b.1,
+                    _ => 0..0,
+                },
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Shard mode: records the chips a shard rendered for a pair (`chips:A:B`).
+pub fn record_chips(key: &str, chips: &[crate::chips::Chip]) {
+    if let Some(Mode::Shard { sink, .. }) = mode().as_deref() {
+        if let Ok(mut p) = sink.lock() {
+            p.chips
+                .insert(key.to_string(), crate::chips::to_values(chips));
+        }
+    }
+}
+
+/// Chips rendered before for a pair (`chips:A:B` of `epochs`), by alert id: at
+/// a merge, those of every shard (each rendered the alerts wholly inside its
+/// rows); in an incremental run, the cached ones; else none.
+pub fn known_chips(
+    key: &str,
+    epochs: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<crate::chips::Chip>>, PipelineError> {
+    let mut out = std::collections::HashMap::new();
+    match mode().as_deref() {
+        Some(Mode::Merge { parts }) => {
+            for (file, p) in parts {
+                if let Some(values) = p.chips.get(key) {
+                    let chips =
+                        crate::chips::from_values(values).map_err(|msg| ShardError::Partial {
+                            file: file.clone(),
+                            msg: format!("shard {}/{}: {key}: {msg}", p.k, p.n),
+                        })?;
+                    out.extend(chips);
+                }
+            }
+        }
+        Some(Mode::Cache { cache, .. }) => {
+            if let Some(values) = cache.get().and_then(|c| c.get_quiet(key, epochs)) {
+                match crate::chips::from_values(&values) {
+                    Ok(chips) => out = chips,
+                    Err(e) => tracing::warn!(pass = key, "cached chips unreadable ({e}); rendered"),
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// An incremental run: caches a pair's chips (`chips:A:B`) when some were rendered.
+pub fn remember_chips(key: &str, epochs: &[&str], chips: &[crate::chips::Chip], rendered: usize) {
+    if rendered == 0 {
+        return;
+    }
+    if let Some(Mode::Cache { cache, .. }) = mode().as_deref() {
+        if let Some(c) = cache.get() {
+            c.put_quiet(key, epochs, crate::chips::to_values(chips));
+        }
+    }
 }
 
 /// Takes the shard's partial out of the sink (shard mode only).
