@@ -161,6 +161,14 @@ enum Command {
         /// Seconds after which a connection that moves no byte is closed.
         #[arg(long, default_value_t = 60.0)]
         idle_timeout_s: f64,
+        /// On a PostgreSQL store: database tasks at once (triage and photo writes,
+        /// photo/chip/report reads, reloads; each holds at most two connections).
+        #[arg(long, default_value_t = 16)]
+        pg_pool: usize,
+        /// Milliseconds a request waits for a free database task before a 503 with
+        /// Retry-After.
+        #[arg(long, default_value_t = 5000)]
+        pg_pool_wait_ms: u64,
     },
     /// The planners' report of one epoch: per commune and for the province,
     /// cover, change, zones, alerts and target progress.
@@ -520,6 +528,8 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             max_connections,
             header_timeout_s,
             idle_timeout_s,
+            pg_pool,
+            pg_pool_wait_ms,
         } => {
             let secs = |name: &str, v: f64| {
                 if v.is_finite() && v > 0.0 && v <= 86_400.0 {
@@ -537,6 +547,12 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
             }
             limits.header_timeout = secs("header-timeout-s", header_timeout_s)?;
             limits.idle_timeout = secs("idle-timeout-s", idle_timeout_s)?;
+            anyhow::ensure!(
+                (1..=1000).contains(&pg_pool),
+                "--pg-pool must be 1 to 1000, not {pg_pool}"
+            );
+            limits.pg_pool = pg_pool;
+            limits.pg_pool_wait = std::time::Duration::from_millis(pg_pool_wait_ms);
             serve(
                 store, bind, tokens, cors, public_url, private, poll_ms, limits,
             )

@@ -129,3 +129,145 @@ def test_gdal_oapif_reads_the_same_features_from_a_postgis_server(pg_store, samp
     finally:
         for s in servers:
             stop_server(s)
+
+
+def _close(a, b, path="") -> None:
+    """Equal JSON, numbers to 1e-12 relative (GDAL's PostgreSQL driver writes
+    doubles with 15 significant digits; SQLite keeps all 17)."""
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        assert a == b, f"{path}: {a!r} vs {b!r}"
+    elif isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-9), f"{path}: {a!r} vs {b!r}"
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert sorted(a) == sorted(b), f"{path}: keys {sorted(a)} vs {sorted(b)}"
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{path}: {len(a)} vs {len(b)} items"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a!r} vs {b!r}"
+
+
+def test_items_are_identical_from_a_geopackage_and_a_postgis_server_of_one_run(pg_conn, sample_store, tmp_path):
+    """The GeoPackage of one run imported into PostGIS (`canopy import`): every
+    collection's items (ids, every attribute, geometry) are the same from a server on
+    either store."""
+    gpkg = tmp_path / "one-run.gpkg"
+    gpkg.write_bytes(sample_store.read_bytes())
+    store = f"PG:{pg_conn} schema=one_run"
+    t0 = time.time()
+    canopy("import", gpkg, "--store", store)
+    print(f"import of the sample store into PostGIS: {time.time() - t0:.1f} s")
+    servers = [start_server(gpkg), start_server(store)]
+    try:
+        cols = [[c["id"] for c in s.get("/collections").json()["collections"]
+                 if c.get("itemType", "feature") == "feature"] for s in servers]
+        assert cols[0] == cols[1] and "alerts" in cols[0] and "communes" in cols[0], cols
+        compared = 0
+        for cid in cols[0]:
+            pages = []
+            for s in servers:
+                r = s.get(f"/collections/{cid}/items", params={"limit": 500})
+                assert r.status_code == 200, (cid, r.text)
+                body = r.json()
+                pages.append((body.get("numberMatched"), body["features"]))
+            _close(pages[0][0], pages[1][0], f"{cid}.numberMatched")
+            _close(pages[0][1], pages[1][1], cid)
+            compared += len(pages[0][1])
+        assert compared > 50, compared
+    finally:
+        for s in servers:
+            assert stop_server(s) == 0
+
+
+def _png() -> bytes:
+    """A real 1×1 PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x22\x8b\x22")) + chunk(b"IEND", b""))
+
+
+def test_a_triage_and_a_photo_on_one_server_reach_the_other_by_notify(pg_conn, pg_store):
+    """Two servers whose poll is 10 minutes: only LISTEN/NOTIFY can tell the second
+    one of the first one's triage and photo, within seconds."""
+    a = start_server(pg_store, "--poll-ms", "600000")
+    b = start_server(pg_store, "--poll-ms", "600000")
+    try:
+        fid = a.get("/collections/alerts/items", params={"limit": 5}).json()["features"][2]["id"]
+        item = f"/collections/alerts/items/{fid}"
+        n0 = len(b.get(f"{item}/history").json()["events"])
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        r = requests.patch(a.url + item, json={"status": "dismissed", "note": "cloud shadow"},
+                           headers={**auth, "If-Match": a.get(item).headers["ETag"]}, timeout=60)
+        assert r.status_code == 200, r.text
+        t0 = time.time()
+        assert wait_for(lambda: b.get(item).json()["properties"]["status"] == "dismissed", 5.0), \
+            "the other server did not see the triage within 5 s (its poll is 10 min: NOTIFY)"
+        print(f"triage seen by the other server after {time.time() - t0:.2f} s")
+        assert b.get(f"{item}/history").json()["events"][-1]["note"] == "cloud shadow"
+        assert len(b.get(f"{item}/history").json()["events"]) == n0 + 1
+
+        png = _png()
+        r = requests.post(a.url + f"{item}/photos", data=png,
+                          headers={**auth, "If-Match": r.headers["ETag"], "Content-Type": "image/png"},
+                          timeout=60)
+        assert r.status_code == 201, r.text
+        href = r.json()["href"]
+        assert href.endswith(f"/photos/{n0 + 1}-1"), href
+        assert int(psql(pg_conn, "SELECT count(*) FROM served_triage.triage_photos "
+                                 f"WHERE alert_id = '{fid}' AND event = {n0 + 1}")) == 1
+        assert psql(pg_conn, "SELECT encode(data, 'hex') FROM served_triage.triage_photos "
+                             f"WHERE alert_id = '{fid}' AND event = {n0 + 1}") == png.hex()
+
+        def photo_on_b() -> bool:
+            ev = b.get(f"{item}/history").json()["events"][-1]
+            return len(ev.get("photos", [])) == 1
+        assert wait_for(photo_on_b, 5.0)
+        g = b.get(f"{item}/photos/{n0 + 1}-1")
+        assert g.status_code == 200 and g.headers["Content-Type"] == "image/png"
+        assert g.content == png
+    finally:
+        assert stop_server(a) == 0
+        assert stop_server(b) == 0
+
+
+def test_an_exhausted_pg_pool_answers_503_with_retry_after(pg_store):
+    """`--pg-pool 1`: of many concurrent chip reads (each a database read) those that
+    wait longer than `--pg-pool-wait-ms` get a JSON 503 with Retry-After; the rest,
+    and every read from memory meanwhile, succeed; afterwards all succeed."""
+    s = start_server(pg_store, "--pg-pool", "1", "--pg-pool-wait-ms", "1")
+    try:
+        fids = [f["id"] for f in s.get("/collections/alerts/items", params={"limit": 8}).json()["features"]]
+
+        def chip(i: int):
+            r = requests.get(f"{s.url}/collections/alerts/items/{fids[i % len(fids)]}/chips/after.png", timeout=60)
+            return r.status_code, r.headers.get("Retry-After"), r.headers.get("Content-Type")
+
+        def from_memory(_):
+            return requests.get(f"{s.url}/collections/communes/items", timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            chips = pool.submit(lambda: list(ThreadPoolExecutor(max_workers=12).map(chip, range(60))))
+            mem = list(pool.map(from_memory, range(20)))
+            got = chips.result()
+        codes = [c for c, _, _ in got]
+        print(f"--pg-pool 1, 60 concurrent chip reads: {codes.count(200)} × 200, {codes.count(503)} × 503")
+        assert set(codes) <= {200, 503}, codes
+        assert codes.count(503) > 0 and codes.count(200) > 0, codes
+        assert all(ra == "1" for c, ra, _ in got if c == 503)
+        assert all(ct == "image/png" for c, _, ct in got if c == 200)
+        assert all(m == 200 for m in mem), mem
+        r = requests.get(f"{s.url}/collections/alerts/items/{fids[0]}/chips/after.png", timeout=60)
+        assert r.status_code == 200
+        busy = next(c for c in got if c[0] == 503)
+        assert busy[2].startswith("application/json")
+        for f in fids:
+            assert requests.get(f"{s.url}/collections/alerts/items/{f}/chips/after.png", timeout=60).status_code == 200
+    finally:
+        assert stop_server(s) == 0

@@ -28,7 +28,7 @@ use gdal::vector::{
     Defn, Feature, FieldDefn, FieldValue, Geometry, LayerAccess, LayerOptions, OGRFieldType,
     OGRwkbGeometryType,
 };
-use gdal::{Dataset, DatasetOptions, DriverManager, GdalOpenFlags};
+use gdal::DriverManager;
 use geo::Centroid;
 
 pub use format::Format;
@@ -182,16 +182,12 @@ pub fn export_with(
     } else {
         HashMap::new()
     };
-    drop(reader);
-    let src = Dataset::open_ex(
-        store,
-        DatasetOptions {
-            open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
-            allowed_drivers: Some(&["GPKG"]),
-            ..Default::default()
-        },
-    )
-    .map_err(gdal_err("cannot be opened as a GeoPackage", store))?;
+    // Named in messages as the reader names it (a PostgreSQL store without its password).
+    let shown = reader.path().to_path_buf();
+    let store = shown.as_path();
+    // The layer is read through the same reader (a GeoPackage or a PostgreSQL
+    // store: one consistent state, the readers' lock held until the end).
+    let src = reader.dataset();
     let mut lyr = match src.layer_by_name(layer) {
         Ok(l) => l,
         Err(_) => {

@@ -46,9 +46,10 @@ pub async fn get(
         return Err(ApiError::NotFound("this server has no store file".into()));
     };
     let f2 = fid.clone();
-    let chip = tokio::task::spawn_blocking(move || canopy_store::chips::read(&path, &f2, kind))
-        .await
-        .map_err(|e| ApiError::Store(format!("chip task failed: {e}")))?
+    let chip = st
+        .pool
+        .run("read a chip", move || canopy_store::chips::read(&path, &f2, kind))
+        .await?
         .map_err(|e| ApiError::Store(e.to_string()))?
         .ok_or_else(|| {
             ApiError::NotFound(format!(

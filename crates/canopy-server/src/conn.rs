@@ -28,6 +28,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// A connection that moves no byte for this long is closed.
     pub idle_timeout: Duration,
+    /// On a PostgreSQL store: database tasks at once ([`crate::pool`]).
+    pub pg_pool: usize,
+    /// … and how long a request waits for one before its 503.
+    pub pg_pool_wait: Duration,
 }
 
 /// Largest request head (request line + headers) hyper buffers; the
@@ -45,6 +49,8 @@ impl Default for Limits {
             max_connections: default_max_connections(),
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            pg_pool: 16,
+            pg_pool_wait: Duration::from_secs(5),
         }
     }
 }

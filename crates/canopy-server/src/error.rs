@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The store could not be read or written (500 or 503); the message is logged.
     #[error("store: {0}")]
     Store(String),
+    /// No database connection freed in time (`--pg-pool`): 503 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl ApiError {
@@ -58,7 +61,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::TooLarge(_) => "PayloadTooLarge",
             ApiError::Store(_) => "StoreUnavailable",
+            ApiError::Busy(_) => "Busy",
         }
     }
 }
@@ -94,7 +98,12 @@ impl IntoResponse for ApiError {
         if let ApiError::Store(m) = &self {
             tracing::error!("store error: {m}");
         }
-        error_response(self.status(), self.code(), &self.to_string())
+        let mut r = error_response(self.status(), self.code(), &self.to_string());
+        if let ApiError::Busy(_) = &self {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        r
     }
 }
 

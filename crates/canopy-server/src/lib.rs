@@ -32,6 +32,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod parcels;
 pub mod photos;
+pub mod pool;
 pub mod query;
 pub mod respond;
 pub mod snapshot;
@@ -365,6 +366,10 @@ pub async fn serve(
     let state = tokio::task::spawn_blocking(move || AppState::open(store, tokens, settings))
         .await
         .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
+    let mut state = state;
+    if canopy_store::pg::is_pg(&opts.store) {
+        state.pool = pool::StorePool::new(opts.limits.pg_pool, opts.limits.pg_pool_wait);
+    }
     let state = Arc::new(state);
     let snap = state.snapshot();
     tracing::info!(

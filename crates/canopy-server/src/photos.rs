@@ -47,8 +47,11 @@ pub async fn by_event(st: &AppState, base: &str, alert_id: &str) -> Vec<(usize, 
         return Vec::new();
     };
     let id = alert_id.to_string();
-    let all = tokio::task::spawn_blocking(move || photo_store::index(&path))
+    let all = st
+        .pool
+        .run("read the photo index", move || photo_store::index(&path))
         .await
+        .map_err(|e| tracing::warn!("reading photos: {e}"))
         .ok()
         .and_then(|r| r.map_err(|e| tracing::warn!("reading photos: {e}")).ok())
         .unwrap_or_default();
@@ -145,28 +148,29 @@ pub async fn upload(
     let seen = snap.triage.get(&fid).map_or(0, Vec::len);
     let (fid2, by, data) = (fid.clone(), ranger.clone(), body.to_vec());
     let at = canopy_store::now();
-    let (_, meta) = tokio::task::spawn_blocking(move || {
-        photo_store::append(
-            &path,
-            &photo_store::NewPhoto {
-                alert_id: &fid2,
-                by: &by,
-                at: &at,
-                data: &data,
-            },
-            seen,
-        )
-    })
-    .await
-    .map_err(|e| ApiError::Store(format!("photo task failed: {e}")))?
-    .map_err(|e| match e {
-        canopy_store::StoreError::Conflict(m) => ApiError::PreconditionFailed(m),
-        canopy_store::StoreError::NotFound(m) => ApiError::NotFound(format!(
-            "{m} (the store was replaced by a new run meanwhile)"
-        )),
-        canopy_store::StoreError::Input(m) => ApiError::InvalidBody(m),
-        e => ApiError::Store(e.to_string()),
-    })?;
+    let (_, meta) = st
+        .pool
+        .run("store a photo", move || {
+            photo_store::append(
+                &path,
+                &photo_store::NewPhoto {
+                    alert_id: &fid2,
+                    by: &by,
+                    at: &at,
+                    data: &data,
+                },
+                seen,
+            )
+        })
+        .await?
+        .map_err(|e| match e {
+            canopy_store::StoreError::Conflict(m) => ApiError::PreconditionFailed(m),
+            canopy_store::StoreError::NotFound(m) => ApiError::NotFound(format!(
+                "{m} (the store was replaced by a new run meanwhile)"
+            )),
+            canopy_store::StoreError::Input(m) => ApiError::InvalidBody(m),
+            e => ApiError::Store(e.to_string()),
+        })?;
     debug_assert_eq!(meta.content_type, kind);
     tracing::info!(alert = %fid, event = meta.event, seq = meta.seq, bytes = meta.bytes, by = %ranger, "photo");
     let base = base_url(&st.settings, &headers);
@@ -208,9 +212,12 @@ pub async fn get(
         return Err(ApiError::NotFound("this server has no store file".into()));
     };
     let f2 = fid.clone();
-    let photo = tokio::task::spawn_blocking(move || photo_store::read(&path, &f2, event, seq))
-        .await
-        .map_err(|e| ApiError::Store(format!("photo task failed: {e}")))?
+    let photo = st
+        .pool
+        .run("read a photo", move || {
+            photo_store::read(&path, &f2, event, seq)
+        })
+        .await?
         .map_err(|e| ApiError::Store(e.to_string()))?
         .ok_or_else(|| ApiError::NotFound(format!("alert \"{fid}\" has no photo {which}")))?;
     let ct = HeaderValue::from_str(&photo.meta.content_type)

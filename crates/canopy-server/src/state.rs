@@ -39,6 +39,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Serializes reloads and triage writes.
     pub write_lock: tokio::sync::Mutex<()>,
+    /// The bound on database work at once (PostgreSQL stores; `--pg-pool`).
+    pub pool: crate::pool::StorePool,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             tokens,
             settings,
             write_lock: tokio::sync::Mutex::new(()),
+            pool: crate::pool::StorePool::unbounded(),
         })
     }
 
@@ -66,6 +69,7 @@ impl AppState {
             tokens,
             settings,
             write_lock: tokio::sync::Mutex::new(()),
+            pool: crate::pool::StorePool::unbounded(),
         }
     }
 
@@ -89,9 +93,10 @@ impl AppState {
         if now.is_none() || now == self.snapshot().stamp {
             return Ok(false);
         }
-        let snap = tokio::task::spawn_blocking(move || Snapshot::load(&path))
-            .await
-            .map_err(|e| ApiError::Store(format!("reload task failed: {e}")))?
+        let snap = self
+            .pool
+            .run("reload the store", move || Snapshot::load(&path))
+            .await?
             .map_err(|e| ApiError::Store(e.to_string()))?;
         tracing::info!(
             communes = snap.data.communes.items.len(),

@@ -517,9 +517,12 @@ pub async fn report(
             "this server has no store file to build a report from".into(),
         ));
     };
-    let report = tokio::task::spawn_blocking(move || canopy_report::build(&path, epoch.as_deref()))
-        .await
-        .map_err(|e| ApiError::Store(format!("report task failed: {e}")))?
+    let report = st
+        .pool
+        .run("build the report", move || {
+            canopy_report::build(&path, epoch.as_deref())
+        })
+        .await?
         .map_err(|e| ApiError::Store(error_chain(&e)))?;
     let name = format!("report-{}", report.epoch);
     let (body, ty, attach) = match fmt.as_str() {

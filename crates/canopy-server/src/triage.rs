@@ -169,19 +169,19 @@ pub async fn patch(
     let seen = snap.triage.get(&fid).map_or(0, Vec::len);
     let store = path.clone();
     let ev = event.clone();
-    let written =
-        tokio::task::spawn_blocking(move || canopy_store::append_triage(&store, &ev, Some(seen)))
-            .await
-            .map_err(|e| ApiError::Store(format!("triage task failed: {e}")))?
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => {
-                    ApiError::PreconditionFailed(format!("{m}; GET it again"))
-                }
-                StoreError::NotFound(m) => ApiError::NotFound(format!(
-                    "{m} (the store was replaced by a new run meanwhile)"
-                )),
-                e => ApiError::Store(e.chain()),
-            })?;
+    let written = st
+        .pool
+        .run("write triage", move || {
+            canopy_store::append_triage(&store, &ev, Some(seen))
+        })
+        .await?
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => ApiError::PreconditionFailed(format!("{m}; GET it again")),
+            StoreError::NotFound(m) => ApiError::NotFound(format!(
+                "{m} (the store was replaced by a new run meanwhile)"
+            )),
+            e => ApiError::Store(e.chain()),
+        })?;
     tracing::info!(alert = %fid, status = %event.status, by = %ranger, "triage");
     let event = TriageEvent {
         status: event.status.as_str().to_string(),
@@ -196,7 +196,11 @@ pub async fn patch(
         // The file was replaced or written by another process meanwhile: our snapshot
         // is of another version, so read the file again (it has our event too).
         let p = path.clone();
-        match tokio::task::spawn_blocking(move || Snapshot::load(&p)).await {
+        match st
+            .pool
+            .run("reload the store", move || Snapshot::load(&p))
+            .await
+        {
             Ok(Ok(fresh)) => {
                 tracing::info!(
                     alerts = fresh.data.alerts.items.len(),

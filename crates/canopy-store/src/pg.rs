@@ -204,8 +204,29 @@ fn parse_inner(path: &Path) -> std::result::Result<PgLocation, String> {
             "schema \"{schema}\" is not a plain schema name (a-z, 0-9, _; at most 40 characters, not starting with a digit)"
         ));
     }
+    if schema.starts_with("pg_") {
+        return Err(format!(
+            "schema \"{schema}\" starts with pg_, which PostgreSQL reserves for its system schemas; choose another schema name"
+        ));
+    }
+    if RESERVED_SCHEMAS.contains(&schema.as_str()) {
+        return Err(format!(
+            "schema \"{schema}\" belongs to the database (PostGIS and the SQL standard's \
+             catalog live there; a run replaces its schema whole); choose another schema name"
+        ));
+    }
     Ok(PgLocation { params, schema })
 }
+
+/// Schemas a store never is: a run renames and drops its schema, and these hold
+/// the database's own objects (PostGIS is installed in `public`).
+const RESERVED_SCHEMAS: [&str; 5] = [
+    "public",
+    "information_schema",
+    "topology",
+    "tiger",
+    "tiger_data",
+];
 
 fn join(params: &[(String, String)]) -> String {
     params
@@ -298,6 +319,10 @@ impl PgLocation {
             gdal::DatasetOptions {
                 open_flags: flags,
                 allowed_drivers: Some(&["PostgreSQL"]),
+                // Every table, not only those with geometry (GDAL's default lists
+                // only spatial tables when there are some): a whole-store copy and
+                // generic readers see the store's tables as in a GeoPackage.
+                open_options: Some(&["LIST_ALL_TABLES=YES"]),
                 ..Default::default()
             },
         )
@@ -608,6 +633,15 @@ impl Replace {
             .map_err(loc.err("creating the alert_triage view"))
     }
 
+    /// Adds the `communes_cover` view and the layer descriptions ([`crate::qgis`])
+    /// to the temporary schema.
+    pub(crate) fn add_qgis_extras(&mut self) -> Result<()> {
+        crate::qgis::write_pg(&mut self.c, &self.tmp).map_err(
+            self.loc
+                .err("creating the communes_cover view and layer descriptions"),
+        )
+    }
+
     /// The swap: one transaction, after every reader of the old results is done;
     /// `also` runs in it first (an import's triage merge), then the NOTIFY.
     pub(crate) fn commit<T>(
@@ -703,6 +737,7 @@ fn write_new(
     }
     ds.close().map_err(err("closing".into()))?;
     r.add_triage_view()?;
+    r.add_qgis_extras()?;
     crate::write::verify_written(&loc.with_schema(&tmp), runs, None, t.cover.len(), t.alerts.len())
         .map_err(|m| {
             StoreError::invalid(
@@ -791,7 +826,14 @@ mod tests {
             .unwrap()
             .check_not_reserved()
             .is_err());
-        for bad in ["PG:dbname=d schema=Bad-Name", "PG:dbname", "PG:nokey=1"] {
+        for bad in [
+            "PG:dbname=d schema=Bad-Name",
+            "PG:dbname",
+            "PG:nokey=1",
+            "PG:dbname=d schema=pg_temp",
+            "PG:dbname=d schema=public",
+            "postgresql://h/d?schema=pg_x",
+        ] {
             let e = parse(Path::new(bad)).unwrap_err().to_string();
             assert!(e.starts_with("store PG:"), "{bad}: {e}");
         }

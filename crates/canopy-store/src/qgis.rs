@@ -1,5 +1,4 @@
-//! What QGIS users get on opening a GeoPackage store (GeoPackage only; the
-//! PostGIS backend has neither yet): the `communes_cover` view (every commune's
+//! What QGIS users get on opening a store: the `communes_cover` view (every commune's
 //! geometry with its latest epoch's cover figures, registered in `gpkg_contents`
 //! and `gpkg_geometry_columns` so that QGIS and GDAL list it as a layer: a
 //! choropleth without a join), a description of every layer
@@ -8,6 +7,11 @@
 //! layer is added): `communes_cover` graduated by `cover_pct` with the palette of
 //! the report and the web map (`canopy_core::palette`), `communes` outlines,
 //! `alerts` by severity, `zones` by species.
+//!
+//! On PostgreSQL ([`write_pg`]) the view and the descriptions are written too
+//! (`COMMENT ON`, which GDAL reads as a layer's `DESCRIPTION` and QGIS shows);
+//! the styles are not: QGIS keeps a database's styles in a `public.layer_styles`
+//! table of its own, shared by every schema, which Canopy leaves to its users.
 
 use std::fmt::Write as _;
 
@@ -21,6 +25,19 @@ use crate::rows::GResult;
 
 /// The view's name.
 pub const VIEW: &str = "communes_cover";
+/// The styles table of a GeoPackage store.
+pub const STYLES: &str = "layer_styles";
+
+/// The view's definition; `p` prefixes its tables (a PostgreSQL schema, `"s".`).
+fn view_sql(p: &str) -> String {
+    format!(
+        "CREATE VIEW {p}communes_cover AS SELECT c.fid AS fid, c.geom AS geom, c.code AS code, \
+         c.name AS name, v.epoch AS epoch, v.natural_ha AS natural_ha, v.forest_ha AS forest_ha, \
+         v.observed_ha AS observed_ha, v.unobserved_ha AS unobserved_ha, v.cover_pct AS cover_pct, \
+         v.observed_pct AS observed_pct FROM {p}communes c LEFT JOIN {p}cover v ON v.commune_code = c.code \
+         AND v.epoch = (SELECT id FROM {p}epochs ORDER BY date DESC, fid DESC LIMIT 1)"
+    )
+}
 
 /// Layer descriptions (tables a store lacks are skipped by the UPDATE).
 const DESCRIPTIONS: [(&str, &str); 16] = [
@@ -139,14 +156,7 @@ fn quote(s: &str) -> String {
 /// Writes the view, the descriptions and `layer_styles` into a GeoPackage being
 /// written (inside the run's transaction, after every table).
 pub(crate) fn write_gpkg(ds: &Dataset) -> GResult<()> {
-    sql(
-        ds,
-        "CREATE VIEW communes_cover AS SELECT c.fid AS fid, c.geom AS geom, c.code AS code, \
-         c.name AS name, v.epoch AS epoch, v.natural_ha AS natural_ha, v.forest_ha AS forest_ha, \
-         v.observed_ha AS observed_ha, v.unobserved_ha AS unobserved_ha, v.cover_pct AS cover_pct, \
-         v.observed_pct AS observed_pct FROM communes c LEFT JOIN cover v ON v.commune_code = c.code \
-         AND v.epoch = (SELECT id FROM epochs ORDER BY date DESC, fid DESC LIMIT 1)",
-    )?;
+    sql(ds, &view_sql(""))?;
     sql(
         ds,
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, \
@@ -196,6 +206,30 @@ pub(crate) fn write_gpkg(ds: &Dataset) -> GResult<()> {
                 q = quote(&qml)
             ),
         )?;
+    }
+    Ok(())
+}
+
+/// Writes the view and the layer descriptions into schema `schema` of a
+/// PostgreSQL store being written (before it is swapped in; see the module doc).
+pub(crate) fn write_pg(
+    c: &mut impl postgres::GenericClient,
+    schema: &str,
+) -> Result<(), postgres::Error> {
+    let p = format!("\"{schema}\".");
+    c.batch_execute(&view_sql(&p))?;
+    for (table, text) in DESCRIPTIONS {
+        let rel = format!("{p}{table}");
+        let kind: Option<String> = c
+            .query_opt(
+                "SELECT CASE relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END::text \
+                 FROM pg_class WHERE oid = to_regclass($1)",
+                &[&rel],
+            )?
+            .map(|r| r.get(0));
+        if let Some(kind) = kind {
+            c.batch_execute(&format!("COMMENT ON {kind} {rel} IS {}", quote(text)))?;
+        }
     }
     Ok(())
 }

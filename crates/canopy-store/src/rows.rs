@@ -272,3 +272,74 @@ pub(crate) fn string_fields<'a>(names: &[&'a str]) -> Vec<Field<'a>> {
 pub(crate) fn names<'a>(fields: &[Field<'a>]) -> Vec<&'a str> {
     fields.iter().map(|(n, _)| *n).collect()
 }
+
+/// Copies layer `src` into a new layer of the same name in `dst` (a whole-store
+/// export or import): the fields exactly as the table's writer declared them
+/// (name, OGR type and subtype, width, precision, nullability, default: whatever
+/// types the schema has), the geometry type and SRS, and every feature with its
+/// id, fields and geometry (`OGR_F_SetFrom`, strict: a field that cannot be
+/// copied is an error, not a NULL). The layer options are the table modules'
+/// (`fid`/`geom` columns, a spatial index; [`for_driver`] for PostgreSQL).
+/// Returns the number of features copied.
+pub(crate) fn copy_layer(src: &mut Layer, dst: &mut Dataset) -> GResult<u64> {
+    use gdal::errors::GdalError;
+    // From the first feature, whatever an earlier read of this layer left.
+    src.clear_attribute_filter();
+    src.clear_spatial_filter();
+    src.reset_feature_reading();
+    let name = src.name();
+    let ty = src.defn().geometry_type();
+    let srs = src.spatial_ref();
+    let options: &[&str] = if ty == OGRwkbGeometryType::wkbNone {
+        &["FID=fid"]
+    } else {
+        &["FID=fid", "GEOMETRY_NAME=geom", "SPATIAL_INDEX=YES"]
+    };
+    let options = for_driver(dst, options);
+    let out = dst.create_layer(LayerOptions {
+        name: &name,
+        srs: srs.as_ref(),
+        ty,
+        options: Some(&options),
+    })?;
+    let failed = |msg: String| GdalError::CplError {
+        class: gdal_sys::CPLErr::CE_Failure,
+        number: 0,
+        msg,
+    };
+    // SAFETY: both layers and their definitions are alive for these calls; GDAL
+    // copies the field definition it is given.
+    unsafe {
+        let sd = src.defn().c_defn();
+        for i in 0..gdal_sys::OGR_FD_GetFieldCount(sd) {
+            let fd = gdal_sys::OGR_FD_GetFieldDefn(sd, i);
+            let rv = gdal_sys::OGR_L_CreateField(out.c_layer(), fd, 0);
+            if rv != gdal_sys::OGRErr::OGRERR_NONE {
+                return Err(GdalError::OgrError {
+                    err: rv,
+                    method_name: "OGR_L_CreateField",
+                });
+            }
+        }
+    }
+    let mut n = 0u64;
+    for f in src.features() {
+        let g = Feature::new(out.defn())?;
+        // SAFETY: both features are alive; SetFrom copies values and geometry.
+        unsafe {
+            let rv = gdal_sys::OGR_F_SetFrom(g.c_feature(), f.c_feature(), 0);
+            if rv != gdal_sys::OGRErr::OGRERR_NONE {
+                return Err(failed(format!(
+                    "feature {} of layer {name}: its fields do not fit the copy's",
+                    f.fid().map_or("(no id)".into(), |i| i.to_string())
+                )));
+            }
+            if let Some(fid) = f.fid() {
+                gdal_sys::OGR_F_SetFID(g.c_feature(), fid as i64);
+            }
+        }
+        g.create(&out)?;
+        n += 1;
+    }
+    Ok(n)
+}

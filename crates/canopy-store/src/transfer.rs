@@ -16,8 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gdal::cpl::CslStringList;
-use gdal::vector::{LayerAccess, OGRwkbGeometryType};
+use gdal::vector::LayerAccess;
 use gdal::{Dataset, DriverManager};
 
 use crate::error::{Result, StoreError};
@@ -48,64 +47,33 @@ pub struct Imported {
     pub runs_replaced: Vec<String>,
 }
 
-/// Copies every layer of `src` but the history tables into `dst` (GDAL's
-/// CopyLayer: fields with their types, feature ids, geometries, SRS).
-fn copy_layers(src: &Dataset, dst: &mut Dataset, path: &Path) -> Result<Vec<(String, u64)>> {
-    let pg = dst.driver().short_name() == "PostgreSQL";
-    let mut out = Vec::new();
-    for mut layer in src.layers() {
-        let name = layer.name();
-        if HISTORY.contains(&name.as_str()) {
-            continue;
-        }
-        // From the first feature, whatever an earlier read of this dataset left.
-        layer.clear_attribute_filter();
-        layer.clear_spatial_filter();
-        layer.reset_feature_reading();
-        let mut opts = CslStringList::new();
-        let set = |o: &mut CslStringList, k: &str, v: &str| {
-            o.set_name_value(k, v)
-                .map_err(gdal_err(path, format!("layer {name}: option {k}")))
-        };
-        set(&mut opts, "FID", "fid")?;
-        if layer.defn().geometry_type() != OGRwkbGeometryType::wkbNone {
-            set(&mut opts, "GEOMETRY_NAME", "geom")?;
-            set(&mut opts, "SPATIAL_INDEX", if pg { "GIST" } else { "YES" })?;
-        }
-        let cname = std::ffi::CString::new(name.clone())
-            .map_err(|_| StoreError::invalid(path, format!("layer name {name:?}")))?;
-        // SAFETY: both datasets and the source layer are alive for the call; GDAL
-        // copies the name and options; the returned layer belongs to `dst`.
-        let copied = unsafe {
-            gdal_sys::GDALDatasetCopyLayer(
-                dst.c_dataset(),
-                layer.c_layer(),
-                cname.as_ptr(),
-                opts.as_ptr() as *mut *mut std::os::raw::c_char,
-            )
-        };
-        if copied.is_null() {
-            let why = gdal::errors::GdalError::CplError {
-                class: gdal_sys::CPLErr::CE_Failure,
-                number: 0,
-                msg: last_gdal_error(),
-            };
-            return Err(gdal_err(path, format!("copying layer {name}"))(why));
-        }
-        out.push((name, layer.feature_count()));
-    }
-    Ok(out)
+/// Whether layer `name` is copied layer by layer: not the triage history (copied
+/// as typed rows) nor what a writer derives from the other tables (the QGIS view
+/// and styles, re-created on the target).
+fn copied(name: &str) -> bool {
+    !HISTORY.contains(&name) && name != crate::qgis::VIEW && name != crate::qgis::STYLES
 }
 
-fn last_gdal_error() -> String {
-    // SAFETY: CPLGetLastErrorMsg returns a pointer to a thread-local string.
-    unsafe {
-        let p = gdal_sys::CPLGetLastErrorMsg();
-        if p.is_null() {
-            return String::new();
-        }
-        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+/// Copies every [`copied`] layer of `src` into `dst`, feature by feature
+/// ([`crate::rows::copy_layer`]: fields by their declared OGR types, ids,
+/// geometries, SRS), in the caller's transaction.
+fn copy_layers(src: &Dataset, dst: &mut Dataset, path: &Path) -> Result<Vec<(String, u64)>> {
+    let names: Vec<String> = src
+        .layers()
+        .map(|l| l.name())
+        .filter(|n| copied(n))
+        .collect();
+    let mut out = Vec::new();
+    for name in names {
+        let mut layer = src
+            .layer_by_name(&name)
+            .map_err(gdal_err(path, format!("layer {name}")))?;
+        let n = crate::rows::copy_layer(&mut layer, dst)
+            .map_err(gdal_err(path, format!("copying layer {name}")))?;
+        tracing::debug!(layer = %name, features = n, "copied");
+        out.push((name, n));
     }
+    Ok(out)
 }
 
 /// Errors unless `ds` has every layer of `expected` with the same feature count.
@@ -161,21 +129,23 @@ pub fn export_store(src: &Path, out: &Path) -> Result<Exported> {
     let mut ds = driver
         .create_vector_only(&tmp)
         .map_err(gdal_err(out, format!("cannot create {}", tmp.display())))?;
-    // CopyLayer groups its features in transactions of its own (the file is a
-    // temporary one until it is read back and renamed into place).
-    let layers = copy_layers(&r.ds, &mut ds, out)?;
-    {
+    // One transaction: every layer, the history, the QGIS view and styles.
+    let layers = {
         let mut txn = ds
             .start_transaction()
             .map_err(gdal_err(out, "cannot start a transaction"))?;
+        let layers = copy_layers(&r.ds, &mut txn, out)?;
         crate::triage::write(&mut txn, &events)
             .map_err(gdal_err(out, format!("layer {}", crate::triage::LAYER)))?;
         if !photos.is_empty() {
             crate::photos::write(&mut txn, &photos)
                 .map_err(gdal_err(out, format!("layer {}", crate::photos::TABLE)))?;
         }
+        crate::qgis::write_gpkg(&txn)
+            .map_err(gdal_err(out, "the communes_cover view and QGIS styles"))?;
         txn.commit().map_err(gdal_err(out, "commit failed"))?;
-    }
+        layers
+    };
     ds.close()
         .map_err(gdal_err(out, format!("closing {}", tmp.display())))?;
     drop(r);
@@ -254,11 +224,18 @@ pub fn import_store(gpkg: &Path, store: &Path) -> Result<Imported> {
             &path,
             format!("cannot open schema {} for writing", rep.tmp),
         ))?;
-        // Into the temporary schema (dropped if anything fails): CopyLayer groups
-        // its features in transactions of its own.
-        let layers = copy_layers(&src.ds, &mut ds, &path)?;
+        // Into the temporary schema (dropped if anything fails), in one transaction.
+        let layers = {
+            let mut txn = ds
+                .start_transaction()
+                .map_err(gdal_err(&path, "cannot start a transaction"))?;
+            let layers = copy_layers(&src.ds, &mut txn, &path)?;
+            txn.commit().map_err(gdal_err(&path, "commit failed"))?;
+            layers
+        };
         ds.close().map_err(gdal_err(&path, "closing"))?;
         rep.add_triage_view()?;
+        rep.add_qgis_extras()?;
         let check = || -> std::result::Result<(), String> {
             let back = Reader::open(&loc.with_schema(&rep.tmp)).map_err(|e| e.chain())?;
             check_counts(&back.ds, &layers)?;
