@@ -73,6 +73,9 @@
       L.popup({ maxWidth: Math.min(340, window.innerWidth - 40) })
         .setLatLng(e.latlng).setContent(popup(p)).openOn(map);
     });
+    // Leaflet takes a layer's minZoom as the map's own when the map has none: keep the
+    // map free to zoom out (the layer just draws nothing below 14).
+    if (map.options.minZoom === undefined) map.options.minZoom = 0;
     plots.addTo(map);
     canopy.plotsLayer = plots;
     if (canopy.layersControl) canopy.layersControl.addOverlay(plots, T('layer.plots'));
