@@ -12,7 +12,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "web/build.sh: npm ci (Leaflet, Swagger UI, playwright-core)" >&2
+  echo "web/build.sh: npm ci (Leaflet, Leaflet.VectorGrid, Swagger UI, playwright-core)" >&2
   SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error
 fi
 src=node_modules/leaflet/dist
@@ -39,3 +39,16 @@ cp "$src/swagger-ui-bundle.js" "$src/swagger-ui.css" "$src/LICENSE" "$dest/"
 version=$(node -p "require('./node_modules/swagger-ui-dist/package.json').version")
 printf '%s\n' "$version" > "$dest/VERSION"
 echo "web/build.sh: Swagger UI $version copied to crates/canopy-server/static/vendor/swagger-ui/" >&2
+# Leaflet.VectorGrid (the plots and zones from the server's vector tiles): the bundle
+# (with its protobuf decoder) and its README (which holds its licence).
+src=node_modules/leaflet.vectorgrid
+dest=../crates/canopy-server/static/vendor/vectorgrid
+for f in dist/Leaflet.VectorGrid.bundled.min.js README.md; do
+  [ -f "$src/$f" ] || { echo "web/build.sh: $src/$f is missing after npm ci" >&2; exit 1; }
+done
+rm -rf "$dest"
+mkdir -p "$dest"
+cp "$src/dist/Leaflet.VectorGrid.bundled.min.js" "$src/README.md" "$dest/"
+version=$(node -p "require('./node_modules/leaflet.vectorgrid/package.json').version")
+printf '%s\n' "$version" > "$dest/VERSION"
+echo "web/build.sh: Leaflet.VectorGrid $version copied to crates/canopy-server/static/vendor/vectorgrid/" >&2

@@ -93,7 +93,8 @@ test('the map draws every commune, alert and zone, with a legend, and no errors'
   const names = (await overlays.allInnerTexts()).map((t) => t.trim());
   const fire = await page.evaluate(async () => (await fetch('/stats/fire-danger?f=json')).status);
   assert.equal(names.filter((n) => n.startsWith('Fire danger')).length, fire === 200 ? 1 : 0, `overlays: ${names}`);
-  assert.equal(names.filter((n) => !n.startsWith('Fire')).length, 3, `overlays: ${names}`);
+  assert.equal(names.filter((n) => !n.startsWith('Fire') && !n.startsWith('Forest plots')).length, 3, `overlays: ${names}`);
+  assert.equal(names.filter((n) => n.startsWith('Forest plots')).length, 1, `the plots overlay (plots.js): ${names}`);
   await page.locator('.leaflet-control-layers-overlays label', { hasText: 'Alerts' }).locator('input').uncheck();
   assert.equal(await page.locator('.leaflet-alerts-pane path.alert-marker').count(), 0, 'alerts hidden by the layer switcher');
   await page.locator('.leaflet-control-layers-overlays label', { hasText: 'Alerts' }).locator('input').check();

@@ -12,6 +12,7 @@
 //! - [`query`]: parameter parsing and selection; [`time`]: days as Unix seconds;
 //!   [`geometry`]: RFC 7946 encoding;
 //! - [`ogc`], [`features`]: the OGC endpoints; [`openapi`]: `/api`;
+//! - [`tiles`], [`mvt`]: vector tiles (OGC API - Tiles, MVT) of communes, zones, plots;
 //! - [`stats`]: planner endpoints; [`triage`], [`auth`]: ranger writes and tokens;
 //! - [`html`], [`respond`]: HTML views, links, responses; [`static_files`]: `/map`;
 //! - [`error`]: error types. Names are searched with `canopy_core::text::fold`
@@ -28,6 +29,7 @@ pub mod fire;
 pub mod geometry;
 pub mod html;
 pub mod i18n;
+pub mod mvt;
 pub mod ogc;
 pub mod openapi;
 pub mod parcels;
@@ -39,6 +41,7 @@ pub mod snapshot;
 pub mod state;
 pub mod static_files;
 pub mod stats;
+pub mod tiles;
 pub mod time;
 pub mod triage;
 
@@ -246,6 +249,27 @@ pub(crate) fn routes() -> Vec<Route> {
             "/collections/{collection_id}/schema",
             &["get"],
             get(ogc::schema),
+        ),
+        (
+            "/collections/{collection_id}/tiles",
+            &["get"],
+            get(tiles::tilesets),
+        ),
+        (
+            "/collections/{collection_id}/tiles/{tile_matrix_set_id}",
+            &["get"],
+            get(tiles::tileset_doc),
+        ),
+        (
+            "/collections/{collection_id}/tiles/{tile_matrix_set_id}/{tile_matrix}/{tile_row}/{tile_col}",
+            &["get"],
+            get(tiles::tile),
+        ),
+        ("/tileMatrixSets", &["get"], get(tiles::matrix_sets)),
+        (
+            "/tileMatrixSets/{tile_matrix_set_id}",
+            &["get"],
+            get(tiles::matrix_set),
         ),
         ("/stats/communes", &["get"], get(stats::communes)),
         (

@@ -383,6 +383,7 @@ pub fn document(base: &str) -> Value {
     report["responses"]["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
     report["responses"]["200"]["content"]["text/markdown"] = json!({"schema": {"type": "string"}});
     paths.insert("/stats/report".into(), json!({ "get": report }));
+    tile_paths(&mut paths);
     let w = &["Web map"];
     paths.insert("/map".into(), json!({"get": {"operationId": "getMap", "summary": "The web map page (in the language of lang, else of Accept-Language)", "tags": w,
         "parameters": [param_ref("lang")],
@@ -399,6 +400,37 @@ pub fn document(base: &str) -> Value {
         "paths": paths,
         "components": components(),
     })
+}
+
+/// OGC API - Tiles: the tile matrix set and, per tiled collection, its tilesets and
+/// tiles (`crate::tiles`).
+fn tile_paths(paths: &mut Map<String, Value>) {
+    let f = || param_ref("f");
+    let t = &["Vector tiles"];
+    let any = json!({"type": "object"});
+    let path = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": description});
+    paths.insert("/tileMatrixSets".into(), json!({"get": op("getTileMatrixSets", "The tile matrix sets (WebMercatorQuad)", t, vec![f()], ok("Tile matrix sets", "application/json", any.clone(), true), &[400])}));
+    paths.insert("/tileMatrixSets/{tileMatrixSetId}".into(), json!({"get": op("getTileMatrixSet", "A tile matrix set's definition (OGC 2D TMS 2.0)", t,
+        vec![path("tileMatrixSetId", "WebMercatorQuad"), f()], ok("Tile matrix set", "application/json", any.clone(), true), &[400, 404])}));
+    for (id, min) in crate::tiles::TILED {
+        let name = capitalized(id);
+        paths.insert(format!("/collections/{id}/tiles"), json!({"get": op(&format!("get{name}Tilesets"), &format!("The {id} vector tilesets"), t,
+            vec![f()], ok("Tilesets", "application/json", any.clone(), true), &[400, 404])}));
+        paths.insert(format!("/collections/{id}/tiles/{{tileMatrixSetId}}"), json!({"get": op(&format!("get{name}Tileset"), &format!("The {id} tileset: limits per tile matrix, layer, URL template"), t,
+            vec![path("tileMatrixSetId", "WebMercatorQuad"), f()], ok("Tileset", "application/json", any.clone(), true), &[400, 404])}));
+        let mut tile = op(&format!("get{name}Tile"), &format!("A vector tile (MVT) of {id}, tile matrices {min} to {}; 204 when no feature shows in it", crate::mvt::MAX_ZOOM), t,
+            vec![
+                path("tileMatrixSetId", "WebMercatorQuad"),
+                path("tileMatrix", "The zoom level, 0 to 22"),
+                path("tileRow", "The row (y, from the north)"),
+                path("tileCol", "The column (x, from the west)"),
+                json!({"name": "f", "in": "query", "required": false, "schema": {"type": "string", "enum": ["mvt"]}}),
+            ],
+            json!({"description": "The tile", "content": {crate::tiles::MVT: {"schema": {"type": "string", "format": "binary"}}}}),
+            &[400, 404]);
+        tile["responses"]["204"] = json!({"description": "No feature in this tile"});
+        paths.insert(format!("/collections/{id}/tiles/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), json!({"get": tile}));
+    }
 }
 
 /// The schemas derived from the response structs (and the rows they hold). A type
@@ -514,12 +546,21 @@ mod tests {
 
     /// The documented paths a route of the router stands for.
     fn documented_as(route: &str) -> Vec<String> {
-        let p = route.replace("{feature_id}", "{featureId}");
+        let mut p = route.replace("{feature_id}", "{featureId}");
+        for (a, b) in [
+            ("{tile_matrix_set_id}", "{tileMatrixSetId}"),
+            ("{tile_matrix}", "{tileMatrix}"),
+            ("{tile_row}", "{tileRow}"),
+            ("{tile_col}", "{tileCol}"),
+        ] {
+            p = p.replace(a, b);
+        }
         if p.contains("{collection_id}") {
-            collections::ALL
-                .iter()
-                .map(|d| p.replace("{collection_id}", d.id))
-                .collect()
+            let tiled = crate::tiles::TILED.iter().map(|t| t.0);
+            let mut ids: Vec<&str> = collections::ALL.iter().map(|d| d.id).chain(tiled).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.iter().map(|id| p.replace("{collection_id}", id)).collect()
         } else {
             vec![p]
         }

@@ -241,6 +241,8 @@ pub struct StoreData {
     /// The forest-plot change-tracking summaries (`parcel_summary`), when the run
     /// had `[parcels]`.
     pub parcel_summary: Vec<canopy_store::parcels::ParcelSummaryRow>,
+    /// The vector-tile layers (communes, zones, plots), built once per snapshot.
+    pub tiles: crate::tiles::TileSets,
 }
 
 /// The store file's identity (device, inode, mtime, size, SQLite change counter).
@@ -428,6 +430,10 @@ impl Snapshot {
         data.burned_area = store.burned_area()?;
         data.observations = store.observations()?;
         data.parcel_summary = store.parcel_summary()?;
+        if store.has_table(canopy_store::parcels::LAYER) {
+            let tiles = std::mem::take(&mut data.tiles);
+            data.tiles = tiles.with_parcels(&store.parcels()?);
+        }
         snap.stamp = stamp;
         Ok(snap)
     }
@@ -590,14 +596,16 @@ impl Snapshot {
                 });
         }
         let last = t.runs.last();
+        let (communes, zones) = (ItemSet::new(communes), ItemSet::new(zones));
+        let tiles = crate::tiles::TileSets::new(&communes, &zones);
         Snapshot {
             data: Arc::new(StoreData {
                 region_name: last.map(|r| r.region_name.clone()).unwrap_or_default(),
                 last_run: last.and_then(|r| non_empty(&r.finished_at)),
                 epochs,
-                communes: ItemSet::new(communes),
+                communes,
                 alerts: ItemSet::new(alerts),
-                zones: ItemSet::new(zones),
+                zones,
                 hotspots: ItemSet::new(hotspots),
                 fire_events: ItemSet::new(fire_events),
                 cover,
@@ -612,6 +620,7 @@ impl Snapshot {
                 burned_area: Vec::new(),
                 observations: Vec::new(),
                 parcel_summary: Vec::new(),
+                tiles,
             }),
             triage: Arc::new(triage),
             stamp: None,

@@ -666,6 +666,7 @@
         rows.push(el('div', { class: 'row' }, el('span', { class: 'mk confirmed', style: 'background:#bbb' }), statusName('confirmed')));
         rows.push(el('div', { class: 'row' }, el('span', { class: 'mk dismissed', style: 'background:#bbb' }), statusName('dismissed')));
       }
+      for (const extra of canopy.legendExtras || []) rows.push(...extra()); // e.g. plots.js
       const details = el('details', { open: !narrow() }, el('summary', null, T('legend.title')), rows);
       ctl.div.replaceChildren(details);
       ctl.div.hidden = rows.length === 0;
@@ -673,6 +674,7 @@
     return ctl;
   }
   const legend = legendControl().addTo(map);
+  canopy.legend = legend;
   ['overlayadd', 'overlayremove'].forEach((e) => map.on(e, () => { legend.render(); updateShapesVisibility(); }));
 
   // ---------------------------------------------------------------- load
@@ -716,7 +718,7 @@
     communesLayer.addTo(map);
     zonesLayer.addTo(map);
     alertsGroup.addTo(map);
-    L.control.layers(
+    canopy.layersControl = L.control.layers(
       { [T('layer.none')]: plain, [T('layer.osm')]: osm },
       { [T('layer.communes')]: communesLayer, [T('layer.zones')]: zonesLayer, [T('layer.alerts')]: alertsGroup },
       { collapsed: narrow(), position: 'topright' }).addTo(map);

@@ -15,10 +15,11 @@ const DATA = 'canopy-data';
 const SHELL_FILES = [
   '/map',
   '/static/map/map.js', '/static/map/map.css', '/static/map/i18n.js', '/static/map/go.js',
-  '/static/map/fire.js', '/static/map/offline.js', '/static/map/queue.js', '/static/map/chips.js',
+  '/static/map/fire.js', '/static/map/plots.js', '/static/map/offline.js', '/static/map/queue.js', '/static/map/chips.js',
   '/static/map/i18n/vi.json', '/static/map/i18n/en.json',
   '/static/map/icon.svg', '/static/map/manifest.webmanifest',
   '/static/vendor/leaflet/leaflet.js', '/static/vendor/leaflet/leaflet.css',
+  '/static/vendor/vectorgrid/Leaflet.VectorGrid.bundled.min.js',
   '/static/vendor/leaflet/images/layers.png', '/static/vendor/leaflet/images/layers-2x.png',
 ];
 
