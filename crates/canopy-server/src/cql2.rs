@@ -696,7 +696,7 @@ mod tests {
         assert!(error(&PARCELS, &deep).contains("deeper than 32"));
         let nots = format!("{}area_ha > 1", "NOT ".repeat(100));
         assert!(error(&PARCELS, &nots).contains("deeper than 32"));
-        let wide = vec!["area_ha > 1"; 300].join(" OR ");
+        let wide = vec!["id = 'x'"; 300].join(" OR ");
         assert!(error(&PARCELS, &wide).contains("more than 256"));
         let long = format!("owner = '{}'", "x".repeat(MAX_LEN));
         assert!(error(&PARCELS, &long).contains("at most 4096"));

@@ -195,6 +195,7 @@ pub fn bbox_to_crs84(b: [f64; 4], crs: &Crs) -> Result<[f64; 4], CrsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use geo::polygon;
 
     #[test]
     fn names_of_a_crs() {
@@ -236,7 +237,7 @@ mod tests {
 
     #[test]
     fn polygons_keep_their_coordinate_order() {
-        let poly = geo::Geometry::Polygon(geo::polygon!(
+        let poly = geo::Geometry::Polygon(polygon!(
             exterior: [(x: 106.0, y: 21.0), (x: 106.1, y: 21.0), (x: 106.1, y: 21.1), (x: 106.0, y: 21.0)],
             interiors: [[(x: 106.02, y: 21.02), (x: 106.03, y: 21.02), (x: 106.03, y: 21.03), (x: 106.02, y: 21.02)]],
         ));

@@ -26,7 +26,7 @@ use crate::state::AppState;
 /// The most features one export holds.
 pub const MAX_FEATURES: usize = 100_000;
 /// The largest file sent.
-pub const MAX_BYTES: u64 = 256 * 1024 * 1024;
+pub const MAX_BYTES: u64 = 60 * 1024 * 1024;
 
 /// The `f` values that ask for an export.
 pub const FORMATS: &[&str] = &["gpkg", "shp", "kml", "gpx", "csv", "xlsx"];
