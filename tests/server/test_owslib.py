@@ -11,7 +11,7 @@ def test_landing_conformance_collections(server):
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conf
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conf
     ids = [c["id"] for c in w.collections()["collections"]]
-    assert ids == ["communes", "alerts", "zones", "hotspots", "fire_events"]
+    assert ids == ["communes", "alerts", "zones", "hotspots", "fire_events", "parcels"]
     c = w.collection("alerts")
     assert c["extent"]["spatial"]["bbox"][0][0] < c["extent"]["spatial"]["bbox"][0][2]
     assert c["extent"]["temporal"]["interval"][0][0].startswith("20")

@@ -20,7 +20,7 @@
 pub mod format;
 pub mod shapefile;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use gdal::raster::RasterCreationOptions;
@@ -65,6 +65,8 @@ pub enum ExportError {
         "--crs {crs}: {format} is always WGS 84 (EPSG:4326); use gpkg, shp or csv for another CRS"
     )]
     CrsNotAllowed { crs: String, format: Format },
+    #[error("layer \"{layer}\" has no field \"{field}\"")]
+    NoField { layer: String, field: String },
     #[error("{what} ({})", path.display())]
     Io {
         what: String,
@@ -114,6 +116,9 @@ struct OutField {
 pub struct Options {
     /// The output CRS (anything GDAL's `SetFromUserInput` takes); `None`: as stored (WGS 84).
     pub crs: Option<String>,
+    /// Only the features whose field `.0` holds one of the values `.1` (the server's
+    /// `?f=` exports of a filtered selection); `None`: every feature.
+    pub only: Option<(String, HashSet<String>)>,
 }
 
 /// Exports layer `layer` of the store `store` to `out`, in `format` (default: from
@@ -259,8 +264,27 @@ pub fn export_with(
         values: Vec<Option<FieldValue>>,
         geometry: Option<Geometry>,
     }
+    let only = match &opts.only {
+        Some((name, keep)) => {
+            let i = lyr.defn().field_index(name).map_err(|_| ExportError::NoField {
+                layer: layer.to_string(),
+                field: name.clone(),
+            })?;
+            Some((i, keep))
+        }
+        None => None,
+    };
     let mut rows = Vec::new();
     for feat in lyr.features() {
+        if let Some((i, keep)) = only {
+            let id = feat
+                .field_as_string(i)
+                .map_err(gdal_err(format!("reading layer {layer}"), store))?
+                .unwrap_or_default();
+            if !keep.contains(&id) {
+                continue;
+            }
+        }
         let mut values = Vec::with_capacity(fields.len());
         for f in &fields {
             values.push(

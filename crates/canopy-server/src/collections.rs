@@ -302,8 +302,70 @@ pub static FIRE_EVENTS: CollectionDef = CollectionDef {
     ],
 };
 
+
+/// Forest functions (plot codes, as `canopy_core::parcel::ForestFunction` stores them).
+pub const FUNCTIONS: &[&str] = &["special-use", "protection", "production"];
+/// Owner categories (as `canopy_core::parcel::OwnerCategory` stores them).
+pub const OWNER_CATEGORIES: &[&str] = &[
+    "management-board",
+    "state-company",
+    "other-organisation",
+    "science-training",
+    "household",
+    "community",
+    "armed-forces",
+    "foreign-invested",
+    "commune-committee",
+];
+/// Plot origins.
+pub const ORIGINS: &[&str] = &["natural", "planted"];
+
+pub static PARCELS: CollectionDef = CollectionDef {
+    key: CollectionId::Parcels,
+    id: "parcels",
+    title: "Forest plots",
+    description: "Forest plots (lô rừng) with their compartment codes, forest function, owner and owner category, and the latest epoch's forest figures and change.",
+    item_type: "feature",
+    time: "the date of the latest epoch (the figures' date)",
+    props: &[
+        p("parcel_id", Str, "Plot id (also the feature id): tiểu khu-khoảnh-lô or the id field of the plot layer"),
+        p("compartment", Str, "Tiểu khu (compartment), empty when the layer gives only an id"),
+        p("sub_compartment", Str, "Khoảnh (sub-compartment)"),
+        p("plot", Str, "Lô (plot number within the khoảnh)"),
+        p("commune_code", Str, "Commune holding the plot (its interior point)"),
+        PropDef { values: FUNCTIONS, ..p("function", Str, "Forest function: special-use (đặc dụng), protection (phòng hộ), production (sản xuất)") },
+        p("function_vi", Str, "The function in Vietnamese"),
+        p("forest_type", Str, "Forest state or land-forest type (or species) as the plot layer gives it"),
+        PropDef { values: ORIGINS, ..opt("origin", Str, "Origin: natural or planted") },
+        p("owner", Str, "Forest owner (chủ rừng)"),
+        PropDef { values: OWNER_CATEGORIES, ..p("owner_category", Str, "Owner category as the law names it") },
+        p("owner_category_vi", Str, "The owner category in Vietnamese"),
+        p("area_ha", Number, "Plot area (exact, in the region's area_crs), ha"),
+        opt("epoch", Str, "The latest epoch (the figures below are for it)"),
+        opt("forest_ha", Number, "Forest area in the latest epoch, ha"),
+        opt("observed_ha", Number, "Observed area in the latest epoch, ha"),
+        opt("cover_pct", Number, "Forest cover of the plot, %"),
+        opt("change_from", Str, "Earlier epoch of the change figures"),
+        opt("loss_ha", Number, "Forest lost since change_from, ha"),
+        opt("gain_ha", Number, "Forest gained since change_from, ha"),
+    ],
+    filters: &[
+        FilterDef { param: "commune", matches: Match::Commune, description: "Commune codes", values: &[] },
+        FilterDef { param: "owner_category", matches: Match::Property("owner_category"), description: "Owner categories", values: OWNER_CATEGORIES },
+        FilterDef { param: "function", matches: Match::Property("function"), description: "Forest functions", values: FUNCTIONS },
+        FilterDef { param: "plot_id", matches: Match::Property("parcel_id"), description: "Plot ids", values: &[] },
+    ],
+};
+
 /// Every collection, in the order `/collections` lists them.
-pub static ALL: [&CollectionDef; 5] = [&COMMUNES, &ALERTS, &ZONES, &HOTSPOTS, &FIRE_EVENTS];
+pub static ALL: [&CollectionDef; 6] = [
+    &COMMUNES,
+    &ALERTS,
+    &ZONES,
+    &HOTSPOTS,
+    &FIRE_EVENTS,
+    &PARCELS,
+];
 
 /// The served collections. A path's `{collectionId}` is parsed into one once
 /// ([`find`]); an unknown id is a 404 there, never another collection.
@@ -314,6 +376,7 @@ pub enum CollectionId {
     Zones,
     Hotspots,
     FireEvents,
+    Parcels,
 }
 
 impl CollectionId {
@@ -325,6 +388,7 @@ impl CollectionId {
             CollectionId::Zones => &ZONES,
             CollectionId::Hotspots => &HOTSPOTS,
             CollectionId::FireEvents => &FIRE_EVENTS,
+            CollectionId::Parcels => &PARCELS,
         }
     }
 }
@@ -372,7 +436,18 @@ pub fn find(id: &str) -> Option<&'static CollectionDef> {
 }
 
 /// Query parameters every items request accepts.
-pub const COMMON_ITEM_PARAMS: &[&str] = &["f", "bbox", "limit", "offset", "datetime"];
+pub const COMMON_ITEM_PARAMS: &[&str] = &[
+    "f",
+    "bbox",
+    "limit",
+    "offset",
+    "datetime",
+    "crs",
+    "bbox-crs",
+    "sortby",
+    "filter",
+    "filter-lang",
+];
 
 /// Items per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -393,5 +468,16 @@ mod collection_id_tests {
         }
         assert!(find("nope").is_none());
         assert!(find("Zones").is_none(), "ids are exact");
+    }
+
+    #[test]
+    fn plot_codes_are_the_cores() {
+        use canopy_core::parcel::{ForestFunction, Origin, OwnerCategory};
+        let f: Vec<&str> = ForestFunction::ALL.iter().map(|x| x.code()).collect();
+        assert_eq!(f, FUNCTIONS);
+        let c: Vec<&str> = OwnerCategory::ALL.iter().map(|x| x.code()).collect();
+        assert_eq!(c, OWNER_CATEGORIES);
+        let o: Vec<&str> = Origin::ALL.iter().map(|x| x.code()).collect();
+        assert_eq!(o, ORIGINS);
     }
 }

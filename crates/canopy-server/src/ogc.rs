@@ -13,7 +13,10 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use serde_json::value::RawValue;
+
 use crate::collections::{self, CollectionDef};
+use crate::crs::Crs;
 use crate::error::ApiError;
 use crate::features::{etag, feature, Feature};
 use crate::query::{self, only, Format};
@@ -24,7 +27,7 @@ use crate::respond::{
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
 
-pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+pub const CRS84: &str = crate::crs::CRS84_URI;
 
 /// Conformance classes implemented.
 pub const CONFORMANCE: &[&str] = &[
@@ -35,6 +38,13 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
 ];
 
 fn collection_def(id: &str) -> Result<&'static CollectionDef, ApiError> {
@@ -151,7 +161,7 @@ fn collection_doc(snap: &Snapshot, def: &CollectionDef, base: &str) -> Value {
         "title": def.title,
         "description": def.description,
         "itemType": def.item_type,
-        "crs": [CRS84],
+        "crs": crate::crs::SUPPORTED.iter().map(|c| c.uri).collect::<Vec<_>>(),
         "storageCrs": CRS84,
         "extent": {
             "spatial": {"bbox": [extent], "crs": CRS84},
@@ -224,6 +234,9 @@ pub async fn items(
     Query(p): Query,
 ) -> Result<Response, ApiError> {
     let def = collection_def(&id)?;
+    if let Some(f) = crate::exports::format(&p) {
+        return crate::exports::items(&st, def, &p, f).await;
+    }
     let r = ReadRequest::checked_elsewhere(&st, &headers, &p)?;
     let q = query::items(def, &p)?;
     let (fmt, base, snap) = (r.fmt, &r.base, &r.snap);
@@ -269,14 +282,22 @@ pub async fn items(
         def.title,
     ));
     let mut bbox = None;
+    // Geometries in another CRS are made for this page (owned here, borrowed below).
+    let moved = reproject(page.iter().map(|&i| &set.items[i]), q.crs)?;
     let features: Vec<Feature> = page
         .iter()
-        .map(|&i| {
+        .zip(&moved)
+        .map(|(&i, m)| {
             let it = &set.items[i];
-            if let Some(b) = it.bbox {
+            let mut f = feature(snap, def.id, it, None);
+            if let Some((g, b)) = m {
+                f.geometry = Some(g);
+                f.bbox = *b;
+            }
+            if let Some(b) = f.bbox {
                 bbox = Some(crate::geometry::union(bbox, b));
             }
-            feature(snap, def.id, it, None)
+            f
         })
         .collect();
     let fc = FeatureCollection {
@@ -288,7 +309,36 @@ pub async fn items(
         features,
         links,
     };
-    Ok(r.respond(def.title, &fc, GEOJSON))
+    Ok(with_crs(r.respond(def.title, &fc, GEOJSON), q.crs))
+}
+
+/// Each item's geometry (GeoJSON text) and bbox in `crs`; `None` for CRS84 (the
+/// prepared geometry is served as it is).
+#[allow(clippy::type_complexity)]
+fn reproject<'a>(
+    items: impl Iterator<Item = &'a crate::snapshot::Item>,
+    crs: &Crs,
+) -> Result<Vec<Option<(Box<RawValue>, Option<[f64; 4]>)>>, ApiError> {
+    items
+        .map(|it| match (&it.geometry, crs.epsg) {
+            (Some(g), Some(_)) => {
+                let t = crate::crs::transform(g, crs)
+                    .map_err(|e| ApiError::BadRequest(format!("crs={}: {e}", crs.uri)))?;
+                Ok(Some((crate::geometry::to_json(&t), crate::geometry::bbox(&t))))
+            }
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+/// The `Content-Crs` header (Part 2) of a response with features in `crs`.
+fn with_crs(mut r: Response, crs: &Crs) -> Response {
+    if r.status().is_success() {
+        if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri)) {
+            r.headers_mut().insert("content-crs", v);
+        }
+    }
+    r
 }
 
 /// The feature `fid` of `def` with its links, and (alerts) its ETag.
@@ -299,6 +349,7 @@ pub fn feature_response(
     base: &str,
     p: &query::Params,
     fmt: Format,
+    crs: &Crs,
 ) -> Result<Response, ApiError> {
     let it = snap.items(def.key).get(fid).ok_or_else(|| {
         ApiError::NotFound(format!("collection {} has no feature \"{fid}\"", def.id))
@@ -319,8 +370,16 @@ pub fn feature_response(
             "Triage history",
         ));
     }
-    let f = feature(snap, def.id, it, Some(links));
-    let mut r = document(fmt, &format!("{} {fid}", def.title), &f, GEOJSON);
+    let mut f = feature(snap, def.id, it, Some(links));
+    let moved = reproject(std::iter::once(it), crs)?;
+    if let Some(Some((g, b))) = &moved.first() {
+        f.geometry = Some(g);
+        f.bbox = *b;
+    }
+    let mut r = with_crs(
+        document(fmt, &format!("{} {fid}", def.title), &f, GEOJSON),
+        crs,
+    );
     if def.id == "alerts" {
         if let Ok(v) = HeaderValue::from_str(&etag(snap, it)) {
             r.headers_mut().insert(header::ETAG, v);
@@ -336,8 +395,9 @@ pub async fn item(
     Query(p): Query,
 ) -> Result<Response, ApiError> {
     let def = collection_def(&id)?;
-    let r = ReadRequest::new(&st, &headers, &p, &["f"])?;
-    feature_response(&r.snap, def, &fid, &r.base, &p, r.fmt)
+    let r = ReadRequest::new(&st, &headers, &p, &["f", "crs"])?;
+    let crs = query::crs_param(&p, "crs")?;
+    feature_response(&r.snap, def, &fid, &r.base, &p, r.fmt, crs)
 }
 
 /// The queryables (the filterable properties) or the full schema of a collection.

@@ -258,6 +258,25 @@ fn components() -> Value {
             "datetime": {"name": "datetime", "in": "query", "required": false,
                          "description": "Only features whose time intersects this instant or interval (RFC 3339; a/b, .. for open ends)",
                          "schema": {"type": "string"}, "style": "form", "explode": false},
+            "itemsF": {"name": "f", "in": "query", "required": false,
+                       "description": "Response format: json or html (default: by the Accept header, else JSON), or an export of every matched feature (of the page with limit/offset): gpkg, shp (a zip with .cpg), kml, gpx (waypoints at centroids), csv, xlsx",
+                       "schema": {"type": "string", "enum": ["json", "html", "gpkg", "shp", "kml", "gpx", "csv", "xlsx"]}, "style": "form", "explode": false},
+            "crs": {"name": "crs", "in": "query", "required": false,
+                    "description": format!("CRS of the returned coordinates (OGC API - Features Part 2), in its own axis order; default CRS84. One of: {}",
+                        crate::crs::SUPPORTED.iter().map(|c| format!("{} ({})", c.uri, c.name)).collect::<Vec<_>>().join("; ")),
+                    "schema": {"type": "string", "enum": crate::crs::SUPPORTED.iter().map(|c| c.uri).collect::<Vec<_>>()}, "style": "form", "explode": false},
+            "bbox-crs": {"name": "bbox-crs", "in": "query", "required": false,
+                         "description": "CRS of bbox (its axis order); default CRS84",
+                         "schema": {"type": "string", "enum": crate::crs::SUPPORTED.iter().map(|c| c.uri).collect::<Vec<_>>()}, "style": "form", "explode": false},
+            "sortby": {"name": "sortby", "in": "query", "required": false,
+                       "description": "Sort by properties of the collection's schema (or id): comma-separated, + ascending (default), - descending, e.g. -area_ha,id; nulls last",
+                       "schema": {"type": "string"}, "style": "form", "explode": false},
+            "filter": {"name": "filter", "in": "query", "required": false,
+                       "description": format!("A CQL2 text filter on the collection's properties: =, <>, <, <=, >, >=, LIKE, IN, BETWEEN, IS NULL, AND, OR, NOT, parentheses; 'text', numbers, TRUE/FALSE, DATE('YYYY-MM-DD'), TIMESTAMP('...'). At most {} characters", crate::cql2::MAX_LEN),
+                       "schema": {"type": "string"}, "style": "form", "explode": false},
+            "filter-lang": {"name": "filter-lang", "in": "query", "required": false,
+                            "description": "The filter's language: cql2-text (the only one)",
+                            "schema": {"type": "string", "enum": ["cql2-text"]}, "style": "form", "explode": false},
             "featureId": {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
             "lang": {"name": "lang", "in": "query", "required": false,
                      "description": "Language of HTML pages, the map and error messages: vi (Vietnamese) or en (English); default: the Accept-Language header, else vi",
@@ -284,20 +303,36 @@ pub fn document(base: &str) -> Value {
         let tag = &[def.title];
         paths.insert(format!("/collections/{id}"), json!({"get": op(&format!("describe{name}"), &format!("The {id} collection"), tag, vec![f()], ok("Collection", "application/json", reference("Collection"), true), &[400])}));
         let mut params = vec![
-            f(),
+            param_ref("itemsF"),
             param_ref("bbox"),
+            param_ref("bbox-crs"),
             param_ref("limit"),
             param_ref("offset"),
             param_ref("datetime"),
+            param_ref("crs"),
+            param_ref("sortby"),
+            param_ref("filter"),
+            param_ref("filter-lang"),
         ];
         params.extend(filter_params(def));
+        let mut page = ok("A page of features", "application/geo+json", reference(&format!("{name}FeatureCollection")), true);
+        for ty in [
+            "application/geopackage+sqlite3",
+            "application/zip",
+            "application/vnd.google-earth.kml+xml",
+            "application/gpx+xml",
+            "text/csv; charset=utf-8",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ] {
+            page["content"][ty] = json!({"schema": {"type": "string", "format": "binary"}});
+        }
+        page["headers"] = json!({"Content-Crs": {"schema": {"type": "string"}, "description": "The CRS of the coordinates, <URI>"}});
         paths.insert(format!("/collections/{id}/items"), json!({"get": op(
             &format!("get{name}Features"),
             &format!("{}: {}. datetime: {}", def.title, def.description, def.time),
-            tag, params,
-            ok("A page of features", "application/geo+json", reference(&format!("{name}FeatureCollection")), true),
-            &[400, 404])}));
-        let mut item = json!({"get": op(&format!("get{name}Feature"), &format!("One feature of {id}"), tag, vec![param_ref("featureId"), f()],
+            tag, params, page,
+            &[400, 404, 413, 503])}));
+        let mut item = json!({"get": op(&format!("get{name}Feature"), &format!("One feature of {id}"), tag, vec![param_ref("featureId"), f(), param_ref("crs")],
             ok("The feature (alerts: with an ETag header for PATCH's If-Match)", "application/geo+json", reference(&format!("{name}Feature")), true), &[400, 404])});
         if id == "alerts" {
             item["get"]["responses"]["200"]["headers"] = json!({"ETag": {"schema": {"type": "string"}, "description": "Send it back in If-Match when patching"}});

@@ -10,9 +10,17 @@
 use axum::http::{header, HeaderMap};
 use chrono::DateTime;
 
+use std::borrow::Cow;
+
+use serde_json::Value;
+
 use crate::collections::{
-    CollectionDef, FilterDef, Match, COMMON_ITEM_PARAMS, DEFAULT_LIMIT, MAX_LIMIT,
+    CollectionDef, CollectionId, FilterDef, Match, PropDef, COMMON_ITEM_PARAMS, DEFAULT_LIMIT,
+    MAX_LIMIT,
 };
+use crate::crs::{self, Crs};
+use crate::cql2;
+use crate::snapshot::Item;
 use crate::error::ApiError;
 use crate::snapshot::Snapshot;
 pub use crate::time::{day_interval, rfc3339};
@@ -174,11 +182,92 @@ fn count(name: &str, s: &str, min: usize) -> Result<usize, ApiError> {
 /// A checked items request.
 #[derive(Debug)]
 pub struct ItemsQuery {
+    /// In CRS84 (a `bbox-crs` box transformed).
     pub bbox: Option<[f64; 4]>,
     pub limit: usize,
     pub offset: usize,
     pub datetime: Option<(i64, i64)>,
     pub filters: Vec<(&'static FilterDef, Vec<String>)>,
+    /// `filter` (CQL2 text).
+    pub cql: Option<cql2::Expr>,
+    /// `sortby`: properties, descending or not, in order.
+    pub sortby: Vec<(&'static PropDef, bool)>,
+    /// `crs`: the CRS of the served coordinates.
+    pub crs: &'static Crs,
+}
+
+/// `crs=` of a request (CRS84 when absent); 400 naming an unsupported one.
+pub fn crs_param(params: &Params, name: &str) -> Result<&'static Crs, ApiError> {
+    match get(params, name) {
+        None => Ok(crs::crs84()),
+        Some(v) => crs::parse(name, v).map_err(|e| ApiError::BadRequest(e.to_string())),
+    }
+}
+
+/// `bbox` in the CRS `bbox-crs` names, as CRS84.
+fn bbox_in(s: &str, c: &'static Crs) -> Result<[f64; 4], ApiError> {
+    if c.epsg.is_none() {
+        return bbox(s);
+    }
+    let bad = |m: &str| {
+        ApiError::BadRequest(format!(
+            "bbox={s}: {m}; expected 4 numbers in the axis order of bbox-crs={}",
+            c.uri
+        ))
+    };
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("not a list of numbers"))?;
+    let b = match v[..] {
+        [a, b, c, d] => [a, b, c, d],
+        [a, b, _, c, d, _] => [a, b, c, d],
+        _ => return Err(bad(&format!("{} numbers", v.len()))),
+    };
+    if b.iter().any(|x| !x.is_finite()) {
+        return Err(bad("not finite"));
+    }
+    if b[0] > b[2] || b[1] > b[3] {
+        return Err(bad("a minimum is above its maximum"));
+    }
+    let t = crs::bbox_to_crs84(b, c).map_err(|e| bad(&e.to_string()))?;
+    if t.iter().any(|x| !x.is_finite()) {
+        return Err(bad("outside the CRS's area"));
+    }
+    Ok(t)
+}
+
+/// `sortby=+a,-b,c`: properties of the collection (or `id`), `-` for descending.
+pub fn sortby(def: &CollectionDef, s: &str) -> Result<Vec<(&'static PropDef, bool)>, ApiError> {
+    let mut out: Vec<(&'static PropDef, bool)> = Vec::new();
+    for key in s.split(',').map(str::trim) {
+        let (desc, name) = match key.as_bytes().first() {
+            Some(b'-') => (true, &key[1..]),
+            Some(b'+') => (false, &key[1..]),
+            _ => (false, key),
+        };
+        let name = name.trim();
+        let Some(p) = cql2::property(def, name) else {
+            return Err(ApiError::BadRequest(format!(
+                "sortby={s}: \"{name}\" is not a property of {}; sortable: id, {}",
+                def.id,
+                def.props.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        if out.iter().any(|(q, _)| q.name == p.name) {
+            return Err(ApiError::BadRequest(format!(
+                "sortby={s}: \"{name}\" is given twice"
+            )));
+        }
+        out.push((p, desc));
+    }
+    if out.len() > 8 {
+        return Err(ApiError::BadRequest(format!(
+            "sortby={s}: at most 8 properties"
+        )));
+    }
+    Ok(out)
 }
 
 /// Parses and checks the parameters of `/collections/{id}/items`.
@@ -186,8 +275,33 @@ pub fn items(def: &'static CollectionDef, params: &Params) -> Result<ItemsQuery,
     let mut allowed: Vec<&str> = COMMON_ITEM_PARAMS.to_vec();
     allowed.extend(def.filters.iter().map(|f| f.param));
     only(params, &allowed)?;
+    let bbox_crs = crs_param(params, "bbox-crs")?;
+    if get(params, "bbox-crs").is_some() && get(params, "bbox").is_none() {
+        return Err(ApiError::BadRequest(
+            "bbox-crs is given without bbox".into(),
+        ));
+    }
+    let cql = match (get(params, "filter"), get(params, "filter-lang")) {
+        (_, Some(l)) if l != "cql2-text" => {
+            return Err(ApiError::BadRequest(format!(
+                "filter-lang={l}: only cql2-text is supported"
+            )))
+        }
+        (Some(f), _) => Some(
+            cql2::parse(def, f).map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        ),
+        (None, Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "filter-lang is given without filter".into(),
+            ))
+        }
+        (None, None) => None,
+    };
     let mut q = ItemsQuery {
-        bbox: get(params, "bbox").map(bbox).transpose()?,
+        bbox: get(params, "bbox").map(|b| bbox_in(b, bbox_crs)).transpose()?,
+        cql,
+        sortby: get(params, "sortby").map(|s| sortby(def, s)).transpose()?.unwrap_or_default(),
+        crs: crs_param(params, "crs")?,
         limit: get(params, "limit")
             .map(|s| count("limit", s, 1))
             .transpose()?
@@ -242,7 +356,7 @@ pub fn select(snap: &Snapshot, def: &CollectionDef, q: &ItemsQuery) -> Vec<usize
         Some(b) => set.in_bbox(b),
         None => (0..set.items.len()).collect(),
     };
-    candidates
+    let mut matched: Vec<usize> = candidates
         .into_iter()
         .filter(|&i| {
             let it = &set.items[i];
@@ -264,9 +378,80 @@ pub fn select(snap: &Snapshot, def: &CollectionDef, q: &ItemsQuery) -> Vec<usize
                     Match::Commune => it.communes.iter().any(|c| any(c)),
                     Match::Name => any(&it.name_key),
                 }
+            }) && q.cql.as_ref().is_none_or(|e| {
+                e.eval(&|k: &str| value(snap, def, it, k)) == Some(true)
             })
         })
-        .collect()
+        .collect();
+    if !q.sortby.is_empty() {
+        // Stable: ties keep the collection order.
+        matched.sort_by(|&a, &b| {
+            let (ia, ib) = (&set.items[a], &set.items[b]);
+            for (p, desc) in &q.sortby {
+                let o = order(
+                    value(snap, def, ia, p.name).as_deref(),
+                    value(snap, def, ib, p.name).as_deref(),
+                );
+                let o = if *desc { o.reverse() } else { o };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+    }
+    matched
+}
+
+/// Sort order of two property values: numbers, then strings, booleans; nulls last
+/// (in ascending order).
+fn order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    let a = a.filter(|v| !v.is_null());
+    let b = b.filter(|v| !v.is_null());
+    match (a, b) {
+        (None, None) => Equal,
+        (None, Some(_)) => Greater,
+        (Some(_), None) => Less,
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Equal),
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
+    }
+}
+
+/// The value of property `name` of a served feature: `id`, an alert's triage
+/// fields (from its latest event), else the stored property.
+pub fn value<'a>(
+    snap: &'a Snapshot,
+    def: &CollectionDef,
+    it: &'a Item,
+    name: &str,
+) -> Option<Cow<'a, Value>> {
+    if name == "id" {
+        return Some(Cow::Owned(Value::String(it.id.clone())));
+    }
+    if def.key == CollectionId::Alerts {
+        let e = snap.status(&it.id);
+        let s = |x: Option<&String>| {
+            Some(Cow::Owned(x.map_or(Value::Null, |v| Value::String(v.clone()))))
+        };
+        match name {
+            "status" => {
+                return Some(Cow::Owned(Value::String(
+                    e.map_or("new".into(), |e| e.status.clone()),
+                )))
+            }
+            "status_by" => return s(e.map(|e| &e.by)),
+            "status_at" => return s(e.map(|e| &e.at)),
+            "note" => return s(e.map(|e| &e.note).filter(|n| !n.is_empty())),
+            _ => {}
+        }
+    }
+    it.props.get(name).map(Cow::Borrowed)
 }
 
 /// The absolute URL of `path` with `params`, `offset` replaced by `offset`.

@@ -243,6 +243,8 @@ pub struct StoreData {
     pub parcel_summary: Vec<canopy_store::parcels::ParcelSummaryRow>,
     /// The vector-tile layers (communes, zones, plots), built once per snapshot.
     pub tiles: crate::tiles::TileSets,
+    /// The forest plots (`parcels` layer), when the run had `[parcels]`.
+    pub parcels: ItemSet,
 }
 
 /// The store file's identity (device, inode, mtime, size, SQLite change counter).
@@ -431,8 +433,11 @@ impl Snapshot {
         data.observations = store.observations()?;
         data.parcel_summary = store.parcel_summary()?;
         if store.has_table(canopy_store::parcels::LAYER) {
+            let plots = store.parcels()?;
+            let time = data.epochs.last().and_then(|e| day_interval(&e.date));
+            data.parcels = ItemSet::new(plots.iter().map(|r| parcel_item(r, time)).collect());
             let tiles = std::mem::take(&mut data.tiles);
-            data.tiles = tiles.with_parcels(&store.parcels()?);
+            data.tiles = tiles.with_parcels(&plots);
         }
         snap.stamp = stamp;
         Ok(snap)
@@ -621,6 +626,7 @@ impl Snapshot {
                 observations: Vec::new(),
                 parcel_summary: Vec::new(),
                 tiles,
+                parcels: ItemSet::default(),
             }),
             triage: Arc::new(triage),
             stamp: None,
@@ -635,6 +641,7 @@ impl Snapshot {
             CollectionId::Zones => &self.data.zones,
             CollectionId::Hotspots => &self.data.hotspots,
             CollectionId::FireEvents => &self.data.fire_events,
+            CollectionId::Parcels => &self.data.parcels,
         }
     }
 
@@ -783,5 +790,43 @@ fn fire_event_item((i, e): (usize, &FireEventRow)) -> Item {
         p,
         span(day(&e.first_detection), day(&e.last_detection)),
         e.communes.iter().map(|(c, _)| c.clone()).collect(),
+    )
+}
+
+/// A forest plot as served: every field of its row, codes for function, origin and
+/// owner category (with the Vietnamese labels beside them).
+fn parcel_item(r: &canopy_store::parcels::ParcelRow, time: Option<(i64, i64)>) -> Item {
+    let s = |x: &str| Value::String(x.to_string());
+    let p: Map<String, Value> = [
+        ("parcel_id", s(&r.parcel_id)),
+        ("compartment", s(&r.compartment)),
+        ("sub_compartment", s(&r.sub_compartment)),
+        ("plot", s(&r.plot)),
+        ("commune_code", s(&r.commune_code)),
+        ("function", s(r.function.code())),
+        ("function_vi", s(r.function.label_vi())),
+        ("forest_type", s(&r.forest_type)),
+        ("origin", str_or_null(r.origin.map(|o| o.code().to_string()))),
+        ("owner", s(&r.owner)),
+        ("owner_category", s(r.owner_category.code())),
+        ("owner_category_vi", s(r.owner_category.label_vi())),
+        ("area_ha", num(Some(r.area_ha))),
+        ("epoch", str_or_null(r.epoch.clone())),
+        ("forest_ha", num(r.forest_ha)),
+        ("observed_ha", num(r.observed_ha)),
+        ("cover_pct", num(r.cover_pct)),
+        ("change_from", str_or_null(r.change_from.clone())),
+        ("loss_ha", num(r.loss_ha)),
+        ("gain_ha", num(r.gain_ha)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    item(
+        r.parcel_id.clone(),
+        outline(&r.geom_wgs84).as_ref(),
+        p,
+        time,
+        non_empty(&r.commune_code).into_iter().collect(),
     )
 }

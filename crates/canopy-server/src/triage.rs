@@ -217,7 +217,15 @@ pub async fn patch(
     let snap = st.snapshot();
     let base = base_url(&st.settings, &headers);
     let def = crate::collections::find("alerts").expect("alerts is a collection");
-    crate::ogc::feature_response(&snap, def, &fid, &base, &vec![], crate::query::Format::Json)
+    crate::ogc::feature_response(
+        &snap,
+        def,
+        &fid,
+        &base,
+        &vec![],
+        crate::query::Format::Json,
+        crate::crs::crs84(),
+    )
 }
 
 /// `GET /collections/alerts/items/{fid}/history`.
