@@ -181,3 +181,39 @@ def test_burned_area_served_and_printed(sample_store, canopy_bin):
     assert "fire" in causes and "unknown" in causes
     n = ol.query(sample_store, "SELECT COUNT(*) AS n FROM burned_area WHERE unit = 'zone_piece'")[0]["n"]
     assert n > 0, "zone pieces have burned-area rows"
+
+
+def test_burned_ha_per_plot_match_exactextract(sample_store, sample_oracle, burn_oracle):
+    """Burned forest ha per forest plot (lô rừng): the `parcel` rows of burned_area
+    against exactextract's sum of the oracle's burned mask over every plot (the
+    plots as the oracle reads them, moved onto the working grid). A plot has a row
+    when it holds forest in the earlier epoch; the others must have no burned forest."""
+    plots = sample_oracle["parcels"]
+    if not plots:
+        pytest.skip("the sample has no plots")
+    a, b = burn_oracle["pair"]
+    rows = {r["code"]: r for r in ol.query(
+        sample_store,
+        f"SELECT * FROM burned_area WHERE unit = 'parcel' AND from_epoch = '{a}' AND to_epoch = '{b}'")}
+    to_work = ol.transformer(sample_oracle["region"].area_crs, burn_oracle["crs"])
+    feats = [{"type": "Feature", "properties": {"key": pid},
+              "geometry": mapping(ol.transform_geom(p["geom_area"], to_work))} for pid, p in plots.items()]
+    want = {r["properties"]["key"]: r["properties"]["sum"] * burn_oracle["px_ha"]
+            for r in exact_extract(burn_oracle["burned_src"], feats, ["sum"], include_cols=["key"])}
+    assert set(rows) <= set(plots), sorted(set(rows) - set(plots))[:5]
+    burned = [pid for pid, ha in want.items() if ha > 0.01]
+    assert len(burned) >= 3, "the burned clearing lies in some plots"
+    t = ol.ErrorTracker(REL)
+    for pid, ha in want.items():
+        row = rows.get(pid)
+        if row is None:
+            assert ha < 1e-9, f"plot {pid}: {ha} ha burned but no burned_area row"
+            continue
+        t.check("plot burned_ha", pid, row["burned_ha"], ha, FLOOR_HA)
+    # The plots' burned forest adds up to the province's where the plots tile it.
+    prov = ol.query(sample_store, f"SELECT burned_ha FROM burned_area WHERE unit = 'province' "
+                                  f"AND from_epoch = '{a}' AND to_epoch = '{b}'")[0]["burned_ha"]
+    print(f"burned forest: {len(burned)} plots, {sum(r['burned_ha'] for r in rows.values()):.2f} ha in plots, "
+          f"{prov:.2f} ha in the province")
+    ol.REPORTS.append(t.report("burned area per plot vs exactextract"))
+    t.assert_ok("burned area per plot")
