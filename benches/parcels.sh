@@ -21,7 +21,7 @@ if [ "${1:-}" = --sample ]; then
   mkdir -p "$W"
   [ -f "$S/region.toml" ] && [ -f "$S/parcels.geojson" ] || { echo "$S: no region.toml or parcels.geojson" >&2; exit 1; }
   # The region file with absolute paths (every "relative" path → "$S/relative").
-  sed -E 's#^(path|tiles|stations|hotspots|targets)( *= *\[?)"([^/"][^"]*)"#\1\2"'"$S"'/\3"#; s#, "([^/"][^"]*)"#, "'"$S"'/\1"#g' \
+  sed -E 's#^(path|tiles|stations|hotspots|targets)( *= *\[?)"([^/"][^"]*)"#\1\2"'"$S"'/\3"#; /^(tiles|hotspots) *=/ s#, "([^/"][^"]*)"#, "'"$S"'/\1"#g' \
     "$S/region.toml" > "$W/region.toml"
   sed -n '/^\[parcels\]/q;p' "$W/region.toml" > "$W/region-communes.toml"
   echo "plots: $(grep -c '"type": "Feature"' "$S/parcels.geojson")"
