@@ -118,6 +118,7 @@ def burn_oracle(sample_region_file, sample_oracle, tmp_path_factory):
         "pair": (ea.id, eb.id),
         "sums": sums,
         "burned_src": rasters[0],
+        "sources": dict(zip(("burned", "high", "unburned", "nodnbr"), rasters)),
         "px_ha": px_ha,
         "crs": plan_a.crs,
         "burned_px": int(burned.sum()),
@@ -181,3 +182,42 @@ def test_burned_area_served_and_printed(sample_store, canopy_bin):
     assert "fire" in causes and "unknown" in causes
     n = ol.query(sample_store, "SELECT COUNT(*) AS n FROM burned_area WHERE unit = 'zone_piece'")[0]["n"]
     assert n > 0, "zone pieces have burned-area rows"
+
+
+def test_burned_ha_per_plot_match_exactextract(sample_store, sample_oracle, burn_oracle):
+    """Burn classes per forest plot (lô rừng): the `parcel` rows of burned_area
+    against exactextract's sums of the oracle's masks (burned, unburned, no dNBR)
+    over every plot (the plots as the oracle reads them, moved onto the working
+    grid). A plot has a row when it holds forest in the earlier epoch; the others
+    must have none of it. (The sample's burned clearing lies outside its plots, so
+    burned_ha is 0 in every plot here: unburned and no-dNBR forest carry the check;
+    burned ha in plots is the same sum of the same pass.)"""
+    plots = sample_oracle["parcels"]
+    if not plots:
+        pytest.skip("the sample has no plots")
+    a, b = burn_oracle["pair"]
+    rows = {r["code"]: r for r in ol.query(
+        sample_store,
+        f"SELECT * FROM burned_area WHERE unit = 'parcel' AND from_epoch = '{a}' AND to_epoch = '{b}'")}
+    to_work = ol.transformer(sample_oracle["region"].area_crs, burn_oracle["crs"])
+    feats = [{"type": "Feature", "properties": {"key": pid},
+              "geometry": mapping(ol.transform_geom(p["geom_area"], to_work))} for pid, p in plots.items()]
+    names = ("burned", "unburned", "nodnbr")
+    want = {r["properties"]["key"]: {n: r["properties"][f"{n}_sum"] * burn_oracle["px_ha"] for n in names}
+            for r in exact_extract([burn_oracle["sources"][n] for n in names], feats, ["sum"], include_cols=["key"])}
+    assert set(rows) <= set(plots), sorted(set(rows) - set(plots))[:5]
+    assert len(rows) > 0.5 * len(plots), (len(rows), len(plots))
+    t = ol.ErrorTracker(REL)
+    for pid, w in want.items():
+        row = rows.get(pid)
+        if row is None:
+            assert sum(w.values()) < 1e-9, f"plot {pid}: {w} but no burned_area row"
+            continue
+        t.check("plot burned_ha", pid, row["burned_ha"], w["burned"], FLOOR_HA)
+        t.check("plot unburned_ha", pid, row["unburned_ha"], w["unburned"], FLOOR_HA)
+        t.check("plot no_dnbr_ha", pid, row["no_dnbr_ha"], w["nodnbr"], FLOOR_HA)
+    assert sum(w["unburned"] for w in want.values()) > 100, "forest in the plots"
+    print(f"burn classes of {len(rows)} plots with forest; burned in plots: "
+          f"{sum(r['burned_ha'] for r in rows.values()):.2f} ha")
+    ol.REPORTS.append(t.report("burn classes per plot vs exactextract"))
+    t.assert_ok("burn classes per plot")

@@ -11,7 +11,10 @@ points (a few outside the region). After `canopy run`:
   (scan × track km around the point in EPSG:32648);
 - the fire events equal the connected groups of an independent union of
   "within 24 h and footprints within 1 km" (shapely distances);
-- the detections outside the communes are counted, not stored.
+- the detections outside the communes are counted, not stored;
+- with a plot layer tiling the communes (holes, a multipolygon, plots cut by the
+  communes' edge), each hotspot's and event's plots and their areas equal
+  shapely's footprint (outline) ∩ plot, the hotspot's `plot` the largest.
 """
 
 from __future__ import annotations
@@ -208,16 +211,116 @@ def _check(store, inside, states, grid, epsg, label):
     return events
 
 
+FUNCTIONS = ["Đặc dụng", "Phòng hộ", "Sản xuất"]
+CODES = {"Đặc dụng": "special-use", "Phòng hộ": "protection", "Sản xuất": "production"}
+
+
+def _plots(tmp_path, union_utm, to_wgs):
+    """Forest plots tiling the communes: a 700 m grid cut by the communes' union
+    (cells on the edge and around the notch are clipped; one plot gets a hole and
+    one is two squares: a multipolygon), in WGS84. Returns {id: (UTM geometry as
+    Canopy sees it: the written vertices moved back with pyproj, function code,
+    owner)}."""
+    minx, miny, maxx, maxy = union_utm.bounds
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
+    feats, plots = [], {}
+    k = 0
+    for i, x in enumerate(np.arange(minx, maxx, 700.0)):
+        for j, y in enumerate(np.arange(miny, maxy, 700.0)):
+            cell = box(x, y, x + 700.0, y + 700.0)
+            if (i, j) == (3, 3):
+                cell = cell.difference(box(x + 200, y + 200, x + 500, y + 500))
+            if (i, j) == (5, 2):
+                cell = shapely.union_all([box(x, y, x + 300, y + 300), box(x + 400, y + 400, x + 700, y + 700)])
+            g = cell.intersection(union_utm)
+            if g.area < 1.0:
+                continue
+            g = shapely.MultiPolygon([p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"])
+            k += 1
+            fn = FUNCTIONS[(i + 2 * j) % 3]
+            pid = f"P{k:03d}"
+            gw = shapely.ops.transform(to_wgs.transform, g)
+            feats.append({"type": "Feature", "geometry": mapping(gw), "properties": {
+                "ma_lo": pid, "chuc_nang": fn, "chu_rung": f"Chủ {k}", "loai_chu_rung": "Hộ gia đình, cá nhân"}})
+            plots[pid] = (shapely.ops.transform(to_utm.transform, shapely.from_geojson(json.dumps(mapping(gw)))),
+                          CODES[fn], f"Chủ {k}")
+    (tmp_path / "plots.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    return plots
+
+
+PLOTS_SECTION = (
+    '[parcels]\npath = "plots.geojson"\nid_field = "ma_lo"\nfunction_field = "chuc_nang"\n'
+    'owner_field = "chu_rung"\nowner_category_field = "loai_chu_rung"\n'
+)
+
+
+def _check_plots(store, plots, epsg):
+    """Each hotspot's and fire event's plots (`fire_parcels`, the hotspot's `plot`,
+    the fire alerts' `alert_parcels`) against shapely: footprint (outline) ∩ plot."""
+    stored, geoms, _ = ol.read_gpkg_layer(store, "hotspots")
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", epsg, always_xy=True)
+    tree_ids = list(plots)
+    tree = shapely.STRtree([plots[p][0] for p in tree_ids])
+    links = ol.query(store, "SELECT * FROM fire_parcels")
+    got = {}
+    for r in links:
+        got.setdefault((r["kind"], r["feature_id"]), {})[r["parcel_id"]] = r
+    t = ol.ErrorTracker(REL_TOL)
+    fps = {}
+    n_multi = 0
+    for s, g in zip(stored, geoms):
+        cx, cy = to_utm.transform(g.x, g.y)
+        hx, hy = s["scan_km"] * 500.0, s["track_km"] * 500.0
+        fp = box(cx - hx, cy - hy, cx + hx, cy + hy)
+        fps[s["hotspot_id"]] = fp
+        want = {tree_ids[i]: plots[tree_ids[i]][0].intersection(fp).area for i in tree.query(fp)}
+        want = {k: v for k, v in want.items() if v > 1e-3}
+        have = got.get(("hotspot", s["hotspot_id"]), {})
+        assert set(want) == {k for k, v in have.items() if v["area_ha"] * ol.M2_PER_HA > 1e-3}, s["hotspot_id"]
+        n_multi += len(want) > 1
+        for pid, m2 in want.items():
+            r = have[pid]
+            t.check("hotspot plot ha", f"{s['hotspot_id']} {pid}", r["area_ha"], m2 / ol.M2_PER_HA, FLOOR_HA)
+            assert abs(r["share"] - m2 / fp.area) < 1e-6
+            assert r["function"] == plots[pid][1] and r["owner"] == plots[pid][2]
+        # The largest part (equal parts, to 1e-6, are tied: Canopy takes the smaller id).
+        best = max(want.values())
+        tied = sorted(k for k, v in want.items() if v >= best * (1 - 1e-6))
+        assert s["plot"] == tied[0], (s["hotspot_id"], s["plot"], want)
+    assert n_multi > 10, "footprints straddle plot edges"
+    events = ol.query(store, "SELECT * FROM fire_events")
+    fire_alerts = {r["alert_id"] for r in ol.query(store, "SELECT alert_id FROM alerts WHERE kind = 'fire'")}
+    alert_links = ol.query(store, "SELECT * FROM alert_parcels")
+    for e in events:
+        members = [h for h in stored if h["event_id"] == e["event_id"]]
+        outline = shapely.union_all([fps[h["hotspot_id"]] for h in members])
+        want = {tree_ids[i]: plots[tree_ids[i]][0].intersection(outline).area for i in tree.query(outline)}
+        want = {k: v for k, v in want.items() if v > 1e-3}
+        have = got.get(("event", e["event_id"]), {})
+        assert set(want) == {k for k, v in have.items() if v["area_ha"] * ol.M2_PER_HA > 1e-3}, e["event_id"]
+        for pid, m2 in want.items():
+            t.check("event plot ha", f"{e['event_id']} {pid}", have[pid]["area_ha"], m2 / ol.M2_PER_HA, FLOOR_HA)
+        # A fire alert names the same plots as its event.
+        mine = {r["parcel_id"]: r["area_ha"] for r in alert_links if r["alert_id"] == e["event_id"]}
+        assert mine == ({k: v["area_ha"] for k, v in have.items()} if e["event_id"] in fire_alerts else {})
+        # Severity: high whenever the event lies in special-use or protection plots.
+        main = min(k for k, v in want.items() if v >= max(want.values()) * (1 - 1e-6))
+        if plots[main][1] != "production" and e["forest_ha"] > 0:
+            assert e["severity"] == "high", e
+    t.finish("hotspot and fire-event plots vs shapely")
+
+
 def test_hotspot_footprints_and_events_against_exactextract(tmp_path):
     rng = np.random.default_rng(17)
     forest, cloud, union_utm, to_wgs = _region(tmp_path, rng)
     rows = _hotspots(tmp_path, rng, union_utm, to_wgs)
+    plots = _plots(tmp_path, union_utm, to_wgs)
     (tmp_path / "region.toml").write_text(
         'name = "Fire oracle"\narea_crs = "EPSG:32648"\n'
         '[communes]\npath = "communes.geojson"\ncode_field = "code"\nname_field = "name"\n'
         "[forest]\nndvi_min = 0.55\n"
         '[[epochs]]\nid = "2025"\ndate = "2025-12-31"\ntiles = ["tiles/*.tif"]\nred_band = 1\nnir_band = 2\nmask_band = 3\n'
-        '[fire]\nhotspots = ["viirs.csv", "modis.csv"]\n'
+        '[fire]\nhotspots = ["viirs.csv", "modis.csv"]\n' + PLOTS_SECTION
     )
     store = tmp_path / "out.gpkg"
     r = ol.run_canopy("run", tmp_path / "region.toml", "--store", store)
@@ -228,6 +331,7 @@ def test_hotspot_footprints_and_events_against_exactextract(tmp_path):
     # Every event with forest ≥ 0.3 ha became a fire alert with its id (all detections are nominal).
     alerts = {a["alert_id"] for a in ol.query(store, "SELECT * FROM alerts WHERE kind = 'fire'")}
     assert alerts == {e["event_id"] for e in events if e["forest_ha"] >= 0.3}
+    _check_plots(store, plots, "EPSG:32648")
 
 
 REAL_NRT = ol.REPO / "data" / "fire" / "firms_modis_nrt_sumatra_2026.csv"

@@ -99,3 +99,28 @@ def test_communes_cover_view_styles_and_descriptions(sample_store):
     assert [float(hi) for _, hi in ranges[:-1]] == breaks
     rgb = [",".join(str(int(c[i:i + 2], 16)) for i in (1, 3, 5)) + ",255" for c in colors]
     assert re.findall(r'<prop k="color" v="([0-9,]+)"/>', qml) == rgb
+
+
+def test_typed_fields_in_the_geopackage(sample_store):
+    """Dates are DATE, run times DATETIME, yes/no fields BOOLEAN (issue 19), as GDAL
+    reads the GeoPackage: Date, DateTime, Integer(Boolean)."""
+    want = {
+        "alerts": {"from_date": "Date", "to_date": "Date", "first_seen": "Date",
+                   "natural_lost": "Integer(Boolean)", "season_mismatch": "Integer(Boolean)"},
+        "epochs": {"date": "Date"},
+        "fire_danger": {"date": "Date"},
+        "hotspots": {"acq_date": "Date", "alertable": "Integer(Boolean)"},
+        "fire_events": {"alert": "Integer(Boolean)"},
+        "runs": {"started_at": "DateTime", "finished_at": "DateTime"},
+    }
+    for layer, fields in want.items():
+        out = _ogrinfo_so(sample_store, layer)
+        got = dict(re.findall(r"^(\w+): ([\w()]+) ", out, re.M))
+        for f, ty in fields.items():
+            assert got.get(f) == ty, f"{layer}.{f}: {got.get(f)} (want {ty})\n{out}"
+    # The values read back as written: ISO dates, 0/1 (sqlite3 sees the same text).
+    rows = ol.query(sample_store, "SELECT from_date, first_seen, season_mismatch FROM alerts")
+    assert rows and all(re.fullmatch(r"\d{4}-\d\d-\d\d", r["from_date"]) for r in rows), rows[:3]
+    assert {r["season_mismatch"] for r in rows} <= {0, 1}
+    runs = ol.query(sample_store, "SELECT started_at FROM runs")
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", r["started_at"]) for r in runs), runs

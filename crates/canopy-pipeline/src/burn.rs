@@ -1,5 +1,5 @@
 //! Burned area between epoch pairs (issue 17): NBR per epoch, dNBR per pair,
-//! burned forest per commune, province and zone piece by burn-severity class
+//! burned forest per commune, province, zone piece and forest plot by burn-severity class
 //! (`core::burn`, Key & Benson 2006), and the cause of each loss alert.
 //!
 //! Computed in the pair's change pass (`change`): each strip the change pass
@@ -39,7 +39,7 @@ use canopy_core::forest::{BandScaling, FOREST};
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::M2_PER_HA;
 use canopy_core::zonal::{accumulate_categories, runs_area, Strip};
-use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PROVINCE, UNIT_ZONE_PIECE};
+use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PARCEL, UNIT_PROVINCE, UNIT_ZONE_PIECE};
 use canopy_store::{AlertKind, BurnedAreaRow};
 
 use crate::change::ChangeResult;
@@ -273,6 +273,14 @@ pub fn run(
         for (k, id) in piece_ids.iter().enumerate() {
             if let Some(s) = sums.get(province + 1 + k) {
                 result.rows.push(row(UNIT_ZONE_PIECE, id, s));
+            }
+        }
+        // Forest plots (issue 14/17): a row per plot with forest in the earlier epoch.
+        for (k, p) in prep.parcels.iter().enumerate() {
+            if let Some(s) = sums.get(province + 1 + prep.parcel_offset + k) {
+                if s.iter().any(|&v| v > 0.0) {
+                    result.rows.push(row(UNIT_PARCEL, &p.id, s));
+                }
             }
         }
         let fire = set_causes(change, &ea.id, &eb.id, burned, area);

@@ -33,6 +33,10 @@ pub enum PipelineError {
     /// `shard` for the same reason as `Fire`): names the partial at fault.
     #[error(transparent)]
     Shard(Box<dyn std::error::Error + Send + Sync>),
+    /// The forest plot layer is missing or malformed (`parcels::ParcelError`,
+    /// boxed and converted in `parcels` for the same reason as `Fire`).
+    #[error(transparent)]
+    Parcels(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl PipelineError {

@@ -54,7 +54,8 @@ pub fn run(
         .parcels
         .as_ref()
         .map(crate::parcels::read)
-        .transpose()?;
+        .transpose()
+        .map_err(PipelineError::from)?;
     let targets = crate::targets::load(&region)?;
     let mut prep = cover::prepare(&region)?;
     let tz = std::time::Instant::now();
@@ -75,7 +76,7 @@ pub fn run(
     // Hotspot footprints and fire-event outlines are measured in the same pass,
     // after the zone polygons.
     let hotspot_offset = prep.extra.len();
-    let hotspot_plan = match &region.fire {
+    let mut hotspot_plan = match &region.fire {
         Some(f) => crate::fire::hotspots::plan(f, &prep, zones.as_ref())
             .map_err(crate::fire::FireError::from)?,
         None => None,
@@ -97,7 +98,8 @@ pub fn run(
     let parcel_plan = match &parcel_layer {
         Some(l) => {
             let tp = std::time::Instant::now();
-            let plan = crate::parcels::plan(&prep, l)?;
+            let path = region.parcels.as_ref().map(|c| c.path.as_path());
+            let plan = crate::parcels::plan(&prep, l, path.unwrap_or(Path::new("")))?;
             prep.parcel_offset = prep.extra.len();
             prep.extra.extend(plan.polygons.iter().cloned());
             prep.parcels = plan.attrs.clone();
@@ -106,6 +108,10 @@ pub fn run(
                 seconds = tp.elapsed().as_secs_f64(),
                 "plots placed in their communes"
             );
+            // The plots each hotspot footprint and fire-event outline touches.
+            if let Some(h) = hotspot_plan.as_mut() {
+                crate::fire::hotspots::attach_plots(h, &plan.polygons, &plan.attrs);
+            }
             Some((plan, tp.elapsed().as_secs_f64()))
         }
         None => None,
@@ -127,7 +133,7 @@ pub fn run(
             .timings
             .push(("zone geometry".into(), zone_geometry_s));
     }
-    let parcel_tables = parcel_plan.as_ref().map(|(plan, seconds)| {
+    let mut parcel_tables = parcel_plan.as_ref().map(|(plan, seconds)| {
         cover.timings.push(("plot geometry".into(), *seconds));
         let mut t = crate::parcels::tables(
             plan,
@@ -202,6 +208,14 @@ pub fn run(
         }
         None => None,
     };
+    // The plots of the hotspots and fire events, and of the `fire` alerts.
+    if let (Some(t), Some(h)) = (
+        parcel_tables.as_mut(),
+        fire.as_ref().and_then(|f| f.hotspots.as_ref()),
+    ) {
+        t.alerts.extend(h.alert_parcel_rows());
+        t.fire = Some(h.parcel_rows());
+    }
     cover
         .timings
         .push(("total".into(), t0.elapsed().as_secs_f64()));

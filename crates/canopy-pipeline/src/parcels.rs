@@ -18,9 +18,10 @@
 //! field, an empty or duplicate plot id, an empty, unknown function or owner
 //! category (the accepted values are listed), an unknown origin, an invalid or
 //! empty geometry. Nothing is written on error (the run stops before the passes).
+//! They are [`ParcelError`]s.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use canopy_core::change::{CH_CODES, CH_GAIN, CH_LOSS};
 use canopy_core::parcel::{
@@ -37,6 +38,44 @@ use crate::config::ParcelsConfig;
 use crate::cover::Prepared;
 use crate::crs::{Crs, Transformer};
 use crate::error::PipelineError;
+
+/// What is wrong with the plot layer (or with placing the plots).
+#[derive(Debug, thiserror::Error)]
+pub enum ParcelError {
+    /// The layer cannot be read: a missing file, layer or field, an invalid or
+    /// empty geometry (the message names the file, layer, feature and field).
+    #[error(transparent)]
+    Layer(#[from] Box<PipelineError>),
+    /// A feature's value is wrong: names the file, layer, feature (and its plot
+    /// id when known) and the field.
+    #[error(
+        "{}: layer \"{layer}\", feature {feature}{}: {}{msg}",
+        path.display(),
+        plot.as_ref().map(|p| format!(" (plot \"{p}\")")).unwrap_or_default(),
+        field.as_ref().map(|f| format!("field \"{f}\": ")).unwrap_or_default()
+    )]
+    Feature {
+        path: PathBuf,
+        layer: String,
+        feature: usize,
+        plot: Option<String>,
+        field: Option<String>,
+        msg: String,
+    },
+    /// The plots cannot be transformed into the region's `area_crs` or WGS84.
+    #[error("{}: placing the plots: {source}", path.display())]
+    Place {
+        path: PathBuf,
+        #[source]
+        source: Box<PipelineError>,
+    },
+}
+
+impl From<ParcelError> for PipelineError {
+    fn from(e: ParcelError) -> Self {
+        PipelineError::Parcels(Box::new(e))
+    }
+}
 
 /// One plot as read, in the layer's CRS.
 #[derive(Debug, Clone)]
@@ -69,7 +108,7 @@ fn accepted<T: Copy>(
 }
 
 /// Reads and checks the plot layer (see the module documentation).
-pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
+pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, ParcelError> {
     // Field order: id parts, function, owner, category, then the optional ones.
     let mut fields: Vec<&str> = Vec::new();
     let id_parts: Vec<&str> = match &cfg.id_field {
@@ -110,8 +149,18 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
         fields.len() - 1
     });
     let path: &Path = &cfg.path;
-    let (crs, lname, feats) = read_features(path, cfg.layer.as_deref(), &fields)?;
-    let err = |msg: String| PipelineError::vector(path, msg);
+    let (crs, lname, feats) =
+        read_features(path, cfg.layer.as_deref(), &fields).map_err(Box::new)?;
+    let err = |feature: usize, plot: Option<&str>, field: Option<&str>, msg: String| {
+        ParcelError::Feature {
+            path: path.to_path_buf(),
+            layer: lname.clone(),
+            feature,
+            plot: plot.map(str::to_string),
+            field: field.map(str::to_string),
+            msg,
+        }
+    };
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(feats.len());
     let mut parcels = Vec::with_capacity(feats.len());
     let mut no_owner = Vec::new();
@@ -122,27 +171,29 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
         } else {
             for (k, name) in id_parts.iter().enumerate() {
                 if v[k].is_empty() {
-                    return Err(err(format!(
-                        "layer \"{lname}\", feature {}: empty {name} (the plot id is built from \
-                         {})",
+                    return Err(err(
                         f.index,
-                        id_parts.join(", ")
-                    )));
+                        None,
+                        None,
+                        format!(
+                            "empty {name} (the plot id is built from {})",
+                            id_parts.join(", ")
+                        ),
+                    ));
                 }
             }
             format!("{}/{}/{}", v[0], v[1], v[2])
         };
-        let who = format!("layer \"{lname}\", feature {} (plot \"{id}\")", f.index);
         if id.is_empty() {
-            return Err(err(format!(
-                "layer \"{lname}\", feature {}: empty {}",
-                f.index, fields[0]
-            )));
+            return Err(err(f.index, None, None, format!("empty {}", fields[0])));
         }
         if let Some(j) = seen.insert(id.clone(), f.index) {
-            return Err(err(format!(
-                "{who}: duplicate plot id \"{id}\" (also feature {j})"
-            )));
+            return Err(err(
+                f.index,
+                Some(id.as_str()),
+                None,
+                format!("duplicate plot id \"{id}\" (also feature {j})"),
+            ));
         }
         let (compartment, sub_compartment, plot) = if cfg.id_field.is_none() {
             (v[0].clone(), v[1].clone(), v[2].clone())
@@ -153,10 +204,8 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
         };
         let (fv, owner, cv) = (&v[n_parts], &v[n_parts + 1], &v[n_parts + 2]);
         let function = ForestFunction::parse(fv).ok_or_else(|| {
-            err(format!(
-                "{who}: field \"{}\": {} forest function; expected one of {} (codes, \
-                 Vietnamese or English labels)",
-                cfg.function_field,
+            err(f.index, Some(id.as_str()), Some(cfg.function_field.as_str()), format!(
+                "{} forest function; expected one of {} (codes, Vietnamese or English labels)",
                 if fv.is_empty() {
                     "missing".to_string()
                 } else {
@@ -170,9 +219,8 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
             ))
         })?;
         let owner_category = OwnerCategory::parse(cv).ok_or_else(|| {
-            err(format!(
-                "{who}: field \"{}\": {} owner category; expected one of {}",
-                cfg.owner_category_field,
+            err(f.index, Some(id.as_str()), Some(cfg.owner_category_field.as_str()), format!(
+                "{} owner category; expected one of {}",
                 if cv.is_empty() {
                     "missing".to_string()
                 } else {
@@ -189,11 +237,15 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, PipelineError> {
             None => None,
             Some(o) if o.is_empty() => None,
             Some(o) => Some(Origin::parse(o).ok_or_else(|| {
-                err(format!(
-                    "{who}: field \"{}\": unknown origin \"{o}\"; expected one of {}",
-                    cfg.origin_field.as_deref().unwrap_or_default(),
-                    accepted(Origin::ALL, Origin::code, Origin::label_vi)
-                ))
+                err(
+                    f.index,
+                    Some(id.as_str()),
+                    cfg.origin_field.as_deref(),
+                    format!(
+                        "unknown origin \"{o}\"; expected one of {}",
+                        accepted(Origin::ALL, Origin::code, Origin::label_vi)
+                    ),
+                )
             })?),
         };
         if owner.is_empty() && owner_category != OwnerCategory::CommuneCommittee {
@@ -268,7 +320,14 @@ fn rects_overlap(a: &Rect<f64>, b: &Rect<f64>) -> bool {
 }
 
 /// Places every plot in its commune and measures its exact area in `area_crs`.
-pub fn plan(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, PipelineError> {
+pub fn plan(prep: &Prepared, layer: &ParcelLayer, path: &Path) -> Result<ParcelPlan, ParcelError> {
+    plan_in(prep, layer).map_err(|e| ParcelError::Place {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
+}
+
+fn plan_in(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, PipelineError> {
     let to_area = Transformer::new(&layer.crs, &prep.area_crs)?;
     let communes_to_area = Transformer::new(&prep.layer.crs, &prep.area_crs)?;
     let to_wgs = Transformer::new(&prep.area_crs, &Crs::from_user("EPSG:4326")?)?;

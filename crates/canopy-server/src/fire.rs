@@ -104,6 +104,9 @@ pub struct BurnedArea {
     province: Option<BurnedUnit>,
     communes: Vec<BurnedUnit>,
     zone_pieces: Vec<BurnedUnit>,
+    /// Forest plots with forest in the earlier epoch (`code`: the plot id; empty
+    /// without `[parcels]`).
+    parcels: Vec<BurnedUnit>,
     links: Vec<Link>,
 }
 
@@ -171,14 +174,15 @@ pub async fn danger(
 
 /// `GET /stats/burned-area[?from=EPOCH&to=EPOCH]`: burned forest of one epoch pair
 /// (default: the last pair stored) by burn-severity class (Key & Benson 2006), for
-/// the province, every commune and every zone piece, with the pairs available.
+/// the province, every commune, every zone piece and every forest plot with forest,
+/// with the pairs available.
 pub async fn burned_area(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(p): Query,
 ) -> Result<Response, ApiError> {
     use canopy_core::burn::BurnClass;
-    use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PROVINCE, UNIT_ZONE_PIECE};
+    use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PARCEL, UNIT_PROVINCE, UNIT_ZONE_PIECE};
     let r = ReadRequest::new(&st, &headers, &p, &["f", "from", "to"])?;
     let rows = &r.snap.data.burned_area;
     let mut pairs: Vec<(&str, &str)> = Vec::new();
@@ -253,6 +257,7 @@ pub async fn burned_area(
         province: of(UNIT_PROVINCE).into_iter().next(),
         communes: of(UNIT_COMMUNE),
         zone_pieces: of(UNIT_ZONE_PIECE),
+        parcels: of(UNIT_PARCEL),
         links: r.self_links("/stats/burned-area", JSON),
     };
     Ok(r.respond("Burned area", &sorted(&doc)?, JSON))

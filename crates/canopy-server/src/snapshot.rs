@@ -336,6 +336,9 @@ pub struct Tables {
     pub zones: Option<Vec<ZonePiece>>,
     pub hotspots: Vec<HotspotRow>,
     pub fire_events: Vec<FireEventRow>,
+    /// The plots of the hotspots and fire events (`fire_parcels`; empty without
+    /// plots).
+    pub fire_parcels: Vec<canopy_store::parcels::FireParcel>,
     pub runs: Vec<RunRecord>,
 }
 
@@ -378,6 +381,7 @@ impl Tables {
             zones: None, // with the species tables, see Snapshot::load
             hotspots: r.hotspots()?,
             fire_events: r.fire_events()?,
+            fire_parcels: r.fire_parcels()?,
             runs: if has(canopy_store::runs::LAYER) {
                 r.runs()?
             } else {
@@ -580,12 +584,18 @@ impl Snapshot {
             })
             .collect();
 
-        let hotspots = t.hotspots.iter().enumerate().map(hotspot_item).collect();
+        let plots = plots_by_feature(&t.fire_parcels);
+        let hotspots = t
+            .hotspots
+            .iter()
+            .enumerate()
+            .map(|x| with_plots(hotspot_item(x), &plots))
+            .collect();
         let fire_events = t
             .fire_events
             .iter()
             .enumerate()
-            .map(fire_event_item)
+            .map(|x| with_plots(fire_event_item(x), &plots))
             .collect();
 
         let mut triage = Triage::new();
@@ -759,6 +769,59 @@ fn hotspot_item((i, h): (usize, &HotspotRow)) -> Item {
         day_interval(&h.acq_date),
         non_empty(&h.commune_code).into_iter().collect(),
     )
+}
+
+/// The `fire_parcels` rows by hotspot or event id (stored order: largest part first).
+fn plots_by_feature(
+    rows: &[canopy_store::parcels::FireParcel],
+) -> HashMap<&str, Vec<&canopy_store::parcels::AlertParcel>> {
+    let mut out: HashMap<&str, Vec<_>> = HashMap::new();
+    for r in rows {
+        out.entry(r.feature_id.as_str()).or_default().push(&r.parcel);
+    }
+    out
+}
+
+/// A hotspot or fire event with its forest plots (issue 14/17): `plot`, `plot_owner`,
+/// `plot_owner_category` and `plot_function` of the plot holding the largest part
+/// of its footprint (outline), and `plots`, every plot touched as JSON text
+/// `[{parcel_id, ha, share, owner, owner_category, function}]`, largest first
+/// (null without plots).
+fn with_plots(
+    mut item: Item,
+    plots: &HashMap<&str, Vec<&canopy_store::parcels::AlertParcel>>,
+) -> Item {
+    let touched = plots.get(item.id.as_str());
+    let main = touched.and_then(|t| t.first());
+    let p = &mut item.props;
+    let s = |x: Option<&str>| x.map_or(Value::Null, |v| Value::String(v.to_string()));
+    if main.is_some() || !p.contains_key("plot") {
+        p.insert("plot".into(), s(main.map(|m| m.parcel_id.as_str())));
+    }
+    p.insert("plot_owner".into(), s(main.map(|m| m.owner.as_str())));
+    p.insert(
+        "plot_owner_category".into(),
+        s(main.map(|m| m.owner_category.code())),
+    );
+    p.insert("plot_function".into(), s(main.map(|m| m.function.code())));
+    let list = touched.map(|t| {
+        let v: Vec<Value> = t
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "parcel_id": a.parcel_id,
+                    "ha": a.area_ha,
+                    "share": a.share,
+                    "owner": a.owner,
+                    "owner_category": a.owner_category.code(),
+                    "function": a.function.code(),
+                })
+            })
+            .collect();
+        Value::Array(v).to_string()
+    });
+    p.insert("plots".into(), s(list.as_deref()));
+    item
 }
 
 /// A fire event as served: every field of its row, `communes` as the stored JSON,

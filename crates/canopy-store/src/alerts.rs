@@ -13,7 +13,7 @@ use geo::MultiPolygon;
 use crate::error::{Result, StoreError};
 use crate::rows::Val::{Int, Int64, Real, Str, Text};
 use crate::rows::{
-    geojson, indices, names, opt, opt_string, real, shape, string, write_shapes, Field, GResult,
+    geojson, indices, names, BOOLEAN, DATE, opt, opt_string, real, shape, string, write_shapes, Field, GResult,
     Val,
 };
 use crate::Reader;
@@ -24,8 +24,8 @@ const FIELDS: [Field; 21] = [
     ("alert_id", OGRFieldType::OFTString),
     ("from_epoch", OGRFieldType::OFTString),
     ("to_epoch", OGRFieldType::OFTString),
-    ("from_date", OGRFieldType::OFTString),
-    ("to_date", OGRFieldType::OFTString),
+    ("from_date", DATE),
+    ("to_date", DATE),
     ("area_ha", OGRFieldType::OFTReal),
     ("pixels", OGRFieldType::OFTInteger64),
     ("centroid_lon", OGRFieldType::OFTReal),
@@ -34,12 +34,12 @@ const FIELDS: [Field; 21] = [
     ("communes", OGRFieldType::OFTString),
     ("zone_species", OGRFieldType::OFTString),
     ("zone_code", OGRFieldType::OFTString),
-    ("natural_lost", OGRFieldType::OFTInteger),
+    ("natural_lost", BOOLEAN),
     ("natural_lost_ha", OGRFieldType::OFTReal),
     ("severity", OGRFieldType::OFTString),
     ("clear_obs", OGRFieldType::OFTInteger),
-    ("first_seen", OGRFieldType::OFTString),
-    ("season_mismatch", OGRFieldType::OFTInteger),
+    ("first_seen", DATE),
+    ("season_mismatch", BOOLEAN),
     ("kind", OGRFieldType::OFTString),
     ("cause", OGRFieldType::OFTString),
 ];

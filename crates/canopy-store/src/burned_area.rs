@@ -1,6 +1,6 @@
 //! `burned_area` (no geometry): burned forest per unit and epoch pair, by burn
 //! severity class (Key & Benson 2006, `core::burn`). One row per unit (`commune`,
-//! `province` or `zone_piece`), pair of epochs that both have a SWIR band:
+//! `province`, `zone_piece` or `parcel`: a forest plot with forest in the earlier epoch), pair of epochs that both have a SWIR band:
 //! the forest of the earlier epoch in each dNBR class (ha), `burned_ha` (low
 //! severity or worse) and `no_dnbr_ha` (forest without a clear SWIR observation
 //! in one of the epochs). Written when some pair has SWIR (`pipeline::burn`).
@@ -36,13 +36,15 @@ const FIELDS: [Field; 13] = [
 pub const UNIT_COMMUNE: &str = "commune";
 pub const UNIT_PROVINCE: &str = "province";
 pub const UNIT_ZONE_PIECE: &str = "zone_piece";
+/// A forest plot (lô rừng, `parcels`): only plots with forest in the earlier epoch.
+pub const UNIT_PARCEL: &str = "parcel";
 
 /// Burned forest of one unit between two epochs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurnedAreaRow {
-    /// `commune`, `province` or `zone_piece`.
+    /// `commune`, `province`, `zone_piece` or `parcel`.
     pub unit: String,
-    /// Commune code, `PROVINCE_CODE`, or the zone piece id.
+    /// Commune code, `PROVINCE_CODE`, the zone piece id or the plot id.
     pub code: String,
     pub from_epoch: String,
     pub to_epoch: String,

@@ -12,7 +12,7 @@ pub const LAYER: &str = "epochs";
 
 const FIELDS: [Field; 4] = [
     ("id", OGRFieldType::OFTString),
-    ("date", OGRFieldType::OFTString),
+    ("date", crate::rows::DATE),
     ("tiles", OGRFieldType::OFTInteger),
     ("pixels", OGRFieldType::OFTInteger64),
 ];

@@ -17,7 +17,7 @@ pub const LAYER: &str = "fire_danger";
 const FIELDS: [Field; 9] = [
     ("commune_code", OGRFieldType::OFTString),
     ("commune_name", OGRFieldType::OFTString),
-    ("date", OGRFieldType::OFTString),
+    ("date", crate::rows::DATE),
     ("danger_index", OGRFieldType::OFTReal),
     ("level", OGRFieldType::OFTInteger),
     ("level_name", OGRFieldType::OFTString),

@@ -32,7 +32,7 @@ const FIELDS: [Field; 13] = [
     ("zone_species", OGRFieldType::OFTString),
     ("zone_code", OGRFieldType::OFTString),
     ("severity", OGRFieldType::OFTString),
-    ("alert", OGRFieldType::OFTInteger),
+    ("alert", crate::rows::BOOLEAN),
 ];
 
 /// One fire event.

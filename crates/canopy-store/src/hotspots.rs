@@ -5,7 +5,7 @@
 //! its fire event. Written only when the region has `[fire] hotspots`.
 
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
-use gdal::vector::{LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
+use gdal::vector::{LayerOptions, OGRFieldType, OGRwkbGeometryType};
 use gdal::Dataset;
 
 use crate::error::Result;
@@ -26,7 +26,7 @@ const FIELDS: [Field; 26] = [
     ("instrument", OGRFieldType::OFTString),
     ("version", OGRFieldType::OFTString),
     ("acquired", OGRFieldType::OFTString),
-    ("acq_date", OGRFieldType::OFTString),
+    ("acq_date", crate::rows::DATE),
     ("daynight", OGRFieldType::OFTString),
     ("confidence", OGRFieldType::OFTString),
     ("confidence_raw", OGRFieldType::OFTString),
@@ -43,7 +43,7 @@ const FIELDS: [Field; 26] = [
     ("forest_ha", OGRFieldType::OFTReal),
     ("observed_ha", OGRFieldType::OFTReal),
     ("forest_fraction", OGRFieldType::OFTReal),
-    ("alertable", OGRFieldType::OFTInteger),
+    ("alertable", crate::rows::BOOLEAN),
 ];
 
 /// One stored detection.
@@ -127,7 +127,7 @@ pub(crate) fn write(ds: &mut Dataset, rows: &[HotspotRow]) -> GResult<()> {
         ty: OGRwkbGeometryType::wkbPoint,
         options: Some(&options),
     })?;
-    layer.create_defn_fields(&FIELDS)?;
+    crate::rows::create_fields(&layer, &FIELDS)?;
     for h in rows {
         add_point(&layer, values(h), geo::Point::new(h.lon, h.lat))?;
     }

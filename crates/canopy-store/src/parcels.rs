@@ -7,7 +7,10 @@
 //! - `parcel_summary` ([`ParcelSummaryRow`]): the change-tracking table (start
 //!   forest, loss, gain, end forest) per owner category, per function, per commune ×
 //!   function, and per commune with the commune's own figures beside the plots' sums;
-//! - `alert_parcels` ([`AlertParcel`]): the plots each alert touches, with shares.
+//! - `alert_parcels` ([`AlertParcel`]): the plots each alert touches, with shares
+//!   (loss alerts and `fire` alerts alike).
+//! - `fire_parcels` ([`FireParcel`]): the plots each hotspot footprint and fire
+//!   event outline touches (written when the run has hotspots).
 //!
 //! Function, owner category and origin are stored as their codes
 //! (`canopy_core::parcel`), read back typed.
@@ -30,6 +33,7 @@ pub const COVER_LAYER: &str = "parcel_cover";
 pub const CHANGE_LAYER: &str = "parcel_change";
 pub const SUMMARY_LAYER: &str = "parcel_summary";
 pub const ALERT_LAYER: &str = "alert_parcels";
+pub const FIRE_LAYER: &str = "fire_parcels";
 
 const PARCEL_FIELDS: [Field; 20] = [
     ("parcel_id", OGRFieldType::OFTString),
@@ -100,6 +104,19 @@ const ALERT_FIELDS: [Field; 8] = [
     ("owner_category", OGRFieldType::OFTString),
     ("function", OGRFieldType::OFTString),
     ("commune_code", OGRFieldType::OFTString),
+];
+
+const FIRE_FIELDS: [Field; 10] = [
+    ("kind", OGRFieldType::OFTString),
+    ("feature_id", OGRFieldType::OFTString),
+    ("parcel_id", OGRFieldType::OFTString),
+    ("area_ha", OGRFieldType::OFTReal),
+    ("share", OGRFieldType::OFTReal),
+    ("owner", OGRFieldType::OFTString),
+    ("owner_category", OGRFieldType::OFTString),
+    ("function", OGRFieldType::OFTString),
+    ("commune_code", OGRFieldType::OFTString),
+    ("function_vi", OGRFieldType::OFTString),
 ];
 
 /// One feature of the `parcels` layer.
@@ -201,6 +218,19 @@ pub struct AlertParcel {
     pub commune_code: String,
 }
 
+/// One plot a hotspot's footprint or a fire event's outline touches
+/// (`fire_parcels`; `parcel.alert_id` is the hotspot or event id, `area_ha` the
+/// footprint's or outline's area inside the plot, `share` its share of it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FireParcel {
+    /// `hotspot` or `event`.
+    pub kind: String,
+    /// The hotspot id (`hs-…`) or fire event id (`fire-…`).
+    pub feature_id: String,
+    #[serde(flatten)]
+    pub parcel: AlertParcel,
+}
+
 /// Every plot table of a run (written only when the region has `[parcels]`).
 #[derive(Debug, Clone, Default)]
 pub struct ParcelTables {
@@ -209,6 +239,9 @@ pub struct ParcelTables {
     pub change: Vec<ParcelChange>,
     pub summary: Vec<ParcelSummaryRow>,
     pub alerts: Vec<AlertParcel>,
+    /// The plots of the hotspots and fire events (`Some` when the run has
+    /// `[fire] hotspots`: the `fire_parcels` table is written then).
+    pub fire: Option<Vec<FireParcel>>,
 }
 
 pub(crate) fn write(
@@ -302,7 +335,26 @@ pub(crate) fn write(
             Str(&a.commune_code),
         ]
     });
-    write_table(ds, ALERT_LAYER, &ALERT_FIELDS, alerts).map_err(|e| (ALERT_LAYER, e))
+    write_table(ds, ALERT_LAYER, &ALERT_FIELDS, alerts).map_err(|e| (ALERT_LAYER, e))?;
+    if let Some(fire) = &t.fire {
+        let rows = fire.iter().map(|r| {
+            let a = &r.parcel;
+            [
+                Str(&r.kind),
+                Str(&r.feature_id),
+                Str(&a.parcel_id),
+                Real(a.area_ha),
+                Real(a.share),
+                Str(&a.owner),
+                Str(a.owner_category.code()),
+                Str(a.function.code()),
+                Str(&a.commune_code),
+                Str(a.function.label_vi()),
+            ]
+        });
+        write_table(ds, FIRE_LAYER, &FIRE_FIELDS, rows).map_err(|e| (FIRE_LAYER, e))?;
+    }
+    Ok(())
 }
 
 fn function(s: &str) -> ForestFunction {
@@ -363,6 +415,26 @@ impl Reader {
                 commune_gain_ha: real(f, ix[15]),
                 commune_end_forest_ha: real(f, ix[16]),
             }
+        })
+    }
+
+    /// The plots every hotspot and fire event touches (empty without plots or
+    /// hotspots), in stored order (hotspots, then events; largest part first).
+    pub fn fire_parcels(&self) -> Result<Vec<FireParcel>> {
+        let (ds, path) = (&self.ds, &self.path);
+        read_rows(ds, FIRE_LAYER, &names(&FIRE_FIELDS), path, |f, ix| FireParcel {
+            kind: string(f, ix[0]),
+            feature_id: string(f, ix[1]),
+            parcel: AlertParcel {
+                alert_id: string(f, ix[1]),
+                parcel_id: string(f, ix[2]),
+                area_ha: real(f, ix[3]).unwrap_or(0.0),
+                share: real(f, ix[4]).unwrap_or(0.0),
+                owner: string(f, ix[5]),
+                owner_category: category(&string(f, ix[6])),
+                function: function(&string(f, ix[7])),
+                commune_code: string(f, ix[8]),
+            },
         })
     }
 

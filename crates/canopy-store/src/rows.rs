@@ -20,8 +20,53 @@ use crate::error::StoreError;
 
 pub(crate) type GResult<T> = gdal::errors::Result<T>;
 
-/// A field of a layer: name and OGR type.
+/// A field of a layer: name and OGR type (or [`BOOLEAN`]).
 pub(crate) type Field<'a> = (&'a str, OGRFieldType::Type);
+
+/// A yes/no field: OGR has no boolean type but an integer with subtype
+/// `OFSTBoolean` (GeoPackage `BOOLEAN`, PostgreSQL `boolean`), which GDAL, QGIS and
+/// the OAPIF driver read as Boolean. Written and read as 0/1 like any integer.
+/// Not an OGR type: [`create_fields`] turns it into one.
+pub(crate) const BOOLEAN: OGRFieldType::Type = 0x1000;
+
+/// A calendar date (`YYYY-MM-DD`): OGR's `OFTDate` (GeoPackage `DATE`,
+/// PostgreSQL `date`). Written from the ISO text; read back as the same text
+/// ([`string`]).
+pub(crate) const DATE: OGRFieldType::Type = OGRFieldType::OFTDate;
+
+/// A UTC time (RFC 3339, seconds): `OFTDateTime` (GeoPackage `DATETIME`,
+/// PostgreSQL `timestamptz`). Read back as `YYYY-MM-DDTHH:MM:SSZ` ([`string`]).
+pub(crate) const DATETIME: OGRFieldType::Type = OGRFieldType::OFTDateTime;
+
+/// Creates `fields` on `layer`, in order, with their types ([`BOOLEAN`] as an
+/// integer of subtype boolean): the one place the store's column types are
+/// declared, for the GeoPackage and PostgreSQL alike.
+pub(crate) fn create_fields<L: LayerAccess>(layer: &L, fields: &Fields) -> GResult<()> {
+    for &(name, ty) in fields {
+        if ty != BOOLEAN {
+            gdal::vector::FieldDefn::new(name, ty)?.add_to_layer(layer)?;
+            continue;
+        }
+        // The gdal crate cannot set a subtype: the field definition through gdal-sys.
+        let c_name = std::ffi::CString::new(name)?;
+        // SAFETY: a field definition created, used and destroyed here; the layer
+        // handle is alive for the borrow of `layer`, and OGR copies the definition.
+        let err = unsafe {
+            let defn = gdal_sys::OGR_Fld_Create(c_name.as_ptr(), OGRFieldType::OFTInteger);
+            gdal_sys::OGR_Fld_SetSubType(defn, gdal_sys::OGRFieldSubType::OFSTBoolean);
+            let err = gdal_sys::OGR_L_CreateField(layer.c_layer(), defn, 1);
+            gdal_sys::OGR_Fld_Destroy(defn);
+            err
+        };
+        if err != gdal_sys::OGRErr::OGRERR_NONE {
+            return Err(gdal::errors::GdalError::OgrError {
+                err,
+                method_name: "OGR_L_CreateField",
+            });
+        }
+    }
+    Ok(())
+}
 
 /// A layer's fields, in order.
 pub(crate) type Fields<'a> = [Field<'a>];
@@ -87,7 +132,7 @@ fn table<'a>(ds: &'a mut Dataset, name: &'a str, fields: &Fields) -> GResult<Lay
         options: Some(&options),
         ..Default::default()
     })?;
-    layer.create_defn_fields(fields)?;
+    create_fields(&layer, fields)?;
     Ok(layer)
 }
 
@@ -159,7 +204,7 @@ where
         ty: OGRwkbGeometryType::wkbMultiPolygon,
         options: Some(&options),
     })?;
-    layer.create_defn_fields(fields)?;
+    create_fields(&layer, fields)?;
     for (r, geom) in rows {
         add_feature(&layer, r, Some(geom))?;
     }
@@ -198,17 +243,29 @@ pub(crate) fn read_rows<T>(
     Ok(layer.features().map(|f| row(&f, &ix)).collect())
 }
 
-/// A string field ("" when NULL).
+/// A string field ("" when NULL). A [`DATE`] field reads as `YYYY-MM-DD` and a
+/// [`DATETIME`] one as RFC 3339 (`…Z` in UTC), as they were written (OGR's own
+/// text would be `YYYY/MM/DD`); so stores written before the fields were typed
+/// (text dates) read the same.
 pub(crate) fn string(f: &Feature, i: usize) -> String {
-    f.field_as_string(i).ok().flatten().unwrap_or_default()
+    opt_text(f, i).unwrap_or_default()
+}
+
+fn opt_text(f: &Feature, i: usize) -> Option<String> {
+    use gdal::vector::FieldValue;
+    match f.field(i).ok().flatten()? {
+        FieldValue::DateValue(d) => Some(d.format("%Y-%m-%d").to_string()),
+        FieldValue::DateTimeValue(t) => {
+            Some(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }
+        FieldValue::StringValue(s) => Some(s),
+        _ => f.field_as_string(i).ok().flatten(),
+    }
 }
 
 /// A string field, `None` when NULL or empty.
 pub(crate) fn opt_string(f: &Feature, i: usize) -> Option<String> {
-    f.field_as_string(i)
-        .ok()
-        .flatten()
-        .filter(|s| !s.is_empty())
+    opt_text(f, i).filter(|s| !s.is_empty())
 }
 
 /// A real field, `None` when NULL.

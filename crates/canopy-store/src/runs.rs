@@ -53,7 +53,11 @@ fn values(r: &RunRecord) -> [&str; 8] {
 
 pub(crate) fn write(ds: &mut Dataset, runs: &[RunRecord]) -> GResult<()> {
     let rows = runs.iter().map(|r| values(r).map(Str));
-    write_table(ds, LAYER, &string_fields(&FIELDS), rows)
+    // The two times are date-times (RFC 3339, UTC), the rest text.
+    let mut fields = string_fields(&FIELDS);
+    fields[0].1 = crate::rows::DATETIME;
+    fields[1].1 = crate::rows::DATETIME;
+    write_table(ds, LAYER, &fields, rows)
 }
 
 impl Reader {

@@ -17,13 +17,21 @@
 //!    detections never alert) and at least `alert_min_forest_ha` of forest
 //!    becomes an alert of kind `fire` (see [`crate::change::Alert`]).
 //!
-//! Forest plots (lô rừng) do not exist in Canopy yet: the `plot` of a hotspot is
-//! always empty; [`plot_of`] is the hook where a plot layer will be looked up.
+//! With a plot layer (`[parcels]`), [`attach_plots`] (between the two steps)
+//! gives every footprint and event outline the forest plots (lô rừng) it
+//! touches: the exact area of footprint ∩ plot in `area_crs`, its share of the
+//! footprint, the plot's owner and function. A hotspot's `plot` is the plot
+//! holding the largest part of its footprint. An event's severity follows the
+//! one owner of the rule, `canopy_core::parcel::severity_of_plots`: **high**
+//! when at least `alert_min_forest_ha` of its outline lies in special-use or
+//! protection plots, else the fire rule above (no harvest rule: a fire is not a
+//! rotation harvest).
 
 use std::collections::BTreeMap;
 
 use canopy_core::change::Severity;
 use canopy_core::hotspot::{self, Detection};
+use canopy_core::parcel::ParcelAttr;
 use canopy_core::stats::M2_PER_HA;
 use canopy_core::zonal::CoverSums;
 use chrono::Datelike;
@@ -65,8 +73,10 @@ pub struct Located {
     pub commune_code: String,
     pub zone_species: Option<String>,
     pub zone_code: Option<String>,
-    /// The forest plot (lô rừng): always `None` until Canopy has plots.
+    /// The forest plot (lô rừng) holding the largest part of the footprint.
     pub plot: Option<String>,
+    /// The plots the footprint touches, largest part first (with `[parcels]`).
+    pub plots: Vec<PlotShare>,
     /// Footprint in `area_crs`.
     pub footprint: Rect<f64>,
     pub footprint_wgs84: MultiPolygon<f64>,
@@ -104,9 +114,45 @@ pub struct FireEvent {
     /// The planting zone holding most of its detections (ties: first seen).
     pub zone_species: Option<String>,
     pub zone_code: Option<String>,
+    /// The plots the outline touches, largest part first (with `[parcels]`).
+    pub plots: Vec<PlotShare>,
     pub severity: Severity,
     /// Whether it became an alert.
     pub alert: bool,
+}
+
+/// A forest plot touched by a footprint or an event outline.
+#[derive(Debug, Clone)]
+pub struct PlotShare {
+    pub attr: ParcelAttr,
+    /// Area of the footprint (outline) inside the plot, m² in `area_crs`.
+    pub m2: f64,
+    /// That area's share of the footprint (outline), 0–1.
+    pub share: f64,
+}
+
+impl PlotShare {
+    fn row(&self, kind: &str, id: &str) -> canopy_store::parcels::FireParcel {
+        canopy_store::parcels::FireParcel {
+            kind: kind.into(),
+            feature_id: id.into(),
+            parcel: self.alert_row(id),
+        }
+    }
+
+    fn alert_row(&self, id: &str) -> canopy_store::parcels::AlertParcel {
+        let a = &self.attr;
+        canopy_store::parcels::AlertParcel {
+            alert_id: id.into(),
+            parcel_id: a.id.clone(),
+            area_ha: self.m2 / M2_PER_HA,
+            share: self.share,
+            owner: a.owner.clone(),
+            owner_category: a.owner_category,
+            function: a.function,
+            commune_code: a.commune_code.clone(),
+        }
+    }
 }
 
 /// One input file's count.
@@ -175,6 +221,28 @@ impl HotspotPlan {
             .collect()
     }
 
+    /// The `fire_parcels` rows: the plots of every hotspot, then of every event.
+    pub fn parcel_rows(&self) -> Vec<canopy_store::parcels::FireParcel> {
+        let hs = self
+            .hotspots
+            .iter()
+            .flat_map(|l| l.plots.iter().map(|p| p.row("hotspot", &l.id)));
+        let ev = self
+            .events
+            .iter()
+            .flat_map(|e| e.plots.iter().map(|p| p.row("event", &e.id)));
+        hs.chain(ev).collect()
+    }
+
+    /// The `alert_parcels` rows of the events that became `fire` alerts.
+    pub fn alert_parcel_rows(&self) -> Vec<canopy_store::parcels::AlertParcel> {
+        self.events
+            .iter()
+            .filter(|e| e.alert)
+            .flat_map(|e| e.plots.iter().map(|p| p.alert_row(&e.id)))
+            .collect()
+    }
+
     /// The `fire_events` rows.
     pub fn event_rows(&self) -> Vec<canopy_store::FireEventRow> {
         self.events
@@ -199,9 +267,51 @@ impl HotspotPlan {
     }
 }
 
-/// The forest plot of a point: the hook for a plot layer (none yet).
-pub fn plot_of(_lon: f64, _lat: f64) -> Option<String> {
-    None
+/// The plots (`polygons` in `area_crs`, `attrs` in the same order) each
+/// footprint and event outline touches, with the exact area of the overlap
+/// (see the module documentation).
+pub fn attach_plots(plan: &mut HotspotPlan, polygons: &[MultiPolygon<f64>], attrs: &[ParcelAttr]) {
+    use rayon::prelude::*;
+    let boxes: Vec<Option<Rect<f64>>> = polygons.iter().map(|p| p.bounding_rect()).collect();
+    let touched = |g: &MultiPolygon<f64>| -> Vec<PlotShare> {
+        let (Some(b), total) = (g.bounding_rect(), g.unsigned_area()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<PlotShare> = boxes
+            .iter()
+            .enumerate()
+            .filter(|(_, pb)| {
+                pb.is_some_and(|pb| {
+                    pb.min().x < b.max().x
+                        && pb.max().x > b.min().x
+                        && pb.min().y < b.max().y
+                        && pb.max().y > b.min().y
+                })
+            })
+            .map(|(k, _)| (k, polygons[k].intersection(g).unsigned_area()))
+            .filter(|(_, m2)| *m2 > 0.0)
+            .map(|(k, m2)| PlotShare {
+                attr: attrs[k].clone(),
+                m2,
+                share: if total > 0.0 { m2 / total } else { 0.0 },
+            })
+            .collect();
+        out.sort_by(|a, b| b.m2.total_cmp(&a.m2).then_with(|| a.attr.id.cmp(&b.attr.id)));
+        out
+    };
+    let hs: Vec<Vec<PlotShare>> = plan
+        .hotspots
+        .par_iter()
+        .map(|l| touched(&MultiPolygon(vec![l.footprint.to_polygon()])))
+        .collect();
+    for (l, p) in plan.hotspots.iter_mut().zip(hs) {
+        l.plot = p.first().map(|s| s.attr.id.clone());
+        l.plots = p;
+    }
+    let ev: Vec<Vec<PlotShare>> = plan.events.par_iter().map(|e| touched(&e.outline)).collect();
+    for (e, p) in plan.events.iter_mut().zip(ev) {
+        e.plots = p;
+    }
 }
 
 fn short_hash(prefix: &str, text: &str) -> String {
@@ -312,7 +422,8 @@ pub fn plan(
                 commune_code: commune.code.clone(),
                 zone_species: zone.map(|z| z.species.clone()),
                 zone_code: zone.map(|z| z.code.clone()),
-                plot: plot_of(h.lon, h.lat),
+                plot: None,
+                plots: Vec::new(),
                 footprint: fp,
                 footprint_wgs84: fp_wgs,
                 alertable,
@@ -391,6 +502,7 @@ pub fn plan(
             communes,
             zone_species: zone.as_ref().map(|z| z.0.clone()),
             zone_code: zone.map(|z| z.1),
+            plots: Vec::new(),
             severity: Severity::Medium,
             alert: false,
             id,
@@ -471,7 +583,18 @@ pub fn finish(
         let unzoned_forest = members
             .iter()
             .any(|l| l.forest_ha > 0.0 && l.zone_species.is_none());
-        e.severity = hotspot::fire_severity(unzoned_forest, false);
+        let plots: Vec<_> = e
+            .plots
+            .iter()
+            .map(|p| (p.attr.context(), p.m2 / M2_PER_HA))
+            .collect();
+        e.severity = canopy_core::parcel::severity_of_plots(
+            &plots,
+            cfg.alert_min_forest_ha,
+            false,
+            hotspot::fire_severity(unzoned_forest, false),
+            &[],
+        );
         e.alert =
             members.iter().any(|l| l.alertable) && e.forest_ha >= cfg.alert_min_forest_ha - 1e-9;
         if !e.alert {
