@@ -74,6 +74,10 @@ struct OpenTile {
     /// them fit in `u16` (read so, no conversion to `f32` in GDAL).
     raw_bands: Vec<i32>,
     raw_u16: bool,
+    /// Block rows of `ds` on the working grid: they start at rows
+    /// `row_origin + k × block_rows` (composite reads end on them).
+    row_origin: i64,
+    block_rows: usize,
 }
 
 /// Integer class bands read in their own type (not as `f64`).
@@ -96,6 +100,12 @@ pub struct MosaicReader<'a> {
     alpha: Vec<u8>,
     tile: StripData,
     comp: Composite,
+    /// Composite strips: the next strip's composite, holding the rows read past
+    /// the end of the last strip; `carry` is that strip (first row, rows) and
+    /// `done[i]` the row of the working grid up to which tile `i` is in it.
+    next: Composite,
+    carry: Option<(usize, usize)>,
+    done: Vec<usize>,
 }
 
 impl<'a> MosaicReader<'a> {
@@ -115,6 +125,9 @@ impl<'a> MosaicReader<'a> {
             alpha: Vec::new(),
             tile: StripData::default(),
             comp: Composite::default(),
+            next: Composite::default(),
+            carry: None,
+            done: Vec::new(),
         })
     }
 
@@ -326,6 +339,17 @@ impl<'a> MosaicReader<'a> {
 
     /// A composite strip (max or median NDVI): every tile that reaches the strip
     /// is read whole over it and each clear observation added to the composite.
+    ///
+    /// Each compressed block of a tile is decoded once per pass: a tile whose
+    /// block rows straddle the strip's end is read on to the end of that block
+    /// row, and the rows past the strip go into the composite of the next strip
+    /// (`self.next`), which this reader starts with when it is asked for that
+    /// strip next (rayon hands each thread runs of consecutive strips). Before,
+    /// the next strip decoded that block row again: GDAL's block cache (capped,
+    /// see `job::limit_gdal_cache`) no longer held it once every other scene's
+    /// blocks had been read, so 12 scenes decoded 1.7× the blocks of the files.
+    /// The composite does not depend on the order in which observations are
+    /// added, so the result is the same bit for bit whoever reads which rows.
     fn read_composite(
         &mut self,
         row0: usize,
@@ -333,100 +357,181 @@ impl<'a> MosaicReader<'a> {
         out: &mut StripData,
     ) -> Result<(), PipelineError> {
         let width = self.mosaic.grid.width;
-        let subs: Vec<(usize, Window)> = (0..self.mosaic.tiles.len())
-            .filter_map(|i| {
-                let w = self.mosaic.tiles[i].window;
-                let r0 = row0.max(w.row);
-                let r1 = (row0 + rows).min(w.row + w.height);
-                (r0 < r1).then_some((
-                    i,
-                    Window {
-                        col: w.col,
-                        row: r0,
-                        width: w.width,
-                        height: r1 - r0,
-                    },
-                ))
-            })
-            .collect();
-        self.comp.reset(
-            self.mosaic.composite,
-            self.rules.ndvi_min,
-            self.mosaic.min_clear,
-            width * rows,
-            subs.len(),
-        );
-        for (i, sub) in subs {
-            let placed = &self.mosaic.tiles[i];
-            let day = placed.day;
-            // Classified pixel by pixel straight into the composite: no buffer
-            // of the scene's states and NDVI.
-            let raw = self.read_raw(i, sub)?;
-            let BandSet::Spectral {
-                red,
-                nir,
-                mask,
-                mask_rule,
-            } = &placed.info.bands
-            else {
-                unreachable!("composites are of spectral epochs")
-            };
-            let rule = SpectralRule {
-                ndvi_min: self.rules.ndvi_min,
-                red: red.1,
-                nir: nir.1,
-                mask: *mask_rule,
-            };
-            let (has_mask, has_alpha) = (mask.is_some(), self.tiles[i].alpha.is_some());
-            let comp = &mut self.comp;
-            let n = sub.width * sub.height;
-            let fast = rule.for_u16();
-            match raw {
-                RawKind::U16 if fast.is_some() => {
-                    // Branch-free classification of each row, then compositing.
-                    let fast = fast.expect("checked");
-                    let b = RawBands::new(&self.raw.u16, n, has_mask, has_alpha);
-                    let w = sub.width;
-                    let t = &mut self.tile;
-                    t.states.resize(w, UNOBSERVED);
-                    t.ndvi.resize(w, f32::NAN);
-                    for r in 0..sub.height {
-                        let at = (sub.row + r - row0) * width + sub.col;
-                        let row = r * w..(r + 1) * w;
-                        fast.classify_into(
-                            &b.red[row.clone()],
-                            &b.nir[row.clone()],
-                            b.mask.map(|m| &m[row.clone()]),
-                            b.alpha.map(|a| &a[row.clone()]),
-                            &mut t.states[..w],
-                            &mut t.ndvi[..w],
-                        );
-                        comp.add(at, &t.states[..w], &t.ndvi[..w], day);
-                    }
-                }
-                RawKind::U16 => {
-                    let bands = RawBands::new(&self.raw.u16, n, has_mask, has_alpha);
-                    for r in 0..sub.height {
-                        let at = (sub.row + r - row0) * width + sub.col;
-                        let o = r * sub.width;
-                        comp.add_with(at, sub.width, day, |k| bands.obs(&rule, o + k));
-                    }
-                }
-                RawKind::F32 => {
-                    let bands = RawBands::new(&self.raw.f32, n, has_mask, has_alpha);
-                    for r in 0..sub.height {
-                        let at = (sub.row + r - row0) * width + sub.col;
-                        let o = r * sub.width;
-                        comp.add_with(at, sub.width, day, |k| bands.obs(&rule, o + k));
-                    }
-                }
+        let height = self.mosaic.grid.height;
+        let end = row0 + rows;
+        // Only strips of the passes (`cover::strip_rows`) carry rows over; other
+        // reads (chips) read just their window.
+        let strip_like = rows >= 256 && row0 % rows == 0;
+        let next_rows = if strip_like {
+            rows.min(height.saturating_sub(end))
+        } else {
+            0
+        };
+        let reaching = |r0: usize, r1: usize| {
+            self.mosaic
+                .tiles
+                .iter()
+                .filter(|t| t.window.row < r1 && t.window.row + t.window.height > r0)
+                .count()
+        };
+        let carried = self.carry == Some((row0, rows)) && self.done.len() == self.tiles.len();
+        if carried {
+            // The rows read past the previous strip's end are already in `next`.
+            std::mem::swap(&mut self.comp, &mut self.next);
+        } else {
+            let scenes = reaching(row0, end);
+            self.comp.reset(
+                self.mosaic.composite,
+                self.rules.ndvi_min,
+                self.mosaic.min_clear,
+                width * rows,
+                scenes,
+            );
+            self.done.clear();
+            self.done.resize(self.tiles.len(), row0);
+        }
+        self.carry = None;
+        if next_rows > 0 {
+            let scenes = reaching(end, end + next_rows);
+            self.next.reset(
+                self.mosaic.composite,
+                self.rules.ndvi_min,
+                self.mosaic.min_clear,
+                width * next_rows,
+                scenes,
+            );
+        }
+        for i in 0..self.mosaic.tiles.len() {
+            let w = self.mosaic.tiles[i].window;
+            let first = self.done[i].max(row0).max(w.row);
+            let last = end.min(w.row + w.height);
+            // Rows of the next strip this read reaches (none by default).
+            self.done[i] = end;
+            if first >= last {
+                continue;
             }
+            // On to the end of the block row the strip ends in (within the tile
+            // and the next strip).
+            let stop = if next_rows > 0 {
+                let (origin, bh) = (self.tiles[i].row_origin, self.tiles[i].block_rows as i64);
+                let k = (last as i64 - origin).div_euclid(bh);
+                let boundary = origin + k * bh;
+                let b = if boundary == last as i64 {
+                    last
+                } else {
+                    (boundary + bh) as usize
+                };
+                b.min(w.row + w.height).min(end + next_rows).max(last)
+            } else {
+                last
+            };
+            self.done[i] = stop.max(end);
+            let sub = Window {
+                col: w.col,
+                row: first,
+                width: w.width,
+                height: stop - first,
+            };
+            self.add_tile(i, sub, row0, end)?;
+        }
+        if next_rows > 0 {
+            self.carry = Some((end, next_rows));
         }
         self.comp.finish(&mut out.states, &mut out.ndvi);
         out.classes.clear();
         std::mem::swap(&mut out.clear, &mut self.comp.clear);
         std::mem::swap(&mut out.confirm, &mut self.comp.confirm);
         std::mem::swap(&mut out.first_nf, &mut self.comp.first_nf);
+        Ok(())
+    }
+
+    /// Reads window `sub` of tile `i` and adds its clear observations to the
+    /// composite of the strip `row0 .. end` (rows below `end`) or, past `end`,
+    /// to the composite of the next strip.
+    fn add_tile(
+        &mut self,
+        i: usize,
+        sub: Window,
+        row0: usize,
+        end: usize,
+    ) -> Result<(), PipelineError> {
+        let width = self.mosaic.grid.width;
+        let placed = &self.mosaic.tiles[i];
+        let day = placed.day;
+        // Classified pixel by pixel straight into the composite: no buffer
+        // of the scene's states and NDVI.
+        let raw = self.read_raw(i, sub)?;
+        let BandSet::Spectral {
+            red,
+            nir,
+            mask,
+            mask_rule,
+        } = &placed.info.bands
+        else {
+            unreachable!("composites are of spectral epochs")
+        };
+        let rule = SpectralRule {
+            ndvi_min: self.rules.ndvi_min,
+            red: red.1,
+            nir: nir.1,
+            mask: *mask_rule,
+        };
+        let (has_mask, has_alpha) = (mask.is_some(), self.tiles[i].alpha.is_some());
+        let (comp, next) = (&mut self.comp, &mut self.next);
+        // Row `r` of the window: its composite and offset in it.
+        let target = |r: usize| {
+            let g = sub.row + r;
+            if g < end {
+                (true, (g - row0) * width + sub.col)
+            } else {
+                (false, (g - end) * width + sub.col)
+            }
+        };
+        let n = sub.width * sub.height;
+        let fast = rule.for_u16();
+        match raw {
+            RawKind::U16 if fast.is_some() => {
+                // Branch-free classification of each row, then compositing.
+                let fast = fast.expect("checked");
+                let b = RawBands::new(&self.raw.u16, n, has_mask, has_alpha);
+                let w = sub.width;
+                let t = &mut self.tile;
+                t.states.resize(w, UNOBSERVED);
+                t.ndvi.resize(w, f32::NAN);
+                for r in 0..sub.height {
+                    let row = r * w..(r + 1) * w;
+                    fast.classify_into(
+                        &b.red[row.clone()],
+                        &b.nir[row.clone()],
+                        b.mask.map(|m| &m[row.clone()]),
+                        b.alpha.map(|a| &a[row.clone()]),
+                        &mut t.states[..w],
+                        &mut t.ndvi[..w],
+                    );
+                    let (here, at) = target(r);
+                    let c = if here { &mut *comp } else { &mut *next };
+                    c.add(at, &t.states[..w], &t.ndvi[..w], day);
+                }
+            }
+            RawKind::U16 => {
+                let bands = RawBands::new(&self.raw.u16, n, has_mask, has_alpha);
+                for r in 0..sub.height {
+                    let o = r * sub.width;
+                    let (here, at) = target(r);
+                    let c = if here { &mut *comp } else { &mut *next };
+                    c.add_with(at, sub.width, day, |k| bands.obs(&rule, o + k));
+                }
+            }
+            RawKind::F32 => {
+                let bands = RawBands::new(&self.raw.f32, n, has_mask, has_alpha);
+                for r in 0..sub.height {
+                    let o = r * sub.width;
+                    let (here, at) = target(r);
+                    let c = if here { &mut *comp } else { &mut *next };
+                    c.add_with(at, sub.width, day, |k| bands.obs(&rule, o + k));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -876,6 +981,16 @@ fn open_tile(mosaic: &Mosaic, t: &PlacedTile, rules: &Rules) -> Result<OpenTile,
         .unwrap_or(256)
         .max(1);
     open.chunk = bw * 512usize.div_ceil(bw);
+    open.block_rows = open
+        .ds
+        .rasterband(open.bands[0])
+        .map(|b| b.block_size().1)
+        .unwrap_or(256)
+        .max(1);
+    open.row_origin = match t.placement {
+        Placement::Direct { row_shift, .. } => row_shift,
+        Placement::Warped => t.window.row as i64,
+    };
     if let BandSet::Spectral { .. } = &t.info.bands {
         open.raw_bands = open
             .bands
@@ -908,6 +1023,8 @@ fn open_tile_ds(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineErr
             chunk: 0,
             raw_bands: Vec::new(),
             raw_u16: false,
+            row_origin: 0,
+            block_rows: 1,
         }),
         Placement::Warped => {
             let src = tile::open(&t.info.path)?;
@@ -957,6 +1074,8 @@ fn open_tile_ds(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineErr
                 chunk: 0,
                 raw_bands: Vec::new(),
                 raw_u16: false,
+                row_origin: 0,
+                block_rows: 1,
             })
         }
     }
