@@ -393,7 +393,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<()> {
                 );
                 return whole_store_export(&store, &output, format);
             };
-            let opts = canopy_export::Options { crs, ..Default::default() };
+            let opts = canopy_export::Options {
+                crs,
+                ..Default::default()
+            };
             let done = canopy_export::export_with(&store, &layer, &output, format, &opts)?;
             for (long, short) in &done.renamed {
                 eprintln!("field {long} written as {short}");

@@ -90,8 +90,10 @@ test('the map draws every commune, alert and zone, with a legend, and no errors'
   // The main switcher has the three layers; a store with fire danger adds its own
   // switch for the fire layer (static/map/fire.js).
   const overlays = page.locator('.leaflet-control-layers-overlays label');
-  const names = (await overlays.allInnerTexts()).map((t) => t.trim());
   const fire = await page.evaluate(async () => (await fetch('/stats/fire-danger?f=json')).status);
+  // fire.js adds its switch after its own requests, once the page is ready.
+  if (fire === 200) await overlays.filter({ hasText: 'Fire danger' }).first().waitFor({ timeout: 30000 });
+  const names = (await overlays.allInnerTexts()).map((t) => t.trim());
   assert.equal(names.filter((n) => n.startsWith('Fire danger')).length, fire === 200 ? 1 : 0, `overlays: ${names}`);
   assert.equal(names.filter((n) => !n.startsWith('Fire') && !n.startsWith('Forest plots')).length, 3, `overlays: ${names}`);
   assert.equal(names.filter((n) => n.startsWith('Forest plots')).length, 1, `the plots overlay (plots.js): ${names}`);

@@ -266,10 +266,13 @@ pub fn export_with(
     }
     let only = match &opts.only {
         Some((name, keep)) => {
-            let i = lyr.defn().field_index(name).map_err(|_| ExportError::NoField {
-                layer: layer.to_string(),
-                field: name.clone(),
-            })?;
+            let i = lyr
+                .defn()
+                .field_index(name)
+                .map_err(|_| ExportError::NoField {
+                    layer: layer.to_string(),
+                    field: name.clone(),
+                })?;
             Some((i, keep))
         }
         None => None,

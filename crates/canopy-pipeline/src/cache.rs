@@ -205,32 +205,23 @@ impl Cache {
 
     /// The cached strips of a pass, if any (a damaged entry is a warning and a miss).
     pub fn get(&self, pass: &str, epochs: &[&str], strips: usize) -> Option<Vec<ciborium::Value>> {
-        let key = self.key(pass, epochs, strips);
-        let path = self.path(&key);
-        if !path.exists() {
-            return None;
+        let items = self.read(pass, epochs, strips)?;
+        if let Ok(mut r) = self.report.lock() {
+            r.reused.push(pass.to_string());
         }
-        let entry: Result<Entry, String> = crate::framed::read_framed(&path)
-            .and_then(|body| ciborium::from_reader(&body[..]).map_err(|e| e.to_string()));
-        match entry {
-            Ok(e) if e.key == key => {
-                if let Ok(mut r) = self.report.lock() {
-                    r.reused.push(pass.to_string());
-                }
-                Some(e.items)
-            }
-            Ok(_) => None,
-            Err(e) => {
-                tracing::warn!(entry = %path.display(), "cache entry ignored: {e}");
-                None
-            }
-        }
+        Some(items)
     }
 
     /// A cached entry that is not a strip pass (a pair's chips), not listed in
     /// the report (the report lists the passes read again or not).
     pub fn get_quiet(&self, pass: &str, epochs: &[&str]) -> Option<Vec<ciborium::Value>> {
-        let key = self.key(pass, epochs, 0);
+        self.read(pass, epochs, 0)
+    }
+
+    /// An entry's items when it exists and is whole (a damaged entry is a warning
+    /// and a miss).
+    fn read(&self, pass: &str, epochs: &[&str], strips: usize) -> Option<Vec<ciborium::Value>> {
+        let key = self.key(pass, epochs, strips);
         let path = self.path(&key);
         if !path.exists() {
             return None;

@@ -204,34 +204,44 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, ParcelError> {
         };
         let (fv, owner, cv) = (&v[n_parts], &v[n_parts + 1], &v[n_parts + 2]);
         let function = ForestFunction::parse(fv).ok_or_else(|| {
-            err(f.index, Some(id.as_str()), Some(cfg.function_field.as_str()), format!(
-                "{} forest function; expected one of {} (codes, Vietnamese or English labels)",
-                if fv.is_empty() {
-                    "missing".to_string()
-                } else {
-                    format!("unknown \"{fv}\" as")
-                },
-                accepted(
-                    ForestFunction::ALL,
-                    ForestFunction::code,
-                    ForestFunction::label_vi
-                )
-            ))
+            err(
+                f.index,
+                Some(id.as_str()),
+                Some(cfg.function_field.as_str()),
+                format!(
+                    "{} forest function; expected one of {} (codes, Vietnamese or English labels)",
+                    if fv.is_empty() {
+                        "missing".to_string()
+                    } else {
+                        format!("unknown \"{fv}\" as")
+                    },
+                    accepted(
+                        ForestFunction::ALL,
+                        ForestFunction::code,
+                        ForestFunction::label_vi
+                    )
+                ),
+            )
         })?;
         let owner_category = OwnerCategory::parse(cv).ok_or_else(|| {
-            err(f.index, Some(id.as_str()), Some(cfg.owner_category_field.as_str()), format!(
-                "{} owner category; expected one of {}",
-                if cv.is_empty() {
-                    "missing".to_string()
-                } else {
-                    format!("unknown \"{cv}\" as")
-                },
-                accepted(
-                    OwnerCategory::ALL,
-                    OwnerCategory::code,
-                    OwnerCategory::label_vi
-                )
-            ))
+            err(
+                f.index,
+                Some(id.as_str()),
+                Some(cfg.owner_category_field.as_str()),
+                format!(
+                    "{} owner category; expected one of {}",
+                    if cv.is_empty() {
+                        "missing".to_string()
+                    } else {
+                        format!("unknown \"{cv}\" as")
+                    },
+                    accepted(
+                        OwnerCategory::ALL,
+                        OwnerCategory::code,
+                        OwnerCategory::label_vi
+                    )
+                ),
+            )
         })?;
         let origin = match origin_ix.map(|k| &v[k]) {
             None => None,

@@ -311,7 +311,6 @@ pub static FIRE_EVENTS: CollectionDef = CollectionDef {
     ],
 };
 
-
 /// Forest functions (plot codes, as `canopy_core::parcel::ForestFunction` stores them).
 pub const FUNCTIONS: &[&str] = &["special-use", "protection", "production"];
 /// Owner categories (as `canopy_core::parcel::OwnerCategory` stores them).

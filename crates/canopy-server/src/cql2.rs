@@ -140,10 +140,19 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize)>, CqlError> {
                     }
                 }
             }
-            out.push((if ch == '\'' { Tok::Str(v) } else { Tok::Quoted(v) }, pos));
+            out.push((
+                if ch == '\'' {
+                    Tok::Str(v)
+                } else {
+                    Tok::Quoted(v)
+                },
+                pos,
+            ));
             continue;
         }
-        let digit_next = c.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.');
+        let digit_next = c
+            .get(i + 1)
+            .is_some_and(|d| d.is_ascii_digit() || *d == '.');
         if ch.is_ascii_digit() || (ch == '.' && digit_next) || (ch == '-' && digit_next) {
             let start = i;
             i += 1;
@@ -259,11 +268,13 @@ impl Parser<'_> {
         yes
     }
     fn expect_sym(&mut self, s: &str) -> Result<(), CqlError> {
-        if self.peek() == Some(&Tok::Sym(match s {
-            "(" => "(",
-            ")" => ")",
-            _ => ",",
-        })) {
+        if self.peek()
+            == Some(&Tok::Sym(match s {
+                "(" => "(",
+                ")" => ")",
+                _ => ",",
+            }))
+        {
             self.i += 1;
             Ok(())
         } else {
@@ -285,14 +296,22 @@ impl Parser<'_> {
         while self.eat_keyword("OR") {
             v.push(self.and(depth)?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { Expr::Or(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            Expr::Or(v)
+        })
     }
     fn and(&mut self, depth: usize) -> Result<Expr, CqlError> {
         let mut v = vec![self.not(depth)?];
         while self.eat_keyword("AND") {
             v.push(self.not(depth)?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { Expr::And(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            Expr::And(v)
+        })
     }
     fn not(&mut self, depth: usize) -> Result<Expr, CqlError> {
         if depth > MAX_DEPTH {
@@ -436,7 +455,10 @@ impl Parser<'_> {
             match self.literal()? {
                 Some(Lit::Str(s)) if prop.ty == PropType::String => Expr::Like(name, s),
                 Some(Lit::Str(_)) => {
-                    return err(start, format!("LIKE needs a string property; \"{name}\" is {}", kind(prop)))
+                    return err(
+                        start,
+                        format!("LIKE needs a string property; \"{name}\" is {}", kind(prop)),
+                    )
                 }
                 _ => return err(pos, "LIKE takes a quoted pattern"),
             }
@@ -498,7 +520,17 @@ impl Parser<'_> {
 
 fn is_keyword(s: &str) -> bool {
     [
-        "AND", "OR", "NOT", "LIKE", "IN", "BETWEEN", "IS", "NULL", "TRUE", "FALSE", "DATE",
+        "AND",
+        "OR",
+        "NOT",
+        "LIKE",
+        "IN",
+        "BETWEEN",
+        "IS",
+        "NULL",
+        "TRUE",
+        "FALSE",
+        "DATE",
         "TIMESTAMP",
     ]
     .iter()
@@ -526,7 +558,10 @@ pub fn parse(def: &CollectionDef, text: &str) -> Result<Expr, CqlError> {
     };
     let e = p.or(0)?;
     if p.i < p.toks.len() {
-        return err(p.pos(), "unexpected text after the end of the filter (AND or OR missing?)");
+        return err(
+            p.pos(),
+            "unexpected text after the end of the filter (AND or OR missing?)",
+        );
     }
     Ok(e)
 }
@@ -567,7 +602,10 @@ pub fn like(s: &str, pattern: &str) -> bool {
 impl Expr {
     /// The filter's truth for a feature whose property values `get` gives (SQL's
     /// three-valued logic: `None` is unknown).
-    pub fn eval<'v>(&self, get: &impl Fn(&str) -> Option<std::borrow::Cow<'v, Value>>) -> Option<bool> {
+    pub fn eval<'v>(
+        &self,
+        get: &impl Fn(&str) -> Option<std::borrow::Cow<'v, Value>>,
+    ) -> Option<bool> {
         let val = |name: &str| get(name).filter(|v| !v.is_null());
         match self {
             Expr::And(v) => {
@@ -633,26 +671,52 @@ mod tests {
             "owner": "Nguyễn Văn A", "forest_ha": null, "origin": "natural"});
         let d = &PARCELS;
         assert_eq!(eval(d, "area_ha > 4", &plot), Some(true));
-        assert_eq!(eval(d, "area_ha >= 4.5 AND area_ha <= 4.5", &plot), Some(true));
+        assert_eq!(
+            eval(d, "area_ha >= 4.5 AND area_ha <= 4.5", &plot),
+            Some(true)
+        );
         assert_eq!(eval(d, "4 < area_ha", &plot), Some(true), "literal first");
         assert_eq!(eval(d, "area_ha <> 4.5", &plot), Some(false));
-        assert_eq!(eval(d, "function = 'protection' and not (area_ha < 1)", &plot), Some(true));
-        assert_eq!(eval(d, "function = 'production' OR area_ha > 10", &plot), Some(false));
-        assert_eq!(eval(d, "\"function\" IN ('special-use', 'protection')", &plot), Some(true));
-        assert_eq!(eval(d, "function NOT IN ('protection')", &plot), Some(false));
+        assert_eq!(
+            eval(d, "function = 'protection' and not (area_ha < 1)", &plot),
+            Some(true)
+        );
+        assert_eq!(
+            eval(d, "function = 'production' OR area_ha > 10", &plot),
+            Some(false)
+        );
+        assert_eq!(
+            eval(d, "\"function\" IN ('special-use', 'protection')", &plot),
+            Some(true)
+        );
+        assert_eq!(
+            eval(d, "function NOT IN ('protection')", &plot),
+            Some(false)
+        );
         assert_eq!(eval(d, "area_ha BETWEEN 4 AND 5", &plot), Some(true));
         assert_eq!(eval(d, "area_ha NOT BETWEEN 4.6 AND 5", &plot), Some(true));
         assert_eq!(eval(d, "owner LIKE 'Nguyễn%'", &plot), Some(true));
         assert_eq!(eval(d, "parcel_id LIKE 'TK12-K_-L%'", &plot), Some(true));
-        assert_eq!(eval(d, "parcel_id LIKE 'tk12%'", &plot), Some(false), "case-sensitive");
-        assert_eq!(eval(d, "plot_id = 'TK12-K3-L7'", &plot), Some(true), "a filter parameter's name");
+        assert_eq!(
+            eval(d, "parcel_id LIKE 'tk12%'", &plot),
+            Some(false),
+            "case-sensitive"
+        );
+        assert_eq!(
+            eval(d, "plot_id = 'TK12-K3-L7'", &plot),
+            Some(true),
+            "a filter parameter's name"
+        );
         assert_eq!(eval(d, "forest_ha IS NULL", &plot), Some(true));
         assert_eq!(eval(d, "forest_ha IS NOT NULL", &plot), Some(false));
         // A null compares as unknown: neither it nor its negation matches.
         assert_eq!(eval(d, "forest_ha > 1", &plot), None);
         assert_eq!(eval(d, "NOT forest_ha > 1", &plot), None);
         assert_eq!(eval(d, "forest_ha > 1 OR area_ha > 1", &plot), Some(true));
-        assert_eq!(eval(d, "forest_ha > 1 AND area_ha > 100", &plot), Some(false));
+        assert_eq!(
+            eval(d, "forest_ha > 1 AND area_ha > 100", &plot),
+            Some(false)
+        );
         assert_eq!(eval(d, "id = 'x'", &json!({"id": "x"})), Some(true));
     }
 
@@ -665,7 +729,10 @@ mod tests {
         assert_eq!(eval(d, "to_date < date('2025-06-01')", &a), Some(false));
         assert_eq!(eval(d, "season_mismatch = FALSE", &a), Some(true));
         assert_eq!(eval(d, "commune_name = 'Hữu Lũng''s'", &a), Some(true));
-        assert_eq!(eval(d, "status_at > TIMESTAMP('2026-01-01T00:00:00Z')", &a), Some(true));
+        assert_eq!(
+            eval(d, "status_at > TIMESTAMP('2026-01-01T00:00:00Z')", &a),
+            Some(true)
+        );
     }
 
     #[test]
@@ -679,7 +746,8 @@ mod tests {
             error(d, "area > 4"),
             "filter: at character 1: \"area\" is not a property of parcels (see /collections/parcels/schema)"
         );
-        assert!(error(d, "area_ha > 'big'").contains("character 11: \"area_ha\" is a number, compared with a string"));
+        assert!(error(d, "area_ha > 'big'")
+            .contains("character 11: \"area_ha\" is a number, compared with a string"));
         assert!(error(d, "(area_ha > 4").contains("character 13: expected ')'"));
         assert!(error(d, "area_ha > 4 area_ha < 5").contains("character 13"));
         assert!(error(d, "owner = 'unterminated").contains("character 9: unterminated '"));

@@ -221,7 +221,9 @@ mod tests {
         let p = geo::Geometry::Point(geo::Point::new(106.75, 21.85));
         // EPSG:4326 is latitude first.
         let ll = transform(&p, parse("crs", "EPSG:4326").unwrap()).unwrap();
-        let geo::Geometry::Point(q) = ll else { panic!() };
+        let geo::Geometry::Point(q) = ll else {
+            panic!()
+        };
         assert_eq!((q.x(), q.y()), (21.85, 106.75));
         // VN-2000 TM-3 107-15: west of the central meridian, easting below 500 km;
         // the false northing is 0, so northing ≈ 2.42e6 m at 21.85° N.
@@ -232,7 +234,10 @@ mod tests {
         assert!(e.x() > 440_000.0 && e.x() < 500_000.0, "{e:?}");
         assert!(e.y() > 2_400_000.0 && e.y() < 2_450_000.0, "{e:?}");
         let b = bbox_to_crs84([e.x(), e.y(), e.x(), e.y()], vn).unwrap();
-        assert!((b[0] - 106.75).abs() < 1e-7 && (b[1] - 21.85).abs() < 1e-7, "{b:?}");
+        assert!(
+            (b[0] - 106.75).abs() < 1e-7 && (b[1] - 21.85).abs() < 1e-7,
+            "{b:?}"
+        );
     }
 
     #[test]

@@ -60,7 +60,8 @@ pub enum MvtError {
 pub fn project(lon: f64, lat: f64) -> (f64, f64) {
     let lat = lat.clamp(-MAX_LAT, MAX_LAT).to_radians();
     let x = lon / 360.0 + 0.5;
-    let y = 0.5 - (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln() / (2.0 * std::f64::consts::PI);
+    let y =
+        0.5 - (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln() / (2.0 * std::f64::consts::PI);
     (x, y)
 }
 
@@ -133,7 +134,12 @@ impl TileLayer {
             ));
             extent = Some(match extent {
                 None => [lo.x, lo.y, hi.x, hi.y],
-                Some(e) => [e[0].min(lo.x), e[1].min(lo.y), e[2].max(hi.x), e[3].max(hi.y)],
+                Some(e) => [
+                    e[0].min(lo.x),
+                    e[1].min(lo.y),
+                    e[2].max(hi.x),
+                    e[3].max(hi.y),
+                ],
             });
             out.push(TileFeature { id, geom, props });
         }
@@ -300,7 +306,10 @@ mod tests {
         ]]);
         let t = to_tile(&sq, 0, 0, 0).unwrap();
         let r = t.0[0].exterior();
-        assert!(r.0.iter().all(|c| [1024.0, 2048.0].contains(&c.x) && [1024.0, 2048.0].contains(&c.y)));
+        assert!(r
+            .0
+            .iter()
+            .all(|c| [1024.0, 2048.0].contains(&c.x) && [1024.0, 2048.0].contains(&c.y)));
         assert!(t.0[0].exterior().0.len() == 5);
         assert!(geo::Polygon::new(r.clone(), vec![]).signed_area() > 0.0);
         // at zoom 1, tile 0/0 holds the square up to x = 4096 (+64 buffer): uncut

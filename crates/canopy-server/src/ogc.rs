@@ -324,7 +324,10 @@ fn reproject<'a>(
             (Some(g), Some(_)) => {
                 let t = crate::crs::transform(g, crs)
                     .map_err(|e| ApiError::BadRequest(format!("crs={}: {e}", crs.uri)))?;
-                Ok(Some((crate::geometry::to_json(&t), crate::geometry::bbox(&t))))
+                Ok(Some((
+                    crate::geometry::to_json(&t),
+                    crate::geometry::bbox(&t),
+                )))
             }
             _ => Ok(None),
         })

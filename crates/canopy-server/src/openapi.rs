@@ -315,7 +315,12 @@ pub fn document(base: &str) -> Value {
             param_ref("filter-lang"),
         ];
         params.extend(filter_params(def));
-        let mut page = ok("A page of features", "application/geo+json", reference(&format!("{name}FeatureCollection")), true);
+        let mut page = ok(
+            "A page of features",
+            "application/geo+json",
+            reference(&format!("{name}FeatureCollection")),
+            true,
+        );
         for ty in [
             "application/geopackage+sqlite3",
             "application/zip",
@@ -327,11 +332,14 @@ pub fn document(base: &str) -> Value {
             page["content"][ty] = json!({"schema": {"type": "string", "format": "binary"}});
         }
         page["headers"] = json!({"Content-Crs": {"schema": {"type": "string"}, "description": "The CRS of the coordinates, <URI>"}});
-        paths.insert(format!("/collections/{id}/items"), json!({"get": op(
+        paths.insert(
+            format!("/collections/{id}/items"),
+            json!({"get": op(
             &format!("get{name}Features"),
             &format!("{}: {}. datetime: {}", def.title, def.description, def.time),
             tag, params, page,
-            &[400, 404, 413, 503])}));
+            &[400, 404, 413, 503])}),
+        );
         let mut item = json!({"get": op(&format!("get{name}Feature"), &format!("One feature of {id}"), tag, vec![param_ref("featureId"), f(), param_ref("crs")],
             ok("The feature (alerts: with an ETag header for PATCH's If-Match)", "application/geo+json", reference(&format!("{name}Feature")), true), &[400, 404])});
         if id == "alerts" {
@@ -449,8 +457,11 @@ fn tile_paths(paths: &mut Map<String, Value>) {
         vec![path("tileMatrixSetId", "WebMercatorQuad"), f()], ok("Tile matrix set", "application/json", any.clone(), true), &[400, 404])}));
     for (id, min) in crate::tiles::TILED {
         let name = capitalized(id);
-        paths.insert(format!("/collections/{id}/tiles"), json!({"get": op(&format!("get{name}Tilesets"), &format!("The {id} vector tilesets"), t,
-            vec![f()], ok("Tilesets", "application/json", any.clone(), true), &[400, 404])}));
+        paths.insert(
+            format!("/collections/{id}/tiles"),
+            json!({"get": op(&format!("get{name}Tilesets"), &format!("The {id} vector tilesets"), t,
+            vec![f()], ok("Tilesets", "application/json", any.clone(), true), &[400, 404])}),
+        );
         paths.insert(format!("/collections/{id}/tiles/{{tileMatrixSetId}}"), json!({"get": op(&format!("get{name}Tileset"), &format!("The {id} tileset: limits per tile matrix, layer, URL template"), t,
             vec![path("tileMatrixSetId", "WebMercatorQuad"), f()], ok("Tileset", "application/json", any.clone(), true), &[400, 404])}));
         let mut tile = op(&format!("get{name}Tile"), &format!("A vector tile (MVT) of {id}, tile matrices {min} to {}; 204 when no feature shows in it", crate::mvt::MAX_ZOOM), t,
@@ -595,7 +606,9 @@ mod tests {
             let mut ids: Vec<&str> = collections::ALL.iter().map(|d| d.id).chain(tiled).collect();
             ids.sort_unstable();
             ids.dedup();
-            ids.iter().map(|id| p.replace("{collection_id}", id)).collect()
+            ids.iter()
+                .map(|id| p.replace("{collection_id}", id))
+                .collect()
         } else {
             vec![p]
         }

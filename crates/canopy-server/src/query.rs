@@ -18,10 +18,10 @@ use crate::collections::{
     CollectionDef, CollectionId, FilterDef, Match, PropDef, COMMON_ITEM_PARAMS, DEFAULT_LIMIT,
     MAX_LIMIT,
 };
-use crate::crs::{self, Crs};
 use crate::cql2;
-use crate::snapshot::Item;
+use crate::crs::{self, Crs};
 use crate::error::ApiError;
+use crate::snapshot::Item;
 use crate::snapshot::Snapshot;
 pub use crate::time::{day_interval, rfc3339};
 use canopy_core::text::fold;
@@ -133,14 +133,9 @@ pub fn datetime(s: &str) -> Result<(i64, i64), ApiError> {
     Ok(r)
 }
 
-/// `bbox`: min lon, min lat, max lon, max lat in CRS84 (6 numbers: with heights,
-/// which are ignored). min lon > max lon crosses the antimeridian.
-pub fn bbox(s: &str) -> Result<[f64; 4], ApiError> {
-    let bad = |m: &str| {
-        ApiError::BadRequest(format!(
-            "bbox={s}: {m}; expected min lon,min lat,max lon,max lat in WGS84 degrees"
-        ))
-    };
+/// A `bbox` value's four finite numbers (of 6, the heights are dropped); `bad`
+/// makes the error naming the parameter and what was expected.
+fn four_numbers(s: &str, bad: impl Fn(&str) -> ApiError) -> Result<[f64; 4], ApiError> {
     let v: Vec<f64> = s
         .split(',')
         .map(|x| x.trim().parse::<f64>())
@@ -154,6 +149,18 @@ pub fn bbox(s: &str) -> Result<[f64; 4], ApiError> {
     if b.iter().any(|x| !x.is_finite()) {
         return Err(bad("not finite"));
     }
+    Ok(b)
+}
+
+/// `bbox`: min lon, min lat, max lon, max lat in CRS84 (6 numbers: with heights,
+/// which are ignored). min lon > max lon crosses the antimeridian.
+pub fn bbox(s: &str) -> Result<[f64; 4], ApiError> {
+    let bad = |m: &str| {
+        ApiError::BadRequest(format!(
+            "bbox={s}: {m}; expected min lon,min lat,max lon,max lat in WGS84 degrees"
+        ))
+    };
+    let b = four_numbers(s, bad)?;
     if b[1] > b[3] {
         return Err(bad("min lat is above max lat"));
     }
@@ -215,19 +222,7 @@ fn bbox_in(s: &str, c: &'static Crs) -> Result<[f64; 4], ApiError> {
             c.uri
         ))
     };
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|x| x.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("not a list of numbers"))?;
-    let b = match v[..] {
-        [a, b, c, d] => [a, b, c, d],
-        [a, b, _, c, d, _] => [a, b, c, d],
-        _ => return Err(bad(&format!("{} numbers", v.len()))),
-    };
-    if b.iter().any(|x| !x.is_finite()) {
-        return Err(bad("not finite"));
-    }
+    let b = four_numbers(s, bad)?;
     if b[0] > b[2] || b[1] > b[3] {
         return Err(bad("a minimum is above its maximum"));
     }
@@ -252,7 +247,11 @@ pub fn sortby(def: &CollectionDef, s: &str) -> Result<Vec<(&'static PropDef, boo
             return Err(ApiError::BadRequest(format!(
                 "sortby={s}: \"{name}\" is not a property of {}; sortable: id, {}",
                 def.id,
-                def.props.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                def.props
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         if out.iter().any(|(q, _)| q.name == p.name) {
@@ -287,9 +286,7 @@ pub fn items(def: &'static CollectionDef, params: &Params) -> Result<ItemsQuery,
                 "filter-lang={l}: only cql2-text is supported"
             )))
         }
-        (Some(f), _) => Some(
-            cql2::parse(def, f).map_err(|e| ApiError::BadRequest(e.to_string()))?,
-        ),
+        (Some(f), _) => Some(cql2::parse(def, f).map_err(|e| ApiError::BadRequest(e.to_string()))?),
         (None, Some(_)) => {
             return Err(ApiError::BadRequest(
                 "filter-lang is given without filter".into(),
@@ -298,9 +295,14 @@ pub fn items(def: &'static CollectionDef, params: &Params) -> Result<ItemsQuery,
         (None, None) => None,
     };
     let mut q = ItemsQuery {
-        bbox: get(params, "bbox").map(|b| bbox_in(b, bbox_crs)).transpose()?,
+        bbox: get(params, "bbox")
+            .map(|b| bbox_in(b, bbox_crs))
+            .transpose()?,
         cql,
-        sortby: get(params, "sortby").map(|s| sortby(def, s)).transpose()?.unwrap_or_default(),
+        sortby: get(params, "sortby")
+            .map(|s| sortby(def, s))
+            .transpose()?
+            .unwrap_or_default(),
         crs: crs_param(params, "crs")?,
         limit: get(params, "limit")
             .map(|s| count("limit", s, 1))
@@ -378,9 +380,10 @@ pub fn select(snap: &Snapshot, def: &CollectionDef, q: &ItemsQuery) -> Vec<usize
                     Match::Commune => it.communes.iter().any(|c| any(c)),
                     Match::Name => any(&it.name_key),
                 }
-            }) && q.cql.as_ref().is_none_or(|e| {
-                e.eval(&|k: &str| value(snap, def, it, k)) == Some(true)
-            })
+            }) && q
+                .cql
+                .as_ref()
+                .is_none_or(|e| e.eval(&|k: &str| value(snap, def, it, k)) == Some(true))
         })
         .collect();
     if !q.sortby.is_empty() {
@@ -413,10 +416,9 @@ fn order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
         (None, None) => Equal,
         (None, Some(_)) => Greater,
         (Some(_), None) => Less,
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Equal),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Equal)
+        }
         (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
         (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
@@ -437,7 +439,9 @@ pub fn value<'a>(
     if def.key == CollectionId::Alerts {
         let e = snap.status(&it.id);
         let s = |x: Option<&String>| {
-            Some(Cow::Owned(x.map_or(Value::Null, |v| Value::String(v.clone()))))
+            Some(Cow::Owned(
+                x.map_or(Value::Null, |v| Value::String(v.clone())),
+            ))
         };
         match name {
             "status" => {

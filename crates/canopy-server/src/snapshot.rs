@@ -777,7 +777,9 @@ fn plots_by_feature(
 ) -> HashMap<&str, Vec<&canopy_store::parcels::AlertParcel>> {
     let mut out: HashMap<&str, Vec<_>> = HashMap::new();
     for r in rows {
-        out.entry(r.feature_id.as_str()).or_default().push(&r.parcel);
+        out.entry(r.feature_id.as_str())
+            .or_default()
+            .push(&r.parcel);
     }
     out
 }
@@ -869,7 +871,10 @@ fn parcel_item(r: &canopy_store::parcels::ParcelRow, time: Option<(i64, i64)>) -
         ("function", s(r.function.code())),
         ("function_vi", s(r.function.label_vi())),
         ("forest_type", s(&r.forest_type)),
-        ("origin", str_or_null(r.origin.map(|o| o.code().to_string()))),
+        (
+            "origin",
+            str_or_null(r.origin.map(|o| o.code().to_string())),
+        ),
         ("owner", s(&r.owner)),
         ("owner_category", s(r.owner_category.code())),
         ("owner_category_vi", s(r.owner_category.label_vi())),

@@ -72,7 +72,8 @@ fn from_items(name: &'static str, min_zoom: u8, set: &ItemSet) -> TileLayer {
         min_zoom,
         set.items.iter().filter_map(|it| {
             let g = mvt::polygons(it.geometry.as_ref()?)?;
-            let mut props: Vec<(&'static str, TileValue)> = vec![("id", TileValue::Str(it.id.clone()))];
+            let mut props: Vec<(&'static str, TileValue)> =
+                vec![("id", TileValue::Str(it.id.clone()))];
             for (k, v) in &it.props {
                 if let (Some(key), Some(val)) = (static_key(k), value(v)) {
                     props.push((key, val));
@@ -87,10 +88,28 @@ fn from_items(name: &'static str, min_zoom: u8, set: &ItemSet) -> TileLayer {
 /// communes and zones collections.
 fn static_key(k: &str) -> Option<&'static str> {
     const KEYS: &[&str] = &[
-        "code", "name", "natural_ha", "epoch", "epoch_date", "forest_ha", "observed_ha",
-        "unobserved_ha", "cover_pct", "observed_pct", "change_from", "change_to", "loss_ha",
-        "gain_ha", "net_ha", "piece_id", "zone_code", "species", "commune_code",
-        "commune_name", "area_ha", "zone_area_ha",
+        "code",
+        "name",
+        "natural_ha",
+        "epoch",
+        "epoch_date",
+        "forest_ha",
+        "observed_ha",
+        "unobserved_ha",
+        "cover_pct",
+        "observed_pct",
+        "change_from",
+        "change_to",
+        "loss_ha",
+        "gain_ha",
+        "net_ha",
+        "piece_id",
+        "zone_code",
+        "species",
+        "commune_code",
+        "commune_name",
+        "area_ha",
+        "zone_area_ha",
     ];
     KEYS.iter().find(|s| **s == k).copied()
 }
@@ -323,9 +342,8 @@ pub async fn tileset_doc(
 
 /// A tile index from the path: a non-negative integer (400 otherwise).
 fn index(name: &str, s: &str) -> Result<u64, ApiError> {
-    s.parse::<u64>().map_err(|_| {
-        ApiError::BadRequest(format!("{name}={s}: expected a non-negative integer"))
-    })
+    s.parse::<u64>()
+        .map_err(|_| ApiError::BadRequest(format!("{name}={s}: expected a non-negative integer")))
 }
 
 /// `GET /collections/{collection_id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}`.
@@ -366,20 +384,14 @@ pub async fn tile(
     }
     let (x, y) = (x as u32, y as u32);
     let id2 = id.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        snap.data
-            .tiles
-            .layer(&id2)
-            .map(|l| l.encode(z, x, y))
-    })
-    .await
-    .map_err(|e| ApiError::Store(format!("tile task: {e}")))??;
+    let bytes =
+        tokio::task::spawn_blocking(move || snap.data.tiles.layer(&id2).map(|l| l.encode(z, x, y)))
+            .await
+            .map_err(|e| ApiError::Store(format!("tile task: {e}")))??;
     match bytes {
-        Ok(Some(b)) => Ok((
-            [(header::CONTENT_TYPE, HeaderValue::from_static(MVT))],
-            b,
-        )
-            .into_response()),
+        Ok(Some(b)) => {
+            Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(MVT))], b).into_response())
+        }
         Ok(None) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(e @ mvt::MvtError::TooMany { .. }) => Err(ApiError::BadRequest(e.to_string())),
         Err(e) => {

@@ -13,8 +13,8 @@ use geo::MultiPolygon;
 use crate::error::{Result, StoreError};
 use crate::rows::Val::{Int, Int64, Real, Str, Text};
 use crate::rows::{
-    geojson, indices, names, BOOLEAN, DATE, opt, opt_string, real, shape, string, write_shapes, Field, GResult,
-    Val,
+    geojson, indices, names, opt, opt_string, real, shape, string, write_shapes, Field, GResult,
+    Val, BOOLEAN, DATE,
 };
 use crate::Reader;
 

@@ -422,19 +422,21 @@ impl Reader {
     /// hotspots), in stored order (hotspots, then events; largest part first).
     pub fn fire_parcels(&self) -> Result<Vec<FireParcel>> {
         let (ds, path) = (&self.ds, &self.path);
-        read_rows(ds, FIRE_LAYER, &names(&FIRE_FIELDS), path, |f, ix| FireParcel {
-            kind: string(f, ix[0]),
-            feature_id: string(f, ix[1]),
-            parcel: AlertParcel {
-                alert_id: string(f, ix[1]),
-                parcel_id: string(f, ix[2]),
-                area_ha: real(f, ix[3]).unwrap_or(0.0),
-                share: real(f, ix[4]).unwrap_or(0.0),
-                owner: string(f, ix[5]),
-                owner_category: category(&string(f, ix[6])),
-                function: function(&string(f, ix[7])),
-                commune_code: string(f, ix[8]),
-            },
+        read_rows(ds, FIRE_LAYER, &names(&FIRE_FIELDS), path, |f, ix| {
+            FireParcel {
+                kind: string(f, ix[0]),
+                feature_id: string(f, ix[1]),
+                parcel: AlertParcel {
+                    alert_id: string(f, ix[1]),
+                    parcel_id: string(f, ix[2]),
+                    area_ha: real(f, ix[3]).unwrap_or(0.0),
+                    share: real(f, ix[4]).unwrap_or(0.0),
+                    owner: string(f, ix[5]),
+                    owner_category: category(&string(f, ix[6])),
+                    function: function(&string(f, ix[7])),
+                    commune_code: string(f, ix[8]),
+                },
+            }
         })
     }
 

@@ -87,7 +87,7 @@ fn write(path: &std::path::Path, alerts: &[Alert]) {
     }];
     let run = RunRecord {
         region_name: "Test".into(),
-        started_at: "t".into(),
+        started_at: "2026-01-02T03:04:05Z".into(),
         ..Default::default()
     };
     Store::at(path)

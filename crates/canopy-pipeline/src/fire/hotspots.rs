@@ -296,7 +296,10 @@ pub fn attach_plots(plan: &mut HotspotPlan, polygons: &[MultiPolygon<f64>], attr
                 share: if total > 0.0 { m2 / total } else { 0.0 },
             })
             .collect();
-        out.sort_by(|a, b| b.m2.total_cmp(&a.m2).then_with(|| a.attr.id.cmp(&b.attr.id)));
+        out.sort_by(|a, b| {
+            b.m2.total_cmp(&a.m2)
+                .then_with(|| a.attr.id.cmp(&b.attr.id))
+        });
         out
     };
     let hs: Vec<Vec<PlotShare>> = plan
@@ -308,7 +311,11 @@ pub fn attach_plots(plan: &mut HotspotPlan, polygons: &[MultiPolygon<f64>], attr
         l.plot = p.first().map(|s| s.attr.id.clone());
         l.plots = p;
     }
-    let ev: Vec<Vec<PlotShare>> = plan.events.par_iter().map(|e| touched(&e.outline)).collect();
+    let ev: Vec<Vec<PlotShare>> = plan
+        .events
+        .par_iter()
+        .map(|e| touched(&e.outline))
+        .collect();
     for (e, p) in plan.events.iter_mut().zip(ev) {
         e.plots = p;
     }
