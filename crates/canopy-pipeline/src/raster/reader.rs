@@ -10,8 +10,8 @@ use std::path::Path;
 
 use canopy_core::composite::{Composite, Method, NO_DAY};
 use canopy_core::forest::{
-    fill_unobserved, fill_unobserved_with, ClassRule, ClassTable, SpectralRule, NON_FOREST,
-    UNKNOWN_CLASS, UNOBSERVED,
+    fill_unobserved, fill_unobserved_with, BandScaling, ClassRule, ClassTable, MaskRule,
+    SpectralRule, NON_FOREST, UNKNOWN_CLASS, UNOBSERVED,
 };
 use gdal::raster::GdalDataType;
 use gdal::Dataset;
@@ -27,6 +27,19 @@ pub struct Rules {
     pub forest_classes: Vec<i64>,
     /// Known class codes; a code outside it is an error (empty: not checked).
     pub legend: Vec<i64>,
+}
+
+impl Rules {
+    /// The rule one spectral tile is classified with: the epoch's NDVI threshold,
+    /// the tile's band scalings and what its mask band means.
+    fn spectral(&self, red: BandScaling, nir: BandScaling, mask: MaskRule) -> SpectralRule {
+        SpectralRule {
+            ndvi_min: self.ndvi_min,
+            red,
+            nir,
+            mask,
+        }
+    }
 }
 
 /// One strip of an epoch on the working grid: the observation state of each
@@ -470,12 +483,7 @@ impl<'a> MosaicReader<'a> {
         else {
             unreachable!("composites are of spectral epochs")
         };
-        let rule = SpectralRule {
-            ndvi_min: self.rules.ndvi_min,
-            red: red.1,
-            nir: nir.1,
-            mask: *mask_rule,
-        };
+        let rule = self.rules.spectral(red.1, nir.1, *mask_rule);
         let (has_mask, has_alpha) = (mask.is_some(), self.tiles[i].alpha.is_some());
         let (comp, next) = (&mut self.comp, &mut self.next);
         // Row `r` of the window: its composite and offset in it.
@@ -597,12 +605,7 @@ impl<'a> MosaicReader<'a> {
         {
             // One read of all bands (alpha included), classified in one pass.
             let raw = self.read_raw(i, win)?;
-            let rule = SpectralRule {
-                ndvi_min: self.rules.ndvi_min,
-                red: red.1,
-                nir: nir.1,
-                mask: *mask_rule,
-            };
+            let rule = self.rules.spectral(red.1, nir.1, *mask_rule);
             let (has_mask, has_alpha) = (mask.is_some(), self.tiles[i].alpha.is_some());
             self.tile.ndvi.resize(n, f32::NAN);
             let (states, ndvi) = (&mut self.tile.states[..n], &mut self.tile.ndvi[..n]);
