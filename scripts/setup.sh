@@ -55,17 +55,24 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+# The venv is filled in the background while npm and cargo build (pip mostly waits on
+# the network, cargo on the CPU); waited for at the end.
+venv_pid=""
 if [ -n "$WANT_PYTHON" ]; then
   # Re-installed whenever a requirements file changes (its checksum is kept in the venv).
   reqs=$(cat tests/*/requirements.txt | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$reqs" ]; then
     log "preparing the Python venv for the oracle and HTTP client tests (.venv)"
-    [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/pip install -q --upgrade pip
-    # one resolution over every file, so their pins cannot undo each other
-    reqfiles=(); for r in tests/*/requirements.txt; do reqfiles+=(-r "$r"); done
-    .venv/bin/pip install -q "${reqfiles[@]}"
-    echo "$reqs" > .venv/.requirements.sha
+    (
+      set -euo pipefail
+      [ -x .venv/bin/python ] || python3 -m venv .venv
+      .venv/bin/pip install -q --upgrade pip
+      # one resolution over every file, so their pins cannot undo each other
+      reqfiles=(); for r in tests/*/requirements.txt; do reqfiles+=(-r "$r"); done
+      .venv/bin/pip install -q "${reqfiles[@]}"
+      echo "$reqs" > .venv/.requirements.sha
+    ) &
+    venv_pid=$!
   fi
 fi
 
@@ -74,3 +81,6 @@ web/build.sh
 
 log "building canopy (release)"
 cargo build --release --quiet
+if [ -n "$venv_pid" ]; then
+  wait "$venv_pid" || { echo "setup.sh: preparing the Python venv failed (pip output above)" >&2; exit 1; }
+fi

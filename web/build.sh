@@ -15,12 +15,16 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "web/build.sh: npm ci (Leaflet, Leaflet.VectorGrid, Swagger UI, playwright-core)" >&2
   SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error
 fi
+# Copied into a fresh folder, which replaces vendor/ only when something differs: an
+# unchanged vendor/ keeps its timestamps, so cargo does not rebuild canopy-server.
+vendor=../crates/canopy-server/static/vendor
+new=vendor.new  # outside static/: a folder added there would itself look like a change
+rm -rf "$new"
 src=node_modules/leaflet/dist
-dest=../crates/canopy-server/static/vendor/leaflet
+dest=$new/leaflet
 for f in leaflet.js leaflet.css images/marker-icon.png images/layers.png images/layers-2x.png; do
   [ -f "$src/$f" ] || { echo "web/build.sh: $src/$f is missing after npm ci" >&2; exit 1; }
 done
-rm -rf "$dest"
 mkdir -p "$dest/images"
 cp "$src/leaflet.js" "$src/leaflet.css" "$dest/"
 cp "$src"/images/*.png "$dest/images/"
@@ -29,11 +33,10 @@ printf '%s\n' "$version" > "$dest/VERSION"
 echo "web/build.sh: Leaflet $version copied to crates/canopy-server/static/vendor/leaflet/" >&2
 # Swagger UI (the interactive viewer of /api at /api?f=html): the bundle and its CSS.
 src=node_modules/swagger-ui-dist
-dest=../crates/canopy-server/static/vendor/swagger-ui
+dest=$new/swagger-ui
 for f in swagger-ui-bundle.js swagger-ui.css LICENSE; do
   [ -f "$src/$f" ] || { echo "web/build.sh: $src/$f is missing after npm ci" >&2; exit 1; }
 done
-rm -rf "$dest"
 mkdir -p "$dest"
 cp "$src/swagger-ui-bundle.js" "$src/swagger-ui.css" "$src/LICENSE" "$dest/"
 version=$(node -p "require('./node_modules/swagger-ui-dist/package.json').version")
@@ -42,13 +45,17 @@ echo "web/build.sh: Swagger UI $version copied to crates/canopy-server/static/ve
 # Leaflet.VectorGrid (the plots and zones from the server's vector tiles): the bundle
 # (with its protobuf decoder) and its README (which holds its licence).
 src=node_modules/leaflet.vectorgrid
-dest=../crates/canopy-server/static/vendor/vectorgrid
+dest=$new/vectorgrid
 for f in dist/Leaflet.VectorGrid.bundled.min.js README.md; do
   [ -f "$src/$f" ] || { echo "web/build.sh: $src/$f is missing after npm ci" >&2; exit 1; }
 done
-rm -rf "$dest"
 mkdir -p "$dest"
 cp "$src/dist/Leaflet.VectorGrid.bundled.min.js" "$src/README.md" "$dest/"
 version=$(node -p "require('./node_modules/leaflet.vectorgrid/package.json').version")
 printf '%s\n' "$version" > "$dest/VERSION"
 echo "web/build.sh: Leaflet.VectorGrid $version copied to crates/canopy-server/static/vendor/vectorgrid/" >&2
+if diff -rq "$new" "$vendor" >/dev/null 2>&1; then
+  rm -rf "$new"
+else
+  rm -rf "$vendor" && mv "$new" "$vendor"
+fi

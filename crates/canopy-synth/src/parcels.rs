@@ -2,7 +2,7 @@
 //!
 //! Communes are subdivided into plots by recursive cuts of their bounding box
 //! (longer side, at 35–65 %), the commune polygon clipped along the way, until a
-//! piece is below a size drawn per cut (log-normal, median 3 ha, 0.6–28 ha), so
+//! piece is below a size drawn per cut (log-normal, median 2.2 ha, 0.6–28 ha), so
 //! plots measure 0.5–30 ha with a median of a few ha (pieces at the commune
 //! boundary can be smaller). At 10 m every commune is subdivided (about 300,000
 //! plots over Lạng Sơn); at a coarser pixel size only the two communes with the
@@ -89,13 +89,13 @@ fn split(
     out: &mut Vec<Leaf>,
 ) {
     let area = rect.width() * rect.height();
-    // Stop size: log-normal around 3 ha (Box–Muller from two hashes).
+    // Stop size: log-normal around 2.2 ha (Box–Muller from two hashes).
     let (u1, u2) = (
         unit(hash(seed ^ KEY, &[key, 1])).max(1e-12),
         unit(hash(seed ^ KEY, &[key, 2])),
     );
     let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-    let stop_ha = (3.0f64.ln() + 0.75 * z).exp().clamp(0.6, 28.0);
+    let stop_ha = (2.2f64.ln() + 0.75 * z).exp().clamp(0.6, 28.0);
     let inside_area = piece.as_ref().map_or(area, |p| p.unsigned_area());
     if area <= 2.0 * stop_ha * M2_PER_HA
         || inside_area <= 0.6 * M2_PER_HA && area < 60.0 * M2_PER_HA
