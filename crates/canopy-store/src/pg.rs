@@ -291,6 +291,27 @@ impl PgLocation {
         move |source| StoreError::Postgres { path, msg, source }
     }
 
+    /// A connection from the idle ones kept by [`Pooled`] (or a new one), for
+    /// short requests that leave no session state behind: the store's version,
+    /// triage and photo appends. Back to the idle ones when dropped.
+    pub(crate) fn pooled(&self) -> Result<Pooled> {
+        let key = join(&self.params);
+        let idle = {
+            let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+            idle.iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| idle.swap_remove(i).1)
+        };
+        let client = match idle.filter(|c| !c.is_closed()) {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        Ok(Pooled {
+            key,
+            client: Some(client),
+        })
+    }
+
     /// Connects (the client for locks, the swap and triage).
     pub(crate) fn connect(&self) -> Result<Client> {
         let mut cfg = postgres::Config::from_str(&join(&self.params))
@@ -497,6 +518,48 @@ pub(crate) fn stamp_with(
     }))
 }
 
+/// Idle connections kept for reuse by [`PgLocation::pooled`], with their
+/// connection strings: connecting costs a server process and a few round trips,
+/// more than a triage append itself. At most [`IDLE_MAX`], whatever the databases.
+static IDLE: std::sync::Mutex<Vec<(String, Client)>> = std::sync::Mutex::new(Vec::new());
+const IDLE_MAX: usize = 4;
+
+/// A connection of [`PgLocation::pooled`]; kept for reuse when dropped (a
+/// transaction it began and did not commit is rolled back by then).
+pub(crate) struct Pooled {
+    key: String,
+    client: Option<Client>,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client
+            .as_ref()
+            .expect("a pooled connection until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client
+            .as_mut()
+            .expect("a pooled connection until dropped")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(c) = self.client.take().filter(|c| !c.is_closed()) else {
+            return;
+        };
+        let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_MAX {
+            idle.push((std::mem::take(&mut self.key), c));
+        }
+    }
+}
+
 /// The store's version now (none when it cannot be read).
 ///
 /// On a thread of its own: the server asks from async code, where the blocking
@@ -505,8 +568,8 @@ pub(crate) fn stamp(path: &Path) -> Option<FileId> {
     let loc = parse(path).ok()?;
     std::thread::scope(|s| {
         s.spawn(|| {
-            let mut c = loc.connect().ok()?;
-            stamp_with(&mut c, &loc).ok().flatten()
+            let mut c = loc.pooled().ok()?;
+            stamp_with(&mut *c, &loc).ok().flatten()
         })
         .join()
         .ok()
@@ -755,7 +818,7 @@ pub(crate) fn append_triage(
     seen: Option<usize>,
 ) -> Result<TriageWrite> {
     let loc = parse(path)?;
-    let mut c = loc.connect()?;
+    let mut c = loc.pooled()?;
     let mut tx = c.transaction().map_err(loc.err("starting a transaction"))?;
     let table = loc.triage_table();
     if !loc.table_exists(&mut tx, &table)? {

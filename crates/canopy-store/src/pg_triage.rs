@@ -160,15 +160,15 @@ pub(crate) fn append_photo(
     seen: usize,
 ) -> Result<(TriageWrite, PhotoMeta)> {
     let loc = parse(path)?;
-    let mut c = loc.connect()?;
+    let mut c = loc.pooled()?;
     let table = loc.triage_table();
-    if !loc.table_exists(&mut c, &table)? {
+    if !loc.table_exists(&mut *c, &table)? {
         return Err(StoreError::invalid(
             &loc.path(),
             format!("has no triage table {table}; run `canopy run` on this store first"),
         ));
     }
-    ensure_tables(&loc, &mut c)?;
+    ensure_tables(&loc, &mut *c)?;
     let mut tx = c.transaction().map_err(loc.err("starting a transaction"))?;
     lock(&loc, &mut tx)?;
     let before =
