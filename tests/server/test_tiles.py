@@ -85,8 +85,11 @@ def _check_tile(server, feats, merc, tree, z, col, row, layer="parcels", key="pa
         if _to_tile(merc[i].intersection(buffered), z, col, row).area > 2.0
     }
     assert clear <= set(got) <= ids, (sorted(clear - set(got))[:5], sorted(set(got) - ids)[:5])
-    # Outlines inside the tile proper: within a quarter of a screen pixel (4 units of 4096).
-    inner = box(0, 0, EXTENT, EXTENT)
+    # Outlines within a quarter of a screen pixel (4 units of 4096), compared inside
+    # the buffered square the tile is cut to: cutting both at the tile's own edge
+    # instead would move where a nearly parallel edge crosses it by many units for
+    # a rounding of half a unit, and measure that rather than the outline.
+    inner = box(-BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
     by_id = {feats[i]["properties"][key]: i for i in cand}
     worst = 0.0
     for fid, f in got.items():
