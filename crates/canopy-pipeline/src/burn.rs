@@ -39,6 +39,8 @@ use canopy_core::forest::{BandScaling, FOREST};
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::M2_PER_HA;
 use canopy_core::zonal::{accumulate_categories, runs_area, Strip};
+
+use crate::touched::{touches, Touched};
 use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PARCEL, UNIT_PROVINCE, UNIT_ZONE_PIECE};
 use canopy_store::{AlertKind, BurnedAreaRow};
 
@@ -138,7 +140,7 @@ fn nbr_mosaic(m: &Mosaic, epoch: &EpochConfig) -> Result<Result<Mosaic, String>,
 /// pair without NBR.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct StripOut {
-    sums: Vec<[f64; BURN_CODES]>,
+    sums: Touched<[f64; BURN_CODES]>,
     burned: Vec<Run>,
 }
 
@@ -181,14 +183,13 @@ pub fn strip(
         width,
         states: codes,
     };
-    let mut sums = Vec::with_capacity(covs.len());
-    for c in covs {
-        let mut s = [0.0; BURN_CODES];
-        let r = c.rows();
-        if r.start < row0 + nrows && r.end > row0 {
+    let mut sums = Touched::default();
+    for (k, c) in covs.iter().enumerate() {
+        if touches(c, row0, nrows) {
+            let mut s = [0.0; BURN_CODES];
             accumulate_categories(c, strip, area, &mut s);
+            sums.push(k, s);
         }
-        sums.push(s);
     }
     let mut burned = Vec::new();
     let mut mask = vec![0u8; width];
@@ -212,9 +213,9 @@ pub fn reduce(outs: Vec<StripOut>, n: usize) -> (Vec<[f64; BURN_CODES]>, BTreeMa
     let mut sums = vec![[0.0; BURN_CODES]; n];
     let mut burned: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
     for o in outs {
-        for (t, s) in sums.iter_mut().zip(&o.sums) {
+        for (p, s) in o.sums.into_iter() {
             for k in 0..BURN_CODES {
-                t[k] += s[k];
+                sums[p][k] += s[k];
             }
         }
         for r in o.burned {

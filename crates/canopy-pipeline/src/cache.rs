@@ -152,6 +152,7 @@ impl Cache {
         }
         let base = hex_digest(&[
             env!("CARGO_PKG_VERSION"),
+            crate::shard::STRIP_FORMAT,
             &s.to_string(),
             &format!("{:?}", region.legend),
             &format!("{:?}", region.communes),

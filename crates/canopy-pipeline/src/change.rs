@@ -33,6 +33,7 @@ use crate::crs::{Crs, Transformer};
 use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
 use crate::raster::reader::{MosaicReader, PerThread, StripData, NO_CLASS};
+use crate::touched::{touches, Touched};
 use crate::zones::ZoneLayer;
 
 pub use canopy_store::alerts::AlertKind;
@@ -120,21 +121,28 @@ pub fn pairs(
 /// What one strip contributes (also what a shard's partial holds per strip).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StripOut {
-    /// Per polygon: area per change code.
-    sums: Vec<[f64; CH_CODES]>,
-    /// Per polygon: class transitions (class epochs only).
-    trans: Vec<BTreeMap<(i32, i32), f64>>,
+    /// Per polygon the strip touches: its sums.
+    polys: Touched<PolyOut>,
     /// Loss runs, by row.
     runs: Vec<Run>,
     /// Loss runs of natural forest (class epochs), by row.
     natural: Vec<Run>,
     /// Loss runs by confirming observations of B (composite epochs), with their row.
     obs: Vec<(u32, ObsRun)>,
-    /// Per polygon: cover sums of epoch A, and of B when B is on its own grid.
-    cover_a: Vec<CoverSums>,
-    cover_b: Vec<CoverSums>,
     /// The strip's burned-area output (`burn`; empty for a pair without NBR).
     burn: crate::burn::StripOut,
+}
+
+/// One polygon's sums over one strip.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct PolyOut {
+    /// Area per change code.
+    change: [f64; CH_CODES],
+    /// Class transitions (class epochs; communes and the province only).
+    trans: BTreeMap<(i32, i32), f64>,
+    /// Cover sums of epoch A, and of B (zero unless B is on its own grid).
+    a: CoverSums,
+    b: CoverSums,
 }
 
 /// Runs the change job for every pair.
@@ -211,20 +219,14 @@ pub fn run(
         let mut cover_b = vec![CoverSums::default(); n];
         for mut o in outs {
             burn_strips.push(std::mem::take(&mut o.burn));
-            for (t, s) in cover_a.iter_mut().zip(&o.cover_a) {
-                *t += *s;
-            }
-            for (t, s) in cover_b.iter_mut().zip(&o.cover_b) {
-                *t += *s;
-            }
-            for (t, s) in sums.iter_mut().zip(&o.sums) {
+            for (p, s) in std::mem::take(&mut o.polys).into_iter() {
+                cover_a[p] += s.a;
+                cover_b[p] += s.b;
                 for k in 0..CH_CODES {
-                    t[k] += s[k];
+                    sums[p][k] += s.change[k];
                 }
-            }
-            for (t, s) in trans.iter_mut().zip(o.trans) {
-                for (k, v) in s {
-                    *t.entry(k).or_insert(0.0) += v;
+                for (k, v) in s.trans {
+                    *trans[p].entry(k).or_insert(0.0) += v;
                 }
             }
             for row in o.runs.chunk_by(|a, b| a.row == b.row) {
@@ -443,52 +445,39 @@ fn strips(
                     width: g.width,
                     states: &da.states,
                 };
-                let mut sums = Vec::with_capacity(covs.len());
-                let mut trans = Vec::with_capacity(covs.len());
-                let mut cover_a = Vec::with_capacity(covs.len());
-                let mut cover_b = Vec::with_capacity(covs.len());
+                let mut polys = Touched::default();
                 for (k, c) in covs.iter().enumerate() {
-                    let r = c.rows();
-                    let mut t = BTreeMap::new();
-                    let mut p = PairSums::default();
-                    if r.start < row0 + nrows && r.end > row0 {
-                        // One sweep: both epochs' cover and the change codes.
-                        p = accumulate_pair(c, strip_a, &db.states, area);
-                        // Transitions for communes and the province only.
-                        if classes && k <= prep.province_ix() {
-                            transitions(
-                                c,
-                                row0,
-                                nrows,
-                                g.width,
-                                &da.classes,
-                                &db.classes,
-                                area,
-                                &mut t,
-                            );
-                        }
+                    if !touches(c, row0, nrows) {
+                        continue;
                     }
-                    sums.push(p.change);
-                    cover_a.push(p.a);
-                    if b_cover {
-                        cover_b.push(p.b);
+                    // One sweep: both epochs' cover and the change codes.
+                    let p: PairSums = accumulate_pair(c, strip_a, &db.states, area);
+                    let mut out = PolyOut {
+                        change: p.change,
+                        a: p.a,
+                        b: if b_cover { p.b } else { CoverSums::default() },
+                        ..PolyOut::default()
+                    };
+                    // Transitions for communes and the province only.
+                    if classes && k <= prep.province_ix() {
+                        transitions(
+                            c,
+                            row0,
+                            nrows,
+                            g.width,
+                            &da.classes,
+                            &db.classes,
+                            area,
+                            &mut out.trans,
+                        );
                     }
-                    trans.push(t);
-                }
-                if !da.clear.is_empty() || !db.clear.is_empty() {
-                    for (k, c) in covs.iter().enumerate() {
-                        let r = c.rows();
-                        if r.start < row0 + nrows && r.end > row0 {
-                            if !da.clear.is_empty() {
-                                cover_a[k].clear =
-                                    accumulate_counts(c, row0, g.width, &da.clear, area);
-                            }
-                            if b_cover && !db.clear.is_empty() {
-                                cover_b[k].clear =
-                                    accumulate_counts(c, row0, g.width, &db.clear, area);
-                            }
-                        }
+                    if !da.clear.is_empty() {
+                        out.a.clear = accumulate_counts(c, row0, g.width, &da.clear, area);
                     }
+                    if b_cover && !db.clear.is_empty() {
+                        out.b.clear = accumulate_counts(c, row0, g.width, &db.clear, area);
+                    }
+                    polys.push(k, out);
                 }
                 let mut obs = Vec::new();
                 if !db.confirm.is_empty() {
@@ -539,13 +528,10 @@ fn strips(
                 }
                 pb.inc(1);
                 Ok(StripOut {
-                    sums,
-                    trans,
+                    polys,
                     runs,
                     natural: nat,
                     obs,
-                    cover_a,
-                    cover_b,
                     burn,
                 })
             },

@@ -14,6 +14,8 @@ use canopy_core::grid::Grid;
 use canopy_core::pixel_area::PixelArea;
 use canopy_core::stats::CoverFigures;
 use canopy_core::zonal::{accumulate, accumulate_counts, CoverSums, Strip};
+
+use crate::touched::{touches, Touched};
 use geo::{Area, BoundingRect, MultiPolygon, Rect};
 use rayon::prelude::*;
 
@@ -383,7 +385,7 @@ fn zonal_sums(
     let pb = crate::progress::bar(strips.len() as u64, format!("epoch {}", mosaic.epoch));
     let readers = PerThread::new();
     let key = format!("cover:{}", mosaic.epoch);
-    let per_strip: Vec<Vec<CoverSums>> =
+    let per_strip: Vec<Touched<CoverSums>> =
         crate::shard::map_strips(&key, &[&mosaic.epoch], &strips, |&(row0, rows)| {
             readers.with(
                 || (MosaicReader::new(mosaic, rules), StripData::default()),
@@ -397,22 +399,17 @@ fn zonal_sums(
                         width: g.width,
                         states: &data.states,
                     };
-                    let sums = covs
-                        .iter()
-                        .map(|c| {
-                            let r = c.rows();
-                            if r.end <= row0 || r.start >= row0 + rows {
-                                CoverSums::default()
-                            } else {
-                                let mut s = accumulate(c, strip, area);
-                                if !data.clear.is_empty() {
-                                    s.clear =
-                                        accumulate_counts(c, row0, g.width, &data.clear, area);
-                                }
-                                s
-                            }
-                        })
-                        .collect();
+                    let mut sums = Touched::default();
+                    for (k, c) in covs.iter().enumerate() {
+                        if !touches(c, row0, rows) {
+                            continue;
+                        }
+                        let mut s = accumulate(c, strip, area);
+                        if !data.clear.is_empty() {
+                            s.clear = accumulate_counts(c, row0, g.width, &data.clear, area);
+                        }
+                        sums.push(k, s);
+                    }
                     pb.inc(1);
                     Ok(sums)
                 },
@@ -421,8 +418,8 @@ fn zonal_sums(
     pb.finish_and_clear();
     let mut total = vec![CoverSums::default(); covs.len()];
     for s in per_strip {
-        for (t, v) in total.iter_mut().zip(s) {
-            *t += v;
+        for (k, v) in s.into_iter() {
+            total[k] += v;
         }
     }
     Ok(total)

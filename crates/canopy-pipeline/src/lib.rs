@@ -33,6 +33,7 @@ pub mod progress;
 pub mod raster;
 pub mod shard;
 pub mod targets;
+pub mod touched;
 pub mod zone_rows;
 pub mod zone_stats;
 pub mod zones;

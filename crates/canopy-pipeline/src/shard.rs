@@ -50,6 +50,10 @@ use crate::error::PipelineError;
 
 /// File name suffix of a partial.
 pub const SUFFIX: &str = ".canopy-part";
+/// The layout of the strip passes' outputs in partials and cache entries (see
+/// `crate::touched`); part of the settings shards compare and of the cache key, so
+/// outputs of another layout are refused or recomputed, never misread.
+pub const STRIP_FORMAT: &str = "strips 2: touched polygons only";
 
 /// Errors of sharded runs and merges; each names the shard (its file) at fault.
 #[derive(Debug, thiserror::Error)]
@@ -507,7 +511,7 @@ fn comparable_settings(settings: &serde_json::Value) -> String {
     if let Some(o) = s.as_object_mut() {
         o.remove("threads");
     }
-    s.to_string()
+    format!("{STRIP_FORMAT} {s}")
 }
 
 /// At the start of a run (after the region is read): a shard records the
