@@ -107,6 +107,15 @@ fn accepted<T: Copy>(
         .join(", ")
 }
 
+/// The message for a missing or unknown label `v` of a plot's `what` field.
+fn unknown_label(v: &str, what: &str, expected: &str) -> String {
+    if v.is_empty() {
+        format!("missing {what}; expected one of {expected}")
+    } else {
+        format!("unknown \"{v}\" as {what}; expected one of {expected}")
+    }
+}
+
 /// Reads and checks the plot layer (see the module documentation).
 pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, ParcelError> {
     // Field order: id parts, function, owner, category, then the optional ones.
@@ -204,43 +213,33 @@ pub fn read(cfg: &ParcelsConfig) -> Result<ParcelLayer, ParcelError> {
         };
         let (fv, owner, cv) = (&v[n_parts], &v[n_parts + 1], &v[n_parts + 2]);
         let function = ForestFunction::parse(fv).ok_or_else(|| {
+            let expected = accepted(
+                ForestFunction::ALL,
+                ForestFunction::code,
+                ForestFunction::label_vi,
+            );
             err(
                 f.index,
                 Some(id.as_str()),
                 Some(cfg.function_field.as_str()),
-                format!(
-                    "{} forest function; expected one of {} (codes, Vietnamese or English labels)",
-                    if fv.is_empty() {
-                        "missing".to_string()
-                    } else {
-                        format!("unknown \"{fv}\" as")
-                    },
-                    accepted(
-                        ForestFunction::ALL,
-                        ForestFunction::code,
-                        ForestFunction::label_vi
-                    )
+                unknown_label(
+                    fv,
+                    "forest function",
+                    &format!("{expected} (codes, Vietnamese or English labels)"),
                 ),
             )
         })?;
         let owner_category = OwnerCategory::parse(cv).ok_or_else(|| {
+            let expected = accepted(
+                OwnerCategory::ALL,
+                OwnerCategory::code,
+                OwnerCategory::label_vi,
+            );
             err(
                 f.index,
                 Some(id.as_str()),
                 Some(cfg.owner_category_field.as_str()),
-                format!(
-                    "{} owner category; expected one of {}",
-                    if cv.is_empty() {
-                        "missing".to_string()
-                    } else {
-                        format!("unknown \"{cv}\" as")
-                    },
-                    accepted(
-                        OwnerCategory::ALL,
-                        OwnerCategory::code,
-                        OwnerCategory::label_vi
-                    )
-                ),
+                unknown_label(cv, "owner category", &expected),
             )
         })?;
         let origin = match origin_ix.map(|k| &v[k]) {

@@ -365,6 +365,21 @@ fn category(s: &str) -> OwnerCategory {
     OwnerCategory::parse(s).unwrap_or(OwnerCategory::CommuneCommittee)
 }
 
+/// An alert's (or fire's) plot from a row whose fields from `ix[0]` are those of
+/// `ALERT_FIELDS` (alert id, plot id, ha, share, owner, category, function, commune).
+fn alert_parcel(f: &gdal::vector::Feature, ix: &[usize]) -> AlertParcel {
+    AlertParcel {
+        alert_id: string(f, ix[0]),
+        parcel_id: string(f, ix[1]),
+        area_ha: real(f, ix[2]).unwrap_or(0.0),
+        share: real(f, ix[3]).unwrap_or(0.0),
+        owner: string(f, ix[4]),
+        owner_category: category(&string(f, ix[5])),
+        function: function(&string(f, ix[6])),
+        commune_code: string(f, ix[7]),
+    }
+}
+
 impl Reader {
     /// The `parcels` layer (empty when the store has no plots).
     pub fn parcels(&self) -> Result<Vec<ParcelRow>> {
@@ -426,16 +441,7 @@ impl Reader {
             FireParcel {
                 kind: string(f, ix[0]),
                 feature_id: string(f, ix[1]),
-                parcel: AlertParcel {
-                    alert_id: string(f, ix[1]),
-                    parcel_id: string(f, ix[2]),
-                    area_ha: real(f, ix[3]).unwrap_or(0.0),
-                    share: real(f, ix[4]).unwrap_or(0.0),
-                    owner: string(f, ix[5]),
-                    owner_category: category(&string(f, ix[6])),
-                    function: function(&string(f, ix[7])),
-                    commune_code: string(f, ix[8]),
-                },
+                parcel: alert_parcel(f, &ix[1..]),
             }
         })
     }
@@ -444,16 +450,7 @@ impl Reader {
     pub fn alert_parcels(&self) -> Result<Vec<AlertParcel>> {
         let (ds, path) = (&self.ds, &self.path);
         read_rows(ds, ALERT_LAYER, &names(&ALERT_FIELDS), path, |f, ix| {
-            AlertParcel {
-                alert_id: string(f, ix[0]),
-                parcel_id: string(f, ix[1]),
-                area_ha: real(f, ix[2]).unwrap_or(0.0),
-                share: real(f, ix[3]).unwrap_or(0.0),
-                owner: string(f, ix[4]),
-                owner_category: category(&string(f, ix[5])),
-                function: function(&string(f, ix[6])),
-                commune_code: string(f, ix[7]),
-            }
+            alert_parcel(f, ix)
         })
     }
 }
