@@ -335,6 +335,49 @@ fn triage_survives_runs_and_each_run_replaces_the_results_whole() {
     );
 }
 
+/// The one-round-trip append (`<schema>_triage.append_event`): the writer's event
+/// count is checked, an unknown alert is refused, a run swapping the results in
+/// between does not confuse the connection's prepared statement, and a store of an
+/// older Canopy (no function) gets it at its first write.
+#[test]
+fn triage_appends_check_the_count_and_survive_a_swap_and_an_older_store() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let pgs = fresh(conn, "triage_fn");
+    assert!(run_into(d.path(), &pgs).status.success());
+    let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
+    let ev = |status: &str| event(&id, status, "lan", "2026-11-29T10:00:00Z");
+    let w1 = canopy_store::append_triage(&pgs, &ev("confirmed"), Some(0)).unwrap();
+    let w2 = canopy_store::append_triage(&pgs, &ev("dismissed"), Some(1)).unwrap();
+    // Each write's "after" is the next write's "before": a server holding the first
+    // version may apply the event without reading the store again.
+    assert_eq!(w1.after, w2.before);
+    assert_ne!(w1.before, w1.after);
+    // A writer that saw one event while the store has two: refused, nothing added.
+    match canopy_store::append_triage(&pgs, &ev("new"), Some(1)) {
+        Err(canopy_store::StoreError::Conflict(m)) => assert!(m.contains("has 2"), "{m}"),
+        other => panic!("a stale count must conflict, got {other:?}"),
+    }
+    match canopy_store::append_triage(&pgs, &event("no-such-alert", "new", "lan", "x"), None) {
+        Err(canopy_store::StoreError::NotFound(m)) => assert!(m.contains("no-such-alert"), "{m}"),
+        other => panic!("an unknown alert must be NotFound, got {other:?}"),
+    }
+    // A run replaces the results (and the alerts table the function reads).
+    assert!(run_into(d.path(), &pgs).status.success());
+    let w3 = canopy_store::append_triage(&pgs, &ev("confirmed"), Some(2)).unwrap();
+    assert_ne!(w3.before, w2.after, "a new results schema is a new version");
+    // An older store: no function. The first write creates it.
+    psql(conn, "DROP FUNCTION triage_fn_triage.append_event");
+    canopy_store::append_triage(&pgs, &ev("dismissed"), Some(3)).unwrap();
+    let t = canopy_store::read_triage(&pgs).unwrap();
+    let mine: Vec<&str> = t
+        .iter()
+        .filter(|e| e.alert_id == id)
+        .map(|e| e.status.as_str())
+        .collect();
+    assert_eq!(mine, ["confirmed", "dismissed", "confirmed", "dismissed"]);
+}
+
 #[test]
 fn a_run_killed_mid_write_leaves_the_previous_results_identical() {
     let Some(conn) = pg() else { return };

@@ -74,7 +74,7 @@ pub fn etag(snap: &Snapshot, it: &Item) -> String {
     h.update(it.id.as_bytes());
     h.update(serde_json::to_vec(&properties(snap, "alerts", it)).unwrap_or_default());
     h.update(it.geometry_json.as_ref().map_or("", |g| g.get()).as_bytes());
-    let n = snap.triage.get(&it.id).map_or(0, Vec::len);
+    let n = snap.triage.get(&it.id).map_or(0, |v| v.len());
     h.update(n.to_le_bytes());
     format!("\"{}\"", &hex::encode(h.finalize())[..20])
 }

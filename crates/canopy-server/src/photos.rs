@@ -22,7 +22,6 @@ use canopy_store::photos::{self as photo_store, PhotoMeta, MAX_PHOTO_BYTES};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::features::etag;
 use crate::query::only;
 use crate::respond::{base_url, Query};
 use crate::state::AppState;
@@ -130,22 +129,9 @@ pub async fn upload(
         ));
     };
 
-    let _guard = st.write_lock.lock().await;
-    if let Err(e) = st.refresh_locked().await {
-        tracing::warn!("reload before a photo write failed: {e}");
-    }
-    let snap = st.snapshot();
-    let it =
-        snap.data.alerts.get(&fid).ok_or_else(|| {
-            ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
-        })?;
-    let current = etag(&snap, it);
-    if tag.split(',').map(str::trim).all(|t| t != current) {
-        return Err(ApiError::PreconditionFailed(format!(
-            "the alert changed since you read it (ETag is now {current}); GET it again"
-        )));
-    }
-    let seen = snap.triage.get(&fid).map_or(0, Vec::len);
+    let tags: Vec<String> = tag.split(',').map(|t| t.trim().to_string()).collect();
+    let (_guard, snap, current) = crate::triage::lock_alert(&st, &fid, &tags).await?;
+    let seen = snap.triage.get(&fid).map_or(0, |v| v.len());
     let (fid2, by, data) = (fid.clone(), ranger.clone(), body.to_vec());
     let at = canopy_store::now();
     let (_, meta) = st

@@ -202,8 +202,10 @@ pub struct TriageEvent {
     pub at: String,
 }
 
-/// The triage history per alert id, oldest event first.
-pub type Triage = HashMap<String, Vec<TriageEvent>>;
+/// The triage history per alert id, oldest event first. Each alert's history is
+/// shared between snapshots: a triage write copies the map's pointers and the one
+/// history it extends, not every event of the store.
+pub type Triage = HashMap<String, Arc<Vec<TriageEvent>>>;
 
 /// Everything of a store except the triage history.
 #[derive(Debug, Default)]
@@ -600,15 +602,12 @@ impl Snapshot {
 
         let mut triage = Triage::new();
         for e in &t.triage {
-            triage
-                .entry(e.alert_id.clone())
-                .or_default()
-                .push(TriageEvent {
-                    status: e.status.as_str().to_string(),
-                    note: e.note.clone(),
-                    by: e.by.clone(),
-                    at: e.at.clone(),
-                });
+            Arc::make_mut(triage.entry(e.alert_id.clone()).or_default()).push(TriageEvent {
+                status: e.status.as_str().to_string(),
+                note: e.note.clone(),
+                by: e.by.clone(),
+                at: e.at.clone(),
+            });
         }
         let last = t.runs.last();
         let (communes, zones) = (ItemSet::new(communes), ItemSet::new(zones));
@@ -663,7 +662,7 @@ impl Snapshot {
     /// A copy with one more triage event (the features are shared, not copied).
     pub fn with_event(&self, alert_id: &str, e: TriageEvent, stamp: Option<Stamp>) -> Snapshot {
         let mut triage = (*self.triage).clone();
-        triage.entry(alert_id.to_string()).or_default().push(e);
+        Arc::make_mut(triage.entry(alert_id.to_string()).or_default()).push(e);
         Snapshot {
             data: self.data.clone(),
             triage: Arc::new(triage),

@@ -108,8 +108,15 @@ impl AppState {
         Ok(true)
     }
 
-    /// [`Self::refresh_locked`] under the write lock.
+    /// [`Self::refresh_locked`] under the write lock, taken only when the store's
+    /// version differs from the snapshot's (the NOTIFY of this server's own triage
+    /// write finds them equal, and must not queue behind the next writers).
     pub async fn refresh(&self) -> Result<bool, ApiError> {
+        if let Some(path) = &self.store {
+            if Stamp::of(path) == self.snapshot().stamp {
+                return Ok(false);
+            }
+        }
         let _g = self.write_lock.lock().await;
         self.refresh_locked().await
     }

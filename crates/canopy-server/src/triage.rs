@@ -3,8 +3,9 @@
 //! Writes need a bearer token (the ranger's name is recorded) and `If-Match` with the
 //! alert's current ETag: without it the answer is 428, with a stale one 412, so two
 //! rangers editing the same alert never silently overwrite each other. Writes are
-//! serialized by the server's write lock; before checking the ETag the server reloads
-//! the store if another process (`canopy triage`, a new run) changed it. The event is
+//! serialized by the server's write lock; when the ETag does not match its snapshot the
+//! server reloads the store if another process (`canopy triage`, a new run) changed
+//! it and checks again ([`lock_alert`]). The event is
 //! appended with `canopy_store::append_triage`, which takes the store's file
 //! lock (so a concurrent `canopy run` keeps it) and re-checks, under that lock, that
 //! the alert has as many events as the ETag was computed from (so a `canopy triage`
@@ -109,6 +110,44 @@ fn if_match(headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
     Ok(tags)
 }
 
+/// Takes the server's write lock and checks the writer's `If-Match` against the
+/// alert's ETag in the current snapshot: the lock guard, that snapshot and the
+/// ETag. When they differ (or the alert is unknown), the snapshot may be older
+/// than the store (another process wrote, a run replaced it), so the store is
+/// reloaded if it changed and the check made again; only then is it a 412 (404).
+/// The store re-checks the event count under its own lock when writing.
+pub(crate) async fn lock_alert<'a>(
+    st: &'a AppState,
+    fid: &str,
+    tags: &[String],
+) -> Result<(tokio::sync::MutexGuard<'a, ()>, Arc<Snapshot>, String), ApiError> {
+    let guard = st.write_lock.lock().await;
+    let mut refreshed = false;
+    loop {
+        let snap = st.snapshot();
+        let current = snap.data.alerts.get(fid).map(|it| etag(&snap, it));
+        match current {
+            Some(c) if tags.contains(&c) => return Ok((guard, snap, c)),
+            _ if !refreshed => {
+                refreshed = true;
+                if let Err(e) = st.refresh_locked().await {
+                    tracing::warn!("reload before a triage write failed: {e}");
+                }
+            }
+            Some(c) => {
+                return Err(ApiError::PreconditionFailed(format!(
+                    "the alert changed since you read it (ETag is now {c}); GET it again"
+                )))
+            }
+            None => {
+                return Err(ApiError::NotFound(format!(
+                    "collection alerts has no feature \"{fid}\""
+                )))
+            }
+        }
+    }
+}
+
 /// `PATCH /collections/{id}/items/{fid}`.
 pub async fn patch(
     State(st): State<Arc<AppState>>,
@@ -135,27 +174,13 @@ pub async fn patch(
         ));
     };
 
-    let _guard = st.write_lock.lock().await;
-    if let Err(e) = st.refresh_locked().await {
-        tracing::warn!("reload before a triage write failed: {e}");
-    }
-    let snap = st.snapshot();
-    let it =
-        snap.data.alerts.get(&fid).ok_or_else(|| {
-            ApiError::NotFound(format!("collection alerts has no feature \"{fid}\""))
-        })?;
-    let current = etag(&snap, it);
-    if !tags.contains(&current) {
-        return Err(ApiError::PreconditionFailed(format!(
-            "the alert changed since you read it (ETag is now {current}); GET it again"
-        )));
-    }
     let status = TriageStatus::parse(&patch.status).ok_or_else(|| {
         ApiError::InvalidBody(format!(
             "status \"{}\" is not a triage status",
             patch.status
         ))
     })?;
+    let (guard, snap, _) = lock_alert(&st, &fid, &tags).await?;
     let event = canopy_store::TriageEvent {
         alert_id: fid.clone(),
         status,
@@ -166,7 +191,7 @@ pub async fn patch(
     // The ETag checked above counts this alert's events; the store checks the
     // same count again under its file lock, so another process's triage landing in
     // between is a 412 too, never a silent override.
-    let seen = snap.triage.get(&fid).map_or(0, Vec::len);
+    let seen = snap.triage.get(&fid).map_or(0, |v| v.len());
     let store = path.clone();
     let ev = event.clone();
     let written = st
@@ -214,6 +239,8 @@ pub async fn patch(
             }
         }
     }
+    // The answer is built from the new snapshot outside the lock.
+    drop(guard);
     let snap = st.snapshot();
     let base = base_url(&st.settings, &headers);
     let def = crate::collections::find("alerts").expect("alerts is a collection");
@@ -262,7 +289,7 @@ pub async fn history(
     let events: Vec<serde_json::Value> = snap
         .triage
         .get(&fid)
-        .cloned()
+        .map(|v| v.to_vec())
         .unwrap_or_default()
         .into_iter()
         .enumerate()

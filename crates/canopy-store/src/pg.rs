@@ -26,14 +26,17 @@
 //!   [`CHANNEL`] with the schema as payload, in their transaction; servers
 //!   [`listen`] and reload at once (their poll stays as the fallback);
 //! - **the version** the server polls ([`stamp`]): the results schema's oid (a
-//!   swap changes it) and the triage table's row count and last sequence number.
+//!   swap changes it) and the triage table's last sequence number.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use gdal::Dataset;
-use postgres::{Client, GenericClient, NoTls};
+use postgres::error::SqlState;
+use postgres::types::Type;
+use postgres::{Client, GenericClient, NoTls, Statement};
 
 use crate::error::{Result, StoreError};
 use crate::file::FileId;
@@ -299,17 +302,18 @@ impl PgLocation {
         let idle = {
             let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
             idle.iter()
-                .position(|(k, _)| *k == key)
-                .map(|i| idle.swap_remove(i).1)
+                .position(|s| s.key == key)
+                .map(|i| idle.swap_remove(i))
         };
-        let client = match idle.filter(|c| !c.is_closed()) {
-            Some(c) => c,
-            None => self.connect()?,
+        let session = match idle.filter(|s| !s.client.is_closed()) {
+            Some(s) => s,
+            None => Session {
+                client: self.connect()?,
+                key,
+                prepared: HashMap::new(),
+            },
         };
-        Ok(Pooled {
-            key,
-            client: Some(client),
-        })
+        Ok(Pooled(Some(session)))
     }
 
     /// Connects (the client for locks, the swap and triage).
@@ -383,13 +387,18 @@ impl PgLocation {
             .map_err(self.err("looking up the alert"))?
             .is_some();
         if !found {
-            return Err(StoreError::NotFound(format!(
-                "store {}: has no alert \"{}\"",
-                self.display_path().display(),
-                alert_id
-            )));
+            return Err(self.no_alert(alert_id));
         }
         Ok(())
+    }
+
+    /// `NotFound`: the store has no alert `alert_id`.
+    pub(crate) fn no_alert(&self, alert_id: &str) -> StoreError {
+        StoreError::NotFound(format!(
+            "store {}: has no alert \"{}\"",
+            self.display_path().display(),
+            alert_id
+        ))
     }
 
     pub(crate) fn table_exists(&self, c: &mut impl GenericClient, table: &str) -> Result<bool> {
@@ -485,7 +494,9 @@ pub(crate) fn open_dataset(path: &Path) -> Result<Dataset> {
         ))
 }
 
-/// The version the server polls: results schema oid, triage rows, last triage seq.
+/// The version the server polls: the results schema's oid (a swap changes it) and
+/// the triage table's last sequence number (every append and every history
+/// rewrite takes new numbers: `bigserial` never gives one out twice).
 pub(crate) fn stamp_with(
     c: &mut impl GenericClient,
     loc: &PgLocation,
@@ -497,70 +508,106 @@ pub(crate) fn stamp_with(
     let Some(oid) = row.get::<_, Option<i64>>(0) else {
         return Ok(None);
     };
-    let (n, last) = if row.get::<_, bool>(1) {
-        let r = c.query_one(
-            &format!(
-                "SELECT count(*), coalesce(max(seq), 0) FROM {}",
-                loc.triage_table()
-            ),
-            &[],
-        )?;
-        (r.get::<_, i64>(0), r.get::<_, i64>(1))
+    let last = if row.get::<_, bool>(1) {
+        c.query_one(&last_seq_sql(loc), &[])?.get(0)
     } else {
-        (0, 0)
+        0
     };
-    Ok(Some(FileId {
+    Ok(Some(version(oid, last)))
+}
+
+fn last_seq_sql(loc: &PgLocation) -> String {
+    format!("SELECT coalesce(max(seq), 0) FROM {}", loc.triage_table())
+}
+
+/// The [`FileId`] of results schema `oid` with triage up to sequence number `last`.
+fn version(oid: i64, last: i64) -> FileId {
+    FileId {
         dev: 0,
         ino: oid as u64,
         mtime_ns: last as i128,
-        len: n as u64,
+        len: 0,
         change_counter: 0,
-    }))
+    }
 }
 
 /// Idle connections kept for reuse by [`PgLocation::pooled`], with their
 /// connection strings: connecting costs a server process and a few round trips,
 /// more than a triage append itself. At most [`IDLE_MAX`], whatever the databases.
-static IDLE: std::sync::Mutex<Vec<(String, Client)>> = std::sync::Mutex::new(Vec::new());
+static IDLE: std::sync::Mutex<Vec<Session>> = std::sync::Mutex::new(Vec::new());
 const IDLE_MAX: usize = 4;
+
+/// A pooled connection with the statements it prepared (by SQL text): the
+/// database parses and plans a prepared statement once per connection, not at
+/// every triage write. PostgreSQL re-plans one by itself when a run replaces the
+/// tables it names.
+struct Session {
+    key: String,
+    client: Client,
+    prepared: HashMap<String, Statement>,
+}
 
 /// A connection of [`PgLocation::pooled`]; kept for reuse when dropped (a
 /// transaction it began and did not commit is rolled back by then).
-pub(crate) struct Pooled {
-    key: String,
-    client: Option<Client>,
+pub(crate) struct Pooled(Option<Session>);
+
+impl Pooled {
+    fn session(&mut self) -> &mut Session {
+        self.0.as_mut().expect("a pooled connection until dropped")
+    }
+
+    /// `sql` prepared on this connection (once; then from its cache).
+    pub(crate) fn prepared(
+        &mut self,
+        sql: &str,
+        types: &[Type],
+    ) -> std::result::Result<Statement, postgres::Error> {
+        let s = self.session();
+        if let Some(st) = s.prepared.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = s.client.prepare_typed(sql, types)?;
+        s.prepared.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+
+    /// Drops `sql` from this connection's prepared statements (its objects changed).
+    pub(crate) fn forget(&mut self, sql: &str) {
+        self.session().prepared.remove(sql);
+    }
 }
 
 impl std::ops::Deref for Pooled {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.client
+        &self
+            .0
             .as_ref()
             .expect("a pooled connection until dropped")
+            .client
     }
 }
 
 impl std::ops::DerefMut for Pooled {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client
-            .as_mut()
-            .expect("a pooled connection until dropped")
+        &mut self.session().client
     }
 }
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        let Some(c) = self.client.take().filter(|c| !c.is_closed()) else {
+        let Some(s) = self.0.take().filter(|s| !s.client.is_closed()) else {
             return;
         };
         let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < IDLE_MAX {
-            idle.push((std::mem::take(&mut self.key), c));
+            idle.push(s);
         }
     }
 }
 
-/// The store's version now (none when it cannot be read).
+/// The store's version now (none when it cannot be read): one round trip on an
+/// idle connection in the common case (the server asks before every write).
 ///
 /// On a thread of its own: the server asks from async code, where the blocking
 /// `postgres` client (which runs a runtime of its own) must not run.
@@ -569,7 +616,18 @@ pub(crate) fn stamp(path: &Path) -> Option<FileId> {
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut c = loc.pooled().ok()?;
-            stamp_with(&mut *c, &loc).ok().flatten()
+            let sql = format!(
+                "SELECT (SELECT oid::int8 FROM pg_namespace WHERE nspname = $1), ({})",
+                last_seq_sql(&loc)
+            );
+            let one = c
+                .prepared(&sql, &[Type::TEXT])
+                .and_then(|st| c.query_one(&st, &[&loc.schema]));
+            match one {
+                Ok(row) => Some(version(row.get::<_, Option<i64>>(0)?, row.get(1))),
+                // No triage table yet (a store of an older run): the long way.
+                Err(_) => stamp_with(&mut *c, &loc).ok().flatten(),
+            }
         })
         .join()
         .ok()
@@ -648,6 +706,7 @@ pub(crate) fn begin_replace(path: &Path) -> Result<Replace> {
     .map_err(loc.err("taking the writers' lock"))?;
     let exists = loc.check_is_store(&mut c)?;
     crate::pg_triage::ensure_tables(&loc, &mut c)?;
+    crate::pg_triage::ensure_function(&loc, &mut c)?;
 
     // Temporary schemas of killed runs (no live run has one: we hold the lock).
     let prefix = format!("{}_new_", loc.schema);
@@ -684,13 +743,20 @@ impl Replace {
             .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.tmp));
     }
 
-    /// Adds the `alert_triage` view to the temporary schema.
+    /// Adds the `alert_triage` view to the temporary schema, and an index on
+    /// `alerts.alert_id` (when the results have alerts): a triage write looks its
+    /// alert up by id, and must not scan every alert of the province to do so.
     pub(crate) fn add_triage_view(&mut self) -> Result<()> {
         let (tmp, loc) = (&self.tmp, &self.loc);
         self.c
             .batch_execute(&format!(
                 "CREATE VIEW \"{tmp}\".alert_triage AS
-                   SELECT alert_id, status, note, \"by\", at FROM {} ORDER BY seq",
+                   SELECT alert_id, status, note, \"by\", at FROM {} ORDER BY seq;
+                 DO $$ BEGIN
+                   IF to_regclass('\"{tmp}\".alerts') IS NOT NULL THEN
+                     CREATE INDEX alerts_alert_id ON \"{tmp}\".alerts (alert_id);
+                   END IF;
+                 END $$;",
                 loc.triage_table()
             ))
             .map_err(loc.err("creating the alert_triage view"))
@@ -811,7 +877,11 @@ fn write_new(
 }
 
 /// Appends a triage event in one transaction (see the module doc and
-/// [`crate::triage::append`]).
+/// [`crate::triage::append`]): one call of [`crate::pg_triage::append_function`],
+/// which locks the triage table, checks the alert and the writer's event count,
+/// inserts and NOTIFYs. One round trip: the lock is held for as short a time as
+/// the database allows, which is what concurrent writers wait for. A store of an
+/// older Canopy gets the function at its first write.
 pub(crate) fn append_triage(
     path: &Path,
     e: &TriageEvent,
@@ -819,46 +889,72 @@ pub(crate) fn append_triage(
 ) -> Result<TriageWrite> {
     let loc = parse(path)?;
     let mut c = loc.pooled()?;
-    let mut tx = c.transaction().map_err(loc.err("starting a transaction"))?;
-    let table = loc.triage_table();
-    if !loc.table_exists(&mut tx, &table)? {
-        return Err(StoreError::invalid(
-            &loc.path(),
-            format!("has no triage table {table}; run `canopy run` on this store first"),
-        ));
-    }
-    tx.batch_execute(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
-        .map_err(loc.err(format!("locking {table}")))?;
-    let before = stamp_with(&mut tx, &loc).map_err(loc.err("reading the store's version"))?;
-    loc.require_alert(&mut tx, &e.alert_id)?;
-    if let Some(seen) = seen {
-        let now: i64 = tx
-            .query_one(
-                &format!("SELECT count(*) FROM {table} WHERE alert_id = $1"),
-                &[&e.alert_id],
+    let sql = format!(
+        "SELECT results_oid, last_seq, known, events, new_seq FROM {}($1, $2, $3, $4, $5, $6)",
+        crate::pg_triage::append_function(&loc)
+    );
+    let mut types = vec![Type::TEXT; 5];
+    types.push(Type::INT8);
+    let seen_i64 = seen.map(|s| s as i64);
+    let mut created = false;
+    let row = loop {
+        let done = c.prepared(&sql, &types).and_then(|stmt| {
+            c.query_one(
+                &stmt,
+                &[
+                    &e.alert_id,
+                    &e.status.as_str(),
+                    &e.note,
+                    &e.by,
+                    &e.at,
+                    &seen_i64,
+                ],
             )
-            .map_err(loc.err("counting the alert's events"))?
-            .get(0);
-        if now as usize != seen {
-            return Err(StoreError::Conflict(format!(
-                "alert \"{}\" has {now} triage events in the store, the writer saw {seen}: \
-                 it changed meanwhile",
-                e.alert_id
-            )));
+        });
+        match done {
+            Ok(row) => break row,
+            Err(err) if !created && err.code() == Some(&SqlState::UNDEFINED_FUNCTION) => {
+                crate::pg_triage::ensure_function(&loc, &mut c)?;
+                c.forget(&sql);
+                created = true;
+            }
+            Err(err)
+                if matches!(
+                    err.code(),
+                    Some(&SqlState::UNDEFINED_TABLE)
+                        | Some(&SqlState::INVALID_SCHEMA_NAME)
+                        | Some(&SqlState::UNDEFINED_FUNCTION)
+                ) =>
+            {
+                return Err(StoreError::invalid(
+                    &loc.path(),
+                    format!(
+                        "has no triage table {}; run `canopy run` on this store first",
+                        loc.triage_table()
+                    ),
+                ));
+            }
+            Err(err) => return Err(loc.err("writing triage")(err)),
         }
+    };
+    let oid: Option<i64> = row.get(0);
+    if !row.get::<_, bool>(2) {
+        return Err(loc.no_alert(&e.alert_id));
     }
-    tx.execute(
-        &format!(
-            "INSERT INTO {table} (alert_id, status, note, \"by\", at) VALUES ($1, $2, $3, $4, $5)"
-        ),
-        &[&e.alert_id, &e.status.as_str(), &e.note, &e.by, &e.at],
-    )
-    .map_err(loc.err("writing triage"))?;
-    let after = stamp_with(&mut tx, &loc).map_err(loc.err("reading the store's version"))?;
-    tx.execute("SELECT pg_notify('canopy_store', $1)", &[&loc.schema])
-        .map_err(loc.err("notifying"))?;
-    tx.commit().map_err(loc.err("committing triage"))?;
-    Ok(TriageWrite { before, after })
+    let (now, seq): (Option<i64>, Option<i64>) = (row.get(3), row.get(4));
+    let Some(seq) = seq else {
+        return Err(StoreError::Conflict(format!(
+            "alert \"{}\" has {} triage events in the store, the writer saw {}: \
+             it changed meanwhile",
+            e.alert_id,
+            now.unwrap_or_default(),
+            seen.unwrap_or_default()
+        )));
+    };
+    Ok(TriageWrite {
+        before: oid.map(|o| version(o, row.get(1))),
+        after: oid.map(|o| version(o, seq)),
+    })
 }
 
 #[cfg(test)]

@@ -41,6 +41,51 @@ pub(crate) fn ensure_tables(loc: &PgLocation, c: &mut impl GenericClient) -> Res
     .map_err(loc.err(format!("creating the triage tables in schema {ts}")))
 }
 
+/// `"<schema>_triage".append_event`: the triage append as one function, so a write
+/// is one round trip to the database (see [`crate::pg::append_triage`]).
+pub(crate) fn append_function(loc: &PgLocation) -> String {
+    format!("\"{}\".append_event", loc.triage_schema())
+}
+
+/// (Re)creates [`append_function`], under the triage table's lock (so writers and
+/// another server doing the same wait). Its steps, in the caller's transaction
+/// (a single `SELECT` is one): lock the triage table against other writers, read
+/// the version (results schema oid, last sequence number), look the alert up,
+/// count its events, and only when the alert exists and the writer saw that many
+/// events, insert and NOTIFY. Each statement of a PL/pgSQL function takes a new
+/// snapshot, so what it reads after the lock includes every write before it.
+pub(crate) fn ensure_function(loc: &PgLocation, c: &mut postgres::Client) -> Result<()> {
+    let (schema, table, f) = (&loc.schema, loc.triage_table(), append_function(loc));
+    let alerts = format!("\"{schema}\".alerts");
+    let mut tx = c.transaction().map_err(loc.err("starting a transaction"))?;
+    lock(loc, &mut tx)?;
+    tx.batch_execute(&format!(
+        "CREATE OR REPLACE FUNCTION {f}(
+           p_alert text, p_status text, p_note text, p_by text, p_at text, p_seen bigint,
+           OUT results_oid bigint, OUT last_seq bigint, OUT known boolean,
+           OUT events bigint, OUT new_seq bigint)
+         LANGUAGE plpgsql AS $fn$
+         BEGIN
+           LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE;
+           SELECT oid::int8 INTO results_oid FROM pg_namespace WHERE nspname = '{schema}';
+           SELECT coalesce(max(seq), 0) INTO last_seq FROM {table};
+           known := false;
+           IF to_regclass('{alerts}') IS NULL THEN RETURN; END IF;
+           known := EXISTS (SELECT 1 FROM {alerts} WHERE alert_id = p_alert);
+           IF NOT known THEN RETURN; END IF;
+           SELECT count(*) INTO events FROM {table} WHERE alert_id = p_alert;
+           IF p_seen IS NOT NULL AND events <> p_seen THEN RETURN; END IF;
+           INSERT INTO {table} (alert_id, status, note, \"by\", at)
+             VALUES (p_alert, p_status, p_note, p_by, p_at) RETURNING seq INTO new_seq;
+           PERFORM pg_notify('{channel}', '{schema}');
+         END $fn$;",
+        channel = crate::pg::CHANNEL
+    ))
+    .map_err(loc.err(format!("creating the function {f}")))?;
+    tx.commit()
+        .map_err(loc.err(format!("creating the function {f}")))
+}
+
 /// The triage events, oldest first (by sequence number).
 pub(crate) fn events(loc: &PgLocation, c: &mut impl GenericClient) -> Result<Vec<TriageEvent>> {
     let table = loc.triage_table();
