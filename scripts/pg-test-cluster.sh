@@ -48,6 +48,9 @@ start() {
   local user; user=$(if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi)
   as_owner "$PGBIN/initdb" -D "$dir/data" -U "$user" -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2; return 1; }
+  # One role that must give its password (the rest is trust): the tests' wrong
+  # password case (tests/store_pg.rs, CANOPY_TEST_PG_PASSWORD_ROLE).
+  sed -i '1i host all canopy_pw 127.0.0.1/32 scram-sha-256' "$dir/data/pg_hba.conf"
   local port; port=$(free_port)
   as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null || {
@@ -56,7 +59,7 @@ start() {
   "$PGBIN/psql" -q -h 127.0.0.1 -p "$port" -U "$user" -d postgres -v ON_ERROR_STOP=1 \
     -c "CREATE DATABASE canopy" >/dev/null
   "$PGBIN/psql" -q -h 127.0.0.1 -p "$port" -U "$user" -d canopy -v ON_ERROR_STOP=1 \
-    -c "CREATE EXTENSION postgis" >/dev/null
+    -c "CREATE EXTENSION postgis" -c "CREATE ROLE canopy_pw LOGIN PASSWORD 'right'" >/dev/null
   echo "host=127.0.0.1 port=$port user=$user dbname=canopy"
 }
 
@@ -85,7 +88,7 @@ case "${1:-}" in
     trap 'stop "$dir"' EXIT INT TERM
     conn=$(start "$dir")
     echo "== throwaway PostGIS cluster: $conn ($dir)" >&2
-    CANOPY_TEST_PG="$conn" "$@"
+    CANOPY_TEST_PG="$conn" CANOPY_TEST_PG_PASSWORD_ROLE=canopy_pw "$@"
     ;;
   *)
     echo "usage: $0 run CMD ARGS... | start DIR | start-for PID DIR | stop DIR" >&2

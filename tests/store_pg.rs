@@ -484,6 +484,29 @@ fn bad_connections_fail_with_one_clear_line_and_write_nothing() {
         "PG:host=127.0.0.1 port=1 dbname=x password=secret schema=a",
     ]);
     assert_clear_failure(&o, &["cannot connect to PostgreSQL", "port='1'"]);
+    // A wrong password (the throwaway cluster has a role that needs one).
+    if let Ok(role) = std::env::var("CANOPY_TEST_PG_PASSWORD_ROLE") {
+        let user = conn
+            .split_whitespace()
+            .find(|kv| kv.starts_with("user="))
+            .unwrap();
+        let wrong = conn.replace(user, &format!("user={role} password=secret"));
+        let o = run(&["run", &region, "--store", &format!("PG:{wrong} schema=pw")]);
+        assert_clear_failure(
+            &o,
+            &[
+                "cannot connect to PostgreSQL",
+                "password authentication failed",
+            ],
+        );
+        assert_eq!(
+            psql(
+                conn,
+                "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pw%'"
+            ),
+            "0"
+        );
+    }
     // A database without PostGIS.
     psql(conn, "DROP DATABASE IF EXISTS nopostgis");
     psql(conn, "CREATE DATABASE nopostgis");
@@ -529,6 +552,32 @@ fn bad_connections_fail_with_one_clear_line_and_write_nothing() {
         &format!("PG:{conn} schema=never_written"),
     ]);
     assert_clear_failure(&o, &["schema never_written does not exist"]);
+}
+
+/// A schema written by a newer Canopy (`store_format` above ours): reads and runs
+/// refuse with one line, and the run leaves the schema as it was.
+#[test]
+fn a_schema_of_a_newer_canopy_is_refused() {
+    let Some(conn) = pg() else { return };
+    let d = region_two_epochs();
+    let pgs = fresh(conn, "newer");
+    assert!(run_into(d.path(), &pgs).status.success());
+    psql(
+        conn,
+        &format!(
+            "UPDATE newer.store_format SET format = {}, written_by = 'canopy 9.0.0'",
+            canopy_store::format::FORMAT + 1
+        ),
+    );
+    let oid = psql(conn, "SELECT oid FROM pg_namespace WHERE nspname = 'newer'");
+    let o = run(&["stats", "--store", &path_str(&pgs)]);
+    assert_clear_failure(&o, &["newer Canopy", "canopy 9.0.0"]);
+    let o = run_into(d.path(), &pgs);
+    assert_clear_failure(&o, &["newer Canopy", "nothing was written"]);
+    assert_eq!(
+        psql(conn, "SELECT oid FROM pg_namespace WHERE nspname = 'newer'"),
+        oid
+    );
 }
 
 #[test]

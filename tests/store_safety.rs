@@ -124,6 +124,36 @@ fn a_run_refuses_when_the_previous_history_cannot_be_read() {
     );
 }
 
+/// A store written by a newer Canopy (its `store_format` above ours): readers and
+/// runs refuse it with one line naming the format and the writer; the run leaves
+/// it byte for byte.
+#[test]
+fn a_store_of_a_newer_canopy_is_refused_by_readers_and_runs() {
+    let (d, store, _) = store_with_triage();
+    let ours = canopy_store::format::FORMAT;
+    let o = std::process::Command::new("ogrinfo")
+        .arg(&store)
+        .args(["-q", "-sql"])
+        .arg(format!(
+            "UPDATE store_format SET format = {}, written_by = 'canopy 9.0.0'",
+            ours + 1
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["stats", "--store", &path_str(&store)]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for m in [
+        "newer Canopy",
+        "canopy 9.0.0",
+        &format!("store format {}", ours + 1),
+    ] {
+        assert!(err.contains(m), "stderr should mention {m:?}: {err}");
+    }
+    assert_refused(d.path(), &store, &["newer Canopy", "upgrade canopy"]);
+}
+
 /// Holds an exclusive SQLite lock on the store until killed.
 fn hold_sqlite_lock(store: &Path) -> Child {
     let script = r#"

@@ -43,6 +43,7 @@ pub mod error;
 pub mod file;
 pub mod fire_danger;
 pub mod fire_events;
+pub mod format;
 pub mod hotspots;
 pub mod merge;
 pub mod observations;
@@ -176,6 +177,7 @@ impl Reader {
     pub(crate) fn open(path: &Path) -> Result<Reader> {
         if pg::is_pg(path) {
             let (ds, path, guard) = pg::open_reader(path)?;
+            format::check(&ds, &path)?;
             return Ok(Reader {
                 ds,
                 path,
@@ -188,6 +190,7 @@ impl Reader {
         file::recover(path)?;
         let ds = Dataset::open(path)
             .map_err(StoreError::gdal(path, "cannot be opened as a GeoPackage"))?;
+        format::check(&ds, path)?;
         Ok(Reader {
             ds,
             path: path.to_path_buf(),

@@ -99,6 +99,7 @@ pub(crate) fn write_tables(
     }
     crate::chips::write(ds, t.chips).map_err(at("alert_chips"))?;
     crate::runs::write(ds, runs).map_err(at("runs"))?;
+    crate::format::write(ds).map_err(at("store_format"))?;
     Ok(())
 }
 
