@@ -1,6 +1,7 @@
 """`canopy serve` on a PostgreSQL/PostGIS store (issue 15): several servers on one
 database, concurrent triage with one ETag, reload when a run swaps new results in,
-GDAL's OAPIF driver reading the same features as from a GeoPackage server.
+GDAL's OAPIF driver reading the same features as from a GeoPackage server, OWSLib's
+checks on a PostGIS server.
 
 The database is `CANOPY_TEST_PG` (a libpq connection string; scripts/test.sh runs
 these tests inside `scripts/pg-test-cluster.sh run`, a throwaway cluster). Without it
@@ -129,6 +130,20 @@ def test_gdal_oapif_reads_the_same_features_from_a_postgis_server(pg_store, samp
     finally:
         for s in servers:
             stop_server(s)
+
+
+def test_owslib_against_a_postgis_server(pg_store):
+    """OWSLib's checks of tests/server/test_owslib.py (landing page, conformance,
+    collections, queryables, items with bbox, filters and paging), run on a server
+    whose store is the PostGIS schema: what a GeoPackage server passes, this passes."""
+    import test_owslib
+
+    s = start_server(pg_store)
+    try:
+        test_owslib.test_landing_conformance_collections(s)
+        test_owslib.test_items_with_bbox_filters_and_paging(s)
+    finally:
+        stop_server(s)
 
 
 def _close(a, b, path="") -> None:
