@@ -65,11 +65,15 @@ if [ -n "$WANT_PYTHON" ]; then
     log "preparing the Python venv for the oracle and HTTP client tests (.venv)"
     (
       set -euo pipefail
-      [ -x .venv/bin/python ] || python3 -m venv .venv
-      .venv/bin/pip install -q --upgrade pip
       # one resolution over every file, so their pins cannot undo each other
       reqfiles=(); for r in tests/*/requirements.txt; do reqfiles+=(-r "$r"); done
-      .venv/bin/pip install -q "${reqfiles[@]}"
+      fill() {
+        [ -x .venv/bin/python ] || python3 -m venv .venv
+        .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q "${reqfiles[@]}"
+      }
+      # A setup killed while pip upgraded itself leaves a venv whose pip is broken:
+      # made again from scratch, once.
+      fill || { echo "setup.sh: pip failed in .venv; making the venv again" >&2; rm -rf .venv; fill; }
       echo "$reqs" > .venv/.requirements.sha
     ) &
     venv_pid=$!
