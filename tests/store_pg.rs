@@ -67,6 +67,17 @@ fn fresh(conn: &str, schema: &str) -> PathBuf {
     store(conn, schema)
 }
 
+/// The two-epoch region run into a fresh schema `schema`: (its directory, the
+/// store, the first alert's id).
+fn ran(conn: &str, schema: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let d = region_two_epochs();
+    let pgs = fresh(conn, schema);
+    let o = run_into(d.path(), &pgs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
+    (d, pgs, id)
+}
+
 fn psql(conn: &str, sql: &str) -> String {
     let o = Command::new("psql")
         .args([conn, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
@@ -289,11 +300,8 @@ fn a_run_into_postgis_stores_what_a_geopackage_stores() {
 #[test]
 fn triage_survives_runs_and_each_run_replaces_the_results_whole() {
     let Some(conn) = pg() else { return };
-    let d = region_two_epochs();
-    let pgs = fresh(conn, "triage_kept");
+    let (d, pgs, id) = ran(conn, "triage_kept");
     let p = path_str(&pgs);
-    assert!(run_into(d.path(), &pgs).status.success());
-    let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
     for status in ["confirmed", "dismissed"] {
         out(&[
             "triage", "--store", &p, &id, "--status", status, "--by", "lan",
@@ -342,10 +350,7 @@ fn triage_survives_runs_and_each_run_replaces_the_results_whole() {
 #[test]
 fn triage_appends_check_the_count_and_survive_a_swap_and_an_older_store() {
     let Some(conn) = pg() else { return };
-    let d = region_two_epochs();
-    let pgs = fresh(conn, "triage_fn");
-    assert!(run_into(d.path(), &pgs).status.success());
-    let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
+    let (d, pgs, id) = ran(conn, "triage_fn");
     let ev = |status: &str| event(&id, status, "lan", "2026-11-29T10:00:00Z");
     let w1 = canopy_store::append_triage(&pgs, &ev("confirmed"), Some(0)).unwrap();
     let w2 = canopy_store::append_triage(&pgs, &ev("dismissed"), Some(1)).unwrap();
@@ -381,10 +386,7 @@ fn triage_appends_check_the_count_and_survive_a_swap_and_an_older_store() {
 #[test]
 fn a_run_killed_mid_write_leaves_the_previous_results_identical() {
     let Some(conn) = pg() else { return };
-    let d = region_two_epochs();
-    let pgs = fresh(conn, "killed");
-    assert!(run_into(d.path(), &pgs).status.success());
-    let id = canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
+    let (d, pgs, id) = ran(conn, "killed");
     out(&[
         "triage",
         "--store",
@@ -721,11 +723,9 @@ fn photos_on_postgis_keep_the_geopackage_limits() {
 #[test]
 fn export_to_a_geopackage_triage_in_the_field_and_import_back() {
     let Some(conn) = pg() else { return };
-    let d = region_two_epochs();
-    let pgs = fresh(conn, "field_trip");
+    let (d, pgs, a) = ran(conn, "field_trip");
+    let a = &a;
     let p = path_str(&pgs);
-    assert!(run_into(d.path(), &pgs).status.success());
-    let a = &canopy_store::read_alerts(&pgs).unwrap()[0].id.clone();
     let t0 = "2026-11-02T08:00:00Z";
     canopy_store::append_triage(&pgs, &event(a, "confirmed", "lan", t0), Some(0)).unwrap();
     for i in 1..=canopy_store::photos::MAX_PHOTOS_PER_EVENT {
