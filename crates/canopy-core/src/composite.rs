@@ -18,9 +18,11 @@
 //!
 //! A [`Composite`] covers one strip of the working grid; scenes are added run by
 //! run. Memory is per strip: the maximum keeps one value per pixel whatever the
-//! number of scenes; the median keeps every clear value of the strip (one `f32`
-//! per pixel per scene that sees it). The result does not depend on the order in
-//! which scenes are added, hence not on threads either.
+//! number of scenes; the median keeps every clear value of the strip, in one
+//! `f32` slot per pixel per scene tile whose window covers the pixel
+//! ([`Composite::reset_windows`]; not one per tile reaching the strip, which
+//! at 10 m over a province was three times as many). The result does not
+//! depend on the order in which scenes are added, hence not on threads either.
 
 use chrono::{NaiveDate, TimeDelta};
 
@@ -112,7 +114,6 @@ pub struct Composite {
     method: Method,
     ndvi_min: f64,
     min_clear: u16,
-    scenes: usize,
     /// Clear observations per pixel.
     pub clear: Vec<u16>,
     /// Clear observations per pixel that saw non-forest.
@@ -122,8 +123,111 @@ pub struct Composite {
     /// Maximum: the best NDVI so far and its state.
     best: Vec<f32>,
     best_state: Vec<u8>,
-    /// Median: `scenes` slots per pixel, the first `clear[p]` filled.
+    /// Median: the slots of each pixel ([`Slots`]), the first `clear[p]` filled.
     stack: Vec<f32>,
+    slots: Slots,
+}
+
+/// Where each pixel's median slots lie in [`Composite::stack`].
+#[derive(Debug, Clone)]
+enum Slots {
+    /// The same number of slots for every pixel: pixel `p` has `p·m .. (p+1)·m`.
+    Uniform(usize),
+    /// As many slots as windows covering the pixel, on a strip `width` wide.
+    Windows {
+        width: usize,
+        /// Per row of the strip: its profile and its first slot.
+        rows: Vec<(usize, usize)>,
+        /// Per distinct set of windows crossing a row: the first slot of each
+        /// column within the row (prefix sums of the depth, `width + 1` long).
+        profiles: Vec<Vec<usize>>,
+    },
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::Uniform(0)
+    }
+}
+
+impl Slots {
+    /// The slots of `width × rows` pixels, each with one slot per window
+    /// `[col0, col1, row0, row1)` (strip rows) covering it.
+    fn of_windows(width: usize, rows: usize, windows: &[[usize; 4]]) -> Slots {
+        let mut keys: Vec<Vec<usize>> = Vec::new();
+        let mut profiles: Vec<Vec<usize>> = Vec::new();
+        let mut row_slots = Vec::with_capacity(rows);
+        let mut base = 0;
+        let mut set = Vec::new();
+        for r in 0..rows {
+            set.clear();
+            set.extend((0..windows.len()).filter(|&i| {
+                let w = windows[i];
+                w[2] <= r && r < w[3] && w[0] < w[1].min(width)
+            }));
+            let k = match keys.iter().position(|k| *k == set) {
+                Some(k) => k,
+                None => {
+                    let mut depth = vec![0isize; width + 1];
+                    for &i in &set {
+                        let w = windows[i];
+                        depth[w[0]] += 1;
+                        depth[w[1].min(width)] -= 1;
+                    }
+                    let mut prefix = Vec::with_capacity(width + 1);
+                    let (mut at, mut d) = (0usize, 0isize);
+                    prefix.push(0);
+                    for dc in &depth[..width] {
+                        d += dc;
+                        at += d as usize;
+                        prefix.push(at);
+                    }
+                    keys.push(set.clone());
+                    profiles.push(prefix);
+                    profiles.len() - 1
+                }
+            };
+            row_slots.push((k, base));
+            base += profiles[k][width];
+        }
+        Slots::Windows {
+            width,
+            rows: row_slots,
+            profiles,
+        }
+    }
+
+    /// Slots in all for `n` pixels.
+    fn total(&self, n: usize) -> usize {
+        match self {
+            Slots::Uniform(m) => n * m,
+            Slots::Windows {
+                rows,
+                profiles,
+                width,
+            } => rows
+                .last()
+                .map_or(0, |&(k, base)| base + profiles[k][*width]),
+        }
+    }
+
+    /// First slot and number of slots of pixel `p`.
+    #[inline]
+    fn of(&self, p: usize) -> (usize, usize) {
+        match self {
+            Slots::Uniform(m) => (p * m, *m),
+            Slots::Windows {
+                width,
+                rows,
+                profiles,
+            } => {
+                let (r, c) = (p / width, p % width);
+                let (k, base) = rows[r];
+                let prof = &profiles[k];
+                (base + prof[c], prof[c + 1] - prof[c])
+            }
+        }
+    }
 }
 
 impl Composite {
@@ -139,7 +243,6 @@ impl Composite {
         self.method = method;
         self.ndvi_min = ndvi_min;
         self.min_clear = min_clear.max(1);
-        self.scenes = scenes;
         self.clear.clear();
         self.clear.resize(n, 0);
         self.confirm.clear();
@@ -149,12 +252,33 @@ impl Composite {
         self.best.clear();
         self.best_state.clear();
         self.stack.clear();
+        self.slots = Slots::Uniform(scenes);
         match method {
-            Method::MedianNdvi => self.stack.resize(n * scenes, f32::NAN),
+            Method::MedianNdvi => self.stack.resize(self.slots.total(n), f32::NAN),
             _ => {
                 self.best.resize(n, f32::NEG_INFINITY);
                 self.best_state.resize(n, UNOBSERVED);
             }
+        }
+    }
+
+    /// Starts a strip of `width × rows` pixels that the scene tiles' windows
+    /// `[col0, col1, row0, row1)` (columns of the strip, rows from its first)
+    /// cover: a median keeps one slot per pixel per window covering it, so its
+    /// stack grows with how many tiles overlap, not with how many reach the strip.
+    /// A tile must add only pixels inside its window.
+    pub fn reset_windows(
+        &mut self,
+        method: Method,
+        ndvi_min: f64,
+        min_clear: u16,
+        (width, rows): (usize, usize),
+        windows: &[[usize; 4]],
+    ) {
+        self.reset(method, ndvi_min, min_clear, width * rows, 0);
+        if method == Method::MedianNdvi {
+            self.slots = Slots::of_windows(width, rows, windows);
+            self.stack.resize(self.slots.total(width * rows), f32::NAN);
         }
     }
 
@@ -177,8 +301,6 @@ impl Composite {
         let first_nf = &mut self.first_nf[at..at + n];
         match self.method {
             Method::MedianNdvi => {
-                let m = self.scenes;
-                let stack = &mut self.stack[at * m..(at + n) * m];
                 for k in 0..n {
                     let (s, v) = obs(k);
                     if s == UNOBSERVED {
@@ -189,8 +311,9 @@ impl Composite {
                         first_nf[k] = first_nf[k].min(day);
                     }
                     let c = clear[k] as usize;
+                    let (first, m) = self.slots.of(at + k);
                     if c < m {
-                        stack[k * m + c] = v;
+                        self.stack[first + c] = v;
                     }
                     clear[k] = clear[k].saturating_add(1);
                 }
@@ -235,7 +358,8 @@ impl Composite {
             }
             match self.method {
                 Method::MedianNdvi => {
-                    let vals = &mut self.stack[p * self.scenes..][..c.min(self.scenes)];
+                    let (first, m) = self.slots.of(p);
+                    let vals = &mut self.stack[first..][..c.min(m)];
                     let v = median(vals);
                     ndvi[p] = v;
                     states[p] = if v as f64 >= self.ndvi_min {
@@ -377,6 +501,57 @@ mod tests {
     fn even_median_is_the_mean_of_the_middle_two() {
         let mut v = [0.9f32, 0.1, 0.5, 0.7];
         assert_eq!(median(&mut v), 0.6);
+    }
+
+    /// A strip 5 × 2 that three tiles' windows cover in part: each pixel gets
+    /// one slot per window over it, and the median is the same as with a
+    /// slot per tile for every pixel.
+    #[test]
+    fn median_slots_follow_the_windows_that_cover_each_pixel() {
+        const NAN: f32 = f32::NAN;
+        let windows = [[0, 3, 0, 2], [2, 5, 0, 2], [0, 5, 1, 2]];
+        // Scene by scene: (window, states and NDVI of the window's pixels, row by row).
+        let obs: [(usize, Vec<u8>, Vec<f32>); 3] = [
+            (
+                0,
+                vec![F, N, F, F, F, N],
+                vec![0.9, 0.2, 0.7, 0.8, 0.6, 0.3],
+            ),
+            (
+                1,
+                vec![N, F, F, U, F, F],
+                vec![0.1, 0.8, 0.9, NAN, 0.7, 0.6],
+            ),
+            (2, vec![F, F, N, F, F], vec![0.6, 0.9, 0.4, 0.55, 0.95]),
+        ];
+        let (width, rows) = (5, 2);
+        let mut by_windows = Composite::default();
+        by_windows.reset_windows(Method::MedianNdvi, 0.5, 1, (width, rows), &windows);
+        let mut uniform = Composite::default();
+        uniform.reset(Method::MedianNdvi, 0.5, 1, width * rows, windows.len());
+        for (w, st, v) in &obs {
+            let [c0, c1, r0, r1] = windows[*w];
+            let cols = c1 - c0;
+            for r in r0..r1 {
+                let k = (r - r0) * cols;
+                for c in [&mut by_windows, &mut uniform] {
+                    c.add(r * width + c0, &st[k..k + cols], &v[k..k + cols], 1);
+                }
+            }
+        }
+        // Slots: row 0 has depths 1 1 2 1 1, row 1 has 2 2 3 2 2.
+        assert_eq!(by_windows.stack.len(), 6 + 11);
+        assert_eq!(uniform.stack.len(), 30);
+        let (mut s1, mut v1, mut s2, mut v2) = (vec![], vec![], vec![], vec![]);
+        by_windows.finish(&mut s1, &mut v1);
+        uniform.finish(&mut s2, &mut v2);
+        assert_eq!(s1, s2);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&v1), bits(&v2));
+        // Pixel (1, 2) saw 0.3 (window 0), a cloud (window 1) and 0.4 (window 2).
+        assert_eq!(by_windows.clear[7], 2);
+        assert!((v1[7] - 0.35).abs() < 1e-6, "{}", v1[7]);
+        assert_eq!(by_windows.clear, uniform.clear);
     }
 
     #[test]

@@ -296,7 +296,9 @@ pub fn run(
         }
         let chip_key = format!("chips:{}:{}", ea.id, eb.id);
         let pair_ids = [ea.id.as_str(), eb.id.as_str()];
-        if let Some(own) = crate::shard::own_rows(&crate::cover::strip_rows(ma.grid.height)) {
+        if let Some(own) =
+            crate::shard::own_rows(&crate::strips::strip_rows(ma.grid.width, ma.grid.height))
+        {
             // A shard's loss runs are labelled at the merge, with every shard's.
             // The shard renders the chips of the alerts wholly inside its rows
             // (a patch off its border rows cannot join another shard's runs):
@@ -389,7 +391,7 @@ fn strips(
     b_cover: bool,
 ) -> Result<Vec<StripOut>, PipelineError> {
     let g = ma.grid;
-    let rows = crate::cover::strip_rows(g.height);
+    let rows = crate::strips::strip_rows(g.width, g.height);
     let pb = crate::progress::bar(
         rows.len() as u64,
         format!("change {}→{}", ma.epoch, mb.epoch),

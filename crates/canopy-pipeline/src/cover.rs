@@ -26,18 +26,6 @@ use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
 use crate::raster::reader::{MosaicReader, PerThread, Rules, StripData};
 
-/// Rows per strip: a multiple of the usual 256-row GeoTIFF block.
-pub const STRIP_ROWS: usize = 256;
-
-/// The strips of a grid `height` rows high: (first row, rows), every strip but the
-/// last [`STRIP_ROWS`] rows (the cover, change and burned-area passes all use these).
-pub fn strip_rows(height: usize) -> Vec<(usize, usize)> {
-    (0..height)
-        .step_by(STRIP_ROWS)
-        .map(|r| (r, STRIP_ROWS.min(height - r)))
-        .collect()
-}
-
 pub use canopy_store::{CommuneOut, CoverRow, ObservationRow, PROVINCE_CODE};
 
 /// What the cover job produces.
@@ -280,21 +268,34 @@ fn epoch_sums(
 
 /// Coverage of every commune, then of the province union, then of the extra
 /// polygons, on the working grid.
+///
+/// Extra polygons (a province of plots) are projected a batch at a time, so no
+/// projected copy of all of them is ever held; already in the grid's CRS, they
+/// are not copied at all.
 pub(crate) fn coverages(prep: &Prepared, mosaic: &Mosaic) -> Result<Vec<Coverage>, PipelineError> {
+    const BATCH: usize = 8192;
+    let grid = mosaic.grid;
     let tr = Transformer::new(&prep.layer.crs, &mosaic.crs)?;
-    let mut projected = Vec::with_capacity(prep.layer.communes.len() + 1 + prep.extra.len());
+    let mut batch = Vec::with_capacity(prep.layer.communes.len() + 1);
     for c in &prep.layer.communes {
-        projected.push(tr.multipolygon(&c.geom)?);
+        batch.push(tr.multipolygon(&c.geom)?);
     }
-    projected.push(tr.multipolygon(&prep.union)?);
-    if !prep.extra.is_empty() {
+    batch.push(tr.multipolygon(&prep.union)?);
+    let mut covs = Vec::with_capacity(batch.len() + prep.extra.len());
+    covs.par_extend(batch.par_iter().map(|p| coverage(p, &grid)));
+    if prep.area_crs.same_as(&mosaic.crs) {
+        covs.par_extend(prep.extra.par_iter().map(|p| coverage(p, &grid)));
+    } else if !prep.extra.is_empty() {
         let tr = Transformer::new(&prep.area_crs, &mosaic.crs)?;
-        for p in &prep.extra {
-            projected.push(tr.multipolygon(p)?);
+        for chunk in prep.extra.chunks(BATCH) {
+            batch.clear();
+            for p in chunk {
+                batch.push(tr.multipolygon(p)?);
+            }
+            covs.par_extend(batch.par_iter().map(|p| coverage(p, &grid)));
         }
     }
-    let grid = mosaic.grid;
-    Ok(projected.par_iter().map(|p| coverage(p, &grid)).collect())
+    Ok(covs)
 }
 
 /// Lattice step (pixels) for pixel areas when the working grid is not in the area CRS.
@@ -381,7 +382,7 @@ fn zonal_sums(
     area: &PixelArea,
 ) -> Result<Vec<CoverSums>, PipelineError> {
     let g = mosaic.grid;
-    let strips = strip_rows(g.height);
+    let strips = crate::strips::strip_rows(g.width, g.height);
     let pb = crate::progress::bar(strips.len() as u64, format!("epoch {}", mosaic.epoch));
     let readers = PerThread::new();
     let key = format!("cover:{}", mosaic.epoch);

@@ -95,13 +95,14 @@ pub fn run(
         }
     }
     // Forest plots: more polygons of the same passes, after the hotspots.
-    let parcel_plan = match &parcel_layer {
+    let parcel_plan = match parcel_layer {
         Some(l) => {
             let tp = std::time::Instant::now();
             let path = region.parcels.as_ref().map(|c| c.path.as_path());
-            let plan = crate::parcels::plan(&prep, l, path.unwrap_or(Path::new("")))?;
+            let mut plan = crate::parcels::plan(&prep, l, path.unwrap_or(Path::new("")))?;
+            // The plots' geometry moves into the pass (one copy, not two).
             prep.parcel_offset = prep.extra.len();
-            prep.extra.extend(plan.polygons.iter().cloned());
+            prep.extra.append(&mut plan.polygons);
             prep.parcels = plan.attrs.clone();
             tracing::info!(
                 plots = plan.parcels.len(),
@@ -110,7 +111,8 @@ pub fn run(
             );
             // The plots each hotspot footprint and fire-event outline touches.
             if let Some(h) = hotspot_plan.as_mut() {
-                crate::fire::hotspots::attach_plots(h, &plan.polygons, &plan.attrs);
+                let plots = &prep.extra[prep.parcel_offset..];
+                crate::fire::hotspots::attach_plots(h, plots, &plan.attrs);
             }
             Some((plan, tp.elapsed().as_secs_f64()))
         }
@@ -133,11 +135,18 @@ pub fn run(
             .timings
             .push(("zone geometry".into(), zone_geometry_s));
     }
-    let mut parcel_tables = parcel_plan.as_ref().map(|(plan, seconds)| {
-        cover.timings.push(("plot geometry".into(), *seconds));
+    let mut parcel_tables = match parcel_plan.as_ref() {
+        Some((plan, seconds)) => {
+            cover.timings.push(("plot geometry".into(), *seconds));
+            Some((plan, crate::parcels::outlines_wgs84(&prep)?))
+        }
+        None => None,
+    }
+    .map(|(plan, outlines)| {
         let mut t = crate::parcels::tables(
             plan,
             prep.parcel_offset,
+            outlines,
             &cover.extra,
             &change.extra,
             &cover.rows,
@@ -338,7 +347,8 @@ fn settings(region: &Region, pairs: &[(usize, usize)]) -> serde_json::Value {
         "forest_classes": region.forest.forest_classes,
         "natural_classes": region.forest.natural_classes,
         "threads": rayon::current_num_threads(),
-        "strip_rows": cover::STRIP_ROWS,
+        "strip_rows": crate::strips::STRIP_ROWS,
+        "strip_pixels": crate::strips::STRIP_PIXELS,
         "min_area_ha": region.alerts.min_area_ha,
         "min_ndvi_drop": region.alerts.min_ndvi_drop,
         "harvested_species": region.alerts.harvested_species,

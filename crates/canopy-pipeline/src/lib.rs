@@ -32,6 +32,7 @@ pub mod products;
 pub mod progress;
 pub mod raster;
 pub mod shard;
+pub mod strips;
 pub mod targets;
 pub mod touched;
 pub mod zone_rows;

@@ -305,7 +305,6 @@ pub struct PlannedParcel {
     /// Index in the layer.
     pub index: usize,
     pub area_m2: f64,
-    pub geom_wgs84: MultiPolygon<f64>,
 }
 
 /// The geometry side of the plot statistics.
@@ -316,7 +315,8 @@ pub struct ParcelPlan {
     pub attrs: Vec<ParcelAttr>,
     /// Tiểu khu, khoảnh, lô per plot, same order.
     pub codes: Vec<(String, String, String)>,
-    /// The plots in `area_crs`: the extra polygons of the pass.
+    /// The plots in `area_crs`: the extra polygons of the pass (`job::run` moves
+    /// them into `Prepared::extra`, leaving this empty).
     pub polygons: Vec<MultiPolygon<f64>>,
     pub warnings: Vec<String>,
 }
@@ -329,17 +329,18 @@ fn rects_overlap(a: &Rect<f64>, b: &Rect<f64>) -> bool {
 }
 
 /// Places every plot in its commune and measures its exact area in `area_crs`.
-pub fn plan(prep: &Prepared, layer: &ParcelLayer, path: &Path) -> Result<ParcelPlan, ParcelError> {
+/// Takes the layer: each plot's geometry in the layer's CRS is dropped once it
+/// is projected, so a province of plots is never held twice over.
+pub fn plan(prep: &Prepared, layer: ParcelLayer, path: &Path) -> Result<ParcelPlan, ParcelError> {
     plan_in(prep, layer).map_err(|e| ParcelError::Place {
         path: path.to_path_buf(),
         source: Box::new(e),
     })
 }
 
-fn plan_in(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, PipelineError> {
+fn plan_in(prep: &Prepared, layer: ParcelLayer) -> Result<ParcelPlan, PipelineError> {
     let to_area = Transformer::new(&layer.crs, &prep.area_crs)?;
     let communes_to_area = Transformer::new(&prep.layer.crs, &prep.area_crs)?;
-    let to_wgs = Transformer::new(&prep.area_crs, &Crs::from_user("EPSG:4326")?)?;
     let communes: Vec<MultiPolygon<f64>> = prep
         .layer
         .communes
@@ -347,11 +348,12 @@ fn plan_in(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, PipelineE
         .map(|c| communes_to_area.multipolygon(&c.geom))
         .collect::<Result<_, _>>()?;
     let boxes: Vec<Option<Rect<f64>>> = communes.iter().map(|c| c.bounding_rect()).collect();
-    let polys: Vec<MultiPolygon<f64>> = layer
-        .parcels
-        .iter()
-        .map(|p| to_area.multipolygon(&p.geom))
-        .collect::<Result<_, _>>()?;
+    let mut polys: Vec<MultiPolygon<f64>> = Vec::with_capacity(layer.parcels.len());
+    let mut rest = Vec::with_capacity(layer.parcels.len());
+    for p in layer.parcels {
+        polys.push(to_area.multipolygon(&p.geom)?);
+        rest.push((p.attr, p.compartment, p.sub_compartment, p.plot));
+    }
     // Commune of each plot (pure, in parallel): the one holding its interior
     // point, else the one it overlaps most, else none.
     let placed: Vec<Option<usize>> = polys
@@ -377,27 +379,22 @@ fn plan_in(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, PipelineE
         .collect();
     let mut out = ParcelPlan::default();
     let mut outside = Vec::new();
-    for (k, ((p, g), c)) in layer.parcels.iter().zip(polys).zip(placed).enumerate() {
+    for (k, (((mut attr, tk, kh, lo), g), c)) in rest.into_iter().zip(polys).zip(placed).enumerate()
+    {
         let Some(ci) = c else {
-            outside.push(p.attr.id.clone());
+            outside.push(attr.id);
             continue;
         };
-        let mut attr = p.attr.clone();
         attr.commune_code = prep.layer.communes[ci].code.clone();
         out.parcels.push(PlannedParcel {
             index: k,
             area_m2: g.unsigned_area(),
-            geom_wgs84: to_wgs.multipolygon(&g)?,
         });
         out.attrs.push(attr);
-        out.codes.push((
-            p.compartment.clone(),
-            p.sub_compartment.clone(),
-            p.plot.clone(),
-        ));
+        out.codes.push((tk, kh, lo));
         out.polygons.push(g);
     }
-    out.warnings.extend(layer.warnings.iter().cloned());
+    out.warnings.extend(layer.warnings);
     if !outside.is_empty() {
         out.warnings.push(format!(
             "{} plot(s) lie outside every commune of the region and are not counted: {}{}",
@@ -414,13 +411,24 @@ fn plan_in(prep: &Prepared, layer: &ParcelLayer) -> Result<ParcelPlan, PipelineE
     Ok(out)
 }
 
+/// The plots' outlines in WGS 84 (for the `parcels` layer), from their
+/// polygons in `area_crs` among the pass's extra polygons. Made after the
+/// passes, so that the passes do not hold a second copy of every plot.
+pub fn outlines_wgs84(prep: &Prepared) -> Result<Vec<MultiPolygon<f64>>, PipelineError> {
+    let to_wgs = Transformer::new(&prep.area_crs, &Crs::from_user("EPSG:4326")?)?;
+    let plots = &prep.extra[prep.parcel_offset..][..prep.parcels.len()];
+    plots.iter().map(|g| to_wgs.multipolygon(g)).collect()
+}
+
 /// The pass's sums for the plots (from `offset` among the extra polygons) turned
 /// into the plot tables. `cover`: per epoch, the extra polygons' sums; `change`:
 /// per pair, their change sums; `communes`: the run's commune figures (for the
-/// `commune` rows of the summary).
+/// `commune` rows of the summary); `outlines`: [`outlines_wgs84`].
+#[allow(clippy::too_many_arguments)]
 pub fn tables(
     plan: &ParcelPlan,
     offset: usize,
+    outlines: Vec<MultiPolygon<f64>>,
     cover: &[(String, Vec<CoverSums>)],
     change: &[(String, String, Vec<[f64; CH_CODES]>)],
     commune_cover: &[canopy_store::CoverRow],
@@ -462,7 +470,8 @@ pub fn tables(
     let last_pair = last_epoch
         .as_ref()
         .and_then(|e| change.iter().position(|(_, to, _)| to == e));
-    for (k, (p, a)) in plan.parcels.iter().zip(&plan.attrs).enumerate() {
+    let rows = plan.parcels.iter().zip(&plan.attrs).zip(outlines);
+    for (k, ((p, a), geom_wgs84)) in rows.enumerate() {
         let fig = figures[k].last();
         let (tk, kh, lo) = &plan.codes[k];
         t.parcels.push(ParcelRow {
@@ -484,7 +493,7 @@ pub fn tables(
             change_from: last_pair.map(|i| change[i].0.clone()),
             loss_ha: last_pair.map(|i| changes[k][i].0),
             gain_ha: last_pair.map(|i| changes[k][i].1),
-            geom_wgs84: p.geom_wgs84.clone(),
+            geom_wgs84,
         });
         for ((epoch, _), f) in cover.iter().zip(&figures[k]) {
             t.cover.push(ParcelCover {

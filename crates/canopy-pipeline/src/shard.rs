@@ -3,7 +3,7 @@
 //!
 //! **The split.** Every strip pass of a run (the cover pass of an epoch, the
 //! change pass of a pair, with its burned area) streams its working grid in
-//! the strips of [`crate::cover::strip_rows`]. Shard K of N computes, in every
+//! the strips of [`crate::strips::strip_rows`]. Shard K of N computes, in every
 //! pass, the contiguous range of strips `[K·S/N, (K+1)·S/N)` (S: the pass's strip
 //! count; integer division), so each shard reads about 1/N of every epoch's
 //! rows. Everything that is not a strip pass (planning, coverages, zone geometry,
@@ -53,7 +53,7 @@ pub const SUFFIX: &str = ".canopy-part";
 /// The layout of the strip passes' outputs in partials and cache entries (see
 /// `crate::touched`); part of the settings shards compare and of the cache key, so
 /// outputs of another layout are refused or recomputed, never misread.
-pub const STRIP_FORMAT: &str = "strips 2: touched polygons only";
+pub const STRIP_FORMAT: &str = "strips 3: touched polygons only, rows by width";
 
 /// Errors of sharded runs and merges; each names the shard (its file) at fault.
 #[derive(Debug, thiserror::Error)]

@@ -372,46 +372,51 @@ impl<'a> MosaicReader<'a> {
         let width = self.mosaic.grid.width;
         let height = self.mosaic.grid.height;
         let end = row0 + rows;
-        // Only strips of the passes (`cover::strip_rows`) carry rows over; other
-        // reads (chips) read just their window.
-        let strip_like = rows >= 256 && row0 % rows == 0;
+        // Only strips of the passes (`strips::strip_rows`) carry rows over; other
+        // reads (chips, a last shorter strip) read just their window.
+        let strip_like = crate::strips::is_strip(width, row0, rows);
         let next_rows = if strip_like {
             rows.min(height.saturating_sub(end))
         } else {
             0
         };
-        let reaching = |r0: usize, r1: usize| {
+        // The tiles' windows over rows `r0 .. r1`, in the strip's columns and
+        // rows from `r0` (a median keeps a slot per pixel per window over it).
+        let windows = |r0: usize, r1: usize| -> Vec<[usize; 4]> {
             self.mosaic
                 .tiles
                 .iter()
-                .filter(|t| t.window.row < r1 && t.window.row + t.window.height > r0)
-                .count()
+                .map(|t| t.window)
+                .filter(|w| w.row < r1 && w.row + w.height > r0)
+                .map(|w| {
+                    let (a, b) = (w.row.max(r0), (w.row + w.height).min(r1));
+                    [w.col, w.col + w.width, a - r0, b - r0]
+                })
+                .collect()
         };
         let carried = self.carry == Some((row0, rows)) && self.done.len() == self.tiles.len();
         if carried {
             // The rows read past the previous strip's end are already in `next`.
             std::mem::swap(&mut self.comp, &mut self.next);
         } else {
-            let scenes = reaching(row0, end);
-            self.comp.reset(
+            self.comp.reset_windows(
                 self.mosaic.composite,
                 self.rules.ndvi_min,
                 self.mosaic.min_clear,
-                width * rows,
-                scenes,
+                (width, rows),
+                &windows(row0, end),
             );
             self.done.clear();
             self.done.resize(self.tiles.len(), row0);
         }
         self.carry = None;
         if next_rows > 0 {
-            let scenes = reaching(end, end + next_rows);
-            self.next.reset(
+            self.next.reset_windows(
                 self.mosaic.composite,
                 self.rules.ndvi_min,
                 self.mosaic.min_clear,
-                width * next_rows,
-                scenes,
+                (width, next_rows),
+                &windows(end, end + next_rows),
             );
         }
         for i in 0..self.mosaic.tiles.len() {
@@ -461,7 +466,41 @@ impl<'a> MosaicReader<'a> {
     /// Reads window `sub` of tile `i` and adds its clear observations to the
     /// composite of the strip `row0 .. end` (rows below `end`) or, past `end`,
     /// to the composite of the next strip.
+    ///
+    /// The window is read one block row of the tile at a time, so the read
+    /// buffer is one block row of one tile, not the strip (at 10 m, 511 rows of
+    /// four bands were 68 MB per reader); the blocks are released once the
+    /// whole window is read.
     fn add_tile(
+        &mut self,
+        i: usize,
+        sub: Window,
+        row0: usize,
+        end: usize,
+    ) -> Result<(), PipelineError> {
+        // Reads end on the tile's block rows (on the working grid), so each
+        // read is of whole block rows but the first and last.
+        let (origin, bh) = (self.tiles[i].row_origin, self.tiles[i].block_rows as i64);
+        let mut row = sub.row;
+        let end_row = sub.row + sub.height;
+        while row < end_row {
+            let k = (row as i64 - origin).div_euclid(bh) + 1;
+            let stop = ((origin + k * bh) as usize).clamp(row + 1, end_row);
+            let part = Window {
+                row,
+                height: stop - row,
+                ..sub
+            };
+            self.add_rows(i, part, row0, end)?;
+            row = stop;
+        }
+        let (placed, open) = (&self.mosaic.tiles[i], &self.tiles[i]);
+        release_blocks(placed, open, source_at(placed, sub).1, sub.height);
+        Ok(())
+    }
+
+    /// [`MosaicReader::add_tile`] of one read: window `sub` of tile `i`.
+    fn add_rows(
         &mut self,
         i: usize,
         sub: Window,
@@ -473,7 +512,7 @@ impl<'a> MosaicReader<'a> {
         let day = placed.day;
         // Classified pixel by pixel straight into the composite: no buffer
         // of the scene's states and NDVI.
-        let raw = self.read_raw(i, sub)?;
+        let raw = self.read_bands_of(i, sub)?;
         let BandSet::Spectral {
             red,
             nir,
@@ -544,8 +583,17 @@ impl<'a> MosaicReader<'a> {
     }
 
     /// Reads the spectral bands of `win` (working-grid pixels) of tile `i` in one
-    /// `RasterIO` (`OpenTile::raw_bands`, band after band) into `self.raw`.
+    /// `RasterIO` (`OpenTile::raw_bands`, band after band) into `self.raw`, then
+    /// releases the blocks read ([`release_blocks`]).
     fn read_raw(&mut self, i: usize, win: Window) -> Result<RawKind, PipelineError> {
+        let kind = self.read_bands_of(i, win)?;
+        let (placed, open) = (&self.mosaic.tiles[i], &self.tiles[i]);
+        release_blocks(placed, open, source_at(placed, win).1, win.height);
+        Ok(kind)
+    }
+
+    /// [`MosaicReader::read_raw`] without releasing the blocks.
+    fn read_bands_of(&mut self, i: usize, win: Window) -> Result<RawKind, PipelineError> {
         let placed = &self.mosaic.tiles[i];
         let open = &self.tiles[i];
         let (sx, sy) = source_at(placed, win);
@@ -578,7 +626,6 @@ impl<'a> MosaicReader<'a> {
                 ),
             )
         })?;
-        release_blocks(placed, open, sy, win.height);
         Ok(if open.raw_u16 {
             RawKind::U16
         } else {
