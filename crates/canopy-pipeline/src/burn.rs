@@ -6,11 +6,15 @@
 //! reads also gets its burn codes, from the earlier epoch's states that pass
 //! already read and the two epochs' NBR read on the same rows (no pass of its
 //! own, no second read of the earlier epoch's cover). [`run`] then reduces the
-//! strips and, the alerts being known, sets their causes. It reuses the tile reader
-//! unchanged: an epoch's *NBR mosaic* is its mosaic with each tile's red band
+//! strips and, the alerts being known, sets their causes. It reuses the tile reader:
+//! an epoch's *NBR mosaic* is its mosaic with each tile's red band
 //! replaced by its SWIR2 band, so the reader's "NDVI", `(NIR − red) / (NIR + red)`,
 //! is `(NIR − SWIR2) / (NIR + SWIR2)`, the NBR, with the same clear-sky mask,
-//! nodata, scaling, warping and priority order. Hence:
+//! nodata, scaling, warping and priority order. A composite epoch's NBR is
+//! composited by the NDVI reader itself from the same reads
+//! (`raster::reader::MosaicReader::with_nbr`: one read and one decode of each
+//! block, bit-identical to a reader of its own); a priority epoch's NBR has
+//! readers of its own. Hence:
 //!
 //! - a **priority** epoch's NBR is that of the same scene whose observation the
 //!   forest cover used (the first clear tile; the mask is the same);

@@ -377,6 +377,16 @@ pub fn run(
     Ok(result)
 }
 
+/// How a change pass reads the NBR of its pair (burned area).
+enum Nbr<'a> {
+    /// No NBR (an epoch without SWIR).
+    None,
+    /// In the NDVI readers' own reads (composite epochs).
+    Folded,
+    /// With readers of their own, A's then B's.
+    Readers(MosaicReader<'a>, MosaicReader<'a>),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn strips(
     ma: &Mosaic,
@@ -403,16 +413,28 @@ fn strips(
     let outs = crate::shard::map_strips(&key, &[&ma.epoch, &mb.epoch], &rows, |&(row0, nrows)| {
         per_thread.with(
             || {
-                let readers = MosaicReader::new(ma, rules).and_then(|a| {
-                    let b = MosaicReader::new(mb, rules)?;
-                    let n = match nbr {
-                        Some((na, nb)) => {
-                            Some((MosaicReader::new(na, rules)?, MosaicReader::new(nb, rules)?))
-                        }
-                        None => None,
+                // Composite epochs composite their NBR from the NDVI readers'
+                // own reads (`MosaicReader::with_nbr`); others read it with
+                // readers of their own.
+                let readers = (|| -> Result<_, PipelineError> {
+                    let Some((na, nb)) = nbr else {
+                        let (a, b) = (MosaicReader::new(ma, rules)?, MosaicReader::new(mb, rules)?);
+                        return Ok((a, b, Nbr::None));
                     };
-                    Ok((a, b, n))
-                });
+                    let a = MosaicReader::with_nbr(ma, na, rules)?;
+                    let b = MosaicReader::with_nbr(mb, nb, rules)?;
+                    Ok(match (a, b) {
+                        (Some(a), Some(b)) => (a, b, Nbr::Folded),
+                        _ => (
+                            MosaicReader::new(ma, rules)?,
+                            MosaicReader::new(mb, rules)?,
+                            Nbr::Readers(
+                                MosaicReader::new(na, rules)?,
+                                MosaicReader::new(nb, rules)?,
+                            ),
+                        ),
+                    })
+                })();
                 (
                     readers,
                     [StripData::default(), StripData::default()],
@@ -428,15 +450,19 @@ fn strips(
                 ra.read(row0, nrows, da, true)?;
                 rb.read(row0, nrows, db, true)?;
                 // The burn codes, while A's states are at hand (`codes` is reused below).
-                let burn = match rn {
-                    Some((rna, rnb)) => {
+                let nbr_pair = match rn {
+                    Nbr::Readers(rna, rnb) => {
                         rna.read(row0, nrows, dna, true)?;
                         rnb.read(row0, nrows, dnb, true)?;
-                        crate::burn::strip(
-                            &da.states, &dna.ndvi, &dnb.ndvi, row0, nrows, g.width, covs, area,
-                            codes,
-                        )
+                        Some((&dna.ndvi, &dnb.ndvi))
                     }
+                    Nbr::Folded => Some((&da.nbr, &db.nbr)),
+                    Nbr::None => None,
+                };
+                let burn = match nbr_pair {
+                    Some((na, nb)) => crate::burn::strip(
+                        &da.states, na, nb, row0, nrows, g.width, covs, area, codes,
+                    ),
                     None => crate::burn::StripOut::default(),
                 };
                 let ndvi = (!da.ndvi.is_empty() && !db.ndvi.is_empty())

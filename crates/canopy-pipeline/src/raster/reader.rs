@@ -60,6 +60,9 @@ pub struct StripData {
     pub clear: Vec<u16>,
     pub confirm: Vec<u16>,
     pub first_nf: Vec<i32>,
+    /// Readers made [`MosaicReader::with_nbr`]: the NBR composite (NaN where
+    /// unobserved); else empty.
+    pub nbr: Vec<f32>,
 }
 
 /// Class code of an unobserved pixel in [`StripData::classes`].
@@ -119,14 +122,68 @@ pub struct MosaicReader<'a> {
     next: Composite,
     carry: Option<(usize, usize)>,
     done: Vec<usize>,
+    /// Composite epochs read with their NBR ([`MosaicReader::with_nbr`]).
+    nbr: Option<NbrSide<'a>>,
+}
+
+/// The NBR of a composite epoch, composited from the NDVI reader's own reads:
+/// the NBR mosaic (`burn`: each tile's red band replaced by its SWIR2 band, a
+/// median composite) shares the NDVI mosaic's tiles, so each block is read and
+/// decoded once for both, and the NBR needs no readers of its own.
+struct NbrSide<'a> {
+    mosaic: &'a Mosaic,
+    comp: Composite,
+    next: Composite,
+    /// One row's states and NBR (scratch).
+    row: StripData,
+    /// The composite's states (not used: the NBR's values are).
+    states: Vec<u8>,
 }
 
 impl<'a> MosaicReader<'a> {
     pub fn new(mosaic: &'a Mosaic, rules: &'a Rules) -> Result<MosaicReader<'a>, PipelineError> {
+        Self::open(mosaic, rules, None)
+    }
+
+    /// A reader of a composite epoch that also composites its NBR (`nbr`: the
+    /// epoch's NBR mosaic, `burn::pair_mosaics`) from the same reads, into
+    /// [`StripData::nbr`]. `None` when the epochs' mosaics do not pair that way
+    /// (a priority epoch, or tiles that differ): read the NBR with its own reader.
+    pub fn with_nbr(
+        mosaic: &'a Mosaic,
+        nbr: &'a Mosaic,
+        rules: &'a Rules,
+    ) -> Result<Option<MosaicReader<'a>>, PipelineError> {
+        let same_tiles = mosaic.tiles.len() == nbr.tiles.len()
+            && mosaic.tiles.iter().zip(&nbr.tiles).all(|(a, b)| {
+                a.info.path == b.info.path && a.window == b.window && a.placement == b.placement
+            });
+        let spectral = mosaic
+            .tiles
+            .iter()
+            .all(|t| matches!(t.info.bands, BandSet::Spectral { .. }));
+        if mosaic.composite == Method::Priority || !same_tiles || !spectral {
+            return Ok(None);
+        }
+        Self::open(mosaic, rules, Some(nbr)).map(Some)
+    }
+
+    fn open(
+        mosaic: &'a Mosaic,
+        rules: &'a Rules,
+        nbr: Option<&'a Mosaic>,
+    ) -> Result<MosaicReader<'a>, PipelineError> {
         let tiles = mosaic
             .tiles
             .iter()
-            .map(|t| open_tile(mosaic, t, rules))
+            .enumerate()
+            .map(|(i, t)| {
+                let swir = nbr.and_then(|m| match &m.tiles[i].info.bands {
+                    BandSet::Spectral { red, .. } => Some(red.0),
+                    BandSet::Classes { .. } => None,
+                });
+                open_tile(mosaic, t, rules, swir)
+            })
             .collect::<Result<_, _>>()?;
         Ok(MosaicReader {
             mosaic,
@@ -141,6 +198,13 @@ impl<'a> MosaicReader<'a> {
             next: Composite::default(),
             carry: None,
             done: Vec::new(),
+            nbr: nbr.map(|mosaic| NbrSide {
+                mosaic,
+                comp: Composite::default(),
+                next: Composite::default(),
+                row: StripData::default(),
+                states: Vec::new(),
+            }),
         })
     }
 
@@ -177,6 +241,7 @@ impl<'a> MosaicReader<'a> {
         out.clear.clear();
         out.confirm.clear();
         out.first_nf.clear();
+        out.nbr.clear();
         if spectral && self.mosaic.composite != Method::Priority {
             return self.read_composite(row0, rows, out);
         }
@@ -409,15 +474,38 @@ impl<'a> MosaicReader<'a> {
             self.done.clear();
             self.done.resize(self.tiles.len(), row0);
         }
+        if let Some(nb) = self.nbr.as_mut() {
+            if carried {
+                std::mem::swap(&mut nb.comp, &mut nb.next);
+            } else {
+                nb.comp.reset_windows(
+                    nb.mosaic.composite,
+                    self.rules.ndvi_min,
+                    nb.mosaic.min_clear,
+                    (width, rows),
+                    &windows(row0, end),
+                );
+            }
+        }
         self.carry = None;
         if next_rows > 0 {
+            let ahead = windows(end, end + next_rows);
             self.next.reset_windows(
                 self.mosaic.composite,
                 self.rules.ndvi_min,
                 self.mosaic.min_clear,
                 (width, next_rows),
-                &windows(end, end + next_rows),
+                &ahead,
             );
+            if let Some(nb) = self.nbr.as_mut() {
+                nb.next.reset_windows(
+                    nb.mosaic.composite,
+                    self.rules.ndvi_min,
+                    nb.mosaic.min_clear,
+                    (width, next_rows),
+                    &ahead,
+                );
+            }
         }
         for i in 0..self.mosaic.tiles.len() {
             let w = self.mosaic.tiles[i].window;
@@ -456,6 +544,10 @@ impl<'a> MosaicReader<'a> {
             self.carry = Some((end, next_rows));
         }
         self.comp.finish(&mut out.states, &mut out.ndvi);
+        match self.nbr.as_mut() {
+            Some(nb) => nb.comp.finish(&mut nb.states, &mut out.nbr),
+            None => out.nbr.clear(),
+        }
         out.classes.clear();
         std::mem::swap(&mut out.clear, &mut self.comp.clear);
         std::mem::swap(&mut out.confirm, &mut self.comp.confirm);
@@ -499,7 +591,9 @@ impl<'a> MosaicReader<'a> {
         Ok(())
     }
 
-    /// [`MosaicReader::add_tile`] of one read: window `sub` of tile `i`.
+    /// [`MosaicReader::add_tile`] of one read: window `sub` of tile `i`, added
+    /// to the NDVI composites and, with an NBR side, from the same read (SWIR2
+    /// in place of red) to the NBR composites.
     fn add_rows(
         &mut self,
         i: usize,
@@ -507,12 +601,7 @@ impl<'a> MosaicReader<'a> {
         row0: usize,
         end: usize,
     ) -> Result<(), PipelineError> {
-        let width = self.mosaic.grid.width;
         let placed = &self.mosaic.tiles[i];
-        let day = placed.day;
-        // Classified pixel by pixel straight into the composite: no buffer
-        // of the scene's states and NDVI.
-        let raw = self.read_bands_of(i, sub)?;
         let BandSet::Spectral {
             red,
             nir,
@@ -522,61 +611,37 @@ impl<'a> MosaicReader<'a> {
         else {
             unreachable!("composites are of spectral epochs")
         };
-        let rule = self.rules.spectral(red.1, nir.1, *mask_rule);
-        let (has_mask, has_alpha) = (mask.is_some(), self.tiles[i].alpha.is_some());
-        let (comp, next) = (&mut self.comp, &mut self.next);
-        // Row `r` of the window: its composite and offset in it.
-        let target = |r: usize| {
-            let g = sub.row + r;
-            if g < end {
-                (true, (g - row0) * width + sub.col)
-            } else {
-                (false, (g - end) * width + sub.col)
-            }
+        let raw = self.read_bands_of(i, sub)?;
+        let at = Rows {
+            sub,
+            row0,
+            end,
+            width: self.mosaic.grid.width,
+            day: placed.day,
         };
-        let n = sub.width * sub.height;
-        let fast = rule.for_u16();
-        match raw {
-            RawKind::U16 if fast.is_some() => {
-                // Branch-free classification of each row, then compositing.
-                let fast = fast.expect("checked");
-                let b = RawBands::new(&self.raw.u16, n, has_mask, has_alpha);
-                let w = sub.width;
-                let t = &mut self.tile;
-                t.states.resize(w, UNOBSERVED);
-                t.ndvi.resize(w, f32::NAN);
-                for r in 0..sub.height {
-                    let row = r * w..(r + 1) * w;
-                    fast.classify_into(
-                        &b.red[row.clone()],
-                        &b.nir[row.clone()],
-                        b.mask.map(|m| &m[row.clone()]),
-                        b.alpha.map(|a| &a[row.clone()]),
-                        &mut t.states[..w],
-                        &mut t.ndvi[..w],
-                    );
-                    let (here, at) = target(r);
-                    let c = if here { &mut *comp } else { &mut *next };
-                    c.add(at, &t.states[..w], &t.ndvi[..w], day);
-                }
-            }
-            RawKind::U16 => {
-                let bands = RawBands::new(&self.raw.u16, n, has_mask, has_alpha);
-                for r in 0..sub.height {
-                    let o = r * sub.width;
-                    let (here, at) = target(r);
-                    let c = if here { &mut *comp } else { &mut *next };
-                    c.add_with(at, sub.width, day, |k| bands.obs(&rule, o + k));
-                }
-            }
-            RawKind::F32 => {
-                let bands = RawBands::new(&self.raw.f32, n, has_mask, has_alpha);
-                for r in 0..sub.height {
-                    let o = r * sub.width;
-                    let (here, at) = target(r);
-                    let c = if here { &mut *comp } else { &mut *next };
-                    c.add_with(at, sub.width, day, |k| bands.obs(&rule, o + k));
-                }
+        let view = RawView {
+            kind: raw,
+            bufs: &self.raw,
+            n: sub.width * sub.height,
+            mask: mask.is_some(),
+            alpha: self.tiles[i].alpha.is_some(),
+        };
+        let rule = self.rules.spectral(red.1, nir.1, *mask_rule);
+        add_observations(
+            &view,
+            None,
+            &rule,
+            at,
+            [&mut self.comp, &mut self.next],
+            &mut self.tile,
+        );
+        if let Some(nb) = self.nbr.as_mut() {
+            if let BandSet::Spectral { red: swir, .. } = &nb.mosaic.tiles[i].info.bands {
+                // The SWIR2 band is read last (`open_tile`).
+                let rule = self.rules.spectral(swir.1, nir.1, *mask_rule);
+                let swir_ix = self.tiles[i].raw_bands.len() - 1;
+                let comps = [&mut nb.comp, &mut nb.next];
+                add_observations(&view, Some(swir_ix), &rule, at, comps, &mut nb.row);
             }
         }
         Ok(())
@@ -762,6 +827,102 @@ impl<'a> MosaicReader<'a> {
     }
 }
 
+/// Where the rows of one read go: window `sub` of the working grid, the strip
+/// `row0 .. end` (rows past `end` go to the next strip's composite), the grid's
+/// width, the scene's day.
+#[derive(Clone, Copy)]
+struct Rows {
+    sub: Window,
+    row0: usize,
+    end: usize,
+    width: usize,
+    day: i32,
+}
+
+/// The bands of one read in [`RawBufs`].
+struct RawView<'b> {
+    kind: RawKind,
+    bufs: &'b RawBufs,
+    n: usize,
+    mask: bool,
+    alpha: bool,
+}
+
+/// Classifies each row of a read with `rule` (its red band, or with `red`
+/// the read's band of that index in its place) and adds it to the strip's
+/// composite or, past the strip, to the next one's (`comps`).
+fn add_observations(
+    view: &RawView,
+    red: Option<usize>,
+    rule: &SpectralRule,
+    at: Rows,
+    comps: [&mut Composite; 2],
+    scratch: &mut StripData,
+) {
+    let [comp, next] = comps;
+    let Rows {
+        sub,
+        row0,
+        end,
+        width,
+        day,
+    } = at;
+    // Row `r` of the window: its composite and offset in it.
+    let target = |r: usize| {
+        let g = sub.row + r;
+        if g < end {
+            (true, (g - row0) * width + sub.col)
+        } else {
+            (false, (g - end) * width + sub.col)
+        }
+    };
+    let n = view.n;
+    let fast = rule.for_u16();
+    match view.kind {
+        RawKind::U16 if fast.is_some() => {
+            // Branch-free classification of each row, then compositing.
+            let fast = fast.expect("checked");
+            let b = RawBands::new(&view.bufs.u16, n, view.mask, view.alpha).red_from(red);
+            let w = sub.width;
+            let t = scratch;
+            t.states.resize(w, UNOBSERVED);
+            t.ndvi.resize(w, f32::NAN);
+            for r in 0..sub.height {
+                let row = r * w..(r + 1) * w;
+                fast.classify_into(
+                    &b.red[row.clone()],
+                    &b.nir[row.clone()],
+                    b.mask.map(|m| &m[row.clone()]),
+                    b.alpha.map(|a| &a[row.clone()]),
+                    &mut t.states[..w],
+                    &mut t.ndvi[..w],
+                );
+                let (here, at) = target(r);
+                let c = if here { &mut *comp } else { &mut *next };
+                c.add(at, &t.states[..w], &t.ndvi[..w], day);
+            }
+        }
+        RawKind::U16 => {
+            let bands = RawBands::new(&view.bufs.u16, n, view.mask, view.alpha).red_from(red);
+            for r in 0..sub.height {
+                let o = r * sub.width;
+                let (here, at) = target(r);
+                let c = if here { &mut *comp } else { &mut *next };
+                c.add_with(at, sub.width, day, |k| bands.obs(rule, o + k));
+            }
+        }
+        RawKind::F32 => {
+            let bands = RawBands::new(&view.bufs.f32, n, view.mask, view.alpha).red_from(red);
+            for r in 0..sub.height {
+                let o = r * sub.width;
+                let (here, at) = target(r);
+                let c = if here { &mut *comp } else { &mut *next };
+                c.add_with(at, sub.width, day, |k| bands.obs(rule, o + k));
+            }
+        }
+    }
+}
+
 /// `day` for a non-forest observation, else [`NO_DAY`].
 #[inline]
 fn day_if_nf(state: u8, day: i32) -> i32 {
@@ -883,6 +1044,9 @@ struct RawBufs {
 
 /// The bands of one raw spectral read, as slices of `n` pixels.
 struct RawBands<'b, T> {
+    /// The whole read, band after band (`n` values each).
+    all: &'b [T],
+    n: usize,
     red: &'b [T],
     nir: &'b [T],
     mask: Option<&'b [T]>,
@@ -898,11 +1062,21 @@ impl<'b, T: Copy + Into<f32> + Default + PartialEq> RawBands<'b, T> {
         let mask = mask.then(&mut next);
         let alpha = alpha.then(&mut next);
         RawBands {
+            all: buf,
+            n,
             red,
             nir,
             mask,
             alpha,
         }
+    }
+
+    /// The same bands with the read's band `ix` (from 0) as red, when given.
+    fn red_from(mut self, ix: Option<usize>) -> Self {
+        if let Some(ix) = ix {
+            self.red = self.all.chunks_exact(self.n.max(1)).nth(ix).unwrap_or(&[]);
+        }
+        self
     }
 
     /// State and NDVI of pixel `k` (values of integer bands are exact in `f32`,
@@ -1022,8 +1196,15 @@ fn used_bands(bands: &BandSet) -> Vec<usize> {
     }
 }
 
-fn open_tile(mosaic: &Mosaic, t: &PlacedTile, rules: &Rules) -> Result<OpenTile, PipelineError> {
-    let mut open = open_tile_ds(mosaic, t)?;
+/// Opens tile `t` for reading; `swir`: a band read too, last (a composite
+/// epoch's NBR, [`MosaicReader::with_nbr`]).
+fn open_tile(
+    mosaic: &Mosaic,
+    t: &PlacedTile,
+    rules: &Rules,
+    swir: Option<usize>,
+) -> Result<OpenTile, PipelineError> {
+    let mut open = open_tile_ds(mosaic, t, swir)?;
     let bw = open
         .ds
         .rasterband(open.bands[0])
@@ -1042,10 +1223,14 @@ fn open_tile(mosaic: &Mosaic, t: &PlacedTile, rules: &Rules) -> Result<OpenTile,
         Placement::Warped => t.window.row as i64,
     };
     if let BandSet::Spectral { .. } = &t.info.bands {
-        open.raw_bands = open
+        // Red, NIR, the mask, the warp alpha, then the SWIR2 band (`RawBands`).
+        let (main, extra) = open
             .bands
+            .split_at(open.bands.len() - swir.is_some() as usize);
+        open.raw_bands = main
             .iter()
             .chain(&open.alpha)
+            .chain(extra)
             .map(|&b| b as i32)
             .collect();
         open.raw_u16 = open.raw_bands.iter().all(|&b| {
@@ -1060,8 +1245,13 @@ fn open_tile(mosaic: &Mosaic, t: &PlacedTile, rules: &Rules) -> Result<OpenTile,
     Ok(open)
 }
 
-fn open_tile_ds(mosaic: &Mosaic, t: &PlacedTile) -> Result<OpenTile, PipelineError> {
-    let bands = used_bands(&t.info.bands);
+fn open_tile_ds(
+    mosaic: &Mosaic,
+    t: &PlacedTile,
+    swir: Option<usize>,
+) -> Result<OpenTile, PipelineError> {
+    let mut bands = used_bands(&t.info.bands);
+    bands.extend(swir);
     match t.placement {
         Placement::Direct { .. } => Ok(OpenTile {
             ds: tile::open(&t.info.path)?,
