@@ -202,10 +202,6 @@ fn draw(
     (rgb, cw, ch)
 }
 
-/// Rows of the working grid a group of alerts may span: the alerts whose windows
-/// fit in this many rows are rendered from one read of each epoch (and each scene).
-pub const GROUP_ROWS: usize = 256;
-
 /// One alert to render: its place in the output order, id, patch and window.
 struct Job<'a> {
     idx: usize,
@@ -214,15 +210,17 @@ struct Job<'a> {
     win: [usize; 4],
 }
 
-/// Alerts grouped by rows (sorted by window top; a group spans at most
-/// [`GROUP_ROWS`] rows of windows), so that each group reads every epoch once.
-fn groups<'a>(mut jobs: Vec<Job<'a>>) -> Vec<Vec<Job<'a>>> {
+/// Alerts grouped by rows (sorted by window top; a group spans at most `rows`
+/// rows of windows), so that each group reads every epoch once. `render` takes
+/// a strip's height (`strips::strip_height`): a group's reads are whole grid
+/// rows of every epoch and scene, held at once, so they are bounded as a strip's.
+fn groups<'a>(mut jobs: Vec<Job<'a>>, rows: usize) -> Vec<Vec<Job<'a>>> {
     jobs.sort_by_key(|j| (j.win[1], j.idx));
     let mut out: Vec<Vec<Job>> = Vec::new();
     let mut span = (0usize, 0usize);
     for j in jobs {
         match out.last_mut() {
-            Some(g) if j.win[3].max(span.1) - span.0 <= GROUP_ROWS => {
+            Some(g) if j.win[3].max(span.1) - span.0 <= rows => {
                 span.1 = span.1.max(j.win[3]);
                 g.push(j);
             }
@@ -281,7 +279,7 @@ pub fn render(
         })
         .collect();
     let rendered_here = jobs.len();
-    let groups = groups(jobs);
+    let groups = groups(jobs, crate::strips::strip_height(g.width));
     let scene_mosaics: Vec<Mosaic> = scenes(ma).into_iter().chain(scenes(mb)).collect();
     let per_thread = PerThread::new();
     let rendered: Vec<Result<Vec<(usize, Vec<Chip>)>, PipelineError>> = groups
@@ -506,13 +504,16 @@ mod tests {
             comp: &comp,
             win: [0, r0, 10, r1],
         };
-        let gs = groups(vec![
-            job(0, 300, 330),
-            job(1, 0, 24),
-            job(2, 200, 256),
-            job(3, 10, 40),
-            job(4, 250, 260),
-        ]);
+        let gs = groups(
+            vec![
+                job(0, 300, 330),
+                job(1, 0, 24),
+                job(2, 200, 256),
+                job(3, 10, 40),
+                job(4, 250, 260),
+            ],
+            256,
+        );
         let idx: Vec<Vec<usize>> = gs
             .iter()
             .map(|g| g.iter().map(|j| j.idx).collect())
