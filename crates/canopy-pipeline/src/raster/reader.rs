@@ -460,17 +460,13 @@ impl<'a> MosaicReader<'a> {
                 .collect()
         };
         let carried = self.carry == Some((row0, rows)) && self.done.len() == self.tiles.len();
+        let rules = self.rules;
+        let here = windows(row0, end);
         if carried {
             // The rows read past the previous strip's end are already in `next`.
             std::mem::swap(&mut self.comp, &mut self.next);
         } else {
-            self.comp.reset_windows(
-                self.mosaic.composite,
-                self.rules.ndvi_min,
-                self.mosaic.min_clear,
-                (width, rows),
-                &windows(row0, end),
-            );
+            start(&mut self.comp, self.mosaic, rules, (width, rows), &here);
             self.done.clear();
             self.done.resize(self.tiles.len(), row0);
         }
@@ -478,33 +474,21 @@ impl<'a> MosaicReader<'a> {
             if carried {
                 std::mem::swap(&mut nb.comp, &mut nb.next);
             } else {
-                nb.comp.reset_windows(
-                    nb.mosaic.composite,
-                    self.rules.ndvi_min,
-                    nb.mosaic.min_clear,
-                    (width, rows),
-                    &windows(row0, end),
-                );
+                start(&mut nb.comp, nb.mosaic, rules, (width, rows), &here);
             }
         }
         self.carry = None;
         if next_rows > 0 {
             let ahead = windows(end, end + next_rows);
-            self.next.reset_windows(
-                self.mosaic.composite,
-                self.rules.ndvi_min,
-                self.mosaic.min_clear,
+            start(
+                &mut self.next,
+                self.mosaic,
+                rules,
                 (width, next_rows),
                 &ahead,
             );
             if let Some(nb) = self.nbr.as_mut() {
-                nb.next.reset_windows(
-                    nb.mosaic.composite,
-                    self.rules.ndvi_min,
-                    nb.mosaic.min_clear,
-                    (width, next_rows),
-                    &ahead,
-                );
+                start(&mut nb.next, nb.mosaic, rules, (width, next_rows), &ahead);
             }
         }
         for i in 0..self.mosaic.tiles.len() {
@@ -921,6 +905,19 @@ fn add_observations(
             }
         }
     }
+}
+
+/// Starts `comp` on a strip of `mosaic`'s working grid (`size`: width, rows)
+/// that the tiles' `windows` cover, with the epoch's method and `min_clear`.
+fn start(
+    comp: &mut Composite,
+    mosaic: &Mosaic,
+    rules: &Rules,
+    size: (usize, usize),
+    windows: &[[usize; 4]],
+) {
+    let (method, min_clear) = (mosaic.composite, mosaic.min_clear);
+    comp.reset_windows(method, rules.ndvi_min, min_clear, size, windows);
 }
 
 /// `day` for a non-forest observation, else [`NO_DAY`].
