@@ -888,22 +888,29 @@ fn add_observations(
         }
         RawKind::U16 => {
             let bands = RawBands::new(&view.bufs.u16, n, view.mask, view.alpha).red_from(red);
-            for r in 0..sub.height {
-                let o = r * sub.width;
-                let (here, at) = target(r);
-                let c = if here { &mut *comp } else { &mut *next };
-                c.add_with(at, sub.width, day, |k| bands.obs(rule, o + k));
-            }
+            add_by_pixel(&bands, rule, sub, &target, [comp, next], day);
         }
         RawKind::F32 => {
             let bands = RawBands::new(&view.bufs.f32, n, view.mask, view.alpha).red_from(red);
-            for r in 0..sub.height {
-                let o = r * sub.width;
-                let (here, at) = target(r);
-                let c = if here { &mut *comp } else { &mut *next };
-                c.add_with(at, sub.width, day, |k| bands.obs(rule, o + k));
-            }
+            add_by_pixel(&bands, rule, sub, &target, [comp, next], day);
         }
+    }
+}
+
+/// [`add_observations`] pixel by pixel (the general rule, any band type).
+fn add_by_pixel<T: Copy + Into<f32> + Default + PartialEq>(
+    bands: &RawBands<T>,
+    rule: &SpectralRule,
+    sub: Window,
+    target: &dyn Fn(usize) -> (bool, usize),
+    [comp, next]: [&mut Composite; 2],
+    day: i32,
+) {
+    for r in 0..sub.height {
+        let o = r * sub.width;
+        let (here, at) = target(r);
+        let c = if here { &mut *comp } else { &mut *next };
+        c.add_with(at, sub.width, day, |k| bands.obs(rule, o + k));
     }
 }
 
