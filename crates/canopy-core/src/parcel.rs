@@ -83,14 +83,28 @@ type Names = (
     &'static [&'static str],
 );
 
-fn matches(names: Names, s: &str) -> bool {
+/// Every spelling in `names`, folded (`text::fold`: case, tone marks, Unicode
+/// form and spacing ignored).
+fn folded(names: Names) -> Vec<String> {
+    [names.0, names.1, names.2]
+        .into_iter()
+        .chain(names.3.iter().copied())
+        .map(fold)
+        .collect()
+}
+
+/// The value one of whose folded spellings (`table`, from [`folded`]) is `s`
+/// folded. A plot layer has hundreds of thousands of values to parse: each is
+/// folded once and the spellings only once per process.
+fn find_folded<T: Copy>(table: &[(T, Vec<String>)], s: &str) -> Option<T> {
     let k = fold(s);
-    let k = k.trim();
-    !k.is_empty()
-        && (k == fold(names.0)
-            || k == fold(names.1)
-            || k == fold(names.2)
-            || names.3.iter().any(|a| k == fold(a)))
+    if k.is_empty() {
+        return None;
+    }
+    table
+        .iter()
+        .find(|(_, names)| names.iter().any(|n| *n == k))
+        .map(|(v, _)| *v)
 }
 
 macro_rules! labelled {
@@ -110,7 +124,11 @@ macro_rules! labelled {
             /// Parses a code or label in either language (case, tone marks and
             /// Unicode form ignored); `None` when it is none of them.
             pub fn parse(s: &str) -> Option<$t> {
-                Self::ALL.iter().copied().find(|v| matches(v.names(), s))
+                static FOLDED: std::sync::OnceLock<Vec<($t, Vec<String>)>> =
+                    std::sync::OnceLock::new();
+                let table = FOLDED
+                    .get_or_init(|| Self::ALL.iter().map(|&v| (v, folded(v.names()))).collect());
+                find_folded(table, s)
             }
         }
         impl std::fmt::Display for $t {
