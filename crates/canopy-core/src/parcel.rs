@@ -103,7 +103,7 @@ fn find_folded<T: Copy>(table: &[(T, Vec<String>)], s: &str) -> Option<T> {
     }
     table
         .iter()
-        .find(|(_, names)| names.iter().any(|n| *n == k))
+        .find(|(_, names)| names.contains(&k))
         .map(|(v, _)| *v)
 }
 
