@@ -501,12 +501,18 @@ impl<'a> MosaicReader<'a> {
                 continue;
             }
             // On to the end of the block row the strip ends in (within the tile
-            // and the next strip).
+            // and the next strip). A warped tile is read on through the whole
+            // next strip: the warper's source windows of two strips share a block
+            // row of the source, which GDAL's cache no longer holds once every
+            // other scene's tiles of the strip are read, so reading the two strips
+            // at once halves the source blocks decoded twice.
             let stop = if next_rows > 0 {
                 let (origin, bh) = (self.tiles[i].row_origin, self.tiles[i].block_rows as i64);
                 let k = (last as i64 - origin).div_euclid(bh);
                 let boundary = origin + k * bh;
-                let b = if boundary == last as i64 {
+                let b = if self.mosaic.tiles[i].placement == Placement::Warped {
+                    end + next_rows
+                } else if boundary == last as i64 {
                     last
                 } else {
                     (boundary + bh) as usize
