@@ -152,5 +152,5 @@ fn a_second_run_keeps_the_run_history() {
     }
     let runs = canopy_store::read_runs(&store).unwrap();
     assert_eq!(runs.len(), 2);
-    assert!(runs[1].inputs.contains("sha256:"), "{}", runs[1].inputs);
+    assert!(runs[1].inputs.contains("blake3:"), "{}", runs[1].inputs);
 }

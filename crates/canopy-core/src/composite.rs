@@ -286,7 +286,23 @@ impl Composite {
     /// (states and NDVI as `SpectralRule::classify_into` writes them), observed on `day`.
     pub fn add(&mut self, at: usize, states: &[u8], ndvi: &[f32], day: i32) {
         assert_eq!(states.len(), ndvi.len());
-        self.add_with(at, states.len(), day, |k| (states[k], ndvi[k]));
+        if self.method == Method::MedianNdvi {
+            self.add_with(at, states.len(), day, |k| (states[k], ndvi[k]));
+            return;
+        }
+        let n = states.len();
+        add_best(
+            Best {
+                best: &mut self.best[at..at + n],
+                state: &mut self.best_state[at..at + n],
+                confirm: &mut self.confirm[at..at + n],
+                first_nf: &mut self.first_nf[at..at + n],
+                clear: &mut self.clear[at..at + n],
+            },
+            states,
+            ndvi,
+            day,
+        );
     }
 
     /// Adds one scene's observations of the pixels `at .. at + n`, where
@@ -319,26 +335,16 @@ impl Composite {
                 }
             }
             _ => {
-                let best = &mut self.best[at..at + n];
-                let best_state = &mut self.best_state[at..at + n];
-                // Without branches (selects), so that clouds scattered over a
-                // scene cost no mispredictions; an unobserved pixel changes nothing.
+                let mut b = Best {
+                    best: &mut self.best[at..at + n],
+                    state: &mut self.best_state[at..at + n],
+                    confirm,
+                    first_nf,
+                    clear,
+                };
                 for k in 0..n {
                     let (s, v) = obs(k);
-                    let seen = s != UNOBSERVED;
-                    let nf = s == NON_FOREST;
-                    confirm[k] = confirm[k].wrapping_add(nf as u16);
-                    first_nf[k] = if nf {
-                        first_nf[k].min(day)
-                    } else {
-                        first_nf[k]
-                    };
-                    // Ties keep the larger state (forest over non-forest) so the
-                    // result does not depend on the order of scenes.
-                    let better = seen & ((v > best[k]) | ((v == best[k]) & (s > best_state[k])));
-                    best[k] = if better { v } else { best[k] };
-                    best_state[k] = if better { s } else { best_state[k] };
-                    clear[k] = clear[k].saturating_add(seen as u16);
+                    b.add(k, s, v, day);
                 }
             }
         }
@@ -388,6 +394,59 @@ fn median(v: &mut [f32]) -> f32 {
     } else {
         let lo = v[..mid].iter().copied().fold(f32::NEG_INFINITY, f32::max);
         ((lo as f64 + hi as f64) / 2.0) as f32
+    }
+}
+
+/// The per-pixel state of a maximum (or priority) composite over a run of
+/// pixels: one slice per field, all of the run's length.
+struct Best<'a> {
+    best: &'a mut [f32],
+    state: &'a mut [u8],
+    confirm: &'a mut [u16],
+    first_nf: &'a mut [i32],
+    clear: &'a mut [u16],
+}
+
+impl Best<'_> {
+    /// Pixel `k` observed as `s` with NDVI `v` on `day`. Without branches
+    /// (selects), so that clouds scattered over a scene cost no mispredictions
+    /// and a row compiles to vector code; an unobserved pixel changes nothing.
+    #[inline(always)]
+    fn add(&mut self, k: usize, s: u8, v: f32, day: i32) {
+        let seen = s != UNOBSERVED;
+        let nf = s == NON_FOREST;
+        self.confirm[k] = self.confirm[k].wrapping_add(nf as u16);
+        self.first_nf[k] = if nf {
+            self.first_nf[k].min(day)
+        } else {
+            self.first_nf[k]
+        };
+        // Ties keep the larger state (forest over non-forest) so the result
+        // does not depend on the order of scenes.
+        let better = seen & ((v > self.best[k]) | ((v == self.best[k]) & (s > self.state[k])));
+        self.best[k] = if better { v } else { self.best[k] };
+        self.state[k] = if better { s } else { self.state[k] };
+        self.clear[k] = self.clear[k].saturating_add(seen as u16);
+    }
+}
+
+/// [`Best::add`] of a row of observations (`states`, `ndvi` as
+/// `SpectralRule::classify_into` writes them), compiled for each vector
+/// instruction set and chosen at run time (`multiversion`): the same integer
+/// and float operations, so the same result on every CPU.
+#[multiversion::multiversion(targets = "simd")]
+fn add_best<'a>(mut b: Best<'a>, states: &[u8], ndvi: &[f32], day: i32) {
+    let n = states.len();
+    let ndvi = &ndvi[..n];
+    assert!(
+        b.best.len() == n
+            && b.state.len() == n
+            && b.confirm.len() == n
+            && b.first_nf.len() == n
+            && b.clear.len() == n
+    );
+    for k in 0..n {
+        b.add(k, states[k], ndvi[k], day);
     }
 }
 

@@ -254,33 +254,50 @@ impl U16Rule {
         out: &mut [u8],
         ndvi: &mut [f32],
     ) {
-        let n = out.len();
-        assert!(red.len() == n && nir.len() == n && ndvi.len() == n);
-        let (red, nir, ndvi) = (&red[..n], &nir[..n], &mut ndvi[..n]);
-        match (mask, alpha) {
-            (None, None) => {
-                for k in 0..n {
-                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], true);
-                }
+        classify_u16(self, red, nir, mask, alpha, out, ndvi);
+    }
+}
+
+/// [`U16Rule::classify_into`], compiled for each vector instruction set and
+/// chosen at run time (`multiversion`). Rust never fuses a multiply and an add
+/// into one FMA by itself, so every version does the same IEEE operations and
+/// gives the same bits.
+#[multiversion::multiversion(targets = "simd")]
+fn classify_u16(
+    rule: &U16Rule,
+    red: &[u16],
+    nir: &[u16],
+    mask: Option<&[u16]>,
+    alpha: Option<&[u16]>,
+    out: &mut [u8],
+    ndvi: &mut [f32],
+) {
+    let n = out.len();
+    assert!(red.len() == n && nir.len() == n && ndvi.len() == n);
+    let (red, nir, ndvi) = (&red[..n], &nir[..n], &mut ndvi[..n]);
+    match (mask, alpha) {
+        (None, None) => {
+            for k in 0..n {
+                (out[k], ndvi[k]) = rule.state_and_ndvi(red[k], nir[k], true);
             }
-            (Some(m), None) => {
-                let m = &m[..n];
-                for k in 0..n {
-                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], m[k] == 0);
-                }
+        }
+        (Some(m), None) => {
+            let m = &m[..n];
+            for k in 0..n {
+                (out[k], ndvi[k]) = rule.state_and_ndvi(red[k], nir[k], m[k] == 0);
             }
-            (None, Some(a)) => {
-                let a = &a[..n];
-                for k in 0..n {
-                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], a[k] != 0);
-                }
+        }
+        (None, Some(a)) => {
+            let a = &a[..n];
+            for k in 0..n {
+                (out[k], ndvi[k]) = rule.state_and_ndvi(red[k], nir[k], a[k] != 0);
             }
-            (Some(m), Some(a)) => {
-                let (m, a) = (&m[..n], &a[..n]);
-                for k in 0..n {
-                    let clear = (m[k] == 0) & (a[k] != 0);
-                    (out[k], ndvi[k]) = self.state_and_ndvi(red[k], nir[k], clear);
-                }
+        }
+        (Some(m), Some(a)) => {
+            let (m, a) = (&m[..n], &a[..n]);
+            for k in 0..n {
+                let clear = (m[k] == 0) & (a[k] != 0);
+                (out[k], ndvi[k]) = rule.state_and_ndvi(red[k], nir[k], clear);
             }
         }
     }

@@ -16,7 +16,7 @@
 //! depends on it. The reductions then run on the cached strips in strip order,
 //! so the store is bit-identical to a full run's.
 //!
-//! Input fingerprints (SHA-256 of whole files, for the `runs` table) are cached
+//! Input fingerprints (BLAKE3 of whole files, `fingerprint`, for the `runs` table) are cached
 //! too, by path, size and modification time (`fingerprints.json`), so an
 //! unchanged tile is not even hashed again.
 //!
@@ -66,7 +66,7 @@ pub struct Cache {
     base: String,
     /// Epoch id → digest of its configuration and tiles.
     epochs: BTreeMap<String, String>,
-    /// Every input's fingerprint (path as in the region → `sha256:…`).
+    /// Every input's fingerprint (path as in the region → `blake3:…`).
     fps: BTreeMap<String, String>,
     report: Mutex<CacheReport>,
 }
@@ -106,7 +106,7 @@ impl Cache {
                 (Some(s), Some(e))
                     if s.size == e.size
                         && s.mtime_ns == e.mtime_ns
-                        && e.fingerprint.starts_with("sha256:") =>
+                        && e.fingerprint.starts_with(crate::fingerprint::FILE_PREFIX) =>
                 {
                     fps.insert(key, e.fingerprint.clone());
                     report.hash_reused += 1;

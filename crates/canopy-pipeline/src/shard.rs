@@ -14,7 +14,7 @@
 //! its strips, exactly as the pass's reduction consumes them (per polygon sums,
 //! transition sums, every loss run, burned runs, confirming-observation runs);
 //! plus the region's name, the settings (those of the `runs` table, less the
-//! thread count), every input's size and mtime, and the SHA-256 of the inputs
+//! thread count), every input's size and mtime, and the fingerprints (BLAKE3) of the inputs
 //! whose index is K modulo N (so the N shards hash the inputs once between
 //! them); and per pair (`chips:A:B`) the evidence chips of the alerts lying
 //! wholly inside the shard's rows (a patch off the shard's first and last rows
@@ -178,7 +178,7 @@ pub struct Partial {
     pub settings: String,
     /// Every input path → its size and mtime (None: not a local file).
     pub inputs: BTreeMap<String, Option<FileStat>>,
-    /// This shard's share of the inputs' fingerprints (path → `sha256:…`).
+    /// This shard's share of the inputs' fingerprints (path → `blake3:…`).
     pub hashes: BTreeMap<String, String>,
     /// Pass key → this shard's strips.
     pub passes: BTreeMap<String, PassPart>,
@@ -607,7 +607,7 @@ fn show(s: &Option<FileStat>) -> String {
     }
 }
 
-/// The inputs' fingerprints (`path → sha256:…`) for the `runs` table: an
+/// The inputs' fingerprints (`path → blake3:…`) for the `runs` table: an
 /// ordinary run hashes every file; shard K hashes the files whose index is K
 /// modulo N (and records them); a merge collects the shards' hashes.
 pub fn fingerprints(files: &[&PathBuf]) -> Result<Vec<String>, PipelineError> {

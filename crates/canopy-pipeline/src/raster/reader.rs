@@ -75,9 +75,15 @@ struct OpenTile {
     ds: Dataset,
     /// The band-subset VRT under a warped VRT.
     _subset: Option<Dataset>,
-    /// The tile itself under the subset VRT.
-    _src: Option<Dataset>,
+    /// The tile itself under the subset VRT (read directly through a warp map).
+    src: Option<Dataset>,
     bands: Vec<usize>,
+    /// A warped tile: its bands in the tile itself (the subset's bands 1..),
+    /// the arguments of its warp, and the key of its grid when it may be read
+    /// through a shared warp map (`warp_map`).
+    src_bands: Vec<usize>,
+    warp_args: Vec<String>,
+    map_key: Option<String>,
     /// Alpha band of a warped tile (0 = outside the tile's footprint).
     alpha: Option<usize>,
     /// Class band of 8 or 16 bits: its codes read natively and classified by table.
@@ -124,6 +130,11 @@ pub struct MosaicReader<'a> {
     done: Vec<usize>,
     /// Composite epochs read with their NBR ([`MosaicReader::with_nbr`]).
     nbr: Option<NbrSide<'a>>,
+    /// The warp maps of this strip's reads, by grid key (`warp_map`; `None`:
+    /// the map could not be trusted, the tiles are warped), and the source
+    /// pixels a gather reads.
+    maps: Vec<(String, Option<crate::raster::warp_map::WarpMap>)>,
+    gathered: crate::raster::warp_map::Scratch,
 }
 
 /// The NBR of a composite epoch, composited from the NDVI reader's own reads:
@@ -198,6 +209,8 @@ impl<'a> MosaicReader<'a> {
             next: Composite::default(),
             carry: None,
             done: Vec::new(),
+            maps: Vec::new(),
+            gathered: Default::default(),
             nbr: nbr.map(|mosaic| NbrSide {
                 mosaic,
                 comp: Composite::default(),
@@ -460,6 +473,7 @@ impl<'a> MosaicReader<'a> {
                 .collect()
         };
         let carried = self.carry == Some((row0, rows)) && self.done.len() == self.tiles.len();
+        self.maps.clear();
         let rules = self.rules;
         let here = windows(row0, end);
         if carried {
@@ -563,6 +577,7 @@ impl<'a> MosaicReader<'a> {
         // Reads end on the tile's block rows (on the working grid), so each
         // read is of whole block rows but the first and last.
         let (origin, bh) = (self.tiles[i].row_origin, self.tiles[i].block_rows as i64);
+        self.prepare_map(i, sub)?;
         let mut row = sub.row;
         let end_row = sub.row + sub.height;
         while row < end_row {
@@ -647,12 +662,71 @@ impl<'a> MosaicReader<'a> {
         Ok(kind)
     }
 
+    /// Makes the warp map of window `sub` for tile `i` when the tile may be read
+    /// through one and no tile of its grid made it for this window yet.
+    fn prepare_map(&mut self, i: usize, sub: Window) -> Result<(), PipelineError> {
+        let open = &self.tiles[i];
+        let (Some(key), Some(subset), true) = (&open.map_key, &open._subset, open.raw_u16) else {
+            return Ok(());
+        };
+        if self
+            .maps
+            .iter()
+            .any(|(k, m)| k == key && m.as_ref().is_none_or(|m| m.win == sub))
+        {
+            return Ok(());
+        }
+        let placed = &self.mosaic.tiles[i];
+        let map = crate::raster::warp_map::WarpMap::build(
+            self.mosaic,
+            placed,
+            subset,
+            &open.warp_args,
+            sub,
+        )?;
+        self.maps.retain(|(k, _)| k != key);
+        self.maps.push((key.clone(), map));
+        Ok(())
+    }
+
     /// [`MosaicReader::read_raw`] without releasing the blocks.
     fn read_bands_of(&mut self, i: usize, win: Window) -> Result<RawKind, PipelineError> {
         let placed = &self.mosaic.tiles[i];
         let open = &self.tiles[i];
         let (sx, sy) = source_at(placed, win);
         let n = win.width * win.height * open.raw_bands.len();
+        let map = open.map_key.as_ref().and_then(|key| {
+            self.maps.iter().find_map(|(k, m)| {
+                m.as_ref().filter(|m| {
+                    k == key
+                        && m.win.col == win.col
+                        && m.win.width == win.width
+                        && m.win.row <= win.row
+                        && win.row + win.height <= m.win.row + m.win.height
+                })
+            })
+        });
+        if let (Some(map), Some(src), true) = (map, &open.src, open.raw_u16) {
+            // Through the shared warp map: the tile's own bands, read directly.
+            let k = open.src_bands.len();
+            let bands: Vec<Option<i32>> = open
+                .raw_bands
+                .iter()
+                .map(|&b| (b as usize <= k).then(|| open.src_bands[b as usize - 1] as i32))
+                .collect();
+            self.raw.u16.resize(n, 0);
+            map.gather(src, &bands, win, &mut self.raw.u16[..n], &mut self.gathered)
+                .map_err(|e| {
+                    PipelineError::raster(
+                        &placed.info.path,
+                        format!(
+                            "reading bands {:?} through the warp map: {e}",
+                            open.src_bands
+                        ),
+                    )
+                })?;
+            return Ok(RawKind::U16);
+        }
         let res = if open.raw_u16 {
             self.raw.u16.resize(n, 0);
             read_bands(
@@ -980,7 +1054,7 @@ fn release_blocks(placed: &PlacedTile, open: &OpenTile, sy: i64, rows: usize) {
 
 /// Reads `bands` of window `win` at `(sx, sy)` of `ds` in one
 /// `GDALDatasetRasterIO`, band after band, converted to `T`.
-fn read_bands<T: gdal::raster::GdalType + Copy>(
+pub(crate) fn read_bands<T: gdal::raster::GdalType + Copy>(
     ds: &Dataset,
     bands: &[i32],
     (sx, sy): (i64, i64),
@@ -1266,8 +1340,11 @@ fn open_tile_ds(
         Placement::Direct { .. } => Ok(OpenTile {
             ds: tile::open(&t.info.path)?,
             _subset: None,
-            _src: None,
+            src: None,
             bands,
+            src_bands: Vec::new(),
+            warp_args: Vec::new(),
+            map_key: None,
             alpha: None,
             table: None,
             chunk: 0,
@@ -1312,13 +1389,19 @@ fn open_tile_ds(
             if let BandSet::Spectral { .. } = t.info.bands {
                 wargs.extend(["-srcnodata".into(), "None".into()]);
             }
-            let warped = gdal_utility(&t.info.path, Utility::Warp, &subset, &wargs)?;
+            let warped = warp_vrt(&t.info.path, &subset, &wargs)?;
             let k = bands.len();
+            let map_key = (matches!(t.info.bands, BandSet::Spectral { .. })
+                && crate::raster::warp_map::eligible(&subset))
+            .then(|| crate::raster::warp_map::grid_key(t));
             Ok(OpenTile {
                 ds: warped,
                 _subset: Some(subset),
-                _src: Some(src),
+                src: Some(src),
                 bands: (1..=k).collect(),
+                src_bands: bands,
+                warp_args: wargs,
+                map_key,
                 alpha: Some(k + 1),
                 table: None,
                 chunk: 0,
@@ -1334,6 +1417,16 @@ fn open_tile_ds(
 enum Utility {
     Translate,
     Warp,
+}
+
+/// `gdalwarp -of VRT` of `src` in memory with `args` (a tile's warp, see
+/// `open_tile_ds`; `warp_map` warps its index rasters with the same arguments).
+pub(crate) fn warp_vrt(
+    path: &Path,
+    src: &Dataset,
+    args: &[String],
+) -> Result<Dataset, PipelineError> {
+    gdal_utility(path, Utility::Warp, src, args)
 }
 
 /// Runs gdal_translate or gdalwarp in memory (to a VRT) through GDAL's C API.
