@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{canopy, stderr};
+use common::{assert_same, canopy, dump, stderr};
 
 fn ok(o: Output, what: &str) -> String {
     assert!(o.status.success(), "{what} failed:\n{}", stderr(&o));
@@ -31,33 +31,6 @@ fn canopy_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("canopy runs")
-}
-
-fn dump(store: &Path) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/store-dump.py");
-    let o = std::process::Command::new("python3")
-        .arg(script)
-        .arg(store)
-        .output()
-        .expect("python3 runs");
-    assert!(o.status.success(), "{}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap()
-}
-
-fn assert_same(a: &str, b: &str, what: &str) {
-    if a != b {
-        let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
-        let i = la
-            .iter()
-            .zip(&lb)
-            .position(|(x, y)| x != y)
-            .unwrap_or(la.len().min(lb.len()));
-        panic!(
-            "{what}: stores differ at dump line {i}:\n single: {:?}\n merged: {:?}",
-            la.get(i),
-            lb.get(i)
-        );
-    }
 }
 
 fn shard(dir: &Path, region: &str, k: usize, n: usize, partials: &str, threads: &str) {

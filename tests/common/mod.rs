@@ -367,3 +367,33 @@ pub fn run_region(d: &Path) -> (PathBuf, String) {
     assert!(o.status.success(), "{}", stderr(&o));
     (store, String::from_utf8(o.stdout).unwrap())
 }
+
+/// `scripts/store-dump.py` of a store: every table, every row and byte (floats by
+/// repr, blobs in hex), less the run's timestamps and timings.
+pub fn dump(store: &Path) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/store-dump.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(store)
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Two [`dump`]s are equal, else a panic at the first line that differs.
+pub fn assert_same(a: &str, b: &str, what: &str) {
+    if a != b {
+        let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
+        let i = la
+            .iter()
+            .zip(&lb)
+            .position(|(x, y)| x != y)
+            .unwrap_or(la.len().min(lb.len()));
+        panic!(
+            "{what}: stores differ at dump line {i}:\n first: {:?}\n second: {:?}",
+            la.get(i),
+            lb.get(i)
+        );
+    }
+}

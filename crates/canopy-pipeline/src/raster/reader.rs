@@ -19,6 +19,7 @@ use gdal::Dataset;
 use crate::error::PipelineError;
 use crate::raster::mosaic::{Mosaic, PlacedTile, Placement, Window};
 use crate::raster::tile::{self, BandSet};
+use crate::raster::warp_map::WarpMap;
 
 /// The forest rules an epoch is read with.
 #[derive(Debug, Clone)]
@@ -130,10 +131,11 @@ pub struct MosaicReader<'a> {
     done: Vec<usize>,
     /// Composite epochs read with their NBR ([`MosaicReader::with_nbr`]).
     nbr: Option<NbrSide<'a>>,
-    /// The warp maps of this strip's reads, by grid key (`warp_map`; `None`:
-    /// the map could not be trusted, the tiles are warped), and the source
-    /// pixels a gather reads.
-    maps: Vec<(String, Option<crate::raster::warp_map::WarpMap>)>,
+    /// Warp maps of this strip and the next, by grid key (`warp_map`); per
+    /// tile read through them, the source row up to which the next strip's
+    /// pixels are already in `next`; the source pixels a gather reads.
+    maps: Vec<(String, WarpMap)>,
+    src_done: Vec<usize>,
     gathered: crate::raster::warp_map::Scratch,
 }
 
@@ -210,6 +212,7 @@ impl<'a> MosaicReader<'a> {
             carry: None,
             done: Vec::new(),
             maps: Vec::new(),
+            src_done: Vec::new(),
             gathered: Default::default(),
             nbr: nbr.map(|mosaic| NbrSide {
                 mosaic,
@@ -473,7 +476,8 @@ impl<'a> MosaicReader<'a> {
                 .collect()
         };
         let carried = self.carry == Some((row0, rows)) && self.done.len() == self.tiles.len();
-        self.maps.clear();
+        // Maps of rows before this strip are done with.
+        self.maps.retain(|(_, m)| carried && m.win.row >= row0);
         let rules = self.rules;
         let here = windows(row0, end);
         if carried {
@@ -483,6 +487,8 @@ impl<'a> MosaicReader<'a> {
             start(&mut self.comp, self.mosaic, rules, (width, rows), &here);
             self.done.clear();
             self.done.resize(self.tiles.len(), row0);
+            self.src_done.clear();
+            self.src_done.resize(self.tiles.len(), 0);
         }
         if let Some(nb) = self.nbr.as_mut() {
             if carried {
@@ -506,6 +512,10 @@ impl<'a> MosaicReader<'a> {
             }
         }
         for i in 0..self.mosaic.tiles.len() {
+            if self.tiles[i].map_key.is_some() {
+                self.add_mapped(i, row0, end, next_rows)?;
+                continue;
+            }
             let w = self.mosaic.tiles[i].window;
             let first = self.done[i].max(row0).max(w.row);
             let last = end.min(w.row + w.height);
@@ -577,7 +587,6 @@ impl<'a> MosaicReader<'a> {
         // Reads end on the tile's block rows (on the working grid), so each
         // read is of whole block rows but the first and last.
         let (origin, bh) = (self.tiles[i].row_origin, self.tiles[i].block_rows as i64);
-        self.prepare_map(i, sub)?;
         let mut row = sub.row;
         let end_row = sub.row + sub.height;
         while row < end_row {
@@ -588,7 +597,7 @@ impl<'a> MosaicReader<'a> {
                 height: stop - row,
                 ..sub
             };
-            self.add_rows(i, part, row0, end)?;
+            self.add_rows(i, part, row0, end, None)?;
             row = stop;
         }
         let (placed, open) = (&self.mosaic.tiles[i], &self.tiles[i]);
@@ -598,13 +607,15 @@ impl<'a> MosaicReader<'a> {
 
     /// [`MosaicReader::add_tile`] of one read: window `sub` of tile `i`, added
     /// to the NDVI composites and, with an NBR side, from the same read (SWIR2
-    /// in place of red) to the NBR composites.
+    /// in place of red) to the NBR composites. `mapped`: see
+    /// [`MosaicReader::read_bands_of`].
     fn add_rows(
         &mut self,
         i: usize,
         sub: Window,
         row0: usize,
         end: usize,
+        mapped: Option<(Window, std::ops::Range<usize>)>,
     ) -> Result<(), PipelineError> {
         let placed = &self.mosaic.tiles[i];
         let BandSet::Spectral {
@@ -616,7 +627,7 @@ impl<'a> MosaicReader<'a> {
         else {
             unreachable!("composites are of spectral epochs")
         };
-        let raw = self.read_bands_of(i, sub)?;
+        let raw = self.read_bands_of(i, sub, mapped)?;
         let at = Rows {
             sub,
             row0,
@@ -656,58 +667,119 @@ impl<'a> MosaicReader<'a> {
     /// `RasterIO` (`OpenTile::raw_bands`, band after band) into `self.raw`, then
     /// releases the blocks read ([`release_blocks`]).
     fn read_raw(&mut self, i: usize, win: Window) -> Result<RawKind, PipelineError> {
-        let kind = self.read_bands_of(i, win)?;
+        let kind = self.read_bands_of(i, win, None)?;
         let (placed, open) = (&self.mosaic.tiles[i], &self.tiles[i]);
         release_blocks(placed, open, source_at(placed, win).1, win.height);
         Ok(kind)
     }
 
-    /// Makes the warp map of window `sub` for tile `i` when the tile may be read
-    /// through one and no tile of its grid made it for this window yet.
-    fn prepare_map(&mut self, i: usize, sub: Window) -> Result<(), PipelineError> {
-        let open = &self.tiles[i];
-        let (Some(key), Some(subset), true) = (&open.map_key, &open._subset, open.raw_u16) else {
-            return Ok(());
+    /// Adds tile `i` (read through warp maps, `warp_map`) to the composites of
+    /// the strip `row0 .. end` and of the next strip (`next_rows` rows): the
+    /// pixels of both strips that take their values from the source rows
+    /// after those read for this strip already (`src_done`) and before the
+    /// block row boundary past the last source row this strip needs. Every
+    /// pixel of the strip is then read, and each source block row is decoded
+    /// once per pass, not once per strip it reaches.
+    fn add_mapped(
+        &mut self,
+        i: usize,
+        row0: usize,
+        end: usize,
+        next_rows: usize,
+    ) -> Result<(), PipelineError> {
+        let w = self.mosaic.tiles[i].window;
+        let rows_of = |a: usize, b: usize| {
+            let (a, b) = (a.max(w.row), b.min(w.row + w.height));
+            (a < b).then_some(Window {
+                col: w.col,
+                row: a,
+                width: w.width,
+                height: b - a,
+            })
         };
-        if self
-            .maps
-            .iter()
-            .any(|(k, m)| k == key && m.as_ref().is_none_or(|m| m.win == sub))
-        {
+        let (here, ahead) = (rows_of(row0, end), rows_of(end, end + next_rows));
+        let from = self.src_done[i];
+        let to = match (here, next_rows) {
+            (_, 0) => usize::MAX,
+            (None, _) => from,
+            (Some(win), _) => {
+                let bh = self.mosaic.tiles[i].info.block.1.max(1);
+                let last = self.map(i, win)?.last_row();
+                last.map_or(from, |r| (r + 1).next_multiple_of(bh).max(from))
+            }
+        };
+        self.src_done[i] = to;
+        if to <= from {
             return Ok(());
         }
-        let placed = &self.mosaic.tiles[i];
-        let map = crate::raster::warp_map::WarpMap::build(
-            self.mosaic,
-            placed,
-            subset,
-            &open.warp_args,
-            sub,
-        )?;
-        self.maps.retain(|(k, _)| k != key);
-        self.maps.push((key.clone(), map));
+        let bh = self.tiles[i].block_rows;
+        for win in [here, ahead].into_iter().flatten() {
+            self.map(i, win)?;
+            let mut row = win.row;
+            while row < win.row + win.height {
+                let stop = (row + bh).min(win.row + win.height);
+                let part = Window {
+                    row,
+                    height: stop - row,
+                    ..win
+                };
+                self.add_rows(i, part, row0, end, Some((win, from..to)))?;
+                row = stop;
+            }
+        }
+        // The source rows before `to` are not read again in this pass.
+        if let Some(src) = &self.tiles[i].src {
+            for b in 1..=src.raster_count() {
+                if let Ok(band) = src.rasterband(b) {
+                    // SAFETY: a live band handle of a dataset opened read-only;
+                    // flushing only discards clean cached blocks.
+                    unsafe { gdal_sys::GDALFlushRasterCache(band.c_rasterband()) };
+                }
+            }
+        }
         Ok(())
     }
 
-    /// [`MosaicReader::read_raw`] without releasing the blocks.
-    fn read_bands_of(&mut self, i: usize, win: Window) -> Result<RawKind, PipelineError> {
+    /// The warp map of window `win` for tile `i`'s grid, made by the first tile
+    /// of that grid that needs it.
+    fn map(&mut self, i: usize, win: Window) -> Result<&WarpMap, PipelineError> {
+        let open = &self.tiles[i];
+        let key = open.map_key.as_ref().expect("a tile read through maps");
+        let at = match self.maps.iter().position(|(k, m)| k == key && m.win == win) {
+            Some(at) => at,
+            None => {
+                let subset = open._subset.as_ref().expect("a warped tile");
+                let placed = &self.mosaic.tiles[i];
+                let map = WarpMap::build(self.mosaic, placed, subset, &open.warp_args, win)?;
+                self.maps.push((key.clone(), map));
+                self.maps.len() - 1
+            }
+        };
+        Ok(&self.maps[at].1)
+    }
+
+    /// [`MosaicReader::read_raw`] without releasing the blocks; `mapped`: read
+    /// through the warp map of that window, only the pixels of those source
+    /// rows (`add_mapped`).
+    fn read_bands_of(
+        &mut self,
+        i: usize,
+        win: Window,
+        mapped: Option<(Window, std::ops::Range<usize>)>,
+    ) -> Result<RawKind, PipelineError> {
         let placed = &self.mosaic.tiles[i];
         let open = &self.tiles[i];
         let (sx, sy) = source_at(placed, win);
         let n = win.width * win.height * open.raw_bands.len();
-        let map = open.map_key.as_ref().and_then(|key| {
-            self.maps.iter().find_map(|(k, m)| {
-                m.as_ref().filter(|m| {
-                    k == key
-                        && m.win.col == win.col
-                        && m.win.width == win.width
-                        && m.win.row <= win.row
-                        && win.row + win.height <= m.win.row + m.win.height
-                })
-            })
-        });
-        if let (Some(map), Some(src), true) = (map, &open.src, open.raw_u16) {
-            // Through the shared warp map: the tile's own bands, read directly.
+        if let Some((map_win, src_rows)) = mapped {
+            let key = open.map_key.as_ref().expect("a tile read through maps");
+            let map = self
+                .maps
+                .iter()
+                .find(|(k, m)| k == key && m.win == map_win)
+                .map(|(_, m)| m)
+                .expect("made by add_mapped");
+            let src = open.src.as_ref().expect("a warped tile");
             let k = open.src_bands.len();
             let bands: Vec<Option<i32>> = open
                 .raw_bands
@@ -715,16 +787,23 @@ impl<'a> MosaicReader<'a> {
                 .map(|&b| (b as usize <= k).then(|| open.src_bands[b as usize - 1] as i32))
                 .collect();
             self.raw.u16.resize(n, 0);
-            map.gather(src, &bands, win, &mut self.raw.u16[..n], &mut self.gathered)
-                .map_err(|e| {
-                    PipelineError::raster(
-                        &placed.info.path,
-                        format!(
-                            "reading bands {:?} through the warp map: {e}",
-                            open.src_bands
-                        ),
-                    )
-                })?;
+            map.gather(
+                src,
+                &bands,
+                win,
+                src_rows,
+                &mut self.raw.u16[..n],
+                &mut self.gathered,
+            )
+            .map_err(|e| {
+                PipelineError::raster(
+                    &placed.info.path,
+                    format!(
+                        "reading bands {:?} through the warp map: {e}",
+                        open.src_bands
+                    ),
+                )
+            })?;
             return Ok(RawKind::U16);
         }
         let res = if open.raw_u16 {
@@ -1392,6 +1471,7 @@ fn open_tile_ds(
             let warped = warp_vrt(&t.info.path, &subset, &wargs)?;
             let k = bands.len();
             let map_key = (matches!(t.info.bands, BandSet::Spectral { .. })
+                && crate::raster::warp_map::enabled()
                 && crate::raster::warp_map::eligible(&subset))
             .then(|| crate::raster::warp_map::grid_key(t));
             Ok(OpenTile {

@@ -66,6 +66,13 @@ const MARGIN: i64 = 4;
 /// Working-grid pixels between the edge points transformed to estimate it.
 const EDGE_STEP: usize = 16;
 
+/// Whether warp maps are used: yes, unless `CANOPY_WARP_MAPS=0` (each warped
+/// tile then goes through its own warped VRT: for comparisons; the stores are
+/// the same, `tests/cli_warp_map.rs`).
+pub fn enabled() -> bool {
+    std::env::var_os("CANOPY_WARP_MAPS").is_none_or(|v| v != "0")
+}
+
 /// The key of a warped tile's grid: tiles with equal keys share their maps.
 pub fn grid_key(t: &PlacedTile) -> String {
     let g = &t.info.grid;
@@ -80,22 +87,26 @@ pub fn grid_key(t: &PlacedTile) -> String {
 }
 
 /// Whether a tile's band-subset VRT (what the warper reads) may take a map:
-/// `UInt16` bands, none of them an alpha band, no per-dataset mask.
+/// `UInt16` bands, none of them an alpha band, no per-dataset mask, and a
+/// size whose columns and rows fit the map's `u16` indices.
 pub fn eligible(subset: &Dataset) -> bool {
-    (1..=subset.raster_count()).all(|b| {
-        subset.rasterband(b).is_ok_and(|band| {
-            // SAFETY: a live band handle; both calls only read its state.
-            let (flags, interp) = unsafe {
-                (
-                    gdal_sys::GDALGetMaskFlags(band.c_rasterband()),
-                    gdal_sys::GDALGetRasterColorInterpretation(band.c_rasterband()),
-                )
-            };
-            band.band_type() == gdal::raster::GdalDataType::UInt16
-                && flags & (GMF_PER_DATASET | GMF_ALPHA) == 0
-                && interp != gdal_sys::GDALColorInterp::GCI_AlphaBand
+    let (w, h) = subset.raster_size();
+    w < u16::MAX as usize
+        && h < u16::MAX as usize
+        && (1..=subset.raster_count()).all(|b| {
+            subset.rasterband(b).is_ok_and(|band| {
+                // SAFETY: a live band handle; both calls only read its state.
+                let (flags, interp) = unsafe {
+                    (
+                        gdal_sys::GDALGetMaskFlags(band.c_rasterband()),
+                        gdal_sys::GDALGetRasterColorInterpretation(band.c_rasterband()),
+                    )
+                };
+                band.band_type() == gdal::raster::GdalDataType::UInt16
+                    && flags & (GMF_PER_DATASET | GMF_ALPHA) == 0
+                    && interp != gdal_sys::GDALColorInterp::GCI_AlphaBand
+            })
         })
-    })
 }
 
 /// Where each pixel of a working-grid window takes its value from in the
@@ -112,25 +123,50 @@ pub struct WarpMap {
     col: Vec<u16>,
     row: Vec<u16>,
     alpha: Vec<u16>,
+    /// See [`WarpMap::last_row`].
+    last_row: Option<usize>,
 }
 
 impl WarpMap {
     /// Warps the index raster of `placed`'s grid onto `win` (rows of
     /// `placed.window`, all its columns) with `warp_args` (those of the tile's
     /// own warped VRT). `subset`: a tile's band-subset VRT, whose
-    /// geotransform and CRS the index raster copies. `None` when the map
-    /// cannot be trusted (see the module docs); the caller warps the tile.
+    /// geotransform and CRS the index raster copies. The source window is
+    /// estimated from `win`'s edges; when the warp picks a pixel outside it,
+    /// the map is made again with a wider margin, then over the whole tile, so
+    /// it never misses a pixel (see the module docs).
     pub fn build(
         mosaic: &Mosaic,
         placed: &PlacedTile,
         subset: &Dataset,
         warp_args: &[String],
         win: Window,
+    ) -> Result<WarpMap, PipelineError> {
+        for margin in [MARGIN, 16 * MARGIN] {
+            let src = source_window(mosaic, placed, win, margin)?;
+            if let Some(map) = Self::try_build(placed, subset, warp_args, win, src)? {
+                return Ok(map);
+            }
+        }
+        let (w, h) = subset.raster_size();
+        Self::try_build(placed, subset, warp_args, win, (0, 0, w, h))?.ok_or_else(|| {
+            PipelineError::raster(
+                &placed.info.path,
+                "warp map: the warp picks pixels outside the tile (GDAL warper)",
+            )
+        })
+    }
+
+    /// [`WarpMap::build`] with the source window `(c0, r0, w, h)`; `None`
+    /// when the warp picks a pixel outside it.
+    fn try_build(
+        placed: &PlacedTile,
+        subset: &Dataset,
+        warp_args: &[String],
+        win: Window,
+        (c0, r0, w, h): (usize, usize, usize, usize),
     ) -> Result<Option<WarpMap>, PipelineError> {
         let path = &placed.info.path;
-        let Some((c0, r0, w, h)) = source_window(mosaic, placed, win)? else {
-            return Ok(None);
-        };
         let (sw, sh) = subset.raster_size();
         let int = |v: usize| c_int::try_from(v).expect("raster sizes fit in int");
         // The index raster's data: the source window's columns and rows.
@@ -211,12 +247,15 @@ impl WarpMap {
         let alpha = out.split_off(2 * n);
         let row = out.split_off(n);
         let col = out;
-        // A pixel the warp fills but from outside the estimated window: give up.
-        let missed = (0..n).any(|p| alpha[p] != 0 && (col[p] == 0 || row[p] == 0));
-        if missed {
-            tracing::debug!(tile = %path.display(), "warp map: source window too small; tile warped");
+        // A pixel the warp fills but from outside the source window: not this window.
+        if (0..n).any(|p| alpha[p] != 0 && (col[p] == 0 || row[p] == 0)) {
+            tracing::debug!(tile = %path.display(), "warp map: source window too small");
             return Ok(None);
         }
+        let last_row = (0..n)
+            .filter(|&p| col[p] != 0)
+            .map(|p| r0 + row[p] as usize - 1)
+            .max();
         tracing::debug!(tile = %path.display(), row = win.row, rows = win.height, "warp map built");
         Ok(Some(WarpMap {
             win,
@@ -225,18 +264,27 @@ impl WarpMap {
             col,
             row,
             alpha,
+            last_row,
         }))
+    }
+
+    /// The last source row any pixel of the map takes (none: no pixel has a source).
+    pub fn last_row(&self) -> Option<usize> {
+        self.last_row
     }
 
     /// Reads window `part` (rows of [`WarpMap::win`]) of a tile of the map's
     /// grid into `out`, laid out as a read of its warped VRT would be: for
     /// each entry of `bands`, `Some(b)` band `b` of `src` (the tile itself),
-    /// `None` the warp's alpha.
+    /// `None` the warp's alpha. Only pixels taking their value from source
+    /// rows `src_rows` are read; the others get alpha 0 (not observed by this
+    /// read), so a tile can be read in bands of whole source block rows.
     pub fn gather(
         &self,
         src: &Dataset,
         bands: &[Option<i32>],
         part: Window,
+        src_rows: std::ops::Range<usize>,
         out: &mut [u16],
         scratch: &mut Scratch,
     ) -> Result<(), String> {
@@ -252,10 +300,14 @@ impl WarpMap {
             &self.row[first..first + n],
             &self.alpha[first..first + n],
         );
+        // `src_rows` as 1-based rows of the map's source window.
+        let lo = (src_rows.start.max(self.r0) - self.r0 + 1).min(u16::MAX as usize + 1) as u32;
+        let hi = (src_rows.end.max(self.r0) - self.r0 + 1).min(u16::MAX as usize + 1) as u32;
+        let taken = |p: usize| col[p] != 0 && (lo..hi).contains(&(row[p] as u32));
         // The source rows and columns this part takes (1-based in the map).
         let (mut cmin, mut cmax, mut rmin, mut rmax) = (u16::MAX, 0u16, u16::MAX, 0u16);
         for p in 0..n {
-            if col[p] != 0 {
+            if taken(p) {
                 cmin = cmin.min(col[p]);
                 cmax = cmax.max(col[p]);
                 rmin = rmin.min(row[p]);
@@ -286,17 +338,21 @@ impl WarpMap {
         let none = (sw * sh) as u32;
         scratch.offs.clear();
         scratch.offs.extend((0..n).map(|p| {
-            if col[p] == 0 {
-                none
-            } else {
+            if taken(p) {
                 (row[p] - rmin) as u32 * sw as u32 + (col[p] - cmin) as u32
+            } else {
+                none
             }
         }));
-        let mut planes = scratch.src.chunks_exact(sw * sh);
+        let mut planes = scratch.src.chunks_exact((sw * sh).max(1));
         for (j, b) in bands.iter().enumerate() {
             let dst = &mut out[j * n..(j + 1) * n];
             match b {
-                None => dst.copy_from_slice(alpha),
+                None => {
+                    for ((d, &o), &a) in dst.iter_mut().zip(&scratch.offs).zip(alpha) {
+                        *d = if o == none { 0 } else { a };
+                    }
+                }
                 Some(_) => {
                     let plane = planes.next().unwrap_or(&[]);
                     for (d, &o) in dst.iter_mut().zip(&scratch.offs) {
@@ -318,14 +374,16 @@ pub struct Scratch {
     offs: Vec<u32>,
 }
 
-/// The source window (c0, r0, width, height) holding every source pixel the
-/// warp of `win` can pick: the window's edges transformed to the tile's grid,
-/// plus a margin, within the tile. `None` when it does not fit `u16` indices.
+/// The source window (c0, r0, width, height) holding, but for a surprise of
+/// the warper's approximate transformer, every source pixel the warp of `win`
+/// can pick: the window's edges transformed to the tile's grid, plus `margin`
+/// pixels, within the tile.
 fn source_window(
     mosaic: &Mosaic,
     placed: &PlacedTile,
     win: Window,
-) -> Result<Option<(usize, usize, usize, usize)>, PipelineError> {
+    margin: i64,
+) -> Result<(usize, usize, usize, usize), PipelineError> {
     let g = &mosaic.grid;
     let mut pts = Vec::new();
     let cols: Vec<usize> = (0..=win.width)
@@ -359,15 +417,14 @@ fn source_window(
     }
     let clamp = |v: f64, n: usize| (v as i64).clamp(0, n as i64) as usize;
     let (c0, c1) = (
-        clamp(c_lo.floor() - MARGIN as f64, t.width),
-        clamp(c_hi.ceil() + MARGIN as f64, t.width),
+        clamp(c_lo.floor() - margin as f64, t.width),
+        clamp(c_hi.ceil() + margin as f64, t.width),
     );
     let (r0, r1) = (
-        clamp(r_lo.floor() - MARGIN as f64, t.height),
-        clamp(r_hi.ceil() + MARGIN as f64, t.height),
+        clamp(r_lo.floor() - margin as f64, t.height),
+        clamp(r_hi.ceil() + margin as f64, t.height),
     );
-    if c1 <= c0 || r1 <= r0 || c1 - c0 >= u16::MAX as usize || r1 - r0 >= u16::MAX as usize {
-        return Ok(None);
-    }
-    Ok(Some((c0, r0, c1 - c0, r1 - r0)))
+    // At least one pixel (a window off the tile maps to nothing anyway).
+    let (c0, r0) = (c0.min(t.width - 1), r0.min(t.height - 1));
+    Ok((c0, r0, c1.max(c0 + 1) - c0, r1.max(r0 + 1) - r0))
 }
