@@ -164,7 +164,7 @@ labelled!(Origin,
 
 /// A plot's attributes, as the change pass needs them to name the plots an
 /// alert touches (the pipeline fills them from the plot layer).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ParcelAttr {
     pub id: String,
     pub function: ForestFunction,

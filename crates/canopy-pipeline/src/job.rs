@@ -50,12 +50,20 @@ pub fn run(
     let date_warnings = product_dates(&region)?;
     let zones = region.zones.as_ref().map(zones::read).transpose()?;
     // Plots are read and checked before any pixel: bad plots stop the run here.
-    let parcel_layer = region
-        .parcels
-        .as_ref()
-        .map(crate::parcels::read)
-        .transpose()
-        .map_err(PipelineError::from)?;
+    // A merge takes them as the shards placed them (`plot_share`), when it can.
+    let shared_plan = match &region.parcels {
+        Some(_) => crate::plot_share::from_shards()?,
+        None => None,
+    };
+    let parcel_layer = match shared_plan {
+        Some(_) => None,
+        None => region
+            .parcels
+            .as_ref()
+            .map(crate::parcels::read)
+            .transpose()
+            .map_err(PipelineError::from)?,
+    };
     let targets = crate::targets::load(&region)?;
     let mut prep = cover::prepare(&region)?;
     let tz = std::time::Instant::now();
@@ -95,11 +103,18 @@ pub fn run(
         }
     }
     // Forest plots: more polygons of the same passes, after the hotspots.
-    let parcel_plan = match parcel_layer {
-        Some(l) => {
-            let tp = std::time::Instant::now();
+    let tp = std::time::Instant::now();
+    let placed = match (parcel_layer, shared_plan) {
+        (Some(l), _) => {
             let path = region.parcels.as_ref().map(|c| c.path.as_path());
-            let mut plan = crate::parcels::plan(&prep, l, path.unwrap_or(Path::new("")))?;
+            let plan = crate::parcels::plan(&prep, l, path.unwrap_or(Path::new("")))?;
+            crate::plot_share::record(&plan)?;
+            Some(plan)
+        }
+        (None, shared) => shared,
+    };
+    let parcel_plan = match placed {
+        Some(mut plan) => {
             // The plots' geometry moves into the pass (one copy, not two).
             prep.parcel_offset = prep.extra.len();
             prep.extra.append(&mut plan.polygons);

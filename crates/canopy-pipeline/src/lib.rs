@@ -28,6 +28,7 @@ pub mod fire;
 pub mod framed;
 pub mod job;
 pub mod parcels;
+pub mod plot_share;
 pub mod products;
 pub mod progress;
 pub mod raster;

@@ -186,6 +186,10 @@ pub struct Partial {
     /// wholly inside this shard's rows (`chips::to_values`).
     #[serde(default)]
     pub chips: BTreeMap<String, Vec<ciborium::Value>>,
+    /// This shard's share of the region's forest plots as placed, so the merge
+    /// need not read the plot layer again (`crate::plot_share`; CBOR).
+    #[serde(default)]
+    pub plots: Option<serde_bytes::ByteBuf>,
     /// Seconds the shard took (for the merge's log).
     pub seconds: f64,
 }
@@ -201,6 +205,7 @@ impl Partial {
             hashes: BTreeMap::new(),
             passes: BTreeMap::new(),
             chips: BTreeMap::new(),
+            plots: None,
             seconds: 0.0,
         }
     }
@@ -329,6 +334,36 @@ pub fn record_chips(key: &str, chips: &[crate::chips::Chip]) {
             p.chips
                 .insert(key.to_string(), crate::chips::to_values(chips));
         }
+    }
+}
+
+/// Shard mode: this shard's index and the shard count.
+pub fn shard_index() -> Option<(usize, usize)> {
+    match mode().as_deref() {
+        Some(Mode::Shard { k, n, .. }) => Some((*k, *n)),
+        _ => None,
+    }
+}
+
+/// Shard mode: records this shard's share of the plots (`crate::plot_share`).
+pub fn record_plots(bytes: Vec<u8>) {
+    if let Some(Mode::Shard { sink, .. }) = mode().as_deref() {
+        if let Ok(mut p) = sink.lock() {
+            p.plots = Some(serde_bytes::ByteBuf::from(bytes));
+        }
+    }
+}
+
+/// Merge mode: every shard's share of the plots (file, bytes), in shard
+/// order; `None` outside a merge or when a partial holds none (then the merge
+/// reads the plot layer itself).
+pub fn plot_shares() -> Option<Vec<(PathBuf, Vec<u8>)>> {
+    match mode().as_deref() {
+        Some(Mode::Merge { parts }) => parts
+            .iter()
+            .map(|(f, p)| p.plots.as_ref().map(|b| (f.clone(), b.to_vec())))
+            .collect(),
+        _ => None,
     }
 }
 
