@@ -23,6 +23,14 @@ use crate::parcels::{ParcelPlan, PlannedParcel};
 use crate::shard::ShardError;
 use canopy_core::parcel::ParcelAttr;
 
+/// One plot as placed: the plan's entry, attributes, codes and polygon.
+type Placed = (
+    PlannedParcel,
+    ParcelAttr,
+    (String, String, String),
+    MultiPolygon<f64>,
+);
+
 /// One shard's plots: the plan's plots whose index is K modulo N.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Share {
@@ -141,14 +149,7 @@ pub fn from_shards() -> Result<Option<ParcelPlan>, PipelineError> {
         return Ok(None);
     };
     let mut plan = ParcelPlan::default();
-    let mut slots: Vec<
-        Option<(
-            PlannedParcel,
-            ParcelAttr,
-            (String, String, String),
-            MultiPolygon<f64>,
-        )>,
-    > = Vec::new();
+    let mut slots: Vec<Option<Placed>> = Vec::new();
     for (k, (file, bytes)) in parts.iter().enumerate() {
         let bad = |msg: String| ShardError::Partial {
             file: file.clone(),
