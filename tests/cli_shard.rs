@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{assert_same, canopy, dump, stderr};
+use common::{assert_same, canopy, dump, sample_at_100m, stderr};
 
 fn ok(o: Output, what: &str) -> String {
     assert!(o.status.success(), "{what} failed:\n{}", stderr(&o));
@@ -92,33 +92,9 @@ fn refused(dir: &Path, partials: &Path, store: &Path, names: &[&str]) -> String 
 
 #[test]
 fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/regions/lang-son");
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    for f in ["region.toml", "communes.geojson", "targets.toml"] {
-        std::fs::copy(src.join(f), dir.join(f)).unwrap();
-    }
-    ok(
-        canopy_in(
-            dir,
-            &[
-                "synth",
-                ".",
-                "--communes",
-                "communes.geojson",
-                "--name",
-                "Lạng Sơn",
-                "--pixel-size",
-                "100",
-                "--scenes",
-                "2",
-                "--targets",
-                "targets.toml",
-                "--parcels",
-            ],
-        ),
-        "synth",
-    );
+    sample_at_100m(dir, 2);
     ok(
         canopy_in(dir, &["run", "region.toml", "--store", "single.gpkg"]),
         "single run",

@@ -7,40 +7,13 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{assert_same, canopy, dump, stderr};
+use common::{assert_same, canopy, dump, sample_at_100m, stderr};
 
 #[test]
 fn shared_warp_maps_change_no_figure() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/regions/lang-son");
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    for f in ["region.toml", "communes.geojson", "targets.toml"] {
-        std::fs::copy(src.join(f), dir.join(f)).unwrap();
-    }
-    let synth = canopy()
-        .current_dir(dir)
-        .args([
-            "synth",
-            ".",
-            "--communes",
-            "communes.geojson",
-            "--name",
-            "Lạng Sơn",
-        ])
-        .args([
-            "--pixel-size",
-            "100",
-            "--scenes",
-            "3",
-            "--targets",
-            "targets.toml",
-        ])
-        .arg("--parcels")
-        .output()
-        .unwrap();
-    assert!(synth.status.success(), "{}", stderr(&synth));
+    sample_at_100m(dir, 3);
     let run = |store: &str, maps: &str| {
         let o = canopy()
             .current_dir(dir)

@@ -397,3 +397,29 @@ pub fn assert_same(a: &str, b: &str, what: &str) {
         );
     }
 }
+
+/// The Lạng Sơn sample generated in `dir` at 100 m (`canopy synth`, `scenes`
+/// scenes per epoch, planting zones, targets, forest plots, fire inputs), with
+/// its region file: every strip pass of a run on a small grid.
+pub fn sample_at_100m(dir: &Path, scenes: usize) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/regions/lang-son");
+    for f in ["region.toml", "communes.geojson", "targets.toml"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let o = canopy()
+        .current_dir(dir)
+        .env("RAYON_NUM_THREADS", "2")
+        .args([
+            "synth",
+            ".",
+            "--communes",
+            "communes.geojson",
+            "--name",
+            "Lạng Sơn",
+        ])
+        .args(["--pixel-size", "100", "--scenes", &scenes.to_string()])
+        .args(["--targets", "targets.toml", "--parcels"])
+        .output()
+        .expect("canopy runs");
+    assert!(o.status.success(), "synth failed:\n{}", stderr(&o));
+}

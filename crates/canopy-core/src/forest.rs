@@ -243,27 +243,14 @@ impl U16Rule {
         let state = (ok as u8) * (NON_FOREST + forest as u8);
         (state, if ok { x as f32 } else { f32::NAN })
     }
-
-    /// Classifies a run of pixels: `mask` non-zero or `alpha` zero is unusable.
-    pub fn classify_into(
-        &self,
-        red: &[u16],
-        nir: &[u16],
-        mask: Option<&[u16]>,
-        alpha: Option<&[u16]>,
-        out: &mut [u8],
-        ndvi: &mut [f32],
-    ) {
-        classify_u16(self, red, nir, mask, alpha, out, ndvi);
-    }
 }
 
-/// [`U16Rule::classify_into`], compiled for each vector instruction set and
-/// chosen at run time (`multiversion`). Rust never fuses a multiply and an add
-/// into one FMA by itself, so every version does the same IEEE operations and
-/// gives the same bits.
+/// Classifies a run of pixels with `rule`: `mask` non-zero or `alpha` zero is
+/// unusable. Compiled for each vector instruction set and chosen at run time
+/// (`multiversion`). Rust never fuses a multiply and an add into one FMA by
+/// itself, so every version does the same IEEE operations and gives the same bits.
 #[multiversion::multiversion(targets = "simd")]
-fn classify_u16(
+pub fn classify_u16(
     rule: &U16Rule,
     red: &[u16],
     nir: &[u16],
@@ -499,7 +486,7 @@ mod tests {
             let mask: Vec<u16> = (0..n as u16).map(|k| k % 7 / 6).collect();
             let alpha: Vec<u16> = (0..n as u16).map(|k| (k % 11 != 0) as u16 * 255).collect();
             let (mut s, mut v) = (vec![0u8; n], vec![0f32; n]);
-            fast.classify_into(red, nir, Some(&mask), Some(&alpha), &mut s, &mut v);
+            classify_u16(&fast, red, nir, Some(&mask), Some(&alpha), &mut s, &mut v);
             for k in 0..n {
                 let want = if alpha[k] == 0 {
                     (UNOBSERVED, f32::NAN)

@@ -1032,7 +1032,8 @@ fn add_observations(
             t.ndvi.resize(w, f32::NAN);
             for r in 0..sub.height {
                 let row = r * w..(r + 1) * w;
-                fast.classify_into(
+                canopy_core::forest::classify_u16(
+                    &fast,
                     &b.red[row.clone()],
                     &b.nir[row.clone()],
                     b.mask.map(|m| &m[row.clone()]),
