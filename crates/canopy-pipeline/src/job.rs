@@ -43,6 +43,7 @@ pub fn run(
     }
     tracing::info!(region = %region.name, epochs = region.epochs.len(), "region loaded");
     let pairs = change::pairs(&region, extra_pairs)?;
+    crate::strips::set_strip_pixels(crate::strips::for_region(&region));
     let settings = settings(&region, &pairs);
     let files = input_files(&region);
     // A shard records the region, settings and inputs; a merge checks its partials.
@@ -363,7 +364,7 @@ fn settings(region: &Region, pairs: &[(usize, usize)]) -> serde_json::Value {
         "natural_classes": region.forest.natural_classes,
         "threads": rayon::current_num_threads(),
         "strip_rows": crate::strips::STRIP_ROWS,
-        "strip_pixels": crate::strips::STRIP_PIXELS,
+        "strip_pixels": crate::strips::strip_pixels(),
         "min_area_ha": region.alerts.min_area_ha,
         "min_ndvi_drop": region.alerts.min_ndvi_drop,
         "harvested_species": region.alerts.harvested_species,

@@ -13,7 +13,17 @@
 //! (`raster::reader`) reaches only the next one, so part of those blocks is
 //! decoded twice. Measured on the 10 m sample with 291,166 plots: 128-row
 //! strips took 0.45 GiB less memory (2.27 against 2.72 GiB) for 7 % more CPU
-//! (200 against 186 s) and the same wall time.
+//! (200 against 186 s) and the same wall time. On the 12-scene composite at 10 m
+//! (no SWIR) they cost far more: 134 against 95 CPU s (1.41×; the blocks of the
+//! misaligned tiles are decoded 1.5 times), for 616 against 719 MB.
+//!
+//! So the budget depends on the region ([`for_region`]): a region where no
+//! epoch can read a SWIR band has no NBR composites, whose buffers double a
+//! reader's per pixel, and its strips may hold twice the pixels
+//! ([`STRIP_PIXELS_NO_NBR`]): 256 rows at 10 m. The budget is set once per run
+//! (`job::run`), before any strip is planned, and recorded in the run's settings.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows of a strip of a narrow grid; the most a strip has.
 pub const STRIP_ROWS: usize = 256;
@@ -21,13 +31,49 @@ pub const STRIP_ROWS: usize = 256;
 /// Rows of a strip of the widest grids; the least a strip has.
 pub const MIN_STRIP_ROWS: usize = 64;
 
-/// Pixels a strip holds at most (unless it is [`MIN_STRIP_ROWS`] rows high).
+/// Pixels a strip holds at most (unless it is [`MIN_STRIP_ROWS`] rows high)
+/// when an epoch of the region may read a SWIR band (NBR composites).
 pub const STRIP_PIXELS: usize = 1 << 21;
+
+/// The same when no epoch reads a SWIR band.
+pub const STRIP_PIXELS_NO_NBR: usize = 1 << 22;
+
+static PIXELS: AtomicUsize = AtomicUsize::new(STRIP_PIXELS);
+
+/// The strip budget of a region: [`STRIP_PIXELS_NO_NBR`] when none of its
+/// epochs names a `swir_band` or is a product (which finds its own), else
+/// [`STRIP_PIXELS`].
+pub fn for_region(region: &crate::config::Region) -> usize {
+    let nbr = region
+        .epochs
+        .iter()
+        .any(|e| e.swir_band.is_some() || matches!(e.bands, crate::config::EpochBands::Product(_)));
+    if nbr {
+        STRIP_PIXELS
+    } else {
+        STRIP_PIXELS_NO_NBR
+    }
+}
+
+/// Sets the strip budget of this process's runs (`job::run`, from [`for_region`]).
+pub fn set_strip_pixels(pixels: usize) {
+    PIXELS.store(pixels, Ordering::Relaxed);
+}
+
+/// The strip budget in force.
+pub fn strip_pixels() -> usize {
+    PIXELS.load(Ordering::Relaxed)
+}
 
 /// Rows of every strip (but the last) of a grid `width` pixels wide.
 pub fn strip_height(width: usize) -> usize {
+    height_for(width, strip_pixels())
+}
+
+/// [`strip_height`] under the budget `budget` (pixels per strip).
+fn height_for(width: usize, budget: usize) -> usize {
     let mut rows = STRIP_ROWS;
-    while rows > MIN_STRIP_ROWS && rows * width > STRIP_PIXELS {
+    while rows > MIN_STRIP_ROWS && rows * width > budget {
         rows /= 2;
     }
     rows
@@ -70,6 +116,19 @@ mod tests {
                 h == STRIP_ROWS || 2 * h * w > STRIP_PIXELS,
                 "{w}: not the largest"
             );
+        }
+    }
+
+    #[test]
+    fn without_nbr_strips_hold_twice_the_pixels() {
+        // 256 rows at 10 m over Lạng Sơn, halved only on grids twice as wide.
+        assert_eq!(height_for(13_359, STRIP_PIXELS_NO_NBR), 256);
+        assert_eq!(height_for(16_385, STRIP_PIXELS_NO_NBR), 128);
+        assert_eq!(height_for(13_359, STRIP_PIXELS), 128);
+        for w in [1, 8_192, 16_384, 16_385, 40_000] {
+            let h = height_for(w, STRIP_PIXELS_NO_NBR);
+            assert!(h * w <= STRIP_PIXELS_NO_NBR || h == MIN_STRIP_ROWS, "{w}");
+            assert!(h == STRIP_ROWS || 2 * h * w > STRIP_PIXELS_NO_NBR, "{w}");
         }
     }
 
