@@ -478,6 +478,8 @@ impl<'a> MosaicReader<'a> {
         let carried = self.carry == Some((row0, rows)) && self.done.len() == self.tiles.len();
         // Maps of rows before this strip are done with.
         self.maps.retain(|(_, m)| carried && m.win.row >= row0);
+        let live: Vec<u64> = self.maps.iter().map(|(_, m)| m.id()).collect();
+        self.gathered.keep_maps(&live);
         let rules = self.rules;
         let here = windows(row0, end);
         if carried {
@@ -1179,7 +1181,7 @@ pub(crate) fn read_bands<T: gdal::raster::GdalType + Copy>(
 }
 
 /// GDAL's last error message, or an empty string.
-fn last_cpl_message() -> String {
+pub(crate) fn last_cpl_message() -> String {
     // SAFETY: CPLGetLastErrorMsg returns a thread-local string owned by GDAL,
     // copied out at once.
     unsafe {

@@ -21,6 +21,15 @@
 //! as it does for the tiles. Each tile of that grid is then read directly
 //! (each source block decoded once, no warper) and gathered through the map.
 //!
+//! The gather reads the source blocks itself (`GDALReadBlock`, into buffers
+//! kept per reader: [`Scratch`]) rather than a window through GDAL's block
+//! cache, which cost a copy of every pixel and the cache's bookkeeping; and
+//! the index raster is a MEM dataset over the reader's own buffer. Each pixel's
+//! offset into those blocks is computed for the first scene of a grid and
+//! kept for the others, which read the same blocks in the same order (checked
+//! block by block, else computed again). On the 12-scene 10 m benchmark these
+//! took the composite from about 1.5 to about 1.4 times the GDAL read floor.
+//!
 //! Architecture invariant: a map never changes a value. A pixel the warp
 //! gives an alpha but the map no source (it picked a pixel outside the
 //! estimated source window) makes [`WarpMap::build`] give up, and the tiles
@@ -125,7 +134,17 @@ pub struct WarpMap {
     alpha: Vec<u16>,
     /// See [`WarpMap::last_row`].
     last_row: Option<usize>,
+    /// See [`WarpMap::id`].
+    id: u64,
 }
+
+thread_local! {
+    /// The buffer of the index rasters this thread makes ([`WarpMap::build`]).
+    static INDEX: std::cell::Cell<Vec<u16>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The next map's [`WarpMap::id`].
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl WarpMap {
     /// Warps the index raster of `placed`'s grid onto `win` (rows of
@@ -169,20 +188,23 @@ impl WarpMap {
         let path = &placed.info.path;
         let (sw, sh) = subset.raster_size();
         let int = |v: usize| c_int::try_from(v).expect("raster sizes fit in int");
-        // The index raster's data: the source window's columns and rows.
-        let mem = gdal::DriverManager::get_driver_by_name("MEM")
-            .and_then(|d| d.create_with_band_type::<u16, _>("", w, h, 2))
-            .map_err(|e| PipelineError::raster(path, format!("warp map: {e}")))?;
-        let cols: Vec<u16> = (0..h).flat_map(|_| 1..=w as u16).collect();
-        let rows: Vec<u16> = (0..h)
-            .flat_map(|r| std::iter::repeat_n(r as u16 + 1, w))
-            .collect();
-        for (b, data) in [(1, cols), (2, rows)] {
-            let mut buf = gdal::raster::Buffer::new((w, h), data);
-            mem.rasterband(b)
-                .and_then(|mut band| band.write((0, 0), (w, h), &mut buf))
-                .map_err(|e| PipelineError::raster(path, format!("warp map: {e}")))?;
+        // The index raster's data: the source window's columns and rows, band
+        // after band, in one buffer the MEM dataset reads in place (no copy),
+        // kept per thread (a map per strip; no new pages each time).
+        let mut index = INDEX.take();
+        index.resize(2 * w * h, 0);
+        let (cols, rows) = index.split_at_mut(w * h);
+        let first: Vec<u16> = (1..=w as u16).collect();
+        for (r, (c_row, r_row)) in cols
+            .chunks_exact_mut(w)
+            .zip(rows.chunks_exact_mut(w))
+            .enumerate()
+        {
+            c_row.copy_from_slice(&first);
+            r_row.fill(r as u16 + 1);
         }
+        let mem = index_dataset(&mut index, w, h)
+            .map_err(|e| PipelineError::raster(path, format!("warp map: {e}")))?;
         // SAFETY: VRTCreate returns a new dataset handle owned by `vrt` (closed on
         // drop, before `mem`, whose bands its sources point to); the geotransform
         // and spatial reference are copied from a live dataset; the bands exist.
@@ -244,6 +266,7 @@ impl WarpMap {
         drop(warped);
         drop(vrt);
         drop(mem);
+        INDEX.set(index);
         let alpha = out.split_off(2 * n);
         let row = out.split_off(n);
         let col = out;
@@ -265,12 +288,19 @@ impl WarpMap {
             row,
             alpha,
             last_row,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }))
     }
 
     /// The last source row any pixel of the map takes (none: no pixel has a source).
     pub fn last_row(&self) -> Option<usize> {
         self.last_row
+    }
+
+    /// This map's identity (unique in the process), for the offsets a
+    /// reader keeps per part ([`Scratch`]).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Reads window `part` (rows of [`WarpMap::win`]) of a tile of the map's
@@ -294,12 +324,68 @@ impl WarpMap {
         );
         let n = part.width * part.height;
         assert_eq!(out.len(), n * bands.len());
+        let data: Vec<i32> = bands.iter().flatten().copied().collect();
+        scratch
+            .blocks
+            .start(src, &data, src_rows.clone())
+            .map_err(|e| format!("source blocks: {e}"))?;
+        // The scenes of a grid gather the same parts through the same map, and
+        // read the same blocks in the same order: the offsets of the first are
+        // kept and checked against the slots each next one's blocks take.
+        let key = (self.id, part.row, part.height, src_rows.start, src_rows.end);
+        let at = scratch.parts.iter().position(|p| p.key == key);
+        let reuse = match at {
+            Some(at) => scratch.parts[at].fits(src, &data, &mut scratch.blocks)?,
+            None => false,
+        };
+        if !reuse {
+            let p = self.offsets(key, src, &data, part, src_rows, &mut scratch.blocks)?;
+            match at {
+                Some(at) => scratch.parts[at] = p,
+                None => scratch.parts.push(p),
+            }
+        }
+        let offs = &scratch.parts[at.unwrap_or(scratch.parts.len() - 1)].offs;
         let first = (part.row - self.win.row) * self.win.width;
-        let (col, row, alpha) = (
-            &self.col[first..first + n],
-            &self.row[first..first + n],
-            &self.alpha[first..first + n],
-        );
+        let alpha = &self.alpha[first..first + n];
+        let plane = scratch.blocks.size.0 * scratch.blocks.size.1;
+        let src_data = &scratch.blocks.data;
+        let mut j = 0;
+        for (k, b) in bands.iter().enumerate() {
+            let dst = &mut out[k * n..(k + 1) * n];
+            match b {
+                None => {
+                    for ((d, &o), &a) in dst.iter_mut().zip(offs).zip(alpha) {
+                        *d = if o == 0 { 0 } else { a };
+                    }
+                }
+                Some(_) => {
+                    let band = &src_data[j * plane..];
+                    for (d, &o) in dst.iter_mut().zip(offs) {
+                        *d = band[o as usize];
+                    }
+                    j += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Each pixel of `part`'s offset in `blocks.data` (band 0 of its block;
+    /// 0, a block of zeros, when it takes no pixel of `src_rows`), reading the
+    /// blocks it takes.
+    fn offsets(
+        &self,
+        key: PartKey,
+        src: &Dataset,
+        data: &[i32],
+        part: Window,
+        src_rows: std::ops::Range<usize>,
+        blocks: &mut Blocks,
+    ) -> Result<PartOffsets, String> {
+        let n = part.width * part.height;
+        let first = (part.row - self.win.row) * self.win.width;
+        let (col, row) = (&self.col[first..first + n], &self.row[first..first + n]);
         // `src_rows` as 1-based rows of the map's source window.
         let lo = (src_rows.start.max(self.r0) - self.r0 + 1).min(u16::MAX as usize + 1) as u32;
         let hi = (src_rows.end.max(self.r0) - self.r0 + 1).min(u16::MAX as usize + 1) as u32;
@@ -314,64 +400,220 @@ impl WarpMap {
                 rmax = rmax.max(row[p]);
             }
         }
-        let data: Vec<i32> = bands.iter().flatten().copied().collect();
-        let (sw, sh) = if cmax == 0 {
-            (0, 0)
-        } else {
-            ((cmax - cmin + 1) as usize, (rmax - rmin + 1) as usize)
+        let mut out = PartOffsets {
+            key,
+            blocks: Vec::new(),
+            offs: vec![0; n],
         };
-        scratch.src.resize(sw * sh * data.len(), 0);
-        if sw > 0 {
-            let at = (
-                (self.c0 + cmin as usize - 1) as i64,
-                (self.r0 + rmin as usize - 1) as i64,
-            );
-            let w = Window {
-                col: 0,
-                row: 0,
-                width: sw,
-                height: sh,
-            };
-            crate::raster::reader::read_bands(src, &data, at, w, &mut scratch.src)?;
+        if cmax == 0 {
+            return Ok(out);
         }
-        // Each pixel's offset in a plane of the source read (past its end: none).
-        let none = (sw * sh) as u32;
-        scratch.offs.clear();
-        scratch.offs.extend((0..n).map(|p| {
+        let ((bw, bh), plane) = (blocks.size, blocks.size.0 * blocks.size.1);
+        let (ca, cb) = (self.c0 + cmin as usize - 1, self.c0 + cmax as usize - 1);
+        let (ra, rb) = (self.r0 + rmin as usize - 1, self.r0 + rmax as usize - 1);
+        let (bx0, by0) = (ca / bw, ra / bh);
+        let nbx = cb / bw - bx0 + 1;
+        // Per block of the part (row-major): its slot's offset in `blocks.data`.
+        let mut base = Vec::new();
+        for by in by0..=rb / bh {
+            for bx in bx0..=cb / bw {
+                let slot = blocks
+                    .slot(src, data, bx, by)
+                    .map_err(|e| format!("source block ({bx}, {by}): {e}"))?;
+                out.blocks.push((bx, by, slot));
+                base.push((slot * data.len() * plane) as u32);
+            }
+        }
+        // Per source column: its block column in the part and its column in
+        // the block; per source row: its block row times the part's blocks
+        // per row, and its row in the block times the block width.
+        let col_at: Vec<(u32, u32)> = (ca..=cb)
+            .map(|c| ((c / bw - bx0) as u32, (c % bw) as u32))
+            .collect();
+        let row_at: Vec<(u32, u32)> = (ra..=rb)
+            .map(|r| (((r / bh - by0) * nbx) as u32, ((r % bh) * bw) as u32))
+            .collect();
+        for (p, o) in out.offs.iter_mut().enumerate() {
             if taken(p) {
-                (row[p] - rmin) as u32 * sw as u32 + (col[p] - cmin) as u32
-            } else {
-                none
-            }
-        }));
-        let mut planes = scratch.src.chunks_exact((sw * sh).max(1));
-        for (j, b) in bands.iter().enumerate() {
-            let dst = &mut out[j * n..(j + 1) * n];
-            match b {
-                None => {
-                    for ((d, &o), &a) in dst.iter_mut().zip(&scratch.offs).zip(alpha) {
-                        *d = if o == none { 0 } else { a };
-                    }
-                }
-                Some(_) => {
-                    let plane = planes.next().unwrap_or(&[]);
-                    for (d, &o) in dst.iter_mut().zip(&scratch.offs) {
-                        *d = plane.get(o as usize).copied().unwrap_or(0);
-                    }
-                }
+                let (bx, x) = col_at[(col[p] - cmin) as usize];
+                let (by, y) = row_at[(row[p] - rmin) as usize];
+                *o = base[(by + bx) as usize] + y + x;
             }
         }
+        Ok(out)
+    }
+}
+
+/// What a part's offsets are of: the map's id, the part's first row and
+/// height, the source rows read.
+type PartKey = (u64, usize, usize, usize, usize);
+
+/// The offsets of one part of a map ([`WarpMap::gather`]) and the blocks,
+/// in the order read, with the slots they took.
+struct PartOffsets {
+    key: PartKey,
+    blocks: Vec<(usize, usize, usize)>,
+    offs: Vec<u32>,
+}
+
+impl PartOffsets {
+    /// Whether these offsets hold for `src`: its blocks, read in the same
+    /// order, take the same slots.
+    fn fits(&self, src: &Dataset, data: &[i32], blocks: &mut Blocks) -> Result<bool, String> {
+        for &(bx, by, slot) in &self.blocks {
+            let got = blocks
+                .slot(src, data, bx, by)
+                .map_err(|e| format!("source block ({bx}, {by}): {e}"))?;
+            if got != slot {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Source blocks decoded for the gathers of one tile and one band of source
+/// rows (`GDALReadBlock`, each block once, straight into these buffers rather
+/// than through GDAL's block cache and a copy out of it). Kept by the reader
+/// between reads; cleared when the tile, its bands or the rows change.
+#[derive(Default)]
+struct Blocks {
+    /// Whose blocks: the dataset handle, its bands read, the first source row.
+    of: Option<(usize, Vec<i32>, usize)>,
+    /// Block width and height of the bands read.
+    size: (usize, usize),
+    /// Blocks per row of the dataset.
+    per_row: usize,
+    /// Block row of `slots[0]`.
+    first_row: usize,
+    /// Per block from `first_row` on (row-major): its slot, 0 while not read.
+    slots: Vec<usize>,
+    /// Slot after slot, the bands read one block plane after another; slot 0
+    /// is zeros (the pixels a gather does not take).
+    data: Vec<u16>,
+}
+
+impl Blocks {
+    /// Starts holding blocks of `bands` of `src` for source rows `rows`
+    /// (kept when they are those already held).
+    fn start(
+        &mut self,
+        src: &Dataset,
+        bands: &[i32],
+        rows: std::ops::Range<usize>,
+    ) -> Result<(), String> {
+        let of = (src.c_dataset() as usize, bands.to_vec(), rows.start);
+        if self.of.as_ref() == Some(&of) {
+            return Ok(());
+        }
+        let mut size = None;
+        for &b in bands {
+            let band = src.rasterband(b as usize).map_err(|e| e.to_string())?;
+            let s = band.block_size();
+            if size.is_some_and(|t| t != s)
+                || band.band_type() != gdal::raster::GdalDataType::UInt16
+            {
+                return Err(format!("band {b}: not UInt16 blocks of the others' size"));
+            }
+            size = Some(s);
+        }
+        let (bw, bh) = size.unwrap_or((1, 1));
+        let (w, h) = src.raster_size();
+        self.size = (bw.max(1), bh.max(1));
+        self.per_row = w.div_ceil(self.size.0);
+        self.first_row = rows.start / self.size.1;
+        let last_row = rows.end.min(h).div_ceil(self.size.1).max(self.first_row);
+        self.slots.clear();
+        self.slots
+            .resize((last_row - self.first_row) * self.per_row, 0);
+        self.data.clear();
+        self.data.resize(bands.len() * bw * bh, 0);
+        self.of = Some(of);
         Ok(())
     }
+
+    /// The slot of block `(bx, by)` of `bands` of `src`, read now if it is not
+    /// held yet.
+    fn slot(
+        &mut self,
+        src: &Dataset,
+        bands: &[i32],
+        bx: usize,
+        by: usize,
+    ) -> Result<usize, String> {
+        let at = (by - self.first_row) * self.per_row + bx;
+        if self.slots[at] != 0 {
+            return Ok(self.slots[at]);
+        }
+        let plane = self.size.0 * self.size.1;
+        let slot = self.data.len() / (bands.len() * plane);
+        self.data.resize((slot + 1) * bands.len() * plane, 0);
+        for (j, &b) in bands.iter().enumerate() {
+            let band = src.rasterband(b as usize).map_err(|e| e.to_string())?;
+            let buf = &mut self.data[(slot * bands.len() + j) * plane..][..plane];
+            // SAFETY: a live band handle of UInt16 blocks of `size` (checked by
+            // `start`); `buf` holds exactly one such block.
+            let err = unsafe {
+                gdal_sys::GDALReadBlock(
+                    band.c_rasterband(),
+                    bx as c_int,
+                    by as c_int,
+                    buf.as_mut_ptr().cast(),
+                )
+            };
+            if err != gdal_sys::CPLErr::CE_None {
+                return Err(crate::raster::reader::last_cpl_message());
+            }
+        }
+        self.slots[at] = slot;
+        Ok(slot)
+    }
+}
+
+/// A MEM dataset of `w` × `h` pixels whose two `UInt16` bands are the halves of
+/// `data` (band 1 then band 2), read in place: `data` must outlive it.
+fn index_dataset(data: &mut [u16], w: usize, h: usize) -> gdal::errors::Result<Dataset> {
+    assert_eq!(data.len(), 2 * w * h);
+    let ds = gdal::DriverManager::get_driver_by_name("MEM")?
+        .create_with_band_type::<u16, _>("", w, h, 0)?;
+    for band in data.chunks_exact_mut(w * h) {
+        let pointer = std::ffi::CString::new(format!("DATAPOINTER={:p}", band.as_mut_ptr()))?;
+        let mut options = [pointer.as_ptr() as *mut c_char, std::ptr::null_mut()];
+        // SAFETY: a live MEM dataset; the option list is NULL-terminated and
+        // lives through the call; the band's pixels (w × h UInt16, packed) stay
+        // allocated while the dataset lives (the caller's contract).
+        let err = unsafe {
+            gdal_sys::GDALAddBand(
+                ds.c_dataset(),
+                gdal_sys::GDALDataType::GDT_UInt16,
+                options.as_mut_ptr(),
+            )
+        };
+        if err != gdal_sys::CPLErr::CE_None {
+            return Err(gdal::errors::GdalError::CplError {
+                class: err,
+                number: 0,
+                msg: "GDALAddBand (MEM, DATAPOINTER) failed".into(),
+            });
+        }
+    }
+    Ok(ds)
 }
 
 /// The buffers of [`WarpMap::gather`], kept by the reader between reads.
 #[derive(Default)]
 pub struct Scratch {
-    /// The source pixels read, band after band.
-    src: Vec<u16>,
-    /// Per pixel of the part, its offset in a band of `src`.
-    offs: Vec<u32>,
+    /// The source blocks read.
+    blocks: Blocks,
+    /// The offsets of the parts gathered through the maps the reader holds.
+    parts: Vec<PartOffsets>,
+}
+
+impl Scratch {
+    /// Forgets the offsets of maps other than `live` (those the reader dropped).
+    pub fn keep_maps(&mut self, live: &[u64]) {
+        self.parts.retain(|p| live.contains(&p.key.0));
+    }
 }
 
 /// The source window (c0, r0, width, height) holding, but for a surprise of
