@@ -142,14 +142,53 @@ pub(crate) fn add_feature<'v>(
     values: impl IntoIterator<Item = Val<'v>>,
     geom: Option<&MultiPolygon<f64>>,
 ) -> GResult<()> {
-    let mut f = Feature::new(layer.defn())?;
-    for (i, v) in values.into_iter().enumerate() {
-        v.set(&mut f, i)?;
+    Rows::new(layer)?.add(values, geom)
+}
+
+/// Adds features to a layer one after another through one feature, filled
+/// anew for each row (a table of a million rows allocates no feature per row).
+pub(crate) struct Rows<'l> {
+    layer: &'l Layer<'l>,
+    f: Feature<'l>,
+    fields: usize,
+}
+
+impl<'l> Rows<'l> {
+    pub(crate) fn new(layer: &'l Layer<'l>) -> GResult<Rows<'l>> {
+        Ok(Rows {
+            layer,
+            f: Feature::new(layer.defn())?,
+            fields: layer.defn().fields().count(),
+        })
     }
-    if let Some(g) = geom {
-        f.set_geometry(g.to_gdal()?)?;
+
+    /// As [`add_feature`]: value `i` in field `i` (fields past the values
+    /// left unset, as in a new feature), then the geometry if any.
+    pub(crate) fn add<'v>(
+        &mut self,
+        values: impl IntoIterator<Item = Val<'v>>,
+        geom: Option<&MultiPolygon<f64>>,
+    ) -> GResult<()> {
+        let mut set = 0;
+        for (i, v) in values.into_iter().enumerate() {
+            v.set(&mut self.f, i)?;
+            set = i + 1;
+        }
+        // SAFETY: a live feature of this layer's definition; the indices are
+        // fields of it; a null FID makes the next insert take a new one.
+        unsafe {
+            for i in set..self.fields {
+                gdal_sys::OGR_F_UnsetField(self.f.c_feature(), i as i32);
+            }
+        }
+        if let Some(g) = geom {
+            self.f.set_geometry(g.to_gdal()?)?;
+        }
+        let created = self.f.create(self.layer);
+        // SAFETY: as above.
+        unsafe { gdal_sys::OGR_F_SetFID(self.f.c_feature(), -1) };
+        created
     }
-    f.create(layer)
 }
 
 /// Adds one feature with a point geometry (lon/lat).
@@ -177,8 +216,9 @@ where
     R: IntoIterator<Item = Val<'v>>,
 {
     let layer = table(ds, name, fields)?;
+    let mut out = Rows::new(&layer)?;
     for r in rows {
-        add_feature(&layer, r, None)?;
+        out.add(r, None)?;
     }
     Ok(())
 }
@@ -205,8 +245,9 @@ where
         options: Some(&options),
     })?;
     create_fields(&layer, fields)?;
+    let mut out = Rows::new(&layer)?;
     for (r, geom) in rows {
-        add_feature(&layer, r, Some(geom))?;
+        out.add(r, Some(geom))?;
     }
     Ok(())
 }
