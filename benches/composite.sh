@@ -8,13 +8,15 @@
 #                     12 scenes at 10 m; 30 for a quick check)
 #   --scenes N        scenes per epoch (default 12)
 #   --runs R          hyperfine runs after one warm-up (default 3)
+#   --pairs P         floor-then-canopy pairs under GNU time (default 1)
 #
 # Generates the sample region with `canopy synth --scenes N` (once per size), then
 # times `canopy run` of a region with one epoch, composite = "max-ndvi" of the N
 # scenes (5 tiles each: 4 UTM + 1 EPSG:4326, warped), against `gdal_floor` reading
 # bands 1-3 of the same files block by block (same threads). Then one run each under
-# GNU time: wall and CPU seconds (and their ratios to the floor's) and the peak RSS
-# of a run with N scenes and with the first N/2, to show memory is flat in N.
+# GNU time: P pairs of the floor then a run with N scenes, each with its wall and CPU
+# seconds, the CPU ratio and the peak RSS, then a run with the first N/2 scenes, to
+# show memory is flat in N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,13 +24,15 @@ work=/tmp/canopy-bench-composite
 pixel=10
 scenes=12
 runs=3
+pairs=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) work="$2"; shift 2 ;;
     --pixel-size) pixel="$2"; shift 2 ;;
     --scenes) scenes="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --pairs) pairs="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -87,14 +91,18 @@ hyperfine --warmup 1 --runs "$runs" --export-markdown "$dir/results.md" \
   -n "GDAL floor (bands 1-3 of the same files, $threads threads)" \
   "$floor --threads $threads ${specs[*]}"
 cat "$dir/results.md"
-# CPU seconds are steadier than wall time on a shared machine: one more run of each
-# under GNU time (wall, user + sys, peak RSS), and of the floor.
-/usr/bin/time -o "$dir/time_floor" -f '%e %U %S %M' "$floor" --threads "$threads" "${specs[@]}" >/dev/null 2>&1
-read -r fw fu fs fm < "$dir/time_floor"
-echo "GDAL floor: wall ${fw} s, CPU $(echo "$fu + $fs" | bc) s, peak RSS ${fm} KiB"
-for r in half all; do
-  /usr/bin/time -o "$dir/time_$r" -f '%e %U %S %M' "$bin" run "$dir/$r.toml" --store "$dir/$r.gpkg" >/dev/null 2>&1
-  read -r w u s m < "$dir/time_$r"
-  cpu=$(echo "$u + $s" | bc)
-  echo "canopy, $r scenes: wall ${w} s ($(echo "scale=2; $w / $fw" | bc)× the floor), CPU ${cpu} s ($(echo "scale=2; $cpu / ($fu + $fs)" | bc)×), peak RSS ${m} KiB"
+# CPU seconds are steadier than wall time on a shared machine: pairs of the floor and
+# canopy under GNU time (wall, user + sys, peak RSS), then the half-scenes run.
+gnu_time() { # name, command...: "wall user+sys rss" of one run
+  local name=$1; shift
+  /usr/bin/time -o "$dir/time_$name" -f '%e %U %S %M' "$@" >/dev/null 2>&1
+  read -r w u s m < "$dir/time_$name"
+  echo "$w $(echo "$u + $s" | bc) $m"
+}
+for p in $(seq 1 "$pairs"); do
+  read -r fw fc fm < <(gnu_time floor "$floor" --threads "$threads" "${specs[@]}")
+  read -r w c m < <(gnu_time all "$bin" run "$dir/all.toml" --store "$dir/all.gpkg")
+  echo "pair $p: GDAL floor wall ${fw} s, CPU ${fc} s, peak RSS ${fm} KiB; canopy, all scenes: wall ${w} s ($(echo "scale=2; $w / $fw" | bc)× the floor), CPU ${c} s ($(echo "scale=2; $c / $fc" | bc)×), peak RSS ${m} KiB"
 done
+read -r w c m < <(gnu_time half "$bin" run "$dir/half.toml" --store "$dir/half.gpkg")
+echo "canopy, half scenes: wall ${w} s, CPU ${c} s ($(echo "scale=2; $c / $fc" | bc)× the last floor), peak RSS ${m} KiB"
