@@ -164,8 +164,9 @@ pub struct PassPart {
     pub strips: u32,
     /// The first strip of this shard's range.
     pub first: u32,
-    /// Per strip of the range, the pass's strip output.
-    pub items: Vec<ciborium::Value>,
+    /// Per strip of the range, the pass's strip output, CBOR (decoded
+    /// straight into the pass's type by the merge: no `Value` tree between).
+    pub items: Vec<serde_bytes::ByteBuf>,
 }
 
 /// A shard's partial result.
@@ -483,7 +484,10 @@ where
                 .collect::<Result<_, _>>()?;
             let items = outs
                 .iter()
-                .map(ciborium::Value::serialized)
+                .map(|o| {
+                    let mut b = Vec::new();
+                    ciborium::into_writer(o, &mut b).map(|()| serde_bytes::ByteBuf::from(b))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ShardError::Encode {
                     key: key.to_string(),
@@ -529,7 +533,7 @@ where
                 }
                 for (i, v) in part.items.iter().enumerate() {
                     out.push(
-                        v.deserialized::<T>().map_err(|e| {
+                        ciborium::from_reader::<T, _>(&v[..]).map_err(|e| {
                             bad(format!("pass \"{key}\", strip {}: {e}", r.start + i))
                         })?,
                     );
@@ -851,14 +855,18 @@ mod tests {
             PassPart {
                 strips: 5,
                 first: 1,
-                items: vec![ciborium::Value::serialized(&x.to_vec()).unwrap()],
+                items: vec![{
+                    let mut b = Vec::new();
+                    ciborium::into_writer(&x.to_vec(), &mut b).unwrap();
+                    serde_bytes::ByteBuf::from(b)
+                }],
             },
         );
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join(file_name(1, 3));
         std::fs::write(&f, p.encode().unwrap()).unwrap();
         let back = Partial::read(&f).unwrap();
-        let y: Vec<f64> = back.passes["cover:2024"].items[0].deserialized().unwrap();
+        let y: Vec<f64> = ciborium::from_reader(&back.passes["cover:2024"].items[0][..]).unwrap();
         assert_eq!(
             x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()

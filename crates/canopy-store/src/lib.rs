@@ -53,6 +53,7 @@ pub(crate) mod pg_triage;
 pub mod photos;
 pub mod qgis;
 pub(crate) mod rows;
+pub(crate) mod rtree;
 pub mod runs;
 pub mod targets;
 pub mod transfer;

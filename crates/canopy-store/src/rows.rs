@@ -14,7 +14,7 @@ use gdal::vector::{
     Feature, Layer, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal,
 };
 use gdal::Dataset;
-use geo::MultiPolygon;
+use geo::{BoundingRect, MultiPolygon};
 
 use crate::error::StoreError;
 
@@ -151,6 +151,8 @@ pub(crate) struct Rows<'l> {
     layer: &'l Layer<'l>,
     f: Feature<'l>,
     fields: usize,
+    /// The entries of the layer's spatial index, when [`crate::rtree`] makes it.
+    index: Option<Vec<crate::rtree::Entry>>,
 }
 
 impl<'l> Rows<'l> {
@@ -159,6 +161,7 @@ impl<'l> Rows<'l> {
             layer,
             f: Feature::new(layer.defn())?,
             fields: layer.defn().fields().count(),
+            index: None,
         })
     }
 
@@ -185,6 +188,17 @@ impl<'l> Rows<'l> {
             self.f.set_geometry(g.to_gdal()?)?;
         }
         let created = self.f.create(self.layer);
+        if let (Ok(()), Some(index), Some(fid), Some(b)) = (
+            &created,
+            self.index.as_mut(),
+            self.f.fid(),
+            geom.and_then(|g| g.bounding_rect()),
+        ) {
+            index.push(crate::rtree::Entry {
+                fid: fid as i64,
+                bbox: [b.min().x, b.max().x, b.min().y, b.max().y],
+            });
+        }
         // SAFETY: as above.
         unsafe { gdal_sys::OGR_F_SetFID(self.f.c_feature(), -1) };
         created
@@ -237,7 +251,25 @@ where
 {
     let mut srs = SpatialRef::from_epsg(4326)?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    let options = for_driver(ds, options);
+    let mut options = for_driver(ds, options);
+    // A GeoPackage's spatial index is bulk-loaded after the rows (`rtree`),
+    // not filled by GDAL row by row.
+    let bulk_index = ds.driver().short_name() == "GPKG"
+        && options
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case("SPATIAL_INDEX=YES"));
+    if bulk_index {
+        options.retain(|o| !o.eq_ignore_ascii_case("SPATIAL_INDEX=YES"));
+        options.push("SPATIAL_INDEX=NO");
+    }
+    let option = |key: &str, default: &'static str| {
+        options
+            .iter()
+            .find_map(|o| o.strip_prefix(key))
+            .unwrap_or(default)
+            .to_string()
+    };
+    let (geom_col, fid_col) = (option("GEOMETRY_NAME=", "geom"), option("FID=", "fid"));
     let layer = ds.create_layer(LayerOptions {
         name,
         srs: Some(&srs),
@@ -246,8 +278,16 @@ where
     })?;
     create_fields(&layer, fields)?;
     let mut out = Rows::new(&layer)?;
+    if bulk_index {
+        out.index = Some(Vec::new());
+    }
     for (r, geom) in rows {
         out.add(r, Some(geom))?;
+    }
+    if let Some(entries) = out.index.take() {
+        drop(out);
+        drop(layer);
+        crate::rtree::create(ds, name, &geom_col, &fid_col, &entries)?;
     }
     Ok(())
 }
