@@ -286,7 +286,6 @@ where
     }
     if let Some(entries) = out.index.take() {
         drop(out);
-        drop(layer);
         crate::rtree::create(ds, name, &geom_col, &fid_col, &entries)?;
     }
     Ok(())
