@@ -228,7 +228,12 @@ impl Partial {
             msg,
         };
         let body = crate::framed::read_framed(file).map_err(bad)?;
-        ciborium::from_reader(&body[..]).map_err(|e| bad(format!("cannot be decoded: {e}")))
+        ciborium::from_reader(&body[..]).map_err(|e| {
+            bad(format!(
+                "cannot be decoded ({e}): written by another version of canopy? Run the \
+                 shards again with this one"
+            ))
+        })
     }
 }
 
