@@ -105,7 +105,7 @@ pub fn burned(store: &std::path::Path, w: &mut impl Write) -> anyhow::Result<()>
     use canopy_core::burn::BurnClass;
     use canopy_store::burned_area::{UNIT_COMMUNE, UNIT_PROVINCE};
     let r = canopy_store::Store::open(store)?.read()?;
-    let rows = r.burned_area()?;
+    let rows = r.burned_area_of(&[UNIT_PROVINCE, UNIT_COMMUNE])?;
     if rows.is_empty() {
         return Ok(());
     }

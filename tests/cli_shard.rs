@@ -107,6 +107,15 @@ fn sharded_runs_merge_identically_and_bad_partials_are_refused() {
         .unwrap()
         .to_string();
     assert!(!alerts.starts_with("## alerts (0 rows)"), "{alerts}");
+    // Plots under alerts: the merge rasterises only the plots near its alerts.
+    let touched = single
+        .lines()
+        .find(|l| l.starts_with("## alert_parcels ("))
+        .unwrap_or("## alert_parcels missing");
+    assert!(
+        !touched.starts_with("## alert_parcels (0 rows)") && !touched.contains("missing"),
+        "{touched}"
+    );
     for t in [
         "## burned_area (",
         "## zone_cover (",

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::{EpochBands, Region};
-use crate::cover::{coverages, pixel_areas, Prepared};
+use crate::cover::{add_extra_near, coverages, coverages_without_extra, pixel_areas, Prepared};
 use crate::crs::{Crs, Transformer};
 use crate::error::PipelineError;
 use crate::raster::mosaic::{self, Mosaic};
@@ -164,7 +164,15 @@ pub fn run(
             )),
             other => other,
         })?;
-        let covs = coverages(prep, &ma)?;
+        // At a merge the strips come from the partials, and only the alerts
+        // look at coverages: the extra polygons' (plots') are made for the
+        // alerts' patches alone, once they are known (`add_extra_near`).
+        let merging = crate::shard::merging();
+        let mut covs = if merging {
+            coverages_without_extra(prep, &ma)?
+        } else {
+            coverages(prep, &ma)?
+        };
         let zone_covs = match zones {
             Some(z) => {
                 let tr = Transformer::new(&z.crs, &ma.crs)?;
@@ -332,10 +340,14 @@ pub fn run(
             crate::shard::record_chips(&chip_key, &chips);
             continue;
         }
-        let comps = labeller.finish();
+        let big = alert_patches(labeller.finish(), prep, region, &covs, &area);
+        if merging {
+            let boxes: Vec<[u32; 4]> = big.iter().map(|c| c.bbox).collect();
+            add_extra_near(prep, &ma, &boxes, &mut covs)?;
+        }
         let mut patches = Vec::new();
         let alerts = alerts_of(
-            comps,
+            big,
             &ma,
             prep,
             region,
@@ -655,7 +667,7 @@ fn alert_patches(
 
 #[allow(clippy::too_many_arguments)]
 fn alerts_of(
-    comps: Vec<Component>,
+    big: Vec<Component>,
     ma: &Mosaic,
     prep: &Prepared,
     region: &Region,
@@ -673,7 +685,6 @@ fn alerts_of(
 ) -> Result<Vec<Alert>, PipelineError> {
     let (ea, eb) = (&region.epochs[i], &region.epochs[j]);
     let province = prep.province_ix();
-    let big = alert_patches(comps, prep, region, covs, area);
     // Outlines in parallel (pure), transforms sequentially (PROJ handles are not shared).
     let outlines: Vec<MultiPolygon<f64>> =
         big.par_iter().map(|c| outline(&c.runs, &ma.grid)).collect();

@@ -259,7 +259,13 @@ fn epoch_sums(
             warped = mosaic.tiles.iter().filter(|t| t.placement == mosaic::Placement::Warped).count(),
             "working grid planned"
         );
-        let covs = coverages(prep, &mosaic)?;
+        // At a merge the strips' sums come from the partials: the coverages
+        // are not looked at, only counted.
+        let covs = if crate::shard::merging() {
+            coverages_without_extra(prep, &mosaic)?
+        } else {
+            coverages(prep, &mosaic)?
+        };
         let area = pixel_areas(&mosaic, area_crs)?;
         let sums = zonal_sums(&mosaic, rules, &covs, &area)?;
         Ok((sums, mosaic.grid.len() as u64))
@@ -268,13 +274,19 @@ fn epoch_sums(
 
 /// Coverage of every commune, then of the province union, then of the extra
 /// polygons, on the working grid.
-///
-/// Extra polygons (a province of plots) are projected a batch at a time, so no
-/// projected copy of all of them is ever held; already in the grid's CRS, they
-/// are not copied at all.
 pub(crate) fn coverages(prep: &Prepared, mosaic: &Mosaic) -> Result<Vec<Coverage>, PipelineError> {
-    const BATCH: usize = 8192;
-    let grid = mosaic.grid;
+    let mut covs = coverages_without_extra(prep, mosaic)?;
+    let all = vec![true; prep.extra.len()];
+    extra_coverages(prep, mosaic, &all, &mut covs)?;
+    Ok(covs)
+}
+
+/// As [`coverages`], with every extra polygon's coverage empty: where only
+/// some of them will be looked at ([`add_extra_near`]).
+pub(crate) fn coverages_without_extra(
+    prep: &Prepared,
+    mosaic: &Mosaic,
+) -> Result<Vec<Coverage>, PipelineError> {
     let tr = Transformer::new(&prep.layer.crs, &mosaic.crs)?;
     let mut batch = Vec::with_capacity(prep.layer.communes.len() + 1);
     for c in &prep.layer.communes {
@@ -282,20 +294,114 @@ pub(crate) fn coverages(prep: &Prepared, mosaic: &Mosaic) -> Result<Vec<Coverage
     }
     batch.push(tr.multipolygon(&prep.union)?);
     let mut covs = Vec::with_capacity(batch.len() + prep.extra.len());
-    covs.par_extend(batch.par_iter().map(|p| coverage(p, &grid)));
-    if prep.area_crs.same_as(&mosaic.crs) {
-        covs.par_extend(prep.extra.par_iter().map(|p| coverage(p, &grid)));
-    } else if !prep.extra.is_empty() {
-        let tr = Transformer::new(&prep.area_crs, &mosaic.crs)?;
-        for chunk in prep.extra.chunks(BATCH) {
-            batch.clear();
-            for p in chunk {
-                batch.push(tr.multipolygon(p)?);
-            }
-            covs.par_extend(batch.par_iter().map(|p| coverage(p, &grid)));
+    covs.par_extend(batch.par_iter().map(|p| coverage(p, &mosaic.grid)));
+    covs.resize_with(covs.len() + prep.extra.len(), Coverage::default);
+    Ok(covs)
+}
+
+/// Fills in, in `covs` (as [`coverages_without_extra`] made them), the coverage
+/// of each extra polygon that may reach into one of the pixel boxes `near`
+/// (columns `[0]..[2]`, rows `[1]..[3]` of the working grid): those whose
+/// bounding box in the area CRS meets a box's image there (the box widened by
+/// two pixels, its outline sampled every sixteenth of a side). The others stay
+/// empty, which changes nothing for a reader of the boxes: a polygon outside
+/// them covers none of their pixels. At a merge, the alerts are all that looks
+/// at the plots' coverages, so 291,166 plots need not be projected and
+/// rasterised again for a few dozen alerts.
+pub(crate) fn add_extra_near(
+    prep: &Prepared,
+    mosaic: &Mosaic,
+    near: &[[u32; 4]],
+    covs: &mut [Coverage],
+) -> Result<(), PipelineError> {
+    if prep.extra.is_empty() || near.is_empty() {
+        return Ok(());
+    }
+    let g = mosaic.grid;
+    let to_area = (!prep.area_crs.same_as(&mosaic.crs))
+        .then(|| Transformer::new(&mosaic.crs, &prep.area_crs))
+        .transpose()?;
+    let mut boxes = Vec::with_capacity(near.len());
+    for b in near {
+        let (x0, x1) = (
+            g.x0 + (b[0] as f64 - 2.0) * g.dx,
+            g.x0 + (b[2] as f64 + 2.0) * g.dx,
+        );
+        let (y1, y0) = (
+            g.y0 - (b[1] as f64 - 2.0) * g.dy,
+            g.y0 - (b[3] as f64 + 2.0) * g.dy,
+        );
+        let mut pts: Vec<(f64, f64)> = (0..=16)
+            .flat_map(|i| {
+                let t = i as f64 / 16.0;
+                let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+                [(x, y0), (x, y1), (x0, y), (x1, y)]
+            })
+            .collect();
+        if let Some(tr) = &to_area {
+            tr.points(&mut pts)?;
+        }
+        let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
+            pts.iter().map(pick).fold(init, f)
+        };
+        boxes.push([
+            fold(f64::min, f64::INFINITY, |p| p.0),
+            fold(f64::min, f64::INFINITY, |p| p.1),
+            fold(f64::max, f64::NEG_INFINITY, |p| p.0),
+            fold(f64::max, f64::NEG_INFINITY, |p| p.1),
+        ]);
+    }
+    let keep: Vec<bool> = prep
+        .extra
+        .par_iter()
+        .map(|p| {
+            p.bounding_rect().is_some_and(|r| {
+                boxes.iter().any(|b| {
+                    r.min().x <= b[2] && r.max().x >= b[0] && r.min().y <= b[3] && r.max().y >= b[1]
+                })
+            })
+        })
+        .collect();
+    extra_coverages(prep, mosaic, &keep, covs)
+}
+
+/// The coverage of extra polygon `k` into `covs` (after the communes and the
+/// province) where `keep[k]`.
+///
+/// Extra polygons (a province of plots) are projected a batch at a time, so no
+/// projected copy of all of them is ever held; already in the grid's CRS, they
+/// are not copied at all.
+fn extra_coverages(
+    prep: &Prepared,
+    mosaic: &Mosaic,
+    keep: &[bool],
+    covs: &mut [Coverage],
+) -> Result<(), PipelineError> {
+    const BATCH: usize = 8192;
+    let grid = mosaic.grid;
+    let out = &mut covs[prep.province_ix() + 1..];
+    let kept: Vec<usize> = (0..prep.extra.len()).filter(|&k| keep[k]).collect();
+    let tr = (!prep.area_crs.same_as(&mosaic.crs))
+        .then(|| Transformer::new(&prep.area_crs, &mosaic.crs))
+        .transpose()?;
+    for chunk in kept.chunks(BATCH) {
+        let projected: Vec<MultiPolygon<f64>> = match &tr {
+            Some(tr) => chunk
+                .iter()
+                .map(|&k| tr.multipolygon(&prep.extra[k]))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        let made: Vec<Coverage> = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, &k)| coverage(projected.get(i).unwrap_or(&prep.extra[k]), &grid))
+            .collect();
+        for (&k, c) in chunk.iter().zip(made) {
+            out[k] = c;
         }
     }
-    Ok(covs)
+    Ok(())
 }
 
 /// Lattice step (pixels) for pixel areas when the working grid is not in the area CRS.

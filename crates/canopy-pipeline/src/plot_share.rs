@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::PipelineError;
 use crate::parcels::{ParcelPlan, PlannedParcel};
 use crate::shard::ShardError;
-use canopy_core::parcel::ParcelAttr;
+use canopy_core::parcel::{ForestFunction, Origin, OwnerCategory, ParcelAttr};
 
 /// One plot as placed: the plan's entry, attributes, codes and polygon.
 type Placed = (
@@ -41,7 +41,7 @@ struct Share {
     index: Vec<u64>,
     layer_index: Vec<u64>,
     area_m2: Vec<f64>,
-    attrs: Vec<ParcelAttr>,
+    attrs: Vec<AttrRow>,
     codes: Vec<(String, String, String)>,
     /// The polygons: per plot its polygon count, per polygon its ring count,
     /// per ring its point count; and every point's x and y (`f64`, little
@@ -51,6 +51,49 @@ struct Share {
     coords: Vec<u8>,
     /// The plan's warnings (shard 0 only, so the merge has them once).
     warnings: Vec<String>,
+}
+
+/// A plot's [`ParcelAttr`] in a share: its fields in order, as an array (a
+/// struct would be a map, its field names written and matched once per plot:
+/// a third of the merge's time reading the shares).
+#[derive(Debug, Serialize, Deserialize)]
+struct AttrRow(
+    String,
+    ForestFunction,
+    Option<Origin>,
+    String,
+    String,
+    OwnerCategory,
+    String,
+);
+
+impl From<&ParcelAttr> for AttrRow {
+    fn from(a: &ParcelAttr) -> Self {
+        AttrRow(
+            a.id.clone(),
+            a.function,
+            a.origin,
+            a.forest_type.clone(),
+            a.owner.clone(),
+            a.owner_category,
+            a.commune_code.clone(),
+        )
+    }
+}
+
+impl From<AttrRow> for ParcelAttr {
+    fn from(r: AttrRow) -> Self {
+        let AttrRow(id, function, origin, forest_type, owner, owner_category, commune_code) = r;
+        ParcelAttr {
+            id,
+            function,
+            origin,
+            forest_type,
+            owner,
+            owner_category,
+            commune_code,
+        }
+    }
 }
 
 impl Share {
@@ -127,7 +170,7 @@ pub fn record(plan: &ParcelPlan) -> Result<(), PipelineError> {
         share.index.push(i as u64);
         share.layer_index.push(plan.parcels[i].index as u64);
         share.area_m2.push(plan.parcels[i].area_m2);
-        share.attrs.push(plan.attrs[i].clone());
+        share.attrs.push(AttrRow::from(&plan.attrs[i]));
         share.codes.push(plan.codes[i].clone());
         share.push_polygon(&plan.polygons[i]);
     }
@@ -192,7 +235,7 @@ pub fn from_shards() -> Result<Option<ParcelPlan>, PipelineError> {
                 index: layer as usize,
                 area_m2,
             };
-            *slot = Some((parcel, attr, codes, poly));
+            *slot = Some((parcel, attr.into(), codes, poly));
         }
     }
     for (i, slot) in slots.into_iter().enumerate() {

@@ -308,6 +308,11 @@ pub fn cache_report() -> Option<crate::cache::CacheReport> {
     }
 }
 
+/// Whether this process merges partials (every pass's strips come from them).
+pub fn merging() -> bool {
+    matches!(mode().as_deref(), Some(Mode::Merge { .. }))
+}
+
 /// Whether this process computes a shard (no alerts, chips nor store then).
 pub fn computing_shard() -> bool {
     matches!(mode().as_deref(), Some(Mode::Shard { .. }))

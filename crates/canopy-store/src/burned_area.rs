@@ -11,7 +11,7 @@ use gdal::Dataset;
 
 use crate::error::Result;
 use crate::rows::Val::{Real, Str};
-use crate::rows::{read_rows, real, string, write_table, Field, GResult, Val};
+use crate::rows::{read_rows_where, real, string, write_table, Field, GResult, Val};
 use crate::Reader;
 
 pub const LAYER: &str = "burned_area";
@@ -92,12 +92,26 @@ pub(crate) fn write(ds: &mut Dataset, rows: &[BurnedAreaRow]) -> GResult<()> {
 impl Reader {
     /// The stored burned-area rows (empty when no pair had SWIR, or an older store).
     pub fn burned_area(&self) -> Result<Vec<BurnedAreaRow>> {
+        self.burned_area_where(None)
+    }
+
+    /// The stored burned-area rows of the units named `units` only (e.g.
+    /// [`UNIT_PROVINCE`] and [`UNIT_COMMUNE`], without a row per plot).
+    pub fn burned_area_of(&self, units: &[&str]) -> Result<Vec<BurnedAreaRow>> {
+        let list: Vec<String> = units
+            .iter()
+            .map(|u| format!("'{}'", u.replace('\'', "''")))
+            .collect();
+        self.burned_area_where(Some(&format!("unit IN ({})", list.join(","))))
+    }
+
+    fn burned_area_where(&self, filter: Option<&str>) -> Result<Vec<BurnedAreaRow>> {
         let names: Vec<&str> = FIELDS
             .iter()
             .map(|f| f.0)
             .filter(|n| *n != "burned_ha")
             .collect();
-        read_rows(&self.ds, LAYER, &names, &self.path, |f, ix| {
+        read_rows_where(&self.ds, LAYER, filter, &names, &self.path, |f, ix| {
             let mut class_ha = [0.0; 7];
             for (k, h) in class_ha.iter_mut().enumerate() {
                 *h = real(f, ix[4 + k]).unwrap_or(0.0);

@@ -44,6 +44,7 @@ pub mod file;
 pub mod fire_danger;
 pub mod fire_events;
 pub mod format;
+pub(crate) mod gpkg;
 pub mod hotspots;
 pub mod merge;
 pub mod observations;

@@ -87,7 +87,25 @@ pub(crate) fn opt(v: Option<Val>) -> Val {
     v.unwrap_or(Val::Null)
 }
 
-impl Val<'_> {
+impl<'v> Val<'v> {
+    /// The value as SQLite gets it for a field of `field`'s type, as GDAL binds
+    /// it (`None`: a value of another kind than the field's).
+    fn param(self, field: Field) -> Option<crate::gpkg::Param<'v>> {
+        use crate::gpkg::Param;
+        use OGRFieldType as T;
+        Some(match (self, field.1) {
+            (Val::Null, _) => Param::Null,
+            (Val::Str(s), T::OFTString) => Param::Text(s.into()),
+            (Val::Text(s), T::OFTString) => Param::Text(s.into()),
+            (Val::Real(x), T::OFTReal) => Param::Real(x),
+            (Val::Int(x), T::OFTReal) => Param::Real(x as f64),
+            (Val::Int64(x), T::OFTReal) => Param::Real(x as f64),
+            (Val::Int(x), T::OFTInteger | T::OFTInteger64 | BOOLEAN) => Param::Int(x as i64),
+            (Val::Int64(x), T::OFTInteger64) => Param::Int(x),
+            _ => return None,
+        })
+    }
+
     fn set(&self, f: &mut Feature, i: usize) -> GResult<()> {
         match self {
             Val::Str(s) => f.set_field_string(i, s),
@@ -142,66 +160,139 @@ pub(crate) fn add_feature<'v>(
     values: impl IntoIterator<Item = Val<'v>>,
     geom: Option<&MultiPolygon<f64>>,
 ) -> GResult<()> {
-    Rows::new(layer)?.add(values, geom)
+    let mut rows = Rows::new(layer)?;
+    rows.add(values, geom)?;
+    rows.finish()
 }
 
-/// Adds features to a layer one after another through one feature, filled
-/// anew for each row (a table of a million rows allocates no feature per row).
-pub(crate) struct Rows<'l> {
-    layer: &'l Layer<'l>,
-    f: Feature<'l>,
-    fields: usize,
+/// Adds rows to a new layer one after another: through OGR, one feature
+/// filled anew for each row (a table of a million rows allocates no feature
+/// per row), or, for a GeoPackage table without date fields, straight into
+/// SQLite ([`crate::gpkg`]). [`Rows::finish`] ends the table.
+pub(crate) struct Rows<'l, 'v> {
+    sink: Sink<'l, 'v>,
     /// The entries of the layer's spatial index, when [`crate::rtree`] makes it.
     index: Option<Vec<crate::rtree::Entry>>,
 }
 
-impl<'l> Rows<'l> {
-    pub(crate) fn new(layer: &'l Layer<'l>) -> GResult<Rows<'l>> {
+enum Sink<'l, 'v> {
+    Ogr {
+        layer: &'l Layer<'l>,
+        f: Feature<'l>,
+        fields: usize,
+    },
+    Gpkg {
+        table: crate::gpkg::Table<'v>,
+        fields: Vec<Field<'l>>,
+    },
+}
+
+impl<'l, 'v> Rows<'l, 'v> {
+    /// Rows through OGR.
+    pub(crate) fn new(layer: &'l Layer<'l>) -> GResult<Rows<'l, 'v>> {
         Ok(Rows {
-            layer,
-            f: Feature::new(layer.defn())?,
-            fields: layer.defn().fields().count(),
+            sink: Sink::Ogr {
+                layer,
+                f: Feature::new(layer.defn())?,
+                fields: layer.defn().fields().count(),
+            },
             index: None,
         })
     }
 
+    /// Rows of `layer`, just created with `fields` (and geometry column
+    /// `geom`): straight into the GeoPackage when `db` is its connection and
+    /// no field is a date, else through OGR.
+    fn for_new(
+        db: Option<*mut libsqlite3_sys::sqlite3>,
+        layer: &'l Layer<'l>,
+        fields: &Fields<'l>,
+        geom: Option<&str>,
+    ) -> GResult<Rows<'l, 'v>> {
+        let dated = fields.iter().any(|f| f.1 == DATE || f.1 == DATETIME);
+        match db {
+            Some(db) if !dated => {
+                let names: Vec<&str> = fields.iter().map(|f| f.0).collect();
+                Ok(Rows {
+                    sink: Sink::Gpkg {
+                        table: crate::gpkg::Table::new(db, layer, &names, geom),
+                        fields: fields.to_vec(),
+                    },
+                    index: None,
+                })
+            }
+            _ => Rows::new(layer),
+        }
+    }
+
     /// As [`add_feature`]: value `i` in field `i` (fields past the values
     /// left unset, as in a new feature), then the geometry if any.
-    pub(crate) fn add<'v>(
+    pub(crate) fn add(
         &mut self,
         values: impl IntoIterator<Item = Val<'v>>,
         geom: Option<&MultiPolygon<f64>>,
     ) -> GResult<()> {
-        let mut set = 0;
-        for (i, v) in values.into_iter().enumerate() {
-            v.set(&mut self.f, i)?;
-            set = i + 1;
-        }
-        // SAFETY: a live feature of this layer's definition; the indices are
-        // fields of it; a null FID makes the next insert take a new one.
-        unsafe {
-            for i in set..self.fields {
-                gdal_sys::OGR_F_UnsetField(self.f.c_feature(), i as i32);
+        let fid = match &mut self.sink {
+            Sink::Gpkg { table, fields } => {
+                let mut params = Vec::with_capacity(fields.len());
+                for (i, v) in values.into_iter().enumerate() {
+                    let field = fields
+                        .get(i)
+                        .copied()
+                        .unwrap_or(("?", OGRFieldType::OFTString));
+                    params.push(v.param(field).ok_or_else(|| {
+                        crate::gpkg::failed(
+                            field.0,
+                            "a value of another type than the field's (a writer's bug)",
+                        )
+                    })?);
+                }
+                Some(table.add(params, geom)?)
             }
-        }
-        if let Some(g) = geom {
-            self.f.set_geometry(g.to_gdal()?)?;
-        }
-        let created = self.f.create(self.layer);
-        if let (Ok(()), Some(index), Some(fid), Some(b)) = (
-            &created,
+            Sink::Ogr { layer, f, fields } => {
+                let mut set = 0;
+                for (i, v) in values.into_iter().enumerate() {
+                    v.set(f, i)?;
+                    set = i + 1;
+                }
+                // SAFETY: a live feature of this layer's definition; the indices are
+                // fields of it; a null FID makes the next insert take a new one.
+                unsafe {
+                    for i in set..*fields {
+                        gdal_sys::OGR_F_UnsetField(f.c_feature(), i as i32);
+                    }
+                }
+                if let Some(g) = geom {
+                    f.set_geometry(g.to_gdal()?)?;
+                }
+                f.create(*layer)?;
+                let fid = f.fid();
+                // SAFETY: as above.
+                unsafe { gdal_sys::OGR_F_SetFID(f.c_feature(), -1) };
+                fid.map(|x| x as i64)
+            }
+        };
+        if let (Some(index), Some(fid), Some(b)) = (
             self.index.as_mut(),
-            self.f.fid(),
+            fid,
             geom.and_then(|g| g.bounding_rect()),
         ) {
             index.push(crate::rtree::Entry {
-                fid: fid as i64,
+                fid,
                 bbox: [b.min().x, b.max().x, b.min().y, b.max().y],
             });
         }
-        // SAFETY: as above.
-        unsafe { gdal_sys::OGR_F_SetFID(self.f.c_feature(), -1) };
-        created
+        Ok(())
+    }
+
+    /// Ends the table: the rows still gathered go in, and its bookkeeping
+    /// (feature count, extent) is written. Returns the spatial index's
+    /// entries when they were gathered.
+    pub(crate) fn finish(self) -> GResult<()> {
+        if let Sink::Gpkg { table, .. } = self.sink {
+            table.finish()?;
+        }
+        Ok(())
     }
 }
 
@@ -229,12 +320,13 @@ pub(crate) fn write_table<'v, R>(
 where
     R: IntoIterator<Item = Val<'v>>,
 {
+    let db = crate::gpkg::connection(ds);
     let layer = table(ds, name, fields)?;
-    let mut out = Rows::new(&layer)?;
+    let mut out = Rows::for_new(db, &layer, fields, None)?;
     for r in rows {
         out.add(r, None)?;
     }
-    Ok(())
+    out.finish()
 }
 
 /// Creates a MultiPolygon layer in EPSG:4326 (lon/lat order) with the GeoPackage
@@ -270,6 +362,7 @@ where
             .to_string()
     };
     let (geom_col, fid_col) = (option("GEOMETRY_NAME=", "geom"), option("FID=", "fid"));
+    let db = crate::gpkg::connection(ds);
     let layer = ds.create_layer(LayerOptions {
         name,
         srs: Some(&srs),
@@ -277,15 +370,16 @@ where
         options: Some(&options),
     })?;
     create_fields(&layer, fields)?;
-    let mut out = Rows::new(&layer)?;
+    let mut out = Rows::for_new(db, &layer, fields, Some(&geom_col))?;
     if bulk_index {
         out.index = Some(Vec::new());
     }
     for (r, geom) in rows {
         out.add(r, Some(geom))?;
     }
-    if let Some(entries) = out.index.take() {
-        drop(out);
+    let entries = out.index.take();
+    out.finish()?;
+    if let Some(entries) = entries {
         crate::rtree::create(ds, name, &geom_col, &fid_col, &entries)?;
     }
     Ok(())
@@ -316,10 +410,27 @@ pub(crate) fn read_rows<T>(
     path: &Path,
     row: impl Fn(&Feature, &[usize]) -> T,
 ) -> Result<Vec<T>, StoreError> {
+    read_rows_where(ds, name, None, names, path, row)
+}
+
+/// As [`read_rows`], only the rows matching the OGR SQL `filter` when given.
+pub(crate) fn read_rows_where<T>(
+    ds: &Dataset,
+    name: &str,
+    filter: Option<&str>,
+    names: &[&str],
+    path: &Path,
+    row: impl Fn(&Feature, &[usize]) -> T,
+) -> Result<Vec<T>, StoreError> {
     let Ok(mut layer) = ds.layer_by_name(name) else {
         return Ok(Vec::new());
     };
     let ix = indices(&layer, names, path)?;
+    if let Some(q) = filter {
+        layer
+            .set_attribute_filter(q)
+            .map_err(|e| StoreError::invalid(path, format!("layer {name}: {e}")))?;
+    }
     Ok(layer.features().map(|f| row(&f, &ix)).collect())
 }
 

@@ -23,6 +23,7 @@ use gdal::vector::sql::Dialect;
 use gdal::vector::LayerAccess;
 use gdal::Dataset;
 
+use crate::gpkg::{connection, failed, quote_ident, quote_text, Param, Statement};
 use crate::rows::GResult;
 
 /// One entry: a feature's id and its geometry's envelope (min x, max x,
@@ -65,94 +66,17 @@ fn up(d: f64) -> f32 {
     }
 }
 
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn quote_text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 fn sql(ds: &Dataset, q: &str) -> GResult<()> {
     ds.execute_sql(q, None, Dialect::DEFAULT)?;
     Ok(())
 }
 
-/// GDAL's own SQLite connection to the GeoPackage `ds` (its `SQLITE_HANDLE`):
-/// the index's rows go through SQLite's C API on it, inside the run's
-/// transaction, rather than as SQL text through GDAL (which scans each
-/// statement for its layers' names: 2 s for the plots' 291,166 rows).
-fn connection(ds: &Dataset) -> Option<*mut libsqlite3_sys::sqlite3> {
-    let key = std::ffi::CString::new("SQLITE_HANDLE").ok()?;
-    // SAFETY: a live dataset handle; GDAL returns its connection (or NULL),
-    // which stays open while `ds` lives.
-    let h = unsafe { gdal_sys::GDALGetInternalHandle(ds.c_dataset(), key.as_ptr()) };
-    (!h.is_null()).then_some(h.cast())
-}
-
-/// An `INSERT` of two integers, or an integer and a blob, run row by row.
-struct Insert {
-    db: *mut libsqlite3_sys::sqlite3,
-    stmt: *mut libsqlite3_sys::sqlite3_stmt,
-    what: String,
-}
-
-impl Insert {
-    fn new(db: *mut libsqlite3_sys::sqlite3, table: &str) -> GResult<Insert> {
-        let what = format!("INSERT INTO {} VALUES (?, ?)", quote_ident(table));
-        let q = std::ffi::CString::new(what.clone())?;
-        let mut stmt = std::ptr::null_mut();
-        // SAFETY: a live connection; the statement is finalized on drop.
-        let rc = unsafe {
-            libsqlite3_sys::sqlite3_prepare_v2(db, q.as_ptr(), -1, &mut stmt, std::ptr::null_mut())
-        };
-        let ins = Insert { db, stmt, what };
-        ins.check(rc)?;
-        Ok(ins)
-    }
-
-    fn check(&self, rc: i32) -> GResult<()> {
-        if rc == libsqlite3_sys::SQLITE_OK || rc == libsqlite3_sys::SQLITE_DONE {
-            return Ok(());
-        }
-        // SAFETY: a live connection; the message is copied at once.
-        let msg = unsafe {
-            std::ffi::CStr::from_ptr(libsqlite3_sys::sqlite3_errmsg(self.db))
-                .to_string_lossy()
-                .into_owned()
-        };
-        Err(failed(&self.what, &msg))
-    }
-
-    /// One row: `a`, then `b` (an integer) or `blob`.
-    fn row(&mut self, a: i64, b: i64, blob: Option<&[u8]>) -> GResult<()> {
-        use libsqlite3_sys as ffi;
-        // SAFETY: a prepared statement of two parameters; the blob is copied
-        // by SQLite (SQLITE_TRANSIENT) before the call returns.
-        let rc = unsafe {
-            ffi::sqlite3_reset(self.stmt);
-            ffi::sqlite3_bind_int64(self.stmt, 1, a);
-            match blob {
-                Some(d) => ffi::sqlite3_bind_blob(
-                    self.stmt,
-                    2,
-                    d.as_ptr().cast(),
-                    d.len() as i32,
-                    ffi::SQLITE_TRANSIENT(),
-                ),
-                None => ffi::sqlite3_bind_int64(self.stmt, 2, b),
-            };
-            ffi::sqlite3_step(self.stmt)
-        };
-        self.check(rc)
-    }
-}
-
-impl Drop for Insert {
-    fn drop(&mut self) {
-        // SAFETY: the statement prepared by `new` (finalizing NULL is a no-op).
-        unsafe { libsqlite3_sys::sqlite3_finalize(self.stmt) };
-    }
+/// An `INSERT` of two values into `table`.
+fn insert(db: *mut libsqlite3_sys::sqlite3, table: &str) -> GResult<Statement> {
+    Statement::prepare(
+        db,
+        format!("INSERT INTO {} VALUES (?, ?)", quote_ident(table)),
+    )
 }
 
 /// Creates the spatial index of `table`'s geometry column `geom` (feature id
@@ -217,18 +141,19 @@ pub(crate) fn create(
         ds,
         &format!("DELETE FROM {}", quote_ident(&format!("{rtree}_node"))),
     )?;
-    let mut nodes = Insert::new(db, &format!("{rtree}_node"))?;
+    let mut nodes = insert(db, &format!("{rtree}_node"))?;
     for (no, cells) in &tree.nodes {
         let depth = if *no == 1 { tree.depth } else { 0 };
-        nodes.row(*no, 0, Some(&node_blob(node_bytes, depth, cells)))?;
+        let blob = node_blob(node_bytes, depth, cells);
+        nodes.run(&[Param::Int(*no), Param::Blob(blob.into())])?;
     }
-    let mut parents = Insert::new(db, &format!("{rtree}_parent"))?;
+    let mut parents = insert(db, &format!("{rtree}_parent"))?;
     for &(no, parent) in &tree.parents {
-        parents.row(no, parent, None)?;
+        parents.run(&[Param::Int(no), Param::Int(parent)])?;
     }
-    let mut rowids = Insert::new(db, &format!("{rtree}_rowid"))?;
+    let mut rowids = insert(db, &format!("{rtree}_rowid"))?;
     for &(id, no) in &tree.rowids {
-        rowids.row(id, no, None)?;
+        rowids.run(&[Param::Int(id), Param::Int(no)])?;
     }
     drop((nodes, parents, rowids));
 
@@ -280,14 +205,6 @@ pub(crate) fn create(
             quote_text(geom)
         ),
     )
-}
-
-fn failed(what: &str, msg: &str) -> gdal::errors::GdalError {
-    gdal::errors::GdalError::CplError {
-        class: gdal_sys::CPLErr::CE_Failure,
-        number: 0,
-        msg: format!("spatial index ({what}): {msg}"),
-    }
 }
 
 /// A packed tree: its nodes (number, cells; the root is node 1), each

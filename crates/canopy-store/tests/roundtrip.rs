@@ -147,6 +147,12 @@ fn typed_rows_read_back_through_one_reader() {
     assert_eq!(burned[0].class_ha, [0.0, 0.5, 10.0, 1.25, 2.0, 0.0, 0.75]);
     assert_eq!(burned[0].burned_ha(), 4.0); // low + moderate-low + high
     assert_eq!(burned[0].no_dnbr_ha, 3.0);
+    assert_eq!(r.burned_area_of(&["commune", "province"]).unwrap(), burned);
+    assert!(r.burned_area_of(&["parcel"]).unwrap().is_empty());
+    assert!(
+        r.burned_area_of(&["x' OR '1'='1"]).unwrap().is_empty(),
+        "a unit name is a value, not SQL"
+    );
     assert!(r.has_alert("a'1").unwrap(), "an id with a quote is found");
     assert!(!r.has_alert("a").unwrap());
     assert!(
