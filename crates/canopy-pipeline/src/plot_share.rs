@@ -198,8 +198,8 @@ pub fn from_shards() -> Result<Option<ParcelPlan>, PipelineError> {
             file: file.clone(),
             msg: format!("forest plots: {msg}"),
         };
-        let share: Share = ciborium::from_reader(&bytes[..])
-            .map_err(|e| bad(format!("cannot be decoded: {e}")))?;
+        let share: Share =
+            ciborium::from_reader(&bytes[..]).map_err(|e| bad(crate::shard::undecodable(e)))?;
         if k == 0 {
             slots.resize_with(share.total as usize, || None);
         }

@@ -228,13 +228,16 @@ impl Partial {
             msg,
         };
         let body = crate::framed::read_framed(file).map_err(bad)?;
-        ciborium::from_reader(&body[..]).map_err(|e| {
-            bad(format!(
-                "cannot be decoded ({e}): written by another version of canopy? Run the \
-                 shards again with this one"
-            ))
-        })
+        ciborium::from_reader(&body[..]).map_err(|e| bad(undecodable(e)))
     }
+}
+
+/// What the merge says of a part of a partial it cannot decode.
+pub(crate) fn undecodable(e: impl std::fmt::Display) -> String {
+    format!(
+        "cannot be decoded ({e}): written by another version of canopy? Run the shards \
+         again with this one"
+    )
 }
 
 /// The process-wide mode of the strip passes.
