@@ -24,6 +24,7 @@
 //! - [`parcel`]: forest plots: function, owner category, origin, severity by function, summaries;
 //! - [`text`]: NFC names and diacritic-free search keys.
 
+pub mod bbox;
 pub mod burn;
 pub mod change;
 pub mod components;

@@ -6,7 +6,7 @@
 //! 10 m pixel, and it keeps responses small) and serialized once, when a snapshot is
 //! loaded, so a page of features is only string copies.
 
-use geo::{BoundingRect, MapCoords, Orient};
+use geo::{MapCoords, Orient};
 use serde_json::value::RawValue;
 
 /// Decimal places of served coordinates.
@@ -43,21 +43,7 @@ pub fn to_json(g: &geo::Geometry<f64>) -> Box<RawValue> {
 
 /// `[min lon, min lat, max lon, max lat]`, rounded outwards like the coordinates.
 pub fn bbox(g: &geo::Geometry<f64>) -> Option<[f64; 4]> {
-    let r = g.bounding_rect()?;
-    Some([r.min().x, r.min().y, r.max().x, r.max().y])
-}
-
-/// The union of two bounding boxes.
-pub fn union(a: Option<[f64; 4]>, b: [f64; 4]) -> [f64; 4] {
-    match a {
-        None => b,
-        Some(a) => [
-            a[0].min(b[0]),
-            a[1].min(b[1]),
-            a[2].max(b[2]),
-            a[3].max(b[3]),
-        ],
-    }
+    canopy_core::bbox::of(g)
 }
 
 #[cfg(test)]

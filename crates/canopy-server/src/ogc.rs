@@ -295,7 +295,7 @@ pub async fn items(
                 f.bbox = *b;
             }
             if let Some(b) = f.bbox {
-                bbox = Some(crate::geometry::union(bbox, b));
+                bbox = Some(canopy_core::bbox::union(bbox, b));
             }
             f
         })

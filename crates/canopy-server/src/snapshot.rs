@@ -97,7 +97,7 @@ impl ItemSet {
                     Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
                     i,
                 ));
-                extent = Some(geometry::union(extent, b));
+                extent = Some(canopy_core::bbox::union(extent, b));
             }
             if let Some((a, b)) = it.time {
                 interval = Some(match interval {

@@ -361,17 +361,8 @@ impl<'v> Table<'v> {
         if let Some(srs) = self.srs_id {
             let blob = match geom {
                 Some(g) => {
-                    if let Some(b) = g.bounding_rect() {
-                        let e = [b.min().x, b.min().y, b.max().x, b.max().y];
-                        self.extent = Some(match self.extent {
-                            None => e,
-                            Some(x) => [
-                                x[0].min(e[0]),
-                                x[1].min(e[1]),
-                                x[2].max(e[2]),
-                                x[3].max(e[3]),
-                            ],
-                        });
+                    if let Some(b) = canopy_core::bbox::of(g) {
+                        self.extent = Some(canopy_core::bbox::union(self.extent, b));
                     }
                     Param::Blob(geometry_blob(g, srs).into())
                 }
